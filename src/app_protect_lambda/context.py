@@ -1,0 +1,75 @@
+"""The per-invocation context, held in a ContextVar.
+
+Each invocation gets its own ``RequestContext``; the ContextVar keeps
+concurrent invocations on threads (Lambda's multi-concurrency mode) apart.
+Outside an invocation ``current()`` is None and the sinks do nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+from .sources import Request, collect_inputs, event_kind
+
+if TYPE_CHECKING:
+    from .errors import AttackBlocked
+    from .policy import Policy
+    from .sources import Inputs
+
+_current: ContextVar[RequestContext | None] = ContextVar("app_protect_context", default=None)
+_suppressed: ContextVar[bool] = ContextVar("app_protect_suppressed", default=False)
+
+
+class RequestContext:
+    """What the sinks need to know about the invocation in progress."""
+
+    __slots__ = ("_inputs", "blocked", "event", "internal_errors", "lambda_context", "policy",
+                 "records", "request")
+
+    def __init__(self, event: Any, lambda_context: Any, policy: Policy) -> None:
+        self.event = event
+        self.lambda_context = lambda_context
+        self.policy = policy
+        self.request = Request(event, event_kind(event), getattr(lambda_context, "aws_request_id", None))
+        self.records: list[dict[str, Any]] = []
+        self.internal_errors: set[tuple[str, str]] = set()
+        self.blocked: AttackBlocked | None = None
+        self._inputs: Inputs | None = None
+
+    @property
+    def inputs(self) -> Inputs:
+        """Every attacker-controlled string of the event, flattened on first use."""
+        if self._inputs is None:
+            self._inputs = collect_inputs(self.request, self.policy.limits)
+            if self._inputs.truncated:
+                from .reporting import notice
+
+                notice(self, "inspection_truncated", self._inputs.truncated)
+        return self._inputs
+
+
+def current() -> RequestContext | None:
+    """The context of the invocation in progress, or None (also while suppressed)."""
+    if _suppressed.get():
+        return None
+    return _current.get()
+
+
+def activate(context: RequestContext) -> Token:
+    return _current.set(context)
+
+
+def deactivate(token: Token) -> None:
+    _current.reset(token)
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """Our own calls (EventBridge, SSM, AppConfig) run with the sinks switched off."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)

@@ -1,0 +1,41 @@
+"""Detectors: one pure module per attack kind.
+
+Each exposes ``detect(argument, inputs, options) -> Finding | None``; it
+imports nothing from the sinks. Modules are imported on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..findings import AttackKind, Finding
+from ..sources import Inputs
+
+Detector = Callable[[Any, Inputs, Mapping[str, Any]], "Finding | None"]
+
+MODULES: dict[AttackKind, str] = {
+    AttackKind.SQL_INJECTION: "sql_injection",
+    AttackKind.COMMAND_INJECTION: "command_injection",
+    AttackKind.FILE_ACCESS: "file_access",
+    AttackKind.SSRF: "ssrf",
+    AttackKind.OPEN_REDIRECT: "open_redirect",
+    AttackKind.CREDENTIAL_EXFILTRATION: "credential_exfiltration",
+    AttackKind.SANDBOX_PERSISTENCE: "sandbox_persistence",
+    AttackKind.CODE_INJECTION: "code_injection",
+    AttackKind.UNSAFE_DESERIALIZATION: "unsafe_deserialization",
+    AttackKind.MALICIOUS_PAYLOAD: "malicious_payload",
+    AttackKind.MALICIOUS_UPLOAD: "malicious_upload",
+    AttackKind.IP_FILTER: "ip_filter",
+}
+
+_loaded: dict[AttackKind, Detector] = {}
+
+
+def detector_for(kind: AttackKind) -> Detector:
+    try:
+        return _loaded[kind]
+    except KeyError:
+        module = importlib.import_module(f"{__name__}.{MODULES[kind]}")
+        detect = _loaded[kind] = module.detect
+        return detect

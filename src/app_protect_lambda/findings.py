@@ -1,0 +1,56 @@
+"""What a detector finds and what the guard decides about it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .sources.inputs import Input
+
+
+class AttackKind(str, Enum):
+    """The protections; their values are the policy keys and the records' ``protection``."""
+
+    SQL_INJECTION = "sql_injection"
+    COMMAND_INJECTION = "command_injection"
+    FILE_ACCESS = "file_access"
+    SSRF = "ssrf"
+    OPEN_REDIRECT = "open_redirect"
+    MALICIOUS_UPLOAD = "malicious_upload"
+    MALICIOUS_PAYLOAD = "malicious_payload"
+    IP_FILTER = "ip_filter"
+    CREDENTIAL_EXFILTRATION = "credential_exfiltration"
+    SANDBOX_PERSISTENCE = "sandbox_persistence"
+    CODE_INJECTION = "code_injection"
+    UNSAFE_DESERIALIZATION = "unsafe_deserialization"
+
+
+class Action(str, Enum):
+    BLOCKED = "blocked"
+    REPORTED = "reported"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected attack.
+
+    ``input`` is the attacker-controlled string that the detector correlated
+    with the sink argument (None for findings that need no input, such as a
+    read of ``/proc/self/environ`` or an IP deny-list hit).
+    """
+
+    kind: AttackKind
+    rule: str
+    message: str
+    input: Input | None = None
+    evidence: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    finding: Finding
+    action: Action
+    sink: str
+    argument: str
+    frame: str

@@ -1,0 +1,31 @@
+"""What a blocked invocation returns: a 403 shaped for the HTTP event kind, or RequestBlocked."""
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from .context import RequestContext
+from .errors import AttackBlocked, RequestBlocked
+from .sources import kinds
+
+
+def forbidden(context: RequestContext) -> dict[str, Any]:
+    request = context.request
+    body = json.dumps({"message": "Forbidden", "requestId": request.request_id or request.aws_request_id})
+    if request.kind == kinds.ALB:
+        response: dict[str, Any] = {"statusCode": 403, "statusDescription": "403 Forbidden",
+                                    "isBase64Encoded": False, "body": body}
+        if request.uses_multi_value_headers:
+            response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
+        else:
+            response["headers"] = {"Content-Type": "application/json"}
+        return response
+    return {"statusCode": 403, "headers": {"Content-Type": "application/json"},
+            "body": body, "isBase64Encoded": False}
+
+
+def blocked_response(context: RequestContext, blocked: AttackBlocked) -> dict[str, Any] | NoReturn:
+    """The 403 for HTTP events; for any other event, raise RequestBlocked from the block."""
+    if context.request.is_http:
+        return forbidden(context)
+    raise RequestBlocked(blocked.finding, context.request.aws_request_id) from blocked

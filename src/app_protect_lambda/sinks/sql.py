@@ -1,0 +1,253 @@
+"""SQL sinks: DB-API drivers (sqlite3, psycopg 3, psycopg2, PyMySQL) and SQL sent through boto3.
+
+Python-level cursor classes (psycopg 3, PyMySQL) have their ``execute`` methods
+wrapped in place. sqlite3 and psycopg2 cursors are C types that cannot be
+patched, so ``connect`` is wrapped to hand out subclasses that check the
+statement first; the objects users get are still instances of the driver's
+own classes.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ..context import current
+from ..errors import AttackBlocked
+from ..findings import AttackKind
+from ..guard import inspect
+from .base import Instrumentor, report_hook_error
+
+KIND = AttackKind.SQL_INJECTION
+
+
+def statement_text(statement: Any, context: Any = None) -> str | None:
+    """The SQL text of a statement object: str, bytes, or a composed query (psycopg.sql)."""
+    if isinstance(statement, str):
+        return statement
+    if isinstance(statement, (bytes, bytearray)):
+        return bytes(statement).decode("utf-8", "replace")
+    as_string = getattr(statement, "as_string", None)
+    if as_string is not None:
+        try:
+            return as_string(context)
+        except Exception:
+            return None
+    return None
+
+
+def check_statement(sink: str, statement: Any, context: Any = None) -> None:
+    """Judge one statement before ``sink`` runs it; fail open on our own errors."""
+    if current() is None:
+        return
+    try:
+        text = statement_text(statement, context)
+        if text:
+            inspect(KIND, sink, text)
+    except AttackBlocked:
+        raise
+    except Exception as error:
+        report_hook_error(KIND, sink, error)
+
+
+def _checking_method(sink: str):
+    def wrapper(wrapped, instance, args, kwargs):
+        if args:
+            check_statement(sink, args[0], instance)
+        elif "query" in kwargs or "operation" in kwargs:
+            check_statement(sink, kwargs.get("query", kwargs.get("operation")), instance)
+        return wrapped(*args, **kwargs)
+    return wrapper
+
+
+# ---------------------------------------------------------------- sqlite3
+
+def _sqlite_cursor_class(base: type) -> type:
+    class ProtectedCursor(base):  # type: ignore[valid-type, misc]
+        __slots__ = ()
+
+        def execute(self, sql, *args, **kwargs):
+            check_statement("sqlite3.Cursor.execute", sql)
+            return super().execute(sql, *args, **kwargs)
+
+        def executemany(self, sql, *args, **kwargs):
+            check_statement("sqlite3.Cursor.executemany", sql)
+            return super().executemany(sql, *args, **kwargs)
+
+        def executescript(self, script, *args, **kwargs):
+            check_statement("sqlite3.Cursor.executescript", script)
+            return super().executescript(script, *args, **kwargs)
+
+    ProtectedCursor.__name__ = ProtectedCursor.__qualname__ = base.__name__
+    ProtectedCursor.__module__ = base.__module__
+    return ProtectedCursor
+
+
+def _sqlite_connection_class(base: type) -> type:
+    import sqlite3
+
+    class ProtectedConnection(base):  # type: ignore[valid-type, misc]
+        def cursor(self, factory=sqlite3.Cursor):
+            return super().cursor(protected_sqlite_cursor(factory))
+
+        def execute(self, sql, *args, **kwargs):
+            check_statement("sqlite3.Connection.execute", sql)
+            return super().execute(sql, *args, **kwargs)
+
+        def executemany(self, sql, *args, **kwargs):
+            check_statement("sqlite3.Connection.executemany", sql)
+            return super().executemany(sql, *args, **kwargs)
+
+        def executescript(self, script, *args, **kwargs):
+            check_statement("sqlite3.Connection.executescript", script)
+            return super().executescript(script, *args, **kwargs)
+
+    ProtectedConnection.__name__ = ProtectedConnection.__qualname__ = base.__name__
+    ProtectedConnection.__module__ = base.__module__
+    ProtectedConnection.__app_protect__ = True
+    return ProtectedConnection
+
+
+@lru_cache(maxsize=64)
+def protected_sqlite_cursor(factory: type) -> type:
+    return factory if getattr(factory, "__app_protect__", False) else _sqlite_cursor_class(factory)
+
+
+@lru_cache(maxsize=64)
+def protected_sqlite_connection(factory: type) -> type:
+    return factory if getattr(factory, "__app_protect__", False) else _sqlite_connection_class(factory)
+
+
+class SQLite3(Instrumentor):
+    module = "sqlite3"
+    _FACTORY_INDEX = 5  # connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
+
+    def patch(self, module: Any) -> None:
+        original = module.connect
+
+        def connect(wrapped, instance, args, kwargs):
+            if len(args) > self._FACTORY_INDEX:
+                args = list(args)
+                args[self._FACTORY_INDEX] = protected_sqlite_connection(args[self._FACTORY_INDEX])
+            else:
+                kwargs["factory"] = protected_sqlite_connection(kwargs.get("factory", module.Connection))
+            return wrapped(*args, **kwargs)
+
+        self.wrap(module, "connect", connect)
+        import sqlite3.dbapi2 as dbapi2
+
+        if dbapi2.connect is original:
+            self.replace(dbapi2, "connect", module.connect)
+
+
+# ---------------------------------------------------------------- psycopg 3, PyMySQL
+
+class Psycopg(Instrumentor):
+    module = "psycopg"
+
+    def patch(self, module: Any) -> None:
+        for cls_name in ("Cursor", "AsyncCursor", "ServerCursor", "AsyncServerCursor"):
+            cls = getattr(module, cls_name, None)
+            if cls is None:
+                continue
+            for method in ("execute", "executemany"):
+                if method in vars(cls):
+                    self.wrap(cls, method, _checking_method(f"psycopg.{cls_name}.{method}"))
+
+
+class PyMySQL(Instrumentor):
+    module = "pymysql.cursors"
+
+    def patch(self, module: Any) -> None:
+        for method in ("execute", "executemany"):
+            self.wrap(module.Cursor, method, _checking_method(f"pymysql.cursors.Cursor.{method}"))
+
+
+# ---------------------------------------------------------------- psycopg2
+
+@lru_cache(maxsize=64)
+def protected_psycopg2_cursor(factory: type) -> type:
+    if getattr(factory, "__app_protect__", False):
+        return factory
+
+    class ProtectedCursor(factory):  # type: ignore[valid-type, misc]
+        __app_protect__ = True
+
+        def execute(self, query, vars=None):
+            check_statement("psycopg2.cursor.execute", query, self)
+            return super().execute(query, vars)
+
+        def executemany(self, query, vars_list):
+            check_statement("psycopg2.cursor.executemany", query, self)
+            return super().executemany(query, vars_list)
+
+    ProtectedCursor.__name__ = ProtectedCursor.__qualname__ = factory.__name__
+    ProtectedCursor.__module__ = factory.__module__
+    return ProtectedCursor
+
+
+@lru_cache(maxsize=64)
+def protected_psycopg2_connection(factory: type) -> type:
+    if getattr(factory, "__app_protect__", False):
+        return factory
+    import psycopg2.extensions
+
+    class ProtectedConnection(factory):  # type: ignore[valid-type, misc]
+        __app_protect__ = True
+
+        def cursor(self, *args, **kwargs):
+            if len(args) >= 2:
+                args = (args[0], protected_psycopg2_cursor(args[1] or psycopg2.extensions.cursor), *args[2:])
+            else:
+                chosen = kwargs.get("cursor_factory") or self.cursor_factory or psycopg2.extensions.cursor
+                kwargs["cursor_factory"] = protected_psycopg2_cursor(chosen)
+            return super().cursor(*args, **kwargs)
+
+    ProtectedConnection.__name__ = ProtectedConnection.__qualname__ = factory.__name__
+    ProtectedConnection.__module__ = factory.__module__
+    return ProtectedConnection
+
+
+class Psycopg2(Instrumentor):
+    module = "psycopg2"
+
+    def patch(self, module: Any) -> None:
+        import psycopg2.extensions
+
+        def connect(wrapped, instance, args, kwargs):
+            factory = kwargs.get("connection_factory") or psycopg2.extensions.connection
+            kwargs["connection_factory"] = protected_psycopg2_connection(factory)
+            return wrapped(*args, **kwargs)
+
+        self.wrap(module, "connect", connect)
+
+
+# ---------------------------------------------------------------- boto3: RDS Data API, DynamoDB PartiQL
+
+def _botocore_statements(service: str, operation: str, params: dict) -> list[str]:
+    if service == "rds-data" and operation in ("ExecuteStatement", "BatchExecuteStatement"):
+        return [params.get("sql") or ""]
+    if service == "dynamodb":
+        if operation == "ExecuteStatement":
+            return [params.get("Statement") or ""]
+        if operation == "BatchExecuteStatement":
+            return [s.get("Statement") or "" for s in params.get("Statements") or []]
+        if operation == "ExecuteTransaction":
+            return [s.get("Statement") or "" for s in params.get("TransactStatements") or []]
+    return []
+
+
+class Botocore(Instrumentor):
+    module = "botocore.client"
+
+    def patch(self, module: Any) -> None:
+        def make_api_call(wrapped, instance, args, kwargs):
+            if current() is not None and len(args) >= 2 and isinstance(args[1], dict):
+                service = instance.meta.service_model.service_name
+                for statement in _botocore_statements(service, args[0], args[1]):
+                    check_statement(f"boto3.{service}.{args[0]}", statement)
+            return wrapped(*args, **kwargs)
+
+        self.wrap(module.BaseClient, "_make_api_call", make_api_call)
+
+
+INSTRUMENTORS = [SQLite3, Psycopg, Psycopg2, PyMySQL, Botocore]

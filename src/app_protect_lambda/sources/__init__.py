@@ -1,0 +1,7 @@
+"""Sources: what an event is, and every attacker-controlled string in it."""
+from .flatten import collect_inputs
+from .http import Request
+from .inputs import Input, Inputs
+from .kinds import HTTP_KINDS, event_kind
+
+__all__ = ["HTTP_KINDS", "Input", "Inputs", "Request", "collect_inputs", "event_kind"]

@@ -1,0 +1,165 @@
+"""Attacker-controlled strings: their locations, their decoded forms, and the caps.
+
+An ``Input`` is one string from the event with where it came from
+(``query.id``, ``body.user.name``, ``records[0].s3.object.key``). Code rarely
+passes such a string to a sink verbatim, so ``Inputs.forms`` adds the forms code
+commonly turns it into (URL-decoded, base64, hex, JSON-unescaped, NFKC). The
+forms are computed on first use and memoised: an invocation that reaches no sink
+never pays for them.
+"""
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote, unquote_plus
+
+# Inputs that are empty or a single character cannot carry structure worth a check.
+MIN_LENGTH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    location: str
+    value: str
+    transform: str = ""  # "" for the value as received, else how it was decoded ("base64", "url+url")
+
+    def describe(self) -> str:
+        return f"{self.location} ({self.transform})" if self.transform else self.location
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _url_forms(value: str) -> Iterable[tuple[str, str]]:
+    current, name = value, ""
+    for _ in range(3):
+        if "%" not in current and "+" not in current:
+            return
+        decoded = unquote_plus(current) if "+" in current else unquote(current)
+        if decoded == current:
+            return
+        name = f"{name}+url" if name else "url"
+        current = decoded
+        yield name, decoded
+
+
+def _base64_form(value: str) -> str | None:
+    if len(value) < 8 or len(value) % 4 == 1 or not _BASE64.fullmatch(value):
+        return None
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        if "-" in value or "_" in value:
+            raw = binascii.a2b_base64(padded.replace("-", "+").replace("_", "/"))
+        else:
+            raw = binascii.a2b_base64(padded)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text if text and _printable(text) else None
+
+
+def _hex_form(value: str) -> str | None:
+    if len(value) < 6 or not _HEX.fullmatch(value):
+        return None
+    try:
+        text = bytes.fromhex(value).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text if _printable(text) else None
+
+
+def _json_form(value: str) -> str | None:
+    if "\\" not in value:
+        return None
+    try:
+        text = json.loads(f'"{value}"')
+    except (ValueError, TypeError):
+        return None
+    return text if isinstance(text, str) and text != value else None
+
+
+def _nfkc_form(value: str) -> str | None:
+    if value.isascii():
+        return None
+    text = unicodedata.normalize("NFKC", value)
+    return text if text != value else None
+
+
+def decoded_forms(value: str) -> list[tuple[str, str]]:
+    """(transform, decoded value) pairs for one string, two decoding steps deep at most."""
+    found: dict[str, str] = {}
+
+    def step(text: str, prefix: str, depth: int) -> None:
+        candidates: list[tuple[str, str | None]] = list(_url_forms(text))
+        candidates += [("base64", _base64_form(text)), ("hex", _hex_form(text)),
+                       ("json", _json_form(text)), ("nfkc", _nfkc_form(text))]
+        for name, decoded in candidates:
+            if decoded is None or decoded == value or decoded in found:
+                continue
+            transform = f"{prefix}+{name}" if prefix else name
+            found[decoded] = transform
+            if depth < 2:
+                step(decoded, transform, depth + 1)
+
+    step(value, "", 1)
+    return [(transform, text) for text, transform in found.items()]
+
+
+class Inputs:
+    """The invocation's inputs, with decoded forms and per-detector views, memoised."""
+
+    __slots__ = ("_forms", "_views", "max_decode_chars", "raw", "truncated")
+
+    def __init__(self, raw: Iterable[Input], *, truncated: str | None = None,
+                 max_decode_chars: int = 65536) -> None:
+        self.raw: tuple[Input, ...] = tuple(raw)
+        self.truncated = truncated
+        self.max_decode_chars = max_decode_chars
+        self._forms: tuple[Input, ...] | None = None
+        self._views: dict[Callable[[str], bool], tuple[Input, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self):
+        return iter(self.raw)
+
+    @property
+    def forms(self) -> tuple[Input, ...]:
+        """Every input as received plus its distinct decoded forms."""
+        if self._forms is None:
+            forms: list[Input] = []
+            seen: set[tuple[str, str]] = set()
+            for item in self.raw:
+                if len(item.value) < MIN_LENGTH:
+                    continue
+                forms.append(item)
+                if len(item.value) > self.max_decode_chars:
+                    continue
+                for transform, text in decoded_forms(item.value):
+                    if len(text) >= MIN_LENGTH and (item.location, text) not in seen:
+                        seen.add((item.location, text))
+                        forms.append(Input(item.location, text, transform))
+            self._forms = tuple(forms)
+        return self._forms
+
+    def view(self, relevant: Callable[[str], bool]) -> tuple[Input, ...]:
+        """The forms a detector cares about (``relevant`` is a module-level predicate)."""
+        try:
+            return self._views[relevant]
+        except KeyError:
+            view = self._views[relevant] = tuple(i for i in self.forms if relevant(i.value))
+            return view
+
+    def occurring_in(self, argument: str, relevant: Callable[[str], bool]) -> list[Input]:
+        """The relevant forms that occur verbatim in ``argument``: the sinks' fast path."""
+        return [item for item in self.view(relevant) if item.value in argument]
