@@ -17,8 +17,8 @@ from .context import RequestContext
 from .errors import AttackBlocked
 
 PERIMETER: list[str] = []
-RESPONSE: list[str] = []
-FINALIZERS: list[str] = []
+RESPONSE: list[str] = ["app_protect_lambda.sinks.response"]
+FINALIZERS: list[str] = ["app_protect_lambda.sinks.shell"]
 
 _modules: dict[str, Any] = {}
 

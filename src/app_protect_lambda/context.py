@@ -26,7 +26,7 @@ class RequestContext:
     """What the sinks need to know about the invocation in progress."""
 
     __slots__ = ("_inputs", "blocked", "event", "internal_errors", "lambda_context", "policy",
-                 "records", "request")
+                 "records", "request", "state")
 
     def __init__(self, event: Any, lambda_context: Any, policy: Policy) -> None:
         self.event = event
@@ -36,6 +36,7 @@ class RequestContext:
         self.records: list[dict[str, Any]] = []
         self.internal_errors: set[tuple[str, str]] = set()
         self.blocked: AttackBlocked | None = None
+        self.state: dict[str, Any] = {}  # per-invocation scratch space of sink families, by family name
         self._inputs: Inputs | None = None
 
     @property

@@ -1,0 +1,2 @@
+"""filesystem sinks (being built)."""
+INSTRUMENTORS: list = []

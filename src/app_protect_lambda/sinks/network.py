@@ -1,0 +1,2 @@
+"""network sinks (being built)."""
+INSTRUMENTORS: list = []

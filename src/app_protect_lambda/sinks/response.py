@@ -1,0 +1,5 @@
+"""Response checks (being built)."""
+
+
+def check(context, response):
+    return response
