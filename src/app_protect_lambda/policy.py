@@ -70,6 +70,8 @@ def _optional_text(path: str, value: Any) -> str | None:
 def _mode(path: str, value: Any) -> Mode:
     if isinstance(value, Mode):
         return value
+    if value is False:  # YAML 1.1 reads a bare `off` as false
+        return Mode.OFF
     try:
         return Mode(value.lower()) if isinstance(value, str) else Mode(value)
     except ValueError:

@@ -105,7 +105,7 @@ def _body(request: Request, budget: _Budget) -> Iterator[Input]:
         return
     content_type = request.content_type
     if "multipart/form-data" in content_type:
-        for part in parse_multipart(request.body_bytes or b"", content_type):
+        for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
             if part.filename is not None:
                 if budget.take(part.filename):
                     yield Input(f"body.{part.name}#filename", part.filename)

@@ -146,7 +146,9 @@ class Request:
                      for hop in header.split(",") if hop.strip()]
         peer = _dict(self._context.get("identity")).get("sourceIp") if self.kind in (
             kinds.APIGW_V1, kinds.WEBSOCKET) else _dict(self._context.get("http")).get("sourceIp")
-        chain = forwarded if self.kind == kinds.ALB else forwarded + ([peer] if peer else [])
+        chain = forwarded
+        if peer and self.kind != kinds.ALB and (not forwarded or forwarded[-1] != peer):
+            chain = [*forwarded, peer]  # the peer is the hop API Gateway vouches for
         if not chain:
             return peer
         return chain[max(0, len(chain) - 1 - trusted_proxies)]

@@ -1,0 +1,140 @@
+"""Policy validation, loading from files, and precedence of explicit arguments over env."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app_protect_lambda import config
+from app_protect_lambda.errors import ConfigurationError, PolicyError
+from app_protect_lambda.findings import AttackKind
+from app_protect_lambda.policy import Mode, Policy
+from app_protect_lambda.policy_store import PolicyStore, load
+
+GOOD_YAML = """\
+version: 1
+mode: report
+fail: open
+protections:
+  sql_injection:      {mode: block}
+  file_access:        {mode: block, deny_paths: ["/proc/self/environ"], allow_paths: []}
+  ssrf:               {mode: block, allow_hosts: ["api.example.com"]}
+  ip_filter:          {mode: block, allow: [], deny: ["203.0.113.0/24"], trusted_proxies: 0}
+  malicious_payload:  report
+reporting:
+  event_bus: default
+  include_stack: true
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    policy = Policy()
+    assert policy.mode is Mode.REPORT
+    assert all(policy.mode_for(kind) is Mode.REPORT for kind in AttackKind)
+    assert policy.options(AttackKind.FILE_ACCESS)["deny_paths"] == ("/proc/self/environ",)
+
+
+def test_yaml_file(tmp_path: Path) -> None:
+    policy = load(str(write(tmp_path, GOOD_YAML)))
+    assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.BLOCK
+    assert policy.mode_for(AttackKind.COMMAND_INJECTION) is Mode.REPORT
+    assert policy.mode_for(AttackKind.MALICIOUS_PAYLOAD) is Mode.REPORT
+    assert policy.options(AttackKind.SSRF)["allow_hosts"] == ("api.example.com",)
+    assert str(policy.options(AttackKind.IP_FILTER)["deny"][0]) == "203.0.113.0/24"
+    assert policy.reporting.event_bus == "default"
+
+
+def test_json_file_with_file_scheme(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps({"version": 1, "protections": {"sql_injection": {"mode": "off"}}}),
+                 "policy.json")
+    assert load(f"file:{path}").mode_for(AttackKind.SQL_INJECTION) is Mode.OFF
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), [
+    ("version: 1\nprotections:\n  sql_injection:\n    mode: blok\n", 4,
+     "protections.sql_injection.mode: 'blok' is not one of off, report, block"),
+    ("version: 1\nprotections:\n  sql_injektion: {mode: block}\n", 3,
+     "protections.sql_injektion: unknown key"),
+    ("version: 1\nprotections:\n  ssrf:\n    allow_hosts: api.example.com\n", 4,
+     "protections.ssrf.allow_hosts: expected a list of strings"),
+    ("version: 1\nprotections:\n  ip_filter:\n    deny:\n      - 10.0.0.0/8\n      - not-an-ip\n", 6,
+     "protections.ip_filter.deny[1]: 'not-an-ip' is not an IP address"),
+    ("version: 1\nreporting:\n  colour: red\n", 3, "reporting.colour: unknown key"),
+    ("version: 1\nmode: [block\n", 3, "invalid YAML"),
+    ("version: 2\n", 1, "version: unsupported version 2"),
+])
+def test_bad_policy_names_path_line_and_key(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError) as raised:
+        load(str(path))
+    message = str(raised.value)
+    assert message.startswith(f"policy {path}, line {line}: "), message
+    assert fragment in message
+
+
+def test_bad_json_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '{\n  "version": 1,\n  "mode": "block",,\n}\n', "policy.json")
+    with pytest.raises(PolicyError, match=r"line 3: invalid JSON"):
+        load(str(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read the policy file"):
+        load(str(tmp_path / "absent.yaml"))
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="expected a mapping at the top level"):
+        load(str(write(tmp_path, "- a\n- b\n")))
+
+
+def test_env_mode_and_explicit_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_PROTECT_MODE", "block")
+    config.reset()
+    assert PolicyStore().current().mode is Mode.BLOCK
+    assert PolicyStore(mode="off").current().mode is Mode.OFF  # explicit beats env
+
+
+def test_bad_env_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_PROTECT_MODE", "blocking")
+    config.reset()
+    with pytest.raises(ConfigurationError, match="APP_PROTECT_MODE='blocking'"):
+        PolicyStore()
+
+
+def test_explicit_policy_beats_env_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_PROTECT_POLICY", str(write(tmp_path, "version: 1\nmode: off\n")))
+    config.reset()
+    assert PolicyStore().current().mode is Mode.OFF
+    assert PolicyStore(policy={"mode": "block"}).current().mode is Mode.BLOCK
+
+
+def test_env_mode_is_the_default_of_a_policy_file_without_mode(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_PROTECT_MODE", "block")
+    monkeypatch.setenv("APP_PROTECT_FAIL", "closed")
+    config.reset()
+    policy = PolicyStore(policy=str(write(tmp_path, "version: 1\nprotections: {ssrf: report}\n"))).current()
+    assert policy.mode is Mode.BLOCK and policy.mode_for(AttackKind.SSRF) is Mode.REPORT
+    assert policy.fail == "closed"
+
+
+def test_reload_after_ttl_keeps_last_good_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "version: 1\nmode: report\n")
+    monkeypatch.setenv("APP_PROTECT_POLICY_TTL", "0")
+    config.reset()
+    store = PolicyStore(policy=f"file:{path}")
+    assert store.current().mode is Mode.REPORT
+    path.write_text("version: 1\nmode: block\n")
+    assert store.current().mode is Mode.BLOCK
+    path.write_text("version: 1\nmode: [broken\n")
+    assert store.current().mode is Mode.BLOCK  # a broken reload keeps the last good policy
+    assert "app-protect/internal-error/1" in capsys.readouterr().out
