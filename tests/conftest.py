@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a clean environment and the records a test produced."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -40,10 +41,8 @@ class Records:
         for line in out.splitlines():
             line = line.strip()
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(ValueError):
                     self._seen.append(json.loads(line))
-                except ValueError:
-                    pass
         return self._seen
 
     def detections(self) -> list[dict]:

@@ -95,9 +95,9 @@ def _read_file(location: str) -> str:
 
 
 def _read_ssm(name: str) -> str:
-    from .sinks.base import suppressed
-
     import boto3
+
+    from .sinks.base import suppressed
 
     with suppressed():
         client = boto3.client("ssm")
@@ -108,9 +108,9 @@ def _read_ssm(name: str) -> str:
 
 
 def _read_appconfig(location: str) -> str:
-    from .sinks.base import suppressed
-
     import boto3
+
+    from .sinks.base import suppressed
 
     parts = location.strip("/").split("/")
     if len(parts) != 3:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 from .context import RequestContext
 from .errors import AttackBlocked, RequestBlocked
@@ -24,7 +24,7 @@ def forbidden(context: RequestContext) -> dict[str, Any]:
             "body": body, "isBase64Encoded": False}
 
 
-def blocked_response(context: RequestContext, blocked: AttackBlocked) -> dict[str, Any] | NoReturn:
+def blocked_response(context: RequestContext, blocked: AttackBlocked) -> dict[str, Any]:
     """The 403 for HTTP events; for any other event, raise RequestBlocked from the block."""
     if context.request.is_http:
         return forbidden(context)

@@ -8,8 +8,16 @@ import pytest
 
 from app_protect_lambda import RequestBlocked, protect
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event, apigw_v2_event
-from tests.functional.sql_app import DECODERS, LOCATIONS, Location, Trace, count_users, create_database, \
-    http_ok, run_sql
+from tests.functional.sql_app import (
+    DECODERS,
+    LOCATIONS,
+    Location,
+    Trace,
+    count_users,
+    create_database,
+    http_ok,
+    run_sql,
+)
 
 # (name, statement template, payload, method)
 ATTACKS = [

@@ -23,7 +23,7 @@ def test_base64_standard_and_url_safe() -> None:
 
 
 def test_hex() -> None:
-    assert forms("1 OR 1=1".encode().hex())["hex"] == "1 OR 1=1"
+    assert forms(b"1 OR 1=1".hex())["hex"] == "1 OR 1=1"
 
 
 def test_json_unescape() -> None:

@@ -38,7 +38,7 @@ def _regions_pattern(backslash_escapes: bool = True) -> re.Pattern[str]:
     return re.compile(single + r"""
         |"(?:[^"]|"")*"
         |`(?:[^`]|``)*`
-        |\$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)\$
+        |\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$
         |(?P<comment>--[^\n]*|\#[^\n]*|/\*.*?\*/)
         |(?P<unterminated>['"`]|/\*)
     """, re.VERBOSE | re.DOTALL)
@@ -80,7 +80,7 @@ def _breaks_structure(statement: str, value: str, start: int, regions, starts) -
     end = start + len(value)
     index = bisect_right(starts, start) - 1
     if index >= 0 and regions[index][1] > start:
-        region_start, region_end, content_start, content_end, kind = regions[index]
+        _, _, content_start, content_end, kind = regions[index]
         if kind == _UNTERMINATED:
             return "leaves a quote or comment unterminated"
         if content_start <= start and end <= content_end:

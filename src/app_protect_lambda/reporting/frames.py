@@ -6,7 +6,6 @@ import sys
 import sysconfig
 from functools import lru_cache
 
-
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

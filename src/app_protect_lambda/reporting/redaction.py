@@ -19,7 +19,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
         (re.compile(
             r"(?i)((?:aws_secret_access_key|aws_session_token|secret_access_key|session_token|password|passwd"
             r"|pwd|secret|api[_-]?key|access[_-]?token|authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?)"
-            r"([^\s\"'&,;}]+)"),
+            r"(?!\[REDACTED)([^\s\"'&,;}]+)"),
          r"\1[REDACTED]"),
     )
 

@@ -94,9 +94,17 @@ def _nfkc_form(value: str) -> str | None:
     return text if text != value else None
 
 
+def _sql_quoted_form(value: str) -> str | None:
+    # Code that "escapes" by doubling quotes, which MySQL's backslash escapes can undo.
+    return value.replace("'", "''") if "'" in value and "\\" in value else None
+
+
 def decoded_forms(value: str) -> list[tuple[str, str]]:
     """(transform, decoded value) pairs for one string, two decoding steps deep at most."""
     found: dict[str, str] = {}
+    quoted = _sql_quoted_form(value)
+    if quoted is not None:
+        found[quoted] = "sql-quoted"
 
     def step(text: str, prefix: str, depth: int) -> None:
         candidates: list[tuple[str, str | None]] = list(_url_forms(text))
