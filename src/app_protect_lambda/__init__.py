@@ -4,7 +4,7 @@ Importing the package does nothing else: the public names load on first use.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 __all__ = ["AttackBlocked", "AttackKind", "Mode", "Policy", "RequestBlocked", "__version__", "protect"]
@@ -25,7 +25,7 @@ _PUBLIC = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,11 +10,15 @@ recorded and the invocation goes on.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from . import reporting
-from .context import RequestContext
 from .errors import AttackBlocked
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .context import RequestContext
 
 PERIMETER: list[str] = []
 RESPONSE: list[str] = ["app_protect_lambda.sinks.response"]

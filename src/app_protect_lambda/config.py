@@ -6,11 +6,14 @@ environment beats the defaults. ``reset()`` forgets what was read, for tests.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections import namedtuple
 
 from .errors import ConfigurationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _MODES = ("off", "report", "block")
 
@@ -38,8 +41,8 @@ def _text(name: str, raw: str) -> str | None:
     return raw.strip() or None
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(namedtuple("Variable", "name parse default help")):
+    __slots__ = ()
     name: str
     parse: Callable[[str, str], Any]
     default: Any

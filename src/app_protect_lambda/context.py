@@ -6,14 +6,17 @@ Outside an invocation ``current()`` is None and the sinks do nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
 
 from .sources import Request, collect_inputs, event_kind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from contextvars import Token
+    from typing import Any
+
     from .errors import AttackBlocked
     from .policy import Policy
     from .sources import Inputs

@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, overload
 
 from . import checkpoints, reporting, sinks
 from .context import RequestContext, activate, deactivate
 from .errors import AttackBlocked
-from .policy import Mode, Policy
 from .policy_store import PolicyStore
 from .responses import blocked_response
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
-PolicyArgument = Policy | Mapping[str, Any] | str | None
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeVar
 
+    from .policy import Mode, Policy
 
-@overload
-def protect(handler: Handler) -> Handler: ...
-@overload
-def protect(*, mode: Mode | str | None = None, policy: PolicyArgument = None) -> Callable[[Handler], Handler]: ...
+    Handler = TypeVar("Handler", bound=Callable[..., Any])
+    PolicyArgument = Policy | Mapping[str, Any] | str | None
 
 
 def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: PolicyArgument = None) -> Any:

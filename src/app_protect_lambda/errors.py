@@ -14,8 +14,7 @@ handler, and anything else escaping it kills the runtime process.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .findings import Finding
 

@@ -1,14 +1,19 @@
 """The one call every sink makes: context -> policy -> detector -> verdict -> record -> raise."""
 from __future__ import annotations
 
-from typing import Any
-
 from . import reporting
-from .context import RequestContext, current
+from .context import current
 from .detectors import detector_for
 from .errors import AttackBlocked
-from .findings import Action, AttackKind, Finding
+from .findings import Action, Finding
 from .policy import Mode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .context import RequestContext
+    from .findings import AttackKind
 
 
 def inspect(kind: AttackKind, operation: str, value: Any, *, argument: Any = None) -> None:

@@ -1,20 +1,25 @@
 """The policy: a mode per protection, their options, reporting and inspection limits.
 
-Policies are plain mappings (from YAML, JSON or code) validated into frozen
-dataclasses. Unknown keys and bad values raise ``PolicyError`` naming the key
+Policies are plain mappings (from YAML, JSON or code) validated into immutable
+named tuples (not dataclasses: importing ``dataclasses`` costs ~10 ms of cold
+start). Unknown keys and bad values raise ``PolicyError`` naming the key
 path and the value; the loaders add the source and the line.
 """
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections import namedtuple
+from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
 
 from .errors import PolicyError
 from .findings import AttackKind
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    from collections.abc import Callable
+    from typing import Any
 
 
 class Mode(str, Enum):
@@ -23,7 +28,8 @@ class Mode(str, Enum):
     BLOCK = "block"
 
 
-Validator = Callable[[str, Any], Any]
+if TYPE_CHECKING:
+    Validator = Callable[[str, Any], Any]
 
 
 def _string_list(path: str, value: Any) -> tuple[str, ...]:
@@ -33,6 +39,8 @@ def _string_list(path: str, value: Any) -> tuple[str, ...]:
 
 
 def _cidr_list(path: str, value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    import ipaddress
+
     networks = []
     for index, item in enumerate(_string_list(path, value)):
         try:
@@ -88,12 +96,18 @@ def _fail(path: str, value: Any) -> str:
 # Sink families add their options here.
 PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
     AttackKind.SQL_INJECTION: {},
-    AttackKind.COMMAND_INJECTION: {},
+    # "program:--option" entries added to the built-in table of options that run commands or write files.
+    AttackKind.COMMAND_INJECTION: {"dangerous_options": (_string_list, ())},
+    # Path globs (detectors/file_access.py): deny_* apply to every read/write during an invocation,
+    # input or not; allow_* exempt paths from every file_access rule; *_paths apply to both.
+    # sensitive_paths extends the built-in locations an input must not bring a path into.
     AttackKind.FILE_ACCESS: {
-        "deny_paths": (_string_list, ("/proc/self/environ",)),
-        "allow_paths": (_string_list, ()),
-        "deny_read": (_string_list, ()),
+        "deny_paths": (_string_list, ()),
+        "deny_read": (_string_list, ("/proc/*/environ", "/proc/*/task/*/environ")),
         "deny_write": (_string_list, ()),
+        "allow_paths": (_string_list, ()),
+        "allow_read": (_string_list, ()),
+        "allow_write": (_string_list, ()),
         "sensitive_paths": (_string_list, ()),
     },
     AttackKind.SSRF: {"allow_hosts": (_string_list, ())},
@@ -105,39 +119,46 @@ PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
         "deny": (_cidr_list, ()),
         "trusted_proxies": (_non_negative_int, 0),
     },
-    AttackKind.CREDENTIAL_EXFILTRATION: {},
-    AttackKind.SANDBOX_PERSISTENCE: {},
+    AttackKind.CREDENTIAL_EXFILTRATION: {"outbound": (_boolean, True)},
+    # Programs run from exec_deny_paths during an invocation are dropped binaries (exec_allow_paths exempt);
+    # child_processes: report (block: terminate) processes an invocation started that outlive it.
+    AttackKind.SANDBOX_PERSISTENCE: {
+        "exec_deny_paths": (_string_list, ("/tmp", "/dev/shm")),
+        "exec_allow_paths": (_string_list, ()),
+        "child_processes": (_boolean, True),
+    },
     AttackKind.CODE_INJECTION: {},
     AttackKind.UNSAFE_DESERIALIZATION: {"pickle_allow_globals": (_string_list, ())},
 }
 
 
-@dataclass(frozen=True)
-class Protection:
+class Protection(namedtuple("Protection", "mode options")):
     """The mode of one protection (None: inherit the policy's default) and its options."""
 
-    mode: Mode | None = None
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    __slots__ = ()
+    mode: Mode | None
+    options: Mapping[str, Any]
 
     def option(self, name: str) -> Any:
         return self.options[name]
 
 
-@dataclass(frozen=True)
-class Reporting:
-    event_bus: str | None = None
-    include_stack: bool = True
-    max_value_chars: int = 256
+class Reporting(namedtuple("Reporting", "event_bus include_stack max_value_chars", defaults=(None, True, 256))):
+    __slots__ = ()
+    event_bus: str | None
+    include_stack: bool
+    max_value_chars: int
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(namedtuple("Limits", "max_depth max_inputs max_bytes max_decode_chars",
+                        defaults=(32, 5000, 8 * 1024 * 1024, 65536))):
     """Bounds that keep a hostile event's inspection cheap. Hitting one is recorded."""
 
-    max_depth: int = 32
-    max_inputs: int = 5000
-    max_bytes: int = 8 * 1024 * 1024
-    max_decode_chars: int = 65536
+    __slots__ = ()
+    max_depth: int
+    max_inputs: int
+    max_bytes: int
+    max_decode_chars: int
 
 
 _REPORTING_KEYS: dict[str, Validator] = {
@@ -158,17 +179,27 @@ def _default_protection(kind: AttackKind) -> Protection:
     return Protection(None, MappingProxyType(defaults))
 
 
-@dataclass(frozen=True)
-class Policy:
+def _default_protections() -> Mapping[AttackKind, Protection]:
+    return MappingProxyType({kind: _default_protection(kind) for kind in AttackKind})
+
+
+class Policy(namedtuple("Policy", "mode fail protections reporting limits source",
+                        defaults=(Mode.REPORT, "open", None, Reporting(), Limits(), "defaults"))):
     """A validated policy. Build one with ``Policy.from_dict`` or ``Policy()``."""
 
-    mode: Mode = Mode.REPORT
-    fail: str = "open"
-    protections: Mapping[AttackKind, Protection] = field(
-        default_factory=lambda: MappingProxyType({kind: _default_protection(kind) for kind in AttackKind}))
-    reporting: Reporting = field(default_factory=Reporting)
-    limits: Limits = field(default_factory=Limits)
-    source: str = "defaults"
+    __slots__ = ()
+    mode: Mode
+    fail: str
+    protections: Mapping[AttackKind, Protection]
+    reporting: Reporting
+    limits: Limits
+    source: str
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Policy:
+        policy = super().__new__(cls, *args, **kwargs)
+        if policy.protections is None:
+            policy = policy._replace(protections=_default_protections())
+        return policy
 
     def mode_for(self, kind: AttackKind) -> Mode:
         return self.protections[kind].mode or self.mode
@@ -177,7 +208,7 @@ class Policy:
         return self.protections[kind].options
 
     def with_default_mode(self, mode: Mode | str) -> Policy:
-        return replace(self, mode=_mode("mode", mode))
+        return self._replace(mode=_mode("mode", mode))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "code",

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
 from . import config
 from .errors import PolicyError
 from .policy import Mode, Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def parse_text(text: str, source: str) -> Mapping[str, Any]:
@@ -89,7 +92,8 @@ def policy_from_text(text: str, source: str, default_mode: Mode | str | None = N
 
 def _read_file(location: str) -> str:
     try:
-        return Path(location).read_text(encoding="utf-8")
+        with open(location, encoding="utf-8") as policy_file:
+            return policy_file.read()
     except OSError as error:
         raise PolicyError(f"cannot read the policy file: {error.strerror or error}", source=location) from None
 

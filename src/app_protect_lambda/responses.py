@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from .context import RequestContext
-from .errors import AttackBlocked, RequestBlocked
+from .errors import RequestBlocked
 from .sources import kinds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .context import RequestContext
+    from .errors import AttackBlocked
 
 
 def forbidden(context: RequestContext) -> dict[str, Any]:

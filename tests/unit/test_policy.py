@@ -38,7 +38,7 @@ def test_defaults() -> None:
     policy = Policy()
     assert policy.mode is Mode.REPORT
     assert all(policy.mode_for(kind) is Mode.REPORT for kind in AttackKind)
-    assert policy.options(AttackKind.FILE_ACCESS)["deny_paths"] == ("/proc/self/environ",)
+    assert policy.options(AttackKind.IP_FILTER)["trusted_proxies"] == 0
 
 
 def test_yaml_file(tmp_path: Path) -> None:

@@ -6,13 +6,18 @@ imports nothing from the sinks. Modules are imported on first use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from typing import Any
 
-from ..findings import AttackKind, Finding
-from ..sources import Inputs
+from ..findings import AttackKind
 
-Detector = Callable[[Any, Inputs, Mapping[str, Any]], "Finding | None"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from ..findings import Finding
+    from ..sources import Inputs
+
+    Detector = Callable[[Any, Inputs, Mapping[str, Any]], Finding | None]
 
 MODULES: dict[AttackKind, str] = {
     AttackKind.SQL_INJECTION: "sql_injection",

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
 from ..findings import AttackKind, Finding
-from ..sources import Inputs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ..sources import Inputs
 
 MAX_OCCURRENCES = 16
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from . import cloudwatch, record
 from .frames import user_frames
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..context import RequestContext
     from ..findings import Action, Finding
 

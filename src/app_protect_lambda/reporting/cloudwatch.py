@@ -5,10 +5,13 @@ import json
 import sys
 import time
 from collections import Counter
-from typing import Any
 
 from .. import config
 from .record import DETECTION_SCHEMA, INTERNAL_ERROR_SCHEMA, NOTICE_SCHEMA
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def emit(record: dict[str, Any]) -> None:

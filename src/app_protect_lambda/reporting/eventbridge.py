@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ..context import suppressed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SOURCE = "app-protect"
 DETAIL_TYPE = "App Protect Detection"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 from functools import lru_cache
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,8 +10,10 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @lru_cache(maxsize=1)
 def _library_roots() -> tuple[str, ...]:
+    import sysconfig
+
     roots = {_PACKAGE, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
-    for name in ("wrapt", "sqlite3"):
+    for name in ("sqlite3",):
         module = sys.modules.get(name)
         if module is not None and getattr(module, "__file__", None):
             roots.add(os.path.dirname(os.path.abspath(module.__file__)))

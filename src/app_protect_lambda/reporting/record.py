@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-import uuid
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+import time
 
 from .redaction import clip
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..context import RequestContext
     from ..findings import Action, Finding
 
@@ -18,7 +19,14 @@ NOTICE_SCHEMA = "app-protect/notice/1"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = time.time()
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z"
+
+
+def _new_id() -> str:
+    import uuid  # only records need it, and uuid costs milliseconds to import
+
+    return str(uuid.uuid4())
 
 
 def function_info(lambda_context: Any) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def detection(context: RequestContext, finding: Finding, action: Action, sink: s
     limit = context.policy.reporting.max_value_chars
     record: dict[str, Any] = {
         "schema": DETECTION_SCHEMA,
-        "id": str(uuid.uuid4()),
+        "id": _new_id(),
         "time": _now(),
         "protection": finding.kind.value,
         "rule": finding.rule,
@@ -68,7 +76,7 @@ def detection(context: RequestContext, finding: Finding, action: Action, sink: s
 def internal_error(where: str, error: BaseException, context: RequestContext | None) -> dict[str, Any]:
     return {
         "schema": INTERNAL_ERROR_SCHEMA,
-        "id": str(uuid.uuid4()),
+        "id": _new_id(),
         "time": _now(),
         "where": where,
         "error": clip(f"{type(error).__name__}: {error}", 512),
@@ -80,7 +88,7 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
 def notice(context: RequestContext, what: str, detail: str) -> dict[str, Any]:
     return {
         "schema": NOTICE_SCHEMA,
-        "id": str(uuid.uuid4()),
+        "id": _new_id(),
         "time": _now(),
         "notice": what,
         "detail": detail,

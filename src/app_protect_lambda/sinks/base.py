@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any, ClassVar
-
-import wrapt
 
 from ..context import current, suppressed
 from ..errors import AttackBlocked
-from ..findings import AttackKind
+from .patching import when_imported, wrap_callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, ClassVar
+
+    from ..findings import AttackKind
 
 __all__ = ["Instrumentor", "checked", "report_hook_error", "suppressed"]
+
+_INHERITED = object()
 
 
 def report_hook_error(kind: AttackKind, where: str, error: Exception) -> None:
@@ -27,7 +32,8 @@ def report_hook_error(kind: AttackKind, where: str, error: Exception) -> None:
 
 
 def checked(kind: AttackKind, sink: str, check: Callable[..., None]) -> Callable[..., Any]:
-    """A wrapt wrapper that runs ``check(*args, **kwargs)`` before the call, failing open.
+    """A wrapper (``wrapper(wrapped, instance, args, kwargs)``) that runs ``check(*args, **kwargs)``
+    before the call, failing open.
 
     Outside an invocation the call goes straight through. Only AttackBlocked
     escapes the check; any other exception is recorded as an internal error.
@@ -79,12 +85,15 @@ class Instrumentor:
             self._apply(loaded)
         elif not self._hook_registered:
             self._hook_registered = True
-            wrapt.register_post_import_hook(self._on_import, self.module)
+            when_imported(self.module, self._on_import)
 
     def uninstrument(self) -> None:
         self._wanted = False
         for owner, attribute, original in reversed(self._originals):
-            setattr(owner, attribute, original)
+            if original is _INHERITED:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
         self._originals.clear()
         self._installed = False
 
@@ -105,8 +114,14 @@ class Instrumentor:
             reporting.internal_error(f"instrument.{self.module}", error)
 
     def replace(self, owner: Any, attribute: str, replacement: Any) -> None:
-        self._originals.append((owner, attribute, getattr(owner, attribute)))
+        # Keep the raw class attribute (a staticmethod stays a staticmethod when put back);
+        # an inherited one is removed again rather than copied onto the subclass.
+        if isinstance(owner, type):
+            self._originals.append((owner, attribute, owner.__dict__.get(attribute, _INHERITED)))
+        else:
+            self._originals.append((owner, attribute, getattr(owner, attribute)))
         setattr(owner, attribute, replacement)
 
     def wrap(self, owner: Any, attribute: str, wrapper: Callable[..., Any]) -> None:
-        self.replace(owner, attribute, wrapt.FunctionWrapper(getattr(owner, attribute), wrapper))
+        """Route calls of ``owner.attribute`` through ``wrapper(wrapped, instance, args, kwargs)``."""
+        self.replace(owner, attribute, wrap_callable(owner, attribute, wrapper))

@@ -9,13 +9,16 @@ own classes.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from ..context import current
 from ..errors import AttackBlocked
 from ..findings import AttackKind
 from ..guard import inspect
 from .base import Instrumentor, report_hook_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 KIND = AttackKind.SQL_INJECTION
 

@@ -1,18 +1,20 @@
 """Every attacker-controlled string of an event, with its location, within the caps."""
 from __future__ import annotations
 
-import base64
 import binascii
 import json
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
 
-from ..policy import Limits
 from . import kinds
-from .http import Request
 from .inputs import Input, Inputs
 from .multipart import parse_multipart
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from ..policy import Limits
+    from .http import Request
 
 
 class _Budget:
@@ -113,6 +115,8 @@ def _body(request: Request, budget: _Budget) -> Iterator[Input]:
                 yield Input(f"body.{part.name}", part.text)
         return
     if "application/x-www-form-urlencoded" in content_type:
+        from urllib.parse import parse_qsl
+
         for name, value in parse_qsl(text, keep_blank_values=True):
             if budget.take(name):
                 yield Input(f"body.{name}#key", name)
@@ -149,6 +153,8 @@ def _records(event: dict, kind: str, budget: _Budget) -> Iterator[Input]:
         elif kind == kinds.S3:
             key = ((record.get("s3") or {}).get("object") or {}).get("key")
             if isinstance(key, str) and budget.take(key):
+                from urllib.parse import unquote_plus
+
                 yield Input(f"{prefix}.s3.object.key", unquote_plus(key))
         elif kind == kinds.DYNAMODB:
             stream = record.get("dynamodb") or {}
@@ -158,7 +164,7 @@ def _records(event: dict, kind: str, budget: _Budget) -> Iterator[Input]:
             data = (record.get("kinesis") or {}).get("data")
             if isinstance(data, str):
                 try:
-                    text = base64.b64decode(data).decode("utf-8", "replace")
+                    text = binascii.a2b_base64(data).decode("utf-8", "replace")
                 except (binascii.Error, ValueError):
                     text = data
                 yield from _walk(text, f"{prefix}.kinesis.data", budget)

@@ -5,14 +5,15 @@ costs almost nothing.
 """
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from functools import cached_property
-from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
 
 from . import kinds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _dict(value: Any) -> dict:
@@ -76,6 +77,8 @@ class Request:
 
     @cached_property
     def query(self) -> dict[str, list[str]]:
+        from urllib.parse import parse_qsl, unquote_plus
+
         result: dict[str, list[str]] = {}
         raw_query = self._raw.get("rawQueryString")
         if isinstance(raw_query, str) and raw_query:
@@ -117,7 +120,7 @@ class Request:
             body = json.dumps(body)
         if self._raw.get("isBase64Encoded"):
             try:
-                return base64.b64decode(body, validate=False)
+                return binascii.a2b_base64(body)
             except (binascii.Error, ValueError):
                 return body.encode("utf-8", "surrogatepass")
         return body.encode("utf-8", "surrogatepass")

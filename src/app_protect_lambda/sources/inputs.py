@@ -12,26 +12,29 @@ from __future__ import annotations
 import binascii
 import json
 import re
-import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from urllib.parse import unquote, unquote_plus
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
 # Inputs that are empty or a single character cannot carry structure worth a check.
 MIN_LENGTH = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(namedtuple("Input", "location value transform", defaults=("",))):
+    """One attacker-controlled string; ``transform`` is "" as received, else how it was decoded."""
+
+    __slots__ = ()
     location: str
     value: str
-    transform: str = ""  # "" for the value as received, else how it was decoded ("base64", "url+url")
+    transform: str
 
     def describe(self) -> str:
         return f"{self.location} ({self.transform})" if self.transform else self.location
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")  # small patterns: cheap to compile
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
@@ -39,7 +42,9 @@ def _printable(text: str) -> bool:
     return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
 
 
-def _url_forms(value: str) -> Iterable[tuple[str, str]]:
+def _url_forms(value: str) -> Iterator[tuple[str, str]]:
+    from urllib.parse import unquote, unquote_plus
+
     current, name = value, ""
     for _ in range(3):
         if "%" not in current and "+" not in current:
@@ -90,6 +95,8 @@ def _json_form(value: str) -> str | None:
 def _nfkc_form(value: str) -> str | None:
     if value.isascii():
         return None
+    import unicodedata
+
     text = unicodedata.normalize("NFKC", value)
     return text if text != value else None
 
@@ -138,7 +145,7 @@ class Inputs:
     def __len__(self) -> int:
         return len(self.raw)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Input]:
         return iter(self.raw)
 
     @property

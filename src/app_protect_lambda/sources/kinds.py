@@ -1,7 +1,9 @@
 """Which trigger an event came from, judged by the shape AWS gives each one."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 APIGW_V1 = "apigw-v1"
 APIGW_V2 = "apigw-v2"

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _DISPOSITION_PARAM = re.compile(r'(\w+)\*?="((?:[^"\\]|\\.)*)"|(\w+)=([^;\s]+)')
 MAX_PARTS = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(namedtuple("Part", "name filename content_type data")):
+    __slots__ = ()
     name: str
     filename: str | None
     content_type: str

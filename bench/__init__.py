@@ -1,0 +1,1 @@
+"""Benchmarks that print figures against the budgets of the performance issue; not timed tests."""

@@ -1,0 +1,210 @@
+"""What each budget row measures; every figure is protected minus baseline, from the same run."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app_protect_lambda import protect, sinks
+from app_protect_lambda.context import RequestContext, activate, deactivate
+from app_protect_lambda.policy import Mode, Policy
+from app_protect_lambda.testing import LambdaContext, apigw_v1_event
+
+from .harness import interleaved
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    what: str
+    budget: float | None  # in the row's unit; None: a fact, not a budget
+    unit: str
+    measured: float | None
+    p95: float | None = None
+    note: str = ""
+
+
+def benign_event(name: str = "john smith the third") -> dict:
+    """An API Gateway v1 event with about twenty inputs, as a browser would send."""
+    return apigw_v1_event(
+        "POST", "/users/42/orders",
+        path_parameters={"id": "42"},
+        query={"name": name, "page": "2", "sort": "created_at", "filter": "status:active"},
+        headers={"accept": "application/json, text/plain, */*", "accept-language": "en-GB,en;q=0.9",
+                 "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+                 "referer": "https://shop.example.com/cart", "origin": "https://shop.example.com",
+                 "cookie": "session=3f9a8b7c6d5e4f3a2b1c; theme=dark", "x-request-id": "0b8e6c7a-42"},
+        body={"items": [{"sku": "X-100", "qty": 2}], "note": "Leave it by the door, please."})
+
+
+def _context(event: dict) -> RequestContext:
+    context = RequestContext(event, LambdaContext(), Policy(mode=Mode.BLOCK))
+    _ = context.inputs.forms  # a real invocation computes them on its first sink call
+    return context
+
+
+def _with_context(event: dict, body: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        return body()
+    run.context = _context(event)  # type: ignore[attr-defined]
+    return run
+
+
+def _toggle(on: bool) -> None:
+    (sinks.instrument if on else sinks.uninstrument)()
+
+
+def sink_row(what: str, budget: float, make_call: Callable[[], Callable[[], object]], event: dict,
+             number: int = 2000) -> Row:
+    """A sink call inside an invocation: uninstrumented baseline against instrumented."""
+    context = _context(event)
+    calls: dict[str, Callable[[], object]] = {}
+
+    def setup(on: bool) -> Callable[[], None]:
+        def apply() -> None:
+            _toggle(on)
+            calls["now"] = make_call()
+        return apply
+
+    token = activate(context)
+    try:
+        baseline, protected = interleaved(lambda: calls["now"](), lambda: calls["now"](),
+                                          setup_baseline=setup(False), setup_protected=setup(True), number=number)
+    finally:
+        deactivate(token)
+        _toggle(True)
+    added = protected - baseline
+    return Row(what, budget, "µs", added.median_ns / 1000, added.p95_ns / 1000,
+               f"baseline {baseline.median_ns / 1000:.2f} µs")
+
+
+def rows_per_call() -> list[Row]:
+    rows = []
+    event = benign_event()
+
+    def handler(event: dict, context: object) -> dict:
+        return {"statusCode": 200, "body": "ok"}
+
+    protected_handler = protect(mode="block")(handler)
+    lambda_context = LambdaContext()
+    baseline, protected = interleaved(lambda: handler(event, lambda_context),
+                                      lambda: protected_handler(event, lambda_context),
+                                      setup_baseline=lambda: None, setup_protected=lambda: None, number=2000)
+    added = protected - baseline
+    inputs = len(_context(event).inputs.raw)
+    rows.append(Row(f"@protect, benign API Gateway v1 event ({inputs} inputs), no sink call", 25, "µs",
+                    added.median_ns / 1000, added.p95_ns / 1000))
+
+    def sqlite_plain() -> Callable[[], object]:
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE users (id INTEGER, name TEXT)")
+        return lambda: db.execute("SELECT id, name FROM users WHERE id = ?", (7,)).fetchall()
+
+    rows.append(sink_row("sqlite execute, no input in the statement", 2, sqlite_plain, event))
+
+    literal = ("SELECT id, name, email, created_at FROM users WHERE name = 'john smith the third' "
+               "AND status = 'active' AND created_at > '2024-01-01' ORDER BY created_at DESC LIMIT 50 OFFSET 100")
+
+    def sqlite_literal() -> Callable[[], object]:
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE users (id INTEGER, name TEXT, email TEXT, created_at TEXT, status TEXT)")
+        return lambda: db.execute(literal).fetchall()
+
+    rows.append(sink_row(f"sqlite execute, input inside one literal ({len(literal)}-char statement)", 30,
+                         sqlite_literal, event))
+
+    directory = tempfile.mkdtemp(prefix="app-protect-bench-")
+    path = os.path.join(directory, "data.txt")
+    Path(path).write_text("x")
+
+    def opener() -> Callable[[], object]:
+        def run() -> None:
+            with open(path) as handle:
+                handle.read()
+        return run
+
+    rows.append(sink_row("open() and read, no input in the path", 2, opener, event))
+    rows.append(sink_row("socket.getaddrinfo('127.0.0.1'), no input", 2,
+                         lambda: lambda: socket.getaddrinfo("127.0.0.1", 80, type=socket.SOCK_STREAM), event))
+    rows.append(sink_row("subprocess.run(['true']), no input", 2,
+                         lambda: lambda: subprocess.run(["true"], check=True), event, number=20))
+    return rows
+
+
+def _fresh_process(code: str) -> dict:
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            timeout=120, cwd=ROOT).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+_INIT_PROBE = """
+import json, time
+def rss_kb():
+    with open('/proc/self/status') as status:
+        return next(int(line.split()[1]) for line in status if line.startswith('VmRSS'))
+import awslambdaric.bootstrap  # what the real runtime client has loaded before the handler
+rss0 = rss_kb(); start = time.perf_counter()
+{body}
+elapsed = time.perf_counter() - start
+print(json.dumps({{"ms": elapsed * 1000, "rss_kb": rss_kb() - rss0}}))
+"""
+
+_BASELINE_INIT = "def handler(event, context):\n    return {'statusCode': 200}"
+_PROTECTED_INIT = ("from app_protect_lambda import protect\nimport app_protect_lambda.sinks as sinks\n"
+                   "sinks.instrument()\n@protect\ndef handler(event, context):\n    return {'statusCode': 200}")
+
+
+def rows_cold_start(runs: int = 15) -> list[Row]:
+    base = [_fresh_process(_INIT_PROBE.format(body=_BASELINE_INIT)) for _ in range(runs)]
+    prot = [_fresh_process(_INIT_PROBE.format(body=_PROTECTED_INIT)) for _ in range(runs)]
+    added_ms = statistics.median(p["ms"] for p in prot) - statistics.median(b["ms"] for b in base)
+    added_mb = (statistics.median(p["rss_kb"] for p in prot) - statistics.median(b["rss_kb"] for b in base)) / 1024
+    import_ms = statistics.median(_fresh_process(
+        "import json, time; s = time.perf_counter(); import app_protect_lambda; "
+        "print(json.dumps({'ms': (time.perf_counter() - s) * 1000}))")["ms"] for _ in range(runs))
+    return [
+        Row("cold start: import + instrument every sink + wrap (fresh processes)", 20, "ms", added_ms,
+            note=f"median of {runs}"),
+        Row("memory: added RSS after init", 5, "MB", added_mb, note=f"median of {runs}"),
+        Row("import app_protect_lambda alone", None, "ms", import_ms, note=f"median of {runs}"),
+    ]
+
+
+_BENIGN_INVOCATION = """
+import json, sys
+connects = []
+sys.addaudithook(lambda name, args: connects.append(args) if name == 'socket.connect' else None)
+from app_protect_lambda import protect
+from bench.scenarios import benign_event
+from app_protect_lambda.testing import LambdaContext
+import sqlite3
+@protect(mode='block')
+def handler(event, context):
+    db = sqlite3.connect(':memory:')
+    db.execute("SELECT 'john smith the third'").fetchall()
+    return {'statusCode': 200}
+handler(benign_event(), LambdaContext())
+print(json.dumps({"connects": len(connects), "boto3": 'boto3' in sys.modules}))
+"""
+
+
+def rows_facts() -> list[Row]:
+    probe = _fresh_process(_BENIGN_INVOCATION)
+    rows = [Row("benign invocation: network calls", 0, "calls", probe["connects"],
+                note="boto3 imported" if probe["boto3"] else "boto3 not imported")]
+    zips = sorted(glob.glob(str(ROOT / "dist" / "app-protect-layer-*.zip")))
+    for path in zips:
+        rows.append(Row(f"layer zip {Path(path).name}", 2, "MB", os.path.getsize(path) / 1024 / 1024))
+    if not zips:
+        rows.append(Row("layer zip", 2, "MB", None, note="not built: run `make layer`"))
+    return rows
