@@ -40,10 +40,8 @@ def statement_text(statement: Any, context: Any = None) -> str | None:
 
 def check_statement(sink: str, statement: Any, context: Any = None) -> None:
     """Judge one statement before ``sink`` runs it; fail open on our own errors."""
-    if current() is None:
-        return
     try:
-        text = statement_text(statement, context)
+        text = statement if type(statement) is str else statement_text(statement, context)
         if text:
             inspect(KIND, sink, text)
     except AttackBlocked:

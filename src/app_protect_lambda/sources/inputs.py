@@ -140,7 +140,7 @@ class Inputs:
         self.truncated = truncated
         self.max_decode_chars = max_decode_chars
         self._forms: tuple[Input, ...] | None = None
-        self._views: dict[Callable[[str], bool], tuple[Input, ...]] = {}
+        self._views: dict[Callable[[str], bool], tuple[tuple[Input, ...], tuple[str, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -169,12 +169,19 @@ class Inputs:
 
     def view(self, relevant: Callable[[str], bool]) -> tuple[Input, ...]:
         """The forms a detector cares about (``relevant`` is a module-level predicate)."""
-        try:
-            return self._views[relevant]
-        except KeyError:
-            view = self._views[relevant] = tuple(i for i in self.forms if relevant(i.value))
-            return view
+        return self._view(relevant)[0]
+
+    def _view(self, relevant: Callable[[str], bool]) -> tuple[tuple[Input, ...], tuple[str, ...]]:
+        view = self._views.get(relevant)
+        if view is None:
+            items = tuple(item for item in self.forms if relevant(item.value))
+            view = self._views[relevant] = (items, tuple(dict.fromkeys(item.value for item in items)))
+        return view
 
     def occurring_in(self, argument: str, relevant: Callable[[str], bool]) -> list[Input]:
         """The relevant forms that occur verbatim in ``argument``: the sinks' fast path."""
-        return [item for item in self.view(relevant) if item.value in argument]
+        items, values = self._view(relevant)
+        # One pass in C over the distinct values; the per-item loop runs only on a hit.
+        if not any(map(argument.__contains__, values)):
+            return []
+        return [item for item in items if item.value in argument]
