@@ -1,0 +1,32 @@
+"""The README's quick start works exactly as written."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _block_after(marker: str) -> str:
+    text = README.read_text()
+    match = re.search(re.escape(marker) + r".*?\n```python\n(.*?)```", text, re.DOTALL)
+    assert match, f"no python block after {marker!r} in README.md"
+    return match.group(1)
+
+
+def test_quick_start_runs_as_written() -> None:
+    code = _block_after("<!-- quick-start:")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "{'statusCode': 200, 'body': \"[('alice',)]\"}"
+    assert '"schema": "app-protect/detection/1"' in lines[1]
+    assert lines[-1] == "403"
+    expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    assert expected[0] == lines[0]
+
+
+def test_testing_helpers_block_runs() -> None:
+    code = _block_after("## Testing your own handler")
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
