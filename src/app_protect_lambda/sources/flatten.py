@@ -126,8 +126,16 @@ def _body(request: Request, budget: _Budget) -> Iterator[Input]:
     parsed = _maybe_json(text)
     if parsed is not None and not isinstance(parsed, str):
         yield from _walk(parsed, "body", budget)
-    elif budget.take(text):
+        return
+    if budget.take(text):
         yield Input("body", text)
+    if "=" in text and len(text) <= budget.limits.max_decode_chars:
+        # Handlers often parse `a=b&c=d` bodies whatever the content type says.
+        from urllib.parse import parse_qsl
+
+        for name, value in parse_qsl(text, keep_blank_values=True):
+            if value != text and budget.take(value):
+                yield Input(f"body.{name}", value)
 
 
 def _records(event: dict, kind: str, budget: _Budget) -> Iterator[Input]:
