@@ -298,6 +298,20 @@ def check(archive: Path, targets: list[tuple[str, str]]) -> None:
                 log(f"imports and protects a handler under python{version} ({interpreter})")
 
 
+def copy_atomically(source: Path, destination: Path) -> None:
+    """Readers of ``destination`` (another build, a test unpacking it) never see half a zip."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, destination)
+
+
+def prune(cache: Path, keep: int) -> None:
+    entries = sorted(cache.glob("*.zip"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for stale in entries[keep:]:
+        stale.unlink(missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default="3.12", help="3.10, 3.11, 3.12, 3.13, a comma list, or all")
@@ -314,14 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     cached = Path(options.cache_dir) / f"{input_hash(targets)}.zip"
     if cached.exists() and not options.no_cache:
         log(f"up to date: {cached.name}")
+        os.utime(cached)  # recently used: kept by prune()
     else:
         with tempfile.TemporaryDirectory(prefix="app-protect-layer-") as work:
             archive = build(targets, Path(work))
             check(archive, targets)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(archive, cached)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cached, output)
+            copy_atomically(archive, cached)
+            prune(cached.parent, keep=8)
+    copy_atomically(cached, output)
     if options.tree:
         tree = Path(options.tree)
         tree.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,7 @@ class RuntimeAPI:
         self._pending: dict[str, _Pending] = {}
         self._stopping = threading.Event()
         self._in_flight: set[str] = set()
+        self.stray_requests: list[str] = []  # `next` calls made while an invocation was in progress
         self.ready = threading.Event()  # the first `next`: init is over
         self.first_next_at: float | None = None
         self.init_error: dict[str, Any] | None = None
@@ -144,6 +145,7 @@ class RuntimeAPI:
                     self._reply(HTTPStatus.NOT_FOUND, b'{"errorMessage": "not found"}')
                     return
                 if api._in_flight:
+                    api.stray_requests.append(f"GET {self.path}")
                     # Only the runtime client may ask for work, and only once it has answered: a `next` while an
                     # invocation is in progress comes from somewhere else (the function's own code, say).
                     self._reply(HTTPStatus.FORBIDDEN, json.dumps({

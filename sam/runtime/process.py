@@ -153,7 +153,6 @@ class LocalFunction:
         while True:
             result = self.api.result(request_id, timeout=0.1)
             if result is not None:
-                self._settle()
                 return result
             if self.exited():
                 raise RuntimeExited(f"the runtime exited with {self.process.returncode} during an invocation:\n"
@@ -161,21 +160,30 @@ class LocalFunction:
             if time.monotonic() > deadline:
                 raise TimeoutError("no response from the runtime:\n" + "\n".join(self.lines[-30:]))
 
-    def _settle(self) -> None:
-        # The runtime prints before it posts; give the reader a moment to catch up with the pipe.
-        time.sleep(0.02)
+    def mark(self) -> int:
+        """A position in the output, for ``records(since=...)``."""
+        return len(self.lines)
 
-    def records(self, schema: str | None = "app-protect/detection/1") -> list[dict[str, Any]]:
-        """The app-protect JSON lines printed so far (detections by default)."""
-        found = []
-        for line in list(self.lines):
-            start = line.find('{"schema"')
-            if start < 0:
-                continue
-            try:
-                record = json.loads(line[start:])
-            except ValueError:
-                continue
-            if schema is None or record.get("schema") == schema:
-                found.append(record)
-        return found
+    def records(self, schema: str | None = "app-protect/detection/1", *, request_id: str | None = None,
+                since: int = 0, wait_for: int = 0, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The app-protect JSON lines printed after ``since`` (detections by default), of one invocation
+        when ``request_id`` is given; waits up to ``timeout`` for at least ``wait_for`` of them (the pipe
+        may lag behind the runtime's answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = []
+            for line in self.lines[since:]:
+                start = line.find('{"schema"')
+                if start < 0:
+                    continue
+                try:
+                    record = json.loads(line[start:])
+                except ValueError:
+                    continue
+                if schema is not None and record.get("schema") != schema:
+                    continue
+                if request_id is None or (record.get("function") or {}).get("aws_request_id") == request_id:
+                    found.append(record)
+            if len(found) >= wait_for or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
