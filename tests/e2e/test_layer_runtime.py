@@ -173,3 +173,20 @@ def test_detections_reach_eventbridge_and_the_sqs_target_of_a_rule(deployed: Dep
     assert event["detail"]["protection"] == "sql_injection"
     assert event["resources"] == [f"arn:aws:lambda:us-east-1:123456789012:function:{function.function_name}"]
     assert function.records("app-protect/internal-error/1", request_id=result.request_id, timeout=0.1) == []
+
+
+# ---------------------------------------------------------------- the events shipped for `sam local invoke`
+
+EVENTS = sorted((FUNCTION.parent / "events").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=lambda path: path.stem)
+def test_sam_local_events_do_what_their_names_say(deployed: Deployed, path: Path) -> None:
+    result = deployed.function.invoke(json.loads(path.read_text()))
+    if path.stem.startswith("attack-import"):
+        assert result.error_type == "RequestBlocked"
+    elif path.stem.startswith("attack-"):
+        assert result.status_code == 403
+    else:
+        assert result.ok and (result.status_code == 200 or result.payload == {"imported": 1})
+        assert deployed.function.records(request_id=result.request_id, timeout=0.1) == []
