@@ -28,6 +28,15 @@ lint: install
 demo: install
 	$(PY) -m sam.demo.run_demo
 
+# `make layer PYTHON=3.12 ARCH=arm64` writes dist/app-protect-layer-3.12-arm64.zip. Here PYTHON names the
+# target runtime (3.10-3.13, or all); ARCH is x86_64, arm64 or all. `make layer PYTHON=all ARCH=all` is the
+# one zip template.yaml publishes. layer/build.py needs only python3 and pip, not .venv.
+ARCH ?= x86_64
+LAYER_PYTHON = $(if $(filter 3.% all,$(PYTHON)),$(PYTHON),3.12)
+
+layer:
+	python3 layer/build.py --python $(LAYER_PYTHON) --arch $(ARCH)
+
 bench: install
 	$(PY) -m bench
 

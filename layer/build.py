@@ -283,7 +283,8 @@ def check(archive: Path, targets: list[tuple[str, str]]) -> None:
             task = Path(scratch, "task")
             task.mkdir()
             (task / "layer_check.py").write_text("def handler(event, context):\n    return {'pong': event['ping']}\n")
-            for version in dict.fromkeys(v for v, a in targets if a == host_arch()):
+            # Compiled modules only load on their own machine; a pure-Python layer is checked for every target.
+            for version in dict.fromkeys(v for v, a in targets if a == host_arch() or not families):
                 interpreter = find_interpreter(version)
                 if interpreter is None:
                     log(f"python{version} is not on this machine: import check skipped for it")
