@@ -40,20 +40,20 @@ def fresh_bootstrap() -> ModuleType:
 @pytest.fixture
 def task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     name = f"probe_{tmp_path.name.replace('-', '_')}"
-    package = tmp_path / "src"
+    package = tmp_path / "functions"
     package.mkdir()
     (package / f"{name}.py").write_text(HANDLER_MODULE)
     (tmp_path / "broken.py").write_text("import no_such_dependency_here\n\ndef handler(event, context):\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
     yield tmp_path
-    for module in [m for m in sys.modules if m.startswith(("probe_", "src.", "broken"))] + ["src"]:
+    for module in [m for m in sys.modules if m.startswith(("probe_", "functions.", "broken"))] + ["functions"]:
         sys.modules.pop(module, None)
     sys.modules.pop("app_protect_lambda.bootstrap", None)
 
 
 def probe(task_root: Path) -> str:
-    return f"src/probe_{task_root.name.replace('-', '_')}.handler"
+    return f"functions/probe_{task_root.name.replace('-', '_')}.handler"
 
 
 def test_wraps_the_handler_named_by_the_wrapper_and_blocks(task_root: Path, monkeypatch, records) -> None:
@@ -106,7 +106,7 @@ def test_malformed_or_missing_handlers_fail_at_init(name: str, message: str, tas
 def test_missing_and_non_callable_attributes_fail_at_init(task_root: Path, monkeypatch) -> None:
     module = probe(task_root).rsplit(".", 1)[0]
     monkeypatch.setenv("APP_PROTECT_HANDLER", f"{module}.nope")
-    with pytest.raises(ImportError, match=r"handler .nope. missing on module .src\.probe_"):
+    with pytest.raises(ImportError, match=r"handler .nope. missing on module .functions\.probe_"):
         fresh_bootstrap()
     monkeypatch.setenv("APP_PROTECT_HANDLER", f"{module}.NOT_CALLABLE")
     with pytest.raises(ImportError, match="is not callable"):
