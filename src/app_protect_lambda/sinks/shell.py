@@ -1,6 +1,410 @@
-"""shell sinks (being built)."""
-INSTRUMENTORS: list = []
+"""Process sinks: subprocess, os.system/popen, the exec*/spawn* families, posix_spawn, asyncio, pty.
+
+Each sink turns its arguments into a ``Command`` (a shell script, or an
+argument vector with the program it runs) and asks the guard twice: command
+injection, then sandbox persistence (a program run from ``/tmp``).
+``subprocess.Popen.__init__`` is the deepest shared point of ``run``, ``call``,
+``check_output``, ``getoutput`` and asyncio's subprocesses; higher-level sinks
+that go through another sink (``os.popen`` -> ``Popen``, ``os.execlp`` ->
+``os.execv``, ``os.spawnv`` -> fork + ``os.execv``) are checked once, at the
+outermost call, under their own name.
+
+Every process an invocation starts is remembered; ``finish`` (run when the
+invocation ends) reports those still alive, and in block mode kills them (with
+the process group of a child that started its own session, and their
+descendants) and says so in the record.
+
+Limits: ``os.system`` gives no process id, so what its shell leaves running in
+the background is not tracked; nor is a grandchild that detached by forking
+twice out of a child's process group.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from contextvars import ContextVar
+from typing import Any
+
+from ..context import RequestContext, current
+from ..detectors.command_injection import Command
+from ..errors import AttackBlocked
+from ..findings import AttackKind, Finding
+from ..guard import enforce, inspect
+from ..policy import Mode
+from .base import Instrumentor, report_hook_error
+
+KIND = AttackKind.COMMAND_INJECTION
+PERSISTENCE = AttackKind.SANDBOX_PERSISTENCE
+FAMILY = "shell"
+
+# Set while a sink runs, so that the sinks it goes through are not checked again;
+# a forked child inherits it, so the exec of os.spawn*/pty.spawn is not checked twice either.
+_inside: ContextVar[bool] = ContextVar("app_protect_shell_inside", default=False)
 
 
-def finish(context):
-    pass
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(value))
+    return os.fsdecode(os.fspath(value))
+
+
+def _vector(values: Any) -> list[str]:
+    if type(values) is list or type(values) is tuple:
+        return [value if type(value) is str else _text(value) for value in values]
+    if isinstance(values, (str, bytes, bytearray, os.PathLike)):
+        return [_text(values)]
+    return [_text(value) for value in values]
+
+
+def check(sink: str, command: Command) -> None:
+    """Judge one command before ``sink`` runs it (inside an invocation)."""
+    shown = command.display()
+    inspect(KIND, sink, command, argument=shown)
+    inspect(PERSISTENCE, sink, command, argument=shown)
+
+
+def _run_check(sink: str, extract: Callable[[tuple, dict], Command | None], args: tuple, kwargs: dict) -> None:
+    try:
+        command = extract(args, kwargs)
+        if command is not None:
+            check(sink, command)
+    except AttackBlocked:
+        raise
+    except Exception as error:
+        report_hook_error(KIND, sink, error)
+
+
+def _sink(sink: str, extract: Callable[[tuple, dict], Command | None],
+          spawned: Callable[[tuple, dict, Any], int | None] | None = None):
+    """A wrapt wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
+    def wrapper(wrapped, instance, args, kwargs):
+        if _inside.get():
+            return wrapped(*args, **kwargs)
+        context = current()
+        if context is None:
+            return wrapped(*args, **kwargs)
+        _run_check(sink, extract, args, kwargs)
+        token = _inside.set(True)
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            _inside.reset(token)
+        if spawned is not None:
+            pid = spawned(args, kwargs, result)
+            if pid:
+                _remember(context, sink, pid, None, extract, args, kwargs)
+        return result
+    return wrapper
+
+
+# ---------------------------------------------------------------- extractors: (args, kwargs) -> Command
+
+def _shell_command(args: tuple, kwargs: dict, name: str = "command") -> Command:
+    return Command([_text(args[0] if args else kwargs[name])], shell=True)
+
+
+def _popen_command(args: tuple, kwargs: dict) -> Command:
+    # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn, close_fds, shell, cwd, ...)
+    command = args[0] if args else kwargs["args"]
+    executable = args[2] if len(args) > 2 else kwargs.get("executable")
+    shell = args[8] if len(args) > 8 else kwargs.get("shell", False)
+    cwd = args[9] if len(args) > 9 else kwargs.get("cwd")
+    cwd = _text(cwd) if cwd is not None else None
+    executable = _text(executable) if executable is not None else None
+    if shell:
+        return Command(_vector(command), shell=True, executable=executable, cwd=cwd)
+    return Command(_vector(command), program=executable, cwd=cwd)
+
+
+def _exec_v(args: tuple, kwargs: dict) -> Command:
+    # execv(path, argv), execve(path, argv, env), execvp(file, args), execvpe(file, args, env)
+    return Command(_vector(args[1]), program=_text(args[0]))
+
+
+def _exec_l(with_env: bool) -> Callable[[tuple, dict], Command]:
+    # execl(file, *args), execle(file, *args, env)
+    def extract(args: tuple, kwargs: dict) -> Command:
+        rest = args[1:-1] if with_env else args[1:]
+        return Command(_vector(rest), program=_text(args[0]))
+    return extract
+
+
+def _spawn_v(args: tuple, kwargs: dict) -> Command:
+    # spawnv(mode, file, args), spawnve(mode, file, args, env), spawnvp, spawnvpe
+    return Command(_vector(args[2]), program=_text(args[1]))
+
+
+def _spawn_l(with_env: bool) -> Callable[[tuple, dict], Command]:
+    # spawnl(mode, file, *args), spawnle(mode, file, *args, env), spawnlp, spawnlpe
+    def extract(args: tuple, kwargs: dict) -> Command:
+        rest = args[2:-1] if with_env else args[2:]
+        return Command(_vector(rest), program=_text(args[1]))
+    return extract
+
+
+def _posix_spawn(args: tuple, kwargs: dict) -> Command:
+    path = args[0] if args else kwargs["path"]
+    argv = args[1] if len(args) > 1 else kwargs["argv"]
+    return Command(_vector(argv), program=_text(path))
+
+
+def _pty_spawn(args: tuple, kwargs: dict) -> Command:
+    return Command(_vector(args[0] if args else kwargs["argv"]))
+
+
+def _asyncio_shell(args: tuple, kwargs: dict) -> Command:
+    cwd = kwargs.get("cwd")
+    return Command([_text(args[0] if args else kwargs["cmd"])], shell=True,
+                   cwd=_text(cwd) if cwd is not None else None)
+
+
+def _asyncio_exec(args: tuple, kwargs: dict) -> Command:
+    cwd = kwargs.get("cwd")
+    program = args[0] if args else kwargs["program"]
+    return Command(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None)
+
+
+def _spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
+    mode = args[0] if args else None
+    return result if mode in (os.P_NOWAIT, getattr(os, "P_NOWAITO", os.P_NOWAIT)) else None
+
+
+def _posix_spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
+    return result if isinstance(result, int) else None
+
+
+# ---------------------------------------------------------------- instrumentors
+
+class Subprocess(Instrumentor):
+    module = "subprocess"
+
+    def patch(self, module: Any) -> None:
+        def init(wrapped, instance, args, kwargs):
+            context = current()
+            if context is None:
+                return wrapped(*args, **kwargs)
+            if args and _is_iterator(args[0]):  # never consume the caller's iterator
+                args = (list(args[0]), *args[1:])
+            elif "args" in kwargs and _is_iterator(kwargs["args"]):
+                kwargs["args"] = list(kwargs["args"])
+            if _inside.get():
+                wrapped(*args, **kwargs)
+            else:
+                _run_check("subprocess.Popen", _popen_command, args, kwargs)
+                token = _inside.set(True)
+                try:
+                    wrapped(*args, **kwargs)
+                finally:
+                    _inside.reset(token)
+            _remember(context, "subprocess.Popen", instance.pid, instance, _popen_command, args, kwargs)
+
+        self.wrap(module.Popen, "__init__", init)
+
+
+def _is_iterator(value: Any) -> bool:
+    return not isinstance(value, (str, bytes, bytearray, os.PathLike, Sequence))
+
+
+_OS_SINKS: list[tuple[str, Callable[[tuple, dict], Command], Any]] = [
+    ("system", _shell_command, None),
+    ("popen", lambda args, kwargs: _shell_command(args, kwargs, "cmd"), None),
+    ("execv", _exec_v, None), ("execve", _exec_v, None), ("execvp", _exec_v, None), ("execvpe", _exec_v, None),
+    ("execl", _exec_l(False), None), ("execlp", _exec_l(False), None),
+    ("execle", _exec_l(True), None), ("execlpe", _exec_l(True), None),
+    ("spawnv", _spawn_v, _spawn_pid), ("spawnve", _spawn_v, _spawn_pid),
+    ("spawnvp", _spawn_v, _spawn_pid), ("spawnvpe", _spawn_v, _spawn_pid),
+    ("spawnl", _spawn_l(False), _spawn_pid), ("spawnlp", _spawn_l(False), _spawn_pid),
+    ("spawnle", _spawn_l(True), _spawn_pid), ("spawnlpe", _spawn_l(True), _spawn_pid),
+    ("posix_spawn", _posix_spawn, _posix_spawn_pid), ("posix_spawnp", _posix_spawn, _posix_spawn_pid),
+]
+
+
+class OS(Instrumentor):
+    module = "os"
+
+    def patch(self, module: Any) -> None:
+        for name, extract, spawned in _OS_SINKS:
+            if hasattr(module, name):
+                self.wrap(module, name, _sink(f"os.{name}", extract, spawned))
+
+
+class AsyncioSubprocess(Instrumentor):
+    module = "asyncio.subprocess"
+
+    def patch(self, module: Any) -> None:
+        package = sys.modules.get("asyncio")
+        for name, extract in (("create_subprocess_shell", _asyncio_shell),
+                              ("create_subprocess_exec", _asyncio_exec)):
+            original = getattr(module, name)
+            self.wrap(module, name, _coroutine_sink(f"asyncio.{name}", extract))
+            if package is not None and getattr(package, name, None) is original:
+                self.replace(package, name, getattr(module, name))
+
+
+def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]):
+    def wrapper(wrapped, instance, args, kwargs):
+        if _inside.get() or current() is None:
+            return wrapped(*args, **kwargs)
+        _run_check(sink, extract, args, kwargs)
+        return _run_inside(wrapped(*args, **kwargs))
+    return wrapper
+
+
+async def _run_inside(coroutine: Any) -> Any:
+    token = _inside.set(True)
+    try:
+        return await coroutine
+    finally:
+        _inside.reset(token)
+
+
+class Pty(Instrumentor):
+    module = "pty"
+
+    def patch(self, module: Any) -> None:
+        self.wrap(module, "spawn", _sink("pty.spawn", _pty_spawn))
+
+
+INSTRUMENTORS = [Subprocess, OS, AsyncioSubprocess, Pty]
+
+
+# ---------------------------------------------------------------- children that outlive the invocation
+
+class Child:
+    __slots__ = ("command", "pid", "popen", "sink", "site")
+
+    def __init__(self, pid: int, popen: Any, sink: str, command: str, site: list[tuple[Any, int]]) -> None:
+        self.pid, self.popen, self.sink, self.command, self.site = pid, popen, sink, command, site
+
+    def where(self) -> str | None:
+        """The line of the user's code that started the process."""
+        from ..reporting.frames import _is_library
+
+        for code, line in self.site:
+            if not _is_library(code.co_filename):
+                filename = code.co_filename
+                root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+                shown = os.path.relpath(filename, root) if filename.startswith(root) else os.path.basename(filename)
+                return f"{shown}:{line} in {code.co_name}"
+        return None
+
+
+def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any,
+              extract: Callable[[tuple, dict], Command | None], args: tuple, kwargs: dict) -> None:
+    if not pid:
+        return
+    try:
+        command = extract(args, kwargs)
+        site = []
+        frame = sys._getframe(1)
+        while frame is not None and len(site) < 24:  # (code, line) now; formatted only if ever reported
+            site.append((frame.f_code, frame.f_lineno))
+            frame = frame.f_back
+        context.state.setdefault(FAMILY, []).append(
+            Child(pid, popen, sink, command.display() if command is not None else "", site))
+    except Exception as error:
+        report_hook_error(PERSISTENCE, f"{sink}.track", error)
+
+
+def finish(context: RequestContext) -> None:
+    """At the end of an invocation: report (and in block mode kill) the children still running."""
+    children: list[Child] = context.state.get(FAMILY) or []
+    if not children:
+        return
+    mode = context.policy.mode_for(PERSISTENCE)
+    if mode is Mode.OFF or not context.policy.options(PERSISTENCE).get("child_processes", True):
+        return
+    alive = [child for child in children if _alive(child)]
+    if not alive:
+        return
+    tree = _process_tree()
+    for child in alive:
+        descendants = _descendants(child.pid, tree)
+        what = f"process {child.pid} ({child.command})"
+        if descendants:
+            what += f" and {len(descendants)} descendant(s)"
+        if mode is Mode.BLOCK:
+            outcome = "terminated" if _terminate(child, descendants) else "could not be terminated"
+            message = f"{what} started by this invocation was still running when it ended; {outcome}"
+        else:
+            message = f"{what} started by this invocation is still running after it ended"
+        where = child.where()
+        evidence = f"started at {where}" if where else ""
+        finding = Finding(PERSISTENCE, "sandbox.child-alive", message, None, evidence)
+        with suppress(AttackBlocked):  # the invocation is over; the record says what was done
+            enforce(context, finding, child.sink, child.command, mode)
+
+
+def _alive(child: Child) -> bool:
+    """Still running; checked without reaping, so the owner of the process can still wait for it."""
+    if child.popen is not None and child.popen.returncode is not None:
+        return False
+    stat = _stat(child.pid)
+    return stat is not None and stat[0] not in "ZX" and stat[1] == os.getpid()
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    return fields[0].decode(), int(fields[1])
+
+
+def _process_tree() -> dict[int, list[int]]:
+    """Parent pid -> child pids, for every process we can see."""
+    tree: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return tree
+    for entry in entries:
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None:
+                tree.setdefault(stat[1], []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
+    found: list[int] = []
+    pending = list(tree.get(pid, ()))
+    while pending and len(found) < 1024:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(tree.get(child, ()))
+    return found
+
+
+def _terminate(child: Child, descendants: list[int]) -> bool:
+    """SIGKILL the child, its own process group if it has one, and its descendants; reap the child."""
+    with suppress(OSError):
+        group = os.getpgid(child.pid)
+        if group != os.getpgrp():
+            os.killpg(group, signal.SIGKILL)
+    for pid in (child.pid, *descendants):
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if child.popen is not None:
+        try:
+            child.popen.wait(timeout=2)
+            return True
+        except Exception:
+            return False
+    for _ in range(200):  # up to ~2 s
+        try:
+            if os.waitpid(child.pid, os.WNOHANG)[0]:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(0.01)
+    return False

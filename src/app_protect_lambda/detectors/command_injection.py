@@ -1,0 +1,552 @@
+"""Command injection: an input that changes what a command line does.
+
+Shell commands (a string run by ``/bin/sh -c``) are read the way the shell reads
+them: one pass classifies every character as literal word text, quoted text,
+an escaped character, a blank between words, or syntax (quotes, operators,
+expansions, substitutions, globs, comments), following ``'``, ``"``, ``\\``,
+``$(...)`` and backticks. An occurrence of an input is inert only when every
+character it brings is literal text of the shell's words after quote removal:
+a quote that opens or closes, ``;``, ``|``, ``&``, a newline, ``<``/``>``,
+``$(...)``, a backtick, ``$IFS``, ``*``/``?``/``[``, ``{}``, ``~`` or ``#``
+coming from an input changes the command. Blanks are allowed (they only split
+words), but a word that an input starts is then judged like an argument.
+
+Argument vectors never meet a shell, so plain data in them is harmless. There
+an input is an attack when it becomes the program (or the program a wrapper
+such as ``env`` or ``xargs`` runs), when it injects an option into a program
+whose options run commands or write files (``find -exec``, ``curl -o``, ``tar
+--to-command``...), or when the vector runs a shell with ``-c`` and the script
+is judged as above.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from ..findings import AttackKind, Finding
+from ..sources import Inputs
+from ..sources.inputs import Input
+
+MAX_OCCURRENCES = 16
+
+# Character classes of a shell command line.
+LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)
+_INERT = frozenset((LITERAL, QUOTED, ESCAPED, BLANK, REMARK))  # REMARK: the text of a comment
+_WORD_BREAKS = frozenset((BLANK, OPERATOR, SUBST, COMMENT, REMARK))
+
+_SHELLS = frozenset(("sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"))
+# Programs that run their first non-option argument as a program.
+_WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
+                       "ionice", "chroot", "strace", "doas", "flock", "watch"))
+
+
+class Command:
+    """What a process sink is about to run.
+
+    ``shell`` commands have their script in ``argv[0]`` (the rest are the
+    script's positional parameters); otherwise ``argv`` is the argument vector
+    and ``program`` the file that is executed (``argv[0]`` unless a sink names
+    it separately). ``executable`` is the shell for shell commands, when given;
+    ``cwd`` the directory the process starts in, when the sink sets one.
+    """
+
+    __slots__ = ("argv", "cwd", "executable", "program", "shell")
+
+    def __init__(self, argv: Sequence[str], *, shell: bool = False, program: str | None = None,
+                 executable: str | None = None, cwd: str | None = None) -> None:
+        self.argv = tuple(argv)
+        self.shell = shell
+        self.executable = executable
+        self.cwd = cwd
+        self.program = program if program is not None else (self.argv[0] if self.argv and not shell else "")
+
+    @property
+    def script(self) -> str:
+        return self.argv[0] if self.shell and self.argv else ""
+
+    def display(self) -> str:
+        """The command as a record shows it."""
+        if self.shell:
+            return self.script
+        shown = " ".join(self.argv)
+        if self.program and self.argv and self.program != self.argv[0]:
+            return f"{self.program}: {shown}"
+        return shown
+
+    def __repr__(self) -> str:
+        return f"Command({self.display()!r}, shell={self.shell})"
+
+
+def _any(value: str) -> bool:
+    # Shell commands are judged for every input that occurs in them: spawning costs far more than this.
+    return True
+
+
+def _option_like(value: str) -> bool:
+    return value.startswith("-")
+
+
+# ---------------------------------------------------------------- the shell's reading of a command line
+
+def classify(text: str) -> tuple[bytearray, bytearray]:
+    """The class of every character of ``text`` as ``sh -c`` reads it, and the quoting context before it.
+
+    A context is 0 (unquoted), 1 (in '...') or 2 (in "...") plus 3 for each
+    enclosing command substitution; ``contexts[len(text)]`` is the state at the end.
+    """
+    n = len(text)
+    classes = bytearray(n)
+    contexts = bytearray(n + 1)
+    stack: list[tuple[int, str, int]] = []  # contexts saved when entering $( ... ) or ` ... `
+    mode, closer, depth = 0, "", 0
+    i = 0
+    while i < n:
+        here = i
+        code = min(mode + 3 * len(stack), 255)
+        c = text[i]
+        i += 1
+        if mode == 1:
+            classes[here] = QUOTED
+            if c == "'":
+                classes[here] = QUOTE
+                mode = 0
+        elif c == "`":
+            classes[here] = SUBST
+            if closer == "`":
+                mode, closer, depth = stack.pop()
+            else:
+                stack.append((mode, closer, depth))
+                mode, closer, depth = 0, "`", 0
+        elif c == "$" and i < n:
+            last = _dollar(text, here, classes, mode == 2)
+            i = last + 1
+            if classes[last] == SUBST:
+                stack.append((mode, closer, depth))
+                mode, closer, depth = 0, ")", 0
+            elif classes[last] == QUOTE and text[last] == "'":
+                i = _ansi_c_string(text, i, classes)
+        elif mode == 2:
+            classes[here] = QUOTED
+            if c == '"':
+                classes[here] = QUOTE
+                mode = 0
+            elif c == "\\" and i < n and text[i] in '$`"\\\n':
+                classes[here] = QUOTE
+                classes[i] = QUOTE if text[i] == "\n" else ESCAPED
+                i += 1
+        elif c == "'":
+            classes[here] = QUOTE
+            mode = 1
+        elif c == '"':
+            classes[here] = QUOTE
+            mode = 2
+        elif c == "\\":
+            classes[here] = QUOTE
+            if i < n:
+                classes[i] = QUOTE if text[i] == "\n" else ESCAPED
+                i += 1
+        elif c in " \t":
+            classes[here] = BLANK
+        elif c == ")" and closer == ")" and depth == 0:
+            classes[here] = SUBST
+            mode, closer, depth = stack.pop()
+        elif c in ";&|<>()\n":
+            classes[here] = OPERATOR
+            if closer == ")":
+                depth += (c == "(") - (c == ")")
+        elif c in "*?[{}" or (c == "~" and _word_start(classes, here)):
+            classes[here] = GLOB
+        elif c == "#" and _word_start(classes, here):
+            classes[here] = COMMENT
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            classes[here + 1:i] = bytes((REMARK,)) * (i - here - 1)
+        if i - here == 1:
+            contexts[here] = code
+        else:
+            contexts[here:i] = bytes((code,)) * (i - here)
+    contexts[n] = min(mode + 3 * len(stack), 255)
+    return classes, contexts
+
+
+def _word_start(classes: bytearray, i: int) -> bool:
+    return i == 0 or classes[i - 1] in _WORD_BREAKS
+
+
+def _dollar(text: str, i: int, classes: bytearray, in_double_quotes: bool) -> int:
+    """Classify a ``$`` at ``i`` and what it introduces; the index of the last character handled."""
+    nxt = text[i + 1]
+    if nxt == "(":
+        classes[i] = classes[i + 1] = SUBST
+        return i + 1
+    if nxt == "{":
+        end, level = i + 1, 0
+        while end < len(text):
+            level += (text[end] == "{") - (text[end] == "}")
+            if level == 0:
+                break
+            end += 1
+        classes[i:end + 1] = bytes((EXPANSION,)) * (min(end, len(text) - 1) + 1 - i)
+        return min(end, len(text) - 1)
+    if nxt == "'" and not in_double_quotes:  # bash's $'...' with C escapes
+        classes[i] = classes[i + 1] = QUOTE
+        return i + 1
+    if nxt == '"' and not in_double_quotes:  # bash's $"..." (translated string)
+        classes[i] = QUOTE
+        return i
+    if nxt.isalnum() or nxt in "_@*#?$!-":
+        classes[i] = EXPANSION
+        return i
+    classes[i] = QUOTED if in_double_quotes else LITERAL
+    return i
+
+
+def _ansi_c_string(text: str, i: int, classes: bytearray) -> int:
+    """Classify the body of ``$'...'`` from ``i``; the index after its closing quote."""
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            classes[i] = QUOTE
+            classes[i + 1] = ESCAPED
+            i += 2
+            continue
+        if text[i] == "'":
+            classes[i] = QUOTE
+            return i + 1
+        classes[i] = QUOTED
+        i += 1
+    return i
+
+
+class Word:
+    """One word of a command: ``start``/``end`` bound its text inside the quotes that wrap it."""
+
+    __slots__ = ("end", "start", "value")
+
+    def __init__(self, start: int, end: int, value: str) -> None:
+        self.start, self.end, self.value = start, end, value
+
+    def __repr__(self) -> str:
+        return f"Word({self.start}, {self.end}, {self.value!r})"
+
+
+def simple_commands(text: str, classes: bytearray | None = None) -> list[list[Word]]:
+    """The simple commands of a command line, each as its words after quote removal.
+
+    Leading assignments (``A=b cmd``) and redirection targets are left out, so
+    the first word of each command is the program it runs.
+    """
+    if classes is None:
+        classes = classify(text)[0]
+    commands: list[list[Word]] = []
+    words: list[Word] = []
+    redirect = in_word = False
+    word_start, first, last = 0, -1, -1
+    chars: list[str] = []
+    for i in range(len(text) + 1):
+        cls = classes[i] if i < len(text) else OPERATOR
+        if cls in _WORD_BREAKS:
+            if in_word:
+                if redirect:
+                    redirect = False
+                elif words or not _is_assignment(text, word_start, i, classes):
+                    if first < 0:  # an empty quoted word: ''
+                        first = last = word_start - 1
+                    words.append(Word(first, last + 1, "".join(chars)))
+                in_word, first, chars = False, -1, []
+            if cls in (OPERATOR, SUBST) and i < len(text):
+                if text[i] in "<>":
+                    if words and words[-1].end == i and words[-1].value.isdigit():
+                        words.pop()  # the descriptor of 2>file
+                    redirect = True
+                    continue
+                if text[i] == "&" and i > 0 and text[i - 1] in "<>":
+                    continue  # 2>&1 is one redirection
+            if cls in (OPERATOR, SUBST) and words:
+                commands.append(words)
+                words = []
+            continue
+        if not in_word:
+            in_word, word_start = True, i
+        if cls != QUOTE:
+            if first < 0:
+                first = i
+            last = i
+            chars.append(text[i])
+    return commands
+
+
+def _is_assignment(text: str, start: int, end: int, classes: bytearray) -> bool:
+    equals = text.find("=", start, end)
+    if equals <= start or classes[equals] != LITERAL:
+        return False
+    name = text[start:equals]
+    return (name[0].isalpha() or name[0] == "_") and name.replace("_", "a").isalnum()
+
+
+# ---------------------------------------------------------------- dangerous options
+
+@lru_cache(maxsize=1)
+def _builtin_dangerous_options() -> dict[str, frozenset[str]]:
+    # Options that run a command, read or write a file the caller did not intend, or redirect traffic.
+    table = {
+        "curl": "-o --output -O --remote-name -K --config -T --upload-file -d --data --data-binary "
+                "--data-raw --data-urlencode -F --form -x --proxy --create-dirs -w --write-out -D --dump-header",
+        "wget": "-O --output-document -o --output-file -a --append-output -P --directory-prefix "
+                "--post-file --body-file -i --input-file -e --execute --use-askpass",
+        "tar": "--checkpoint-action --to-command --use-compress-program -I --rsh-command "
+               "--info-script -F --new-volume-script --absolute-names -P -f --file -C --directory",
+        "find": "-exec -execdir -ok -okdir -delete -fprint -fprint0 -fprintf -fls",
+        "zip": "-T --test -TT --unzip-command",
+        "git": "--upload-pack -u --receive-pack --exec -c --config-env --output -o --template",
+        "rsync": "-e --rsh --rsync-path",
+        "ssh": "-o -F -E",
+        "scp": "-S -o -F",
+        "sed": "-e --expression -f --file -i --in-place -s",
+        "awk": "-f --file -e --source -E --exec",
+        "gawk": "-f --file -e --source -E --exec",
+        "perl": "-e -E -x",
+        "python": "-c -m",
+        "python3": "-c -m",
+        "ruby": "-e -r",
+        "node": "-e --eval -p --print -r --require",
+        "php": "-r -B -R -E -F",
+        "sendmail": "-X -C -O -be -oQ",
+        "convert": "-write -script",
+        "magick": "-write -script",
+        "ffmpeg": "-f -i -y",
+        "7z": "-o",
+        "psql": "-c --command -f --file -o --output",
+        "mysql": "-e --execute",
+        "aws": "--endpoint-url --cli-input-json",
+        "less": "-o --log-file -O --LOG-FILE",
+        "man": "-P --pager -H --html",
+        "openssl": "-engine -out",
+        "xargs": "-a --arg-file -I -i",
+        "env": "-S --split-string",
+        "timeout": "-s",
+    }
+    for shell in _SHELLS:
+        table[shell] = "-c"
+    return {program: frozenset(options.split()) for program, options in table.items()}
+
+
+@lru_cache(maxsize=8)
+def _dangerous_options(extra: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    table = dict(_builtin_dangerous_options())
+    for entry in extra:
+        program, _, option = entry.partition(":")
+        if program and option:
+            table[program] = table.get(program, frozenset()) | {option}
+    return table
+
+
+def _program_name(program: str) -> str:
+    name = os.path.basename(program)
+    if name.startswith("python"):
+        return "python3" if name[6:7] == "3" else "python"
+    return name
+
+
+def _dangerous_option(option_word: str, options: frozenset[str]) -> str | None:
+    """The dangerous option ``option_word`` (``--output=x``, ``-sSo``, ``-ofile``) stands for, if any."""
+    name = option_word.split("=", 1)[0]
+    if name in options:
+        return name
+    if option_word.startswith("--") or len(option_word) < 2:
+        return None
+    for option in options:  # a cluster of short options, or one with its value attached
+        if len(option) == 2 and option[1] in option_word[1:].split("=", 1)[0]:
+            return option
+    return None
+
+
+# ---------------------------------------------------------------- detection
+
+def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if command.shell:
+        return _judge_script(command.script, inputs, options)
+    return _judge_argv(command, inputs, options)
+
+
+def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    candidates = inputs.occurring_in(script, _any)
+    if not candidates:
+        return None
+    classes, contexts = classify(script)
+    spans = list(_occurrences(script, candidates))
+    for item, start in spans:
+        reason = _syntax_reason(script, classes, contexts, start, start + len(item.value))
+        if reason:
+            return _finding("cmdi.shell-syntax", f"input from {item.describe()} {reason} in the shell command",
+                            item, script, start)
+    table = _dangerous_options(tuple(options.get("dangerous_options", ())))
+    for words in simple_commands(script, classes):
+        finding = _judge_words(words, script, spans, table)
+        if finding:
+            return finding
+    return None
+
+
+def _occurrences(text: str, candidates: Iterable[Input]):
+    for item in candidates:
+        index, count = text.find(item.value), 0
+        while index != -1 and count < MAX_OCCURRENCES:
+            yield item, index
+            index, count = text.find(item.value, index + 1), count + 1
+
+
+def _syntax_reason(script: str, classes: bytearray, contexts: bytearray, start: int, end: int) -> str | None:
+    """Why the characters ``start:end`` are not plain word text after quote removal, or None.
+
+    Quotes and backslashes that the input brings are allowed as long as what
+    they quote stays inside the input: the quoting context after the input must
+    be the one before it, and a backslash must not escape the character after it.
+    """
+    for i in range(start, end):
+        cls = classes[i]
+        if cls in _INERT or cls == QUOTE:
+            continue
+        char = script[i]
+        if cls == OPERATOR:
+            if char in ";\n&":
+                return "adds a command separator"
+            if char == "|":
+                return "adds a pipe" if script[i:i + 2] != "||" else "adds a command separator"
+            if char in "<>":
+                return "adds a redirection"
+            return "adds a subshell"
+        if cls == SUBST:
+            return "adds a command substitution"
+        if cls == EXPANSION:
+            return "adds a parameter expansion"
+        if cls == GLOB:
+            return "adds a glob, brace or tilde expansion"
+        return "adds a comment that cuts the command"
+    if contexts[start] != contexts[end]:
+        if contexts[start] % 3:
+            return "breaks out of a quoted string"
+        return "leaves a quote open"
+    if end < len(script) and classes[end] == ESCAPED and classes[end - 1] == QUOTE:
+        return "escapes the character after it"
+    return None
+
+
+def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]],
+                 table: dict[str, frozenset[str]], *, check_first: bool = True) -> Finding | None:
+    """Program choice and option injection in one simple command."""
+    index: int | None = 0
+    program_index = 0
+    while index is not None:
+        word = words[index]
+        if index or check_first:
+            for item, start in spans:
+                if _chooses_program(text, word, item, start):
+                    return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
+                                    item, text, start)
+        program_index = index
+        name = _program_name(word.value)
+        index = _wrapped_program(words, index, name) if name in _WRAPPERS else None
+    program = words[program_index].value
+    dangerous = table.get(_program_name(program))
+    if not dangerous:
+        return None
+    for word in words[program_index + 1:]:
+        value = word.value
+        if value == "--":
+            break
+        if not value.startswith("-"):
+            continue
+        option = _dangerous_option(value, dangerous)
+        if option is None:
+            continue
+        for item, start in spans:
+            end = start + len(item.value)
+            if start <= word.start < end or (word.start < start <= word.start + 2 and
+                                             text[word.start:start].strip("-") == ""):
+                return _finding("cmdi.option", f"input from {item.describe()} injects the option {option} "
+                                f"into {os.path.basename(program)}", item, text, start)
+    return None
+
+
+def _chooses_program(text: str, word: Word, item: Input, start: int) -> bool:
+    """An occurrence that covers the program word from its start, or from a path segment, to its end."""
+    if start < word.start or start >= word.end or start + len(item.value) < word.end:
+        return False
+    return start == word.start or (text[start - 1] == "/" and not item.value.startswith("/"))
+
+
+def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
+    """The index of the program a wrapper runs, skipping its options and their values."""
+    positional_to_skip = 1 if name in ("timeout", "flock", "chroot") else 0
+    i = index + 1
+    while i < len(words):
+        value = words[i].value
+        if value == "--":
+            i += 1
+            break
+        if value.startswith("-") and len(value) > 1:
+            i += 1
+            continue
+        if name == "env" and "=" in value:
+            i += 1
+            continue
+        if positional_to_skip:
+            positional_to_skip -= 1
+            i += 1
+            continue
+        break
+    return i if i < len(words) else None
+
+
+def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    argv = command.argv
+    program = command.program or (argv[0] if argv else "")
+    if not program:
+        return None
+    whole = Word(0, len(program), program)
+    for item in inputs.occurring_in(program, _any):
+        for _, start in _occurrences(program, (item,)):
+            if _chooses_program(program, whole, item, start):
+                return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
+                                item, program, start)
+    name = _program_name(program)
+    if name in _SHELLS:
+        script = _shell_script(argv)
+        if script is not None:
+            return _judge_script(script, inputs, options)
+    if len(argv) < 2:
+        return None
+    joined = "\x00".join(argv)
+    candidates = inputs.occurring_in(joined, _any if name in _WRAPPERS else _option_like)
+    if not candidates:
+        return None
+    words, offset = [], 0
+    for index, arg in enumerate(argv):
+        words.append(Word(offset, offset + len(arg), program if index == 0 else arg))
+        offset += len(arg) + 1
+    spans = [(item, start) for item, start in _occurrences(joined, candidates) if start > len(argv[0])]
+    table = _dangerous_options(tuple(options.get("dangerous_options", ())))
+    return _judge_words(words, joined, spans, table, check_first=False)
+
+
+def _shell_script(argv: Sequence[str]) -> str | None:
+    """The script of ``sh -c SCRIPT`` (or ``bash -ec SCRIPT``), if the vector has one."""
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--" or not arg.startswith(("-", "+")):
+            return None
+        if arg in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            index += 2
+            continue
+        if not arg.startswith("--") and "c" in arg[1:]:
+            return argv[index + 1] if index + 1 < len(argv) else None
+        index += 1
+    return None
+
+
+def _finding(rule: str, message: str, item: Input, text: str, start: int) -> Finding:
+    fragment = text[max(0, start - 20): start + len(item.value) + 20].replace("\x00", " ")
+    return Finding(AttackKind.COMMAND_INJECTION, rule, message, item, fragment)

@@ -1,0 +1,109 @@
+"""Sandbox persistence: running a program dropped in the sandbox's writable space.
+
+In Lambda only ``/tmp`` is writable, and it survives between invocations of a
+warm sandbox; a program that runs from there was written by the function (or
+by an attacker through it). During an invocation, a process sink that runs a
+program under ``exec_deny_paths`` (default ``/tmp`` and ``/dev/shm``), or an
+interpreter on a script there, is a finding unless ``exec_allow_paths`` covers
+it. Shell commands are read with the command-injection detector's shell reader,
+so every program of a pipeline or list is judged. Inputs are not needed; when
+one occurs in the program's path, the record names it.
+
+The other half of this protection, children that outlive the invocation, is
+checked by ``sinks.shell.finish`` when the invocation ends.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from ..findings import AttackKind, Finding
+from ..sources import Inputs
+from .command_injection import Command, simple_commands
+from .file_access import absolute, compile_globs
+
+_INTERPRETERS = ("sh", "bash", "dash", "zsh", "ksh", "ash", "python", "perl", "ruby", "node", "php", "lua")
+
+
+def _any(value: str) -> bool:
+    return True
+
+
+def _is_interpreter(name: str) -> bool:
+    return name.startswith(_INTERPRETERS)
+
+
+def _programs(command: Command) -> Iterator[tuple[str, str]]:
+    """(role, path as written) of every program and interpreted script the command runs."""
+    if command.shell:
+        if command.executable:
+            yield "program", command.executable
+        for words in simple_commands(command.script):
+            yield from _vector([w.value for w in words], None)
+        return
+    yield from _vector(command.argv, command.program)
+
+
+def _vector(argv: tuple[str, ...] | list[str], program: str | None) -> Iterator[tuple[str, str]]:
+    if not argv and not program:
+        return
+    program = program or argv[0]
+    yield "program", program
+    name = posixpath.basename(program)
+    if not _is_interpreter(name):
+        return
+    for arg in argv[1:]:
+        if arg in ("-c", "-e", "-E", "-m", "-r", "--eval", "--command"):
+            if name.endswith("sh") and arg == "-c" and arg is not argv[-1]:
+                script = argv[list(argv).index(arg) + 1]
+                for words in simple_commands(script):
+                    yield from _vector([w.value for w in words], None)
+            return  # the code comes inline
+        if not arg.startswith("-"):
+            yield "script", arg
+            return
+
+
+def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...]) -> str:
+    """The absolute path of a program, looking it up in PATH only when PATH reaches a denied directory."""
+    if "/" in path:
+        if cwd and not path.startswith("/"):
+            path = posixpath.join(cwd, path)
+        return absolute(path)
+    search = os.environ.get("PATH", "")
+    if _path_reaches(search, deny_prefixes):
+        found = shutil.which(path, path=search)
+        if found:
+            return absolute(found)
+    return path
+
+
+@lru_cache(maxsize=16)
+def _path_reaches(search: str, prefixes: tuple[str, ...]) -> bool:
+    return any(entry.startswith(prefixes) for entry in search.split(os.pathsep) if entry)
+
+
+def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    deny_globs = tuple(options.get("exec_deny_paths", ()))
+    deny = compile_globs(deny_globs)
+    if deny is None:
+        return None
+    prefixes = tuple(glob.split("*", 1)[0] for glob in deny_globs if glob.startswith("/"))
+    allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
+    cwd = command.cwd
+    for role, written in _programs(command):
+        if not written or written.startswith(("$", "~")):
+            continue
+        path = _resolve(written, cwd, prefixes)
+        if not path.startswith("/") or not deny.match(path) or (allow is not None and allow.match(path)):
+            continue
+        item = next(iter(inputs.occurring_in(written, _any)), None) if written else None
+        what = "runs the program" if role == "program" else "runs the script"
+        return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-exec",
+                       f"the invocation {what} {path}, which lives in the sandbox's writable space "
+                       "(a dropped binary)", item, path)
+    return None

@@ -1,0 +1,215 @@
+"""The command-injection detector on its own: the shell reader, shell scripts and argument vectors."""
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from app_protect_lambda.detectors import command_injection as ci
+from app_protect_lambda.detectors.command_injection import Command
+from app_protect_lambda.sources.inputs import Input, Inputs
+
+
+def judge(command: Command, *values: str, options: dict | None = None):
+    inputs = Inputs([Input(f"query.p{index}", value) for index, value in enumerate(values)])
+    return ci.detect(command, inputs, options or {})
+
+
+def shell(template: str, value: str):
+    return judge(Command([template.format(value)], shell=True), value)
+
+
+def argv(vector: list[str], *values: str, **kwargs):
+    return judge(Command(vector, **kwargs), *values)
+
+
+# (template, payload, expected reason in the message)
+SHELL_ATTACKS = [
+    ("echo {}", "x; env", "command separator"),
+    ("echo {}", "x;printenv AWS_SECRET_ACCESS_KEY", "command separator"),
+    ("echo {}", "x | sh", "pipe"),
+    ("ls {}", "x || id", "command separator"),
+    ("echo {}", "x && id", "command separator"),
+    ("echo {}", "x & id", "command separator"),
+    ("echo {}", "x\nid", "command separator"),
+    ("echo {}", "x\r\nid", "command separator"),
+    ("echo {}", "$(id)", "command substitution"),
+    ("echo {}", "`id`", "command substitution"),
+    ("echo {}", "${IFS}cat${IFS}/etc/passwd", "parameter expansion"),
+    ("echo {}", "a$IFS/etc/passwd", "parameter expansion"),
+    ("echo {}", "$HOME", "parameter expansion"),
+    ("cat {}", "/var/task/*.py", "glob"),
+    ("cat {}", "/etc/pass??", "glob"),
+    ("cat {}", "/etc/[p]asswd", "glob"),
+    ("echo {}", "{cat,/etc/passwd}", "brace"),
+    ("cat {}", "~/.aws/credentials", "tilde"),
+    ("echo {} > /tmp/out", "x >/tmp/pwned", "redirection"),
+    ("sort {}", "</etc/passwd", "redirection"),
+    ("echo {}", "(id)", "subshell"),
+    ("convert {} out.png", "in.jpg #", "comment"),
+    ("echo '{}'", "x'; id; '", "command separator"),
+    ("echo '{}'", "x'$(id)'", "command substitution"),
+    ("echo '{}'", "x'", "breaks out of a quoted string"),
+    ('echo "{}"', 'x"; id; "', "command separator"),
+    ('echo "{}"', "$(id)", "command substitution"),
+    ('echo "{}"', "`id`", "command substitution"),
+    ('echo "{}"', "${IFS}", "parameter expansion"),
+    ('echo "{}"', 'x"', "breaks out of a quoted string"),
+    ("echo {}", "it's", "leaves a quote open"),
+    ('echo "{}" end', "x\\", "escapes the character after it"),
+    ("echo {};id", "x\\", "escapes the character after it"),
+    ('echo "$(cat {})"', "x; id", "command separator"),
+    ('echo "$(cat \'{}\')"', "x'; id; '", "command separator"),
+    ("echo {}", "x;\tid", "command separator"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), SHELL_ATTACKS)
+def test_shell_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None, (template, payload)
+    assert finding.rule == "cmdi.shell-syntax"
+    assert reason in finding.message
+    assert finding.input.location == "query.p0"
+
+
+SHELL_BENIGN = [
+    ("echo {}", "report.v2.final.pdf"),
+    ("echo {}", "請求書-2024年"),
+    ("echo {}", "user@example.com"),
+    ("echo {}", "a-b_c.d:e,f+g=h%i"),
+    ("echo '{}'", "hello world; this is | fine & $(not run) `either`"),
+    ("echo '{}'", 'say "hi" $HOME'),
+    ('echo "{}"', "it's fine; really | & < >"),
+    ('echo "{}"', "quoted \\\" inside"),
+    ("convert '{}' out.png", "my photo (1).jpg"),
+    ("echo x # {}", "a;b|c"),
+    ("echo {}", "x'; id; '"),  # quoted by the input itself: one literal word
+    ("echo {}", "a\\;b"),  # an escaped separator is a literal character
+    ("echo $'{}'", "plain"),
+    ("ls -la {}", "/tmp/uploads/report.v2.final.pdf"),
+    ("echo {}", "hello world"),  # splits words, brings no syntax
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SHELL_BENIGN)
+def test_shell_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize("payload", [
+    "x; rm -rf /", "$(id)", "`id`", "it's", "a'b\"c", "${IFS}", "*", "~root", "a\nb",
+    "請求書 2024年.pdf", "x\\", "\\", "' OR '1'='1",
+])
+def test_shlex_quote_is_always_safe(payload: str) -> None:
+    for template in ("echo {}", "convert {} out.png", "curl -s {}"):
+        assert judge(Command([template.format(shlex.quote(payload))], shell=True), payload) is None
+
+
+def test_shlex_quote_does_not_stop_option_injection() -> None:
+    finding = judge(Command([f"curl -s {shlex.quote('-o/tmp/x')}"], shell=True), "-o/tmp/x")
+    assert finding is not None and finding.rule == "cmdi.option"
+
+
+def test_program_chosen_by_input() -> None:
+    finding = shell("{} --version", "env")
+    assert finding.rule == "cmdi.program"
+    assert shell("/usr/bin/{} --version", "printenv").rule == "cmdi.program"
+    assert shell("echo {}", "env") is None
+    assert shell("echo x; /usr/bin/env {}", "ls") is not None  # env runs its argument
+    assert shell("/usr/bin/convert-{} x", "tool") is None  # the input names part of a program
+
+
+def test_option_injection_in_a_shell_command() -> None:
+    finding = shell("curl -s {}", "http://x -o /tmp/pwned")
+    assert finding.rule == "cmdi.option" and "-o" in finding.message
+    assert shell("tar cf out.tar {}", "--to-command=sh").rule == "cmdi.option"
+    assert shell("ls {}", "-la /") is None  # ls has no dangerous option
+    assert shell("curl -s -- {}", "-o/tmp/x") is None  # after --, not an option
+
+
+ARGV_ATTACKS = [
+    (["curl", "-s", "-o/tmp/pwned"], "-o/tmp/pwned", "cmdi.option"),
+    (["curl", "-s", "--output=/tmp/pwned"], "--output=/tmp/pwned", "cmdi.option"),
+    (["curl", "-sSo/tmp/pwned"], "-sSo/tmp/pwned", "cmdi.option"),
+    (["find", ".", "-name", "x", "-exec", "sh", ";"], "-exec", "cmdi.option"),
+    (["tar", "-cf", "out.tar", "--checkpoint-action=exec=sh"], "--checkpoint-action=exec=sh", "cmdi.option"),
+    (["git", "clone", "--upload-pack=touch /tmp/pwned", "repo"], "--upload-pack=touch /tmp/pwned", "cmdi.option"),
+    (["rsync", "-e", "sh -c id", "a", "b"], "-e", "cmdi.option"),
+    (["ssh", "-oProxyCommand=id", "host"], "-oProxyCommand=id", "cmdi.option"),
+    (["wget", "--post-file=/proc/self/environ", "http://x"], "--post-file=/proc/self/environ", "cmdi.option"),
+    (["/usr/bin/python3", "-c", "print(1)"], "-c", "cmdi.option"),
+    (["env", "printenv"], "printenv", "cmdi.program"),
+    (["timeout", "5", "curl", "-o/tmp/x"], "-o/tmp/x", "cmdi.option"),
+    (["printenv", "AWS_SECRET_ACCESS_KEY"], "printenv", "cmdi.program"),
+    (["/usr/bin/env"], "env", "cmdi.program"),
+    (["sh", "-c", "echo x; id"], "x; id", "cmdi.shell-syntax"),
+    (["bash", "-o", "pipefail", "-c", "echo $(id)"], "$(id)", "cmdi.shell-syntax"),
+    (["/bin/sh", "-ec", "ls x | sh"], "x | sh", "cmdi.shell-syntax"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), ARGV_ATTACKS)
+def test_argv_attacks(vector: list[str], payload: str, rule: str) -> None:
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+def test_program_named_separately_from_argv0() -> None:
+    assert argv(["ls", "-la"], "evil", program="/tmp/evil").rule == "cmdi.program"
+    assert argv(["sh", "-c", "echo ok"], "x", program="/bin/sh") is None
+
+
+ARGV_BENIGN = [
+    (["echo", "a; rm -rf / && $(id) `id` | sh"], "a; rm -rf / && $(id) `id` | sh"),
+    (["ls", "-la", "/tmp/uploads/report.v2.final.pdf"], "report.v2.final.pdf"),
+    (["grep", "-c", "-v", "/tmp/file"], "-v"),  # grep has no dangerous option
+    (["curl", "-s", "https://example.com/?a=b&c=$(d)"], "https://example.com/?a=b&c=$(d)"),
+    (["find", "/tmp", "--", "-exec"], "-exec"),
+    (["convert", "請求書 2024年.png", "out.pdf"], "請求書 2024年.png"),
+    (["tar", "-cf", "out.tar", "my file.txt"], "my file.txt"),
+    (["sh", "-c", "echo \"$1\"", "sh", "x; id"], "x; id"),  # a positional parameter, not script text
+    (["/usr/bin/convert", "x"], "/convert"),  # a route named like the program
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), ARGV_BENIGN)
+def test_argv_benign(vector: list[str], payload: str) -> None:
+    assert argv(vector, payload) is None
+
+
+def test_dangerous_options_extend_by_policy() -> None:
+    command = Command(["mytool", "--hook=id"])
+    inputs = Inputs([Input("query.x", "--hook=id")])
+    assert ci.detect(command, inputs, {}) is None
+    assert ci.detect(command, inputs, {"dangerous_options": ("mytool:--hook",)}).rule == "cmdi.option"
+
+
+def test_decoded_forms_are_judged() -> None:
+    inputs = Inputs([Input("query.x", "eDsgaWQ=")])  # base64 of "x; id"
+    assert ci.detect(Command(["echo x; id"], shell=True), inputs, {}).input.transform == "base64"
+
+
+def test_no_input_no_finding() -> None:
+    assert judge(Command(["echo a; b | c $(d)"], shell=True)) is None
+    assert judge(Command(["echo a; b | c $(d)"], shell=True), "unrelated") is None
+
+
+def test_shell_reader_words_and_commands() -> None:
+    commands = ci.simple_commands("A=1 > out cmd a 'b c' \"d\"$(x y); z | w 2>&1")
+    assert [[w.value for w in words] for words in commands] == [["cmd", "a", "b c", "d"], ["x", "y"], ["z"], ["w"]]
+    classes, contexts = ci.classify("echo 'a;b' \"$(c)\" d;e")
+    text = "echo 'a;b' \"$(c)\" d;e"
+    assert classes[text.index(";")] == ci.QUOTED
+    assert classes[text.rindex(";")] == ci.OPERATOR
+    assert classes[text.index("$")] == ci.SUBST
+    assert contexts[len(text)] == 0
+
+
+def test_unterminated_constructs_do_not_crash() -> None:
+    for text in ("echo 'abc", 'echo "abc', "echo $(abc", "echo `abc", "echo ${abc", "echo \\", "echo $", "#",
+                 "echo $'abc", "))))", "$(", "`"):
+        ci.classify(text)
+        ci.simple_commands(text)
+        if len(text) > 1:
+            assert shell("{}", text) is not None
