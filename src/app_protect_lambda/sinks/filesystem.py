@@ -1,2 +1,307 @@
-"""filesystem sinks (being built)."""
-INSTRUMENTORS: list = []
+"""File sinks: open, os.open, pathlib, directory listing, shutil, remove/rename, archive extraction.
+
+``builtins.open`` and ``io.open`` (one function) are replaced by a plain
+function whose no-invocation path is one context lookup; the Python runtime's
+own reads (imports go through ``io.open_code``, not ``open``) never reach it,
+and reads of this package's own files are exempt from the policy's deny rules.
+Paths may be str, bytes, os.PathLike or a file descriptor (not a path: allowed).
+
+A high-level sink (``pathlib.Path.open``, ``shutil.copy``, ``ZipFile.extractall``)
+checks its paths once under its own name; the ``open``/``os.*`` calls it makes
+inside are not checked again. Archive extraction checks every member before
+anything is written: a member that would land outside the target directory, or
+a link member pointing outside it, is a zip-slip. ``zipfile`` itself drops
+``..`` from member names, so there the finding records the attempt; ``tarfile``
+before Python 3.14 (without ``filter="data"``) would follow it.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from ..context import RequestContext, current
+from ..detectors.file_access import FileAccess, Gate, Member, rules_for
+from ..errors import AttackBlocked
+from ..findings import AttackKind
+from ..guard import inspect
+from ..policy import Mode
+from .base import Instrumentor, report_hook_error
+
+KIND = AttackKind.FILE_ACCESS
+FAMILY = "filesystem"
+
+_inside: ContextVar[bool] = ContextVar("app_protect_file_inside", default=False)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def path_text(value: Any) -> str | None:
+    """The path a sink argument names, or None for a file descriptor or an unknown type."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(value))
+    try:
+        return os.fsdecode(os.fspath(value))
+    except TypeError:
+        return None
+
+
+def check_path(sink: str, value: Any, write: bool, dir_fd: int | None = None,
+               context: RequestContext | None = None) -> None:
+    """Judge one path before ``sink`` uses it, inside an invocation; fail open on our own errors."""
+    try:
+        path = value if type(value) is str else path_text(value)
+        if path is None:
+            return
+        if context is None:
+            context = current()
+            if context is None:
+                return
+        gate = context.state.get(FAMILY)
+        if gate is None:
+            gate = _gate(context)
+        if gate is False:
+            return
+        if dir_fd is not None and not path.startswith("/"):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        if gate.clear(path):
+            return
+        inspect(KIND, sink, FileAccess(path, write), argument=path)
+    except AttackBlocked:
+        raise
+    except Exception as error:
+        report_hook_error(KIND, sink, error)
+
+
+def _gate(context: RequestContext) -> Gate | bool:
+    """Per invocation: False when the protection is off, else the fast path's gate."""
+    policy = context.policy
+    gate: Gate | bool = False
+    if policy.mode_for(KIND) is not Mode.OFF:
+        gate = Gate(rules_for(policy.options(KIND)), context.inputs)
+    context.state[FAMILY] = gate
+    return gate
+
+
+def _is_write(mode: Any) -> bool:
+    return isinstance(mode, str) and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)
+
+
+# ---------------------------------------------------------------- open, io.open, os.open
+
+class Open(Instrumentor):
+    """``builtins.open`` and ``io.open``, with a plain function for the hot path."""
+
+    module = "builtins"
+
+    def patch(self, module: Any) -> None:
+        import io
+
+        original = module.open
+
+        def open(file, mode="r", *args, **kwargs):
+            context = current()
+            if context is not None and not _inside.get():
+                check_path("builtins.open", file, _is_write(mode), None, context)
+            return original(file, mode, *args, **kwargs)
+
+        open.__wrapped__ = original  # type: ignore[attr-defined]
+        open.__doc__ = original.__doc__
+        self.replace(module, "open", open)
+        if io.open is original:
+            self.replace(io, "open", open)
+
+
+class OSFiles(Instrumentor):
+    module = "os"
+
+    def patch(self, module: Any) -> None:
+        original_open = module.open
+
+        def os_open(path, flags, mode=0o777, *, dir_fd=None):
+            context = current()
+            if context is not None and not _inside.get():
+                check_path("os.open", path, bool(flags & _WRITE_FLAGS), dir_fd, context)
+            return original_open(path, flags, mode, dir_fd=dir_fd)
+
+        os_open.__wrapped__ = original_open  # type: ignore[attr-defined]
+        os_open.__doc__ = original_open.__doc__
+        self.replace(module, "open", os_open)
+        for name in ("listdir", "scandir"):
+            self.wrap(module, name, _paths_sink(f"os.{name}", _listing))
+        for name in ("remove", "unlink", "rmdir"):
+            self.wrap(module, name, _paths_sink(f"os.{name}", _first_written))
+        for name in ("rename", "replace"):
+            self.wrap(module, name, _paths_sink(f"os.{name}", _both_written))
+
+
+def _listing(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    path = args[0] if args else kwargs.get("path")
+    return [("." if path is None else path, False, None)]
+
+
+def _first_written(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    return [(args[0] if args else kwargs["path"], True, kwargs.get("dir_fd"))]
+
+
+def _both_written(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    src = args[0] if args else kwargs["src"]
+    dst = args[1] if len(args) > 1 else kwargs["dst"]
+    return [(src, True, kwargs.get("src_dir_fd")), (dst, True, kwargs.get("dst_dir_fd"))]
+
+
+def _read_then_write(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    src = args[0] if args else kwargs["src"]
+    dst = args[1] if len(args) > 1 else kwargs["dst"]
+    return [(src, False, None), (dst, True, None)]
+
+
+def _moved(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    return [(path, True, fd) for path, _, fd in _read_then_write(args, kwargs)]
+
+
+def _removed_tree(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    return [(args[0] if args else kwargs["path"], True, kwargs.get("dir_fd"))]
+
+
+def _paths_sink(sink: str, paths: Callable[[tuple, dict], list[tuple[Any, bool, int | None]]]):
+    """A wrapt wrapper checking the paths of a call once, then calling through with ``_inside`` set."""
+    def wrapper(wrapped, instance, args, kwargs):
+        if _inside.get() or current() is None:
+            return wrapped(*args, **kwargs)
+        try:
+            operations = paths(args, kwargs)
+        except Exception as error:
+            report_hook_error(KIND, sink, error)
+            operations = []
+        for value, write, dir_fd in operations:
+            check_path(sink, value, write, dir_fd)
+        token = _inside.set(True)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _inside.reset(token)
+    return wrapper
+
+
+# ---------------------------------------------------------------- pathlib, shutil
+
+class Pathlib(Instrumentor):
+    """``Path.open`` (which read_text/write_bytes... go through); Python 3.10 bound io.open at import."""
+
+    module = "pathlib"
+
+    def patch(self, module: Any) -> None:
+        def wrapper(wrapped, instance, args, kwargs):
+            if _inside.get() or current() is None:
+                return wrapped(*args, **kwargs)
+            mode = args[0] if args else kwargs.get("mode", "r")
+            check_path("pathlib.Path.open", instance, _is_write(mode))
+            token = _inside.set(True)
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                _inside.reset(token)
+
+        self.wrap(module.Path, "open", wrapper)
+
+
+class Shutil(Instrumentor):
+    module = "shutil"
+
+    def patch(self, module: Any) -> None:
+        for name in ("copyfile", "copy", "copy2", "copytree"):
+            self.wrap(module, name, _paths_sink(f"shutil.{name}", _read_then_write))
+        self.wrap(module, "move", _paths_sink("shutil.move", _moved))
+        self.wrap(module, "rmtree", _paths_sink("shutil.rmtree", _removed_tree))
+
+
+# ---------------------------------------------------------------- archives
+
+def _check_extraction(sink: str, root: Any, members: list[Member]) -> None:
+    try:
+        path = path_text(root) or "."
+        inspect(KIND, sink, FileAccess(path, True, members=members), argument=path)
+    except AttackBlocked:
+        raise
+    except Exception as error:
+        report_hook_error(KIND, sink, error)
+
+
+def _extraction_sink(sink: str, target: Callable[[Any, tuple, dict], tuple[Any, list[Member]]]):
+    def wrapper(wrapped, instance, args, kwargs):
+        if _inside.get() or current() is None:
+            return wrapped(*args, **kwargs)
+        try:
+            root, members = target(instance, args, kwargs)
+        except Exception as error:
+            report_hook_error(KIND, sink, error)
+        else:
+            _check_extraction(sink, root, members)
+        token = _inside.set(True)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _inside.reset(token)
+    return wrapper
+
+
+def _zip_member(member: Any) -> Member:
+    return Member(getattr(member, "filename", member))
+
+
+def _zip_extract(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Member]]:
+    member = args[0] if args else kwargs["member"]
+    root = args[1] if len(args) > 1 else kwargs.get("path")
+    return root or os.getcwd(), [_zip_member(member)]
+
+
+def _zip_extractall(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Member]]:
+    root = args[0] if args else kwargs.get("path")
+    members = args[1] if len(args) > 1 else kwargs.get("members")
+    return root or os.getcwd(), [_zip_member(m) for m in (archive.namelist() if members is None else members)]
+
+
+def _tar_member(archive: Any, member: Any) -> Member:
+    info = archive.getmember(member) if isinstance(member, str) else member
+    if info.issym():
+        return Member(info.name, info.linkname)
+    if info.islnk():
+        return Member(info.name, info.linkname, hardlink=True)
+    return Member(info.name)
+
+
+def _tar_extract(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Member]]:
+    member = args[0] if args else kwargs["member"]
+    root = args[1] if len(args) > 1 else kwargs.get("path", "")
+    return root or os.getcwd(), [_tar_member(archive, member)]
+
+
+def _tar_extractall(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Member]]:
+    root = args[0] if args else kwargs.get("path", ".")
+    members = args[1] if len(args) > 1 else kwargs.get("members")
+    chosen = archive.getmembers() if members is None else members
+    return root or os.getcwd(), [_tar_member(archive, m) for m in chosen]
+
+
+class Zipfile(Instrumentor):
+    module = "zipfile"
+
+    def patch(self, module: Any) -> None:
+        self.wrap(module.ZipFile, "extract", _extraction_sink("zipfile.ZipFile.extract", _zip_extract))
+        self.wrap(module.ZipFile, "extractall", _extraction_sink("zipfile.ZipFile.extractall", _zip_extractall))
+
+
+class Tarfile(Instrumentor):
+    module = "tarfile"
+
+    def patch(self, module: Any) -> None:
+        self.wrap(module.TarFile, "extract", _extraction_sink("tarfile.TarFile.extract", _tar_extract))
+        self.wrap(module.TarFile, "extractall", _extraction_sink("tarfile.TarFile.extractall", _tar_extractall))
+
+
+INSTRUMENTORS = [Open, OSFiles, Pathlib, Shutil, Zipfile, Tarfile]

@@ -1,0 +1,374 @@
+"""Illegal file access: paths an input steers, paths the policy denies, archive members that escape.
+
+An input that occurs in a path is an attack when it
+
+- makes the path climb: after normalisation the path leaves the directory the
+  code had fixed before the input (``/tmp/uploads/`` + ``../../var/task/app.py``),
+  with backslashes read as separators when the input uses them;
+- is itself an absolute path that the path starts with (``os.path.join(base, "/etc/passwd")``);
+- holds a NUL byte;
+- brings the path into a sensitive location (``/proc/*/environ``, ``/var/task``,
+  ``~/.aws``...) that the code alone did not choose: with the input's
+  occurrence replaced by a neutral name the path would not be sensitive. So a
+  function reading its own ``/var/task/static/<name>`` is not flagged, while
+  ``/proc/self/<name>`` with ``name=environ`` is.
+
+Archive extraction (``path`` is the target directory) is checked member by
+member, input or not: a member that would be written outside the target, or a
+link member pointing outside it, is a zip-slip.
+
+Independently of inputs, the policy's deny globs apply to every read or write
+during an invocation (by default, reads of any process's ``environ``), and
+allow globs exempt paths from every rule. Globs: ``*`` and ``?`` stay within a
+path segment, ``**`` spans segments, a pattern also covers everything below
+it, and a pattern that does not start with ``/`` matches at any depth.
+
+Paths are judged lexically; paths under ``/proc`` and ``/dev`` are also resolved
+through their symlinks (``/proc/self``, ``/proc/<pid>/root``, ``/dev/fd``).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from ..findings import AttackKind, Finding
+from ..sources import Inputs
+from ..sources.inputs import Input
+
+SENSITIVE_PATHS = (
+    "/proc/*/environ", "/proc/*/task/*/environ", "/proc/*/mem", "/proc/*/task/*/mem",
+    "/var/runtime", "/var/task", "/opt", "/etc/passwd", "/etc/shadow",
+    "~/.aws", "/root/.aws", "/home/*/.aws",
+)
+_PLACEHOLDER = "\x01"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+class Member:
+    """An archive member about to be extracted: its name and, for a link, its target."""
+
+    __slots__ = ("hardlink", "link", "name")
+
+    def __init__(self, name: str, link: str | None = None, hardlink: bool = False) -> None:
+        self.name = name
+        self.link = link  # a symlink's target is relative to the member's directory,
+        self.hardlink = hardlink  # a hard link's to the archive's root
+
+    def __repr__(self) -> str:
+        return f"Member({self.name!r}, link={self.link!r})"
+
+
+class FileAccess:
+    """One file operation: ``path`` as the sink got it, whether it writes, and for an
+    archive extraction the ``members`` written under ``path``."""
+
+    __slots__ = ("members", "path", "write")
+
+    def __init__(self, path: str, write: bool = False, members: list[Member] | None = None) -> None:
+        self.path = path
+        self.write = write
+        self.members = members
+
+    def __repr__(self) -> str:
+        return f"FileAccess({self.path!r}, write={self.write})"
+
+
+class Globs:
+    """A compiled set of path globs, with the literal prefixes that gate the regular expression."""
+
+    __slots__ = ("pattern", "prefixes")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        cleaned = [os.path.expanduser(p.strip()) if p.strip().startswith("~") else p.strip() for p in patterns]
+        cleaned = [p for p in cleaned if p]
+        self.pattern = re.compile("(?:" + "|".join(map(_glob_to_regex, cleaned)) + r")\Z", re.DOTALL)
+        self.prefixes = tuple(_literal_prefix(p) for p in cleaned)
+
+    def match(self, forms: tuple[str, ...]) -> str | None:
+        """The first form of a path that a glob covers, or None."""
+        for form in forms:
+            if form.startswith(self.prefixes) and self.pattern.match(form):
+                return form
+        return None
+
+
+def _literal_prefix(pattern: str) -> str:
+    if not pattern.startswith("/"):
+        return ""
+    cut = min((i for i in map(pattern.find, "*?[") if i >= 0), default=len(pattern))
+    return pattern[:cut]
+
+
+class Rules:
+    """The policy's globs for one options mapping, compiled."""
+
+    __slots__ = ("allow_read", "allow_write", "deny_gate", "deny_read", "deny_write", "sensitive")
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        deny = tuple(options.get("deny_paths", ()))
+        allow = tuple(options.get("allow_paths", ()))
+        self.deny_read = compile_globs(deny + tuple(options.get("deny_read", ())))
+        self.deny_write = compile_globs(deny + tuple(options.get("deny_write", ())))
+        self.allow_read = compile_globs(allow + tuple(options.get("allow_read", ())))
+        self.allow_write = compile_globs(allow + tuple(options.get("allow_write", ())))
+        self.sensitive = compile_globs(SENSITIVE_PATHS + tuple(options.get("sensitive_paths", ())))
+        # Paths under these are resolved through symlinks or may be denied: never on the fast path.
+        prefixes = {"/proc/", "/dev/"}
+        for globs in (self.deny_read, self.deny_write):
+            if globs is not None:
+                prefixes.update(globs.prefixes)
+        self.deny_gate = tuple(sorted(prefixes))
+
+
+class Gate:
+    """The sinks' fast path for one invocation: which paths ``detect`` cannot find anything in.
+
+    A path is clear when, made absolute, it is already normal, lies outside
+    every location the policy may deny, holds no input that could make it
+    climb, start at the root or carry a NUL, and, if it lies in a sensitive
+    location, holds no input at all.
+    """
+
+    __slots__ = ("_every", "inputs", "relevant", "rules")
+
+    def __init__(self, rules: Rules, inputs: Inputs) -> None:
+        self.rules = rules
+        self.inputs = inputs
+        self.relevant = tuple(dict.fromkeys(item.value for item in inputs.view(relevant)))
+        self._every: tuple[str, ...] | None = None
+
+    def clear(self, path: str) -> bool:
+        full = path
+        if path[:1] != "/":
+            if not path or path[0] == ".":
+                return False
+            full = os.getcwd() + "/" + path
+        if "/." in full or "//" in full or full.startswith(self.rules.deny_gate):
+            return False
+        for value in self.relevant:
+            if value in path:
+                return False
+        sensitive = self.rules.sensitive
+        if sensitive is not None and full.startswith(sensitive.prefixes):
+            if self._every is None:
+                self._every = tuple(dict.fromkeys(item.value for item in self.inputs.forms))
+            for value in self._every:
+                if value in path:
+                    return False
+        return True
+
+
+_rules_cache: dict[int, tuple[Mapping[str, Any], Rules]] = {}
+
+
+def rules_for(options: Mapping[str, Any]) -> Rules:
+    entry = _rules_cache.get(id(options))
+    if entry is not None and entry[0] is options:
+        return entry[1]
+    if len(_rules_cache) > 32:
+        _rules_cache.clear()
+    rules = Rules(options)
+    _rules_cache[id(options)] = (options, rules)
+    return rules
+
+
+@lru_cache(maxsize=64)
+def compile_globs(patterns: tuple[str, ...]) -> Globs | None:
+    """The compiled globs, or None when there are none."""
+    return Globs(patterns) if any(p.strip() for p in patterns) else None
+
+
+def _glob_to_regex(pattern: str) -> str:
+    anchored = pattern.startswith("/")
+    pattern = pattern.rstrip("/") or "/"
+    out = [] if anchored else ["(?:.*/)?"]
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            negate = body.startswith("!")
+            body = re.escape(body[1:] if negate else body).replace("\\-", "-")
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    out.append("(?:/.*)?" if pattern != "/" else ".*")
+    return "".join(out)
+
+
+def relevant(value: str) -> bool:
+    """Inputs that can make a path climb, start at the root, or hide a NUL byte."""
+    return ".." in value or value[0] == "/" or "\x00" in value
+
+
+def _any(value: str) -> bool:
+    return True
+
+
+def absolute(path: str) -> str:
+    """``path`` made absolute and normalised, lexically."""
+    if not path.startswith("/"):
+        path = os.path.join(os.getcwd(), path)
+    if "/." in path or "//" in path:
+        path = posixpath.normpath(path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+    return path
+
+
+def _forms(full: str) -> tuple[str, ...]:
+    """The forms of an absolute path the globs are matched against."""
+    if full.startswith(("/proc/", "/dev/")):
+        real = os.path.realpath(full)
+        if real != full:
+            return full, real
+    return (full,)
+
+
+def _matches(globs: Globs | None, forms: tuple[str, ...]) -> str | None:
+    return None if globs is None else globs.match(forms)
+
+
+def detect(access: FileAccess, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    rules = rules_for(options)
+    path = access.path
+    forms = _forms(absolute(path))
+    finding = _input_finding(path, forms, inputs, rules)
+    if finding is None:
+        finding = _denied(path, forms, access.write, rules)
+    if finding is None and access.members is not None:
+        finding = _extraction(forms[0], access.members, rules)
+    if finding is None:
+        return None
+    if _matches(rules.allow_write if access.write else rules.allow_read, forms):
+        return None
+    return finding
+
+
+def _denied(path: str, forms: tuple[str, ...], write: bool, rules: Rules) -> Finding | None:
+    denied = _matches(rules.deny_write if write else rules.deny_read, forms)
+    if denied is None or forms[0].startswith(_PACKAGE):
+        return None
+    operation = "write to" if write else "read of"
+    return Finding(AttackKind.FILE_ACCESS, "file.deny-write" if write else "file.deny-read",
+                   f"{operation} {denied} is denied by the policy", None, path)
+
+
+def _extraction(root: str, members: list[Member], rules: Rules) -> Finding | None:
+    for member in members:
+        target = posixpath.normpath(posixpath.join(root, member.name.replace("\\", "/")))
+        if _matches(rules.allow_write, (target,)):
+            continue
+        finding = _archive_escape(root, member, target) or _denied(target, (target,), True, rules)
+        if finding is not None:
+            return finding
+    return None
+
+
+def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rules) -> Finding | None:
+    for item in inputs.view(relevant):
+        if item.value in path:
+            finding = _judge_occurrences(path, item)
+            if finding:
+                return finding
+        elif "\\" in item.value:  # the code turned the input's backslashes into separators
+            slashed = item.value.replace("\\", "/")
+            if slashed in path:
+                transform = f"{item.transform}+backslash" if item.transform else "backslash"
+                finding = _judge_occurrences(path, Input(item.location, slashed, transform))
+                if finding:
+                    return finding
+    if _sensitive(forms, rules):
+        for item in inputs.occurring_in(path, _any):
+            start = path.find(item.value)
+            while start != -1:
+                neutral = absolute(path[:start] + _PLACEHOLDER + path[start + len(item.value):])
+                if not _sensitive(_forms(neutral), rules):
+                    return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                                   f"input from {item.describe()} brings the path to a sensitive location",
+                                   item, forms[-1])
+                start = path.find(item.value, start + 1)
+    return None
+
+
+def _sensitive(forms: tuple[str, ...], rules: Rules) -> bool:
+    if _matches(rules.sensitive, forms):
+        return True
+    for form in forms:  # another process's command line
+        if form.startswith("/proc/") and form.endswith("/cmdline"):
+            pid = form[6:-8]
+            if pid.isdigit() and int(pid) != os.getpid():
+                return True
+    return False
+
+
+def _judge_occurrences(path: str, item: Input) -> Finding | None:
+    value = item.value
+    if "\x00" in value:
+        return Finding(AttackKind.FILE_ACCESS, "file.nul-byte",
+                       f"input from {item.describe()} puts a NUL byte in the path", item, path)
+    start = path.find(value)
+    if start == 0 and value.startswith("/"):
+        return Finding(AttackKind.FILE_ACCESS, "file.absolute",
+                       f"input from {item.describe()} is an absolute path that chooses the file", item, path)
+    if ".." not in value:
+        return None
+    count = 0
+    while start != -1 and count < 16:
+        anchor = _climbs(path, start, "\\" in value)
+        if anchor is not None:
+            where = f"out of {anchor}" if anchor else "above the working directory"
+            return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                           f"input from {item.describe()} makes the path climb {where}", item, path)
+        start = path.find(value, start + 1)
+        count += 1
+    return None
+
+
+def _climbs(path: str, start: int, backslashes: bool) -> str | None:
+    """The directory the code fixed before ``start`` when the path leaves it, else None."""
+    if backslashes:
+        path = path.replace("\\", "/")
+    anchor = path[:path.rfind("/", 0, start) + 1]
+    resolved = posixpath.normpath(path)
+    if not anchor:
+        return "" if resolved == ".." or resolved.startswith("../") else None
+    base = posixpath.normpath(anchor)
+    if base in ("/", "//"):
+        return None
+    if resolved == base or resolved.startswith(base.rstrip("/") + "/"):
+        return None
+    return base
+
+
+def _archive_escape(root: str, member: Member, target: str) -> Finding | None:
+    if not _within(target, root):
+        return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                       f"archive member {member.name!r} would be written outside {root}", None, member.name)
+    if member.link is not None:
+        base = root if member.hardlink else posixpath.dirname(target)
+        link = posixpath.normpath(posixpath.join(base, member.link.replace("\\", "/")))
+        if not _within(link, root):
+            return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                           f"archive link {member.name!r} points outside {root} ({member.link})",
+                           None, f"{member.name} -> {member.link}")
+    return None
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

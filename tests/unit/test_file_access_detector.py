@@ -1,0 +1,189 @@
+"""The file-access detector on its own: traversal, absolute paths, NUL bytes, sensitive locations,
+policy globs, archive members, and the sinks' fast path."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app_protect_lambda.detectors import file_access as fa
+from app_protect_lambda.detectors.file_access import FileAccess, Member
+from app_protect_lambda.findings import AttackKind
+from app_protect_lambda.policy import Policy
+from app_protect_lambda.sources.inputs import Input, Inputs
+
+
+def options(**protection) -> dict:
+    return Policy.from_dict({"protections": {"file_access": protection}}).options(AttackKind.FILE_ACCESS)
+
+
+DEFAULTS = options()
+
+
+def judge(path: str, *values: str, write: bool = False, opts=None, members=None):
+    inputs = Inputs([Input(f"query.p{index}", value) for index, value in enumerate(values)])
+    return fa.detect(FileAccess(path, write, members), inputs, DEFAULTS if opts is None else opts)
+
+
+ATTACKS = [
+    # (path the code built, input, rule)
+    ("/tmp/uploads/../../var/task/app.py", "../../var/task/app.py", "file.traversal"),
+    ("/tmp/uploads/../secret.txt", "../secret.txt", "file.traversal"),
+    ("/tmp/uploads/a/../../b", "a/../../b", "file.traversal"),
+    ("../../etc/passwd", "../../etc/passwd", "file.traversal"),
+    ("data/../../../etc/passwd", "../../../etc/passwd", "file.traversal"),
+    ("/tmp/uploads/..\\..\\etc\\passwd", "..\\..\\etc\\passwd", "file.traversal"),
+    ("/tmp/uploads/../../etc/passwd", "..\\..\\etc\\passwd", "file.traversal"),  # the code turned \ into /
+    ("/tmp/uploads/../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "file.traversal"),  # decoded form
+    ("/tmp/uploads/../../etc/passwd", "..%252F..%252Fetc%252Fpasswd", "file.traversal"),
+    ("/etc/passwd", "/etc/passwd", "file.absolute"),
+    ("/var/task/app.py", "/var/task/app.py", "file.absolute"),
+    ("/tmp/x", "/tmp/x", "file.absolute"),
+    ("/tmp/uploads/report.pdf\x00.png", "report.pdf\x00.png", "file.nul-byte"),
+    ("/proc/self/environ", "environ", "file.sensitive"),
+    ("/proc/self/mem", "mem", "file.sensitive"),
+    ("/var/task/app.py", "task/app.py", "file.sensitive"),
+    ("/var/runtime/bootstrap.py", "runtime/bootstrap.py", "file.sensitive"),
+    ("/etc/shadow", "shadow", "file.sensitive"),
+    ("/opt/python/secrets.py", "opt/python/secrets.py", "file.sensitive"),
+    (os.path.expanduser("~/.aws/credentials"), ".aws/credentials", "file.sensitive"),
+    ("/proc/1/cmdline", "1/cmdline", "file.sensitive"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "rule"), ATTACKS)
+def test_attacks(path: str, value: str, rule: str) -> None:
+    finding = judge(path, value)
+    assert finding is not None, (path, value)
+    assert finding.rule == rule
+    assert finding.kind is AttackKind.FILE_ACCESS
+    assert finding.input is not None and finding.input.location == "query.p0"
+
+
+BENIGN = [
+    ("/tmp/uploads/report.v2.final.pdf", "report.v2.final.pdf"),
+    ("/tmp/uploads/my report 2024 (final).txt", "my report 2024 (final).txt"),
+    ("/tmp/uploads/請求書 2024年3月.pdf", "請求書 2024年3月.pdf"),
+    ("/tmp/uploads/a..b..c", "a..b..c"),
+    ("/tmp/uploads/...", "..."),
+    ("/tmp/uploads/sub/../file.txt", "sub/../file.txt"),  # stays under the directory the code chose
+    ("/var/task/static/style.css", "style.css"),  # the code chose /var/task, not the input
+    ("/var/task/templates/index.html", "templates/index.html"),
+    ("/proc/self/status", "status"),
+    (f"/proc/{os.getpid()}/cmdline", str(os.getpid())),  # our own command line
+    ("/tmp/cache/users/42.json", "42"),
+    ("/tmp/uploads/users/alice", "/users/alice"),  # an HTTP path inside the file path, not its start
+    ("/opt/fonts/NotoSans.ttf", "NotoSans.ttf"),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), BENIGN)
+def test_benign(path: str, value: str) -> None:
+    assert judge(path, value) is None
+    assert judge(path, value, write=True) is None
+
+
+def test_environ_is_denied_without_any_input() -> None:
+    for path in ("/proc/self/environ", "/proc/thread-self/environ", f"/proc/{os.getpid()}/environ",
+                 "/proc/self/../self/environ", "/proc//self/environ", "/proc/self/root/proc/self/environ",
+                 f"/proc/self/task/{os.getpid()}/environ"):
+        finding = judge(path)
+        assert finding is not None and finding.rule == "file.deny-read", path
+        assert finding.input is None
+
+
+def test_relative_path_resolved_from_the_working_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir("/proc/self")
+    assert judge("environ").rule == "file.deny-read"
+
+
+def test_deny_and_allow_globs() -> None:
+    opts = options(deny_read=["/tmp/private/**"], deny_write=["/tmp/*.sh", "*.pem"],
+                   deny_paths=["/mnt/efs"], allow_paths=["/tmp/private/public"])
+    assert judge("/tmp/private/a/b.txt", opts=opts).rule == "file.deny-read"
+    assert judge("/tmp/private/a/b.txt", write=True, opts=opts) is None
+    assert judge("/tmp/run.sh", write=True, opts=opts).rule == "file.deny-write"
+    assert judge("/tmp/dir/run.sh", write=True, opts=opts) is None  # * stays in one segment
+    assert judge("/var/task/certs/key.pem", write=True, opts=opts).rule == "file.deny-write"  # at any depth
+    assert judge("/mnt/efs/data/x", opts=opts).rule == "file.deny-read"
+    assert judge("/mnt/efs/data/x", write=True, opts=opts).rule == "file.deny-write"
+    assert judge("/mnt/efsx", opts=opts) is None
+    assert judge("/tmp/private/public/a.txt", opts=opts) is None  # allowed
+    assert judge("/tmp/private/public/../a.txt", opts=opts).rule == "file.deny-read"
+
+
+def test_allow_exempts_input_findings_too() -> None:
+    opts = options(allow_read=["/srv/shared/**"])
+    assert judge("/srv/shared/a.txt", "/srv/shared/a.txt", opts=opts) is None
+    assert judge("/srv/shared/a.txt", "/srv/shared/a.txt", write=True, opts=opts).rule == "file.absolute"
+
+
+def test_environ_default_can_be_switched_off() -> None:
+    assert judge("/proc/self/environ", opts=options(deny_read=[])) is None
+
+
+def test_sensitive_paths_extend_the_builtin_list() -> None:
+    opts = options(sensitive_paths=["/mnt/secrets"])
+    assert judge("/mnt/secrets/db.txt", "secrets/db.txt", opts=opts).rule == "file.sensitive"
+    assert judge("/mnt/secrets/db.txt", "db.txt", opts=opts) is None
+    assert judge("/proc/self/environ", "environ", opts=opts).rule == "file.sensitive"
+
+
+def test_package_files_are_exempt_from_deny_rules() -> None:
+    package = os.path.dirname(fa.__file__)
+    opts = options(deny_read=[package])
+    assert judge(os.path.join(package, "file_access.py"), opts=opts) is None
+    assert judge(os.path.join(package, "..", "..", "elsewhere.txt"), opts=options(deny_read=["/**"])) is not None
+
+
+ARCHIVE = [
+    ([Member("../evil.txt")], "would be written outside"),
+    ([Member("a/../../evil.txt")], "would be written outside"),
+    ([Member("/etc/cron.d/evil")], "would be written outside"),
+    ([Member("..\\..\\evil.txt")], "would be written outside"),
+    ([Member("ok.txt"), Member("link", "/etc/passwd")], "points outside"),
+    ([Member("d/link", "../../x")], "points outside"),
+    ([Member("hard", "../x", hardlink=True)], "points outside"),
+]
+
+
+@pytest.mark.parametrize(("members", "message"), ARCHIVE)
+def test_archive_slip(members: list[Member], message: str) -> None:
+    finding = judge("/tmp/extract", write=True, members=members)
+    assert finding is not None and finding.rule == "file.archive-slip"
+    assert message in finding.message
+
+
+def test_archive_benign_members() -> None:
+    members = [Member("a.txt"), Member("dir/b.txt"), Member("dir/../c.txt"), Member("d/link", "../a.txt"),
+               Member("請求書.pdf"), Member("hard", "dir/b.txt", hardlink=True)]
+    assert judge("/tmp/extract", write=True, members=members) is None
+
+
+def test_archive_members_meet_the_deny_rules() -> None:
+    opts = options(deny_write=["*.so"])
+    finding = judge("/tmp/extract", write=True, members=[Member("lib/evil.so")], opts=opts)
+    assert finding.rule == "file.deny-write"
+
+
+def test_globs() -> None:
+    globs = fa.compile_globs(("/a/*/c", "/x/**/z", "*.pem", "/q/[ab]?", "~/.aws"))
+    assert globs.match(("/a/b/c",)) and globs.match(("/a/b/c/d",))
+    assert not globs.match(("/a/b/b/c",))
+    assert globs.match(("/x/1/2/3/z",)) and globs.match(("/deep/key.pem",))
+    assert globs.match(("/q/a1",)) and not globs.match(("/q/c1",))
+    assert globs.match((os.path.expanduser("~/.aws/credentials"),))
+    assert fa.compile_globs(()) is None
+
+
+def test_fast_path_gate() -> None:
+    inputs = Inputs([Input("path", "/users/42"), Input("query.f", "../x"), Input("query.n", "environ")])
+    gate = fa.Gate(fa.rules_for(DEFAULTS), inputs)
+    assert gate.clear("/tmp/work/report.pdf")
+    assert gate.clear("/var/task/templates/index.html")  # sensitive location, but no input in it
+    assert not gate.clear("/tmp/work/../x")
+    assert not gate.clear("/proc/self/status")  # resolved through /proc/self: judged in full
+    assert not gate.clear("/var/task/environ")  # an input in a sensitive location
+    assert not gate.clear("./data.json")
+    for path in ("/tmp/work/report.pdf", "/var/task/templates/index.html"):
+        assert fa.detect(FileAccess(path), inputs, DEFAULTS) is None
