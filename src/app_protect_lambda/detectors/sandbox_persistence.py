@@ -88,18 +88,16 @@ def _path_reaches(search: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
-    deny_globs = tuple(options.get("exec_deny_paths", ()))
-    deny = compile_globs(deny_globs)
+    deny = compile_globs(tuple(options.get("exec_deny_paths", ())))
     if deny is None:
         return None
-    prefixes = tuple(glob.split("*", 1)[0] for glob in deny_globs if glob.startswith("/"))
     allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
     cwd = command.cwd
     for role, written in _programs(command):
         if not written or written.startswith(("$", "~")):
             continue
-        path = _resolve(written, cwd, prefixes)
-        if not path.startswith("/") or not deny.match(path) or (allow is not None and allow.match(path)):
+        path = _resolve(written, cwd, deny.prefixes)
+        if not path.startswith("/") or not deny.match((path,)) or (allow is not None and allow.match((path,))):
             continue
         item = next(iter(inputs.occurring_in(written, _any)), None) if written else None
         what = "runs the program" if role == "program" else "runs the script"

@@ -1,0 +1,303 @@
+"""Sandbox persistence with real processes: programs dropped in /tmp, children that outlive the invocation."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app_protect_lambda import RequestBlocked, protect
+from app_protect_lambda.detectors import sandbox_persistence
+from app_protect_lambda.detectors.command_injection import Command
+from app_protect_lambda.findings import AttackKind
+from app_protect_lambda.policy import Policy
+from app_protect_lambda.sources.inputs import Inputs
+from app_protect_lambda.testing import LambdaContext, apigw_v1_event, sqs_event
+
+
+def policy(mode: str, **options) -> dict:
+    return {"mode": "off", "protections": {"sandbox_persistence": {"mode": mode, **options}}}
+
+
+def invoke(handler, event):
+    try:
+        return handler(event, LambdaContext())
+    except RequestBlocked as blocked:
+        return blocked
+
+
+def state(pid: int) -> str | None:
+    """The process state letter from /proc, or None when the process is gone."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return data[data.rfind(b")") + 2:].split()[0].decode()
+
+
+def running(pid: int) -> bool:
+    return state(pid) not in (None, "Z", "X")
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                data = Path(f"/proc/{entry}/stat").read_bytes()
+                if int(data[data.rfind(b")") + 2:].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def reaper() -> Iterator[list[int]]:
+    """Pids a test started; whatever is left is killed and reaped, so no test leaves a process behind."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        for victim in [*children_of(pid), pid]:
+            with contextlib.suppress(OSError):
+                os.kill(victim, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            for _ in range(250):
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+                time.sleep(0.02)
+
+
+@pytest.fixture
+def dropped() -> Iterator[tuple[Path, Path]]:
+    """A program written to /tmp at run time, as an attacker would drop it, and the marker it creates."""
+    directory = Path(tempfile.mkdtemp(prefix="dropped-", dir="/tmp"))
+    marker = directory / "ran"
+    program = directory / "payload"
+    program.write_text(f"#!/bin/sh\necho ran > {marker}\n")
+    program.chmod(0o755)
+    yield program, marker
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- programs dropped in /tmp
+
+RUNNERS = [
+    ("subprocess.Popen", lambda p: subprocess.run([str(p)], check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["./payload"], cwd=p.parent, check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(f"echo start && {p}", shell=True, check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["sh", str(p)], check=False)),
+    ("os.system", lambda p: os.system(str(p))),
+    ("os.posix_spawn", lambda p: os.waitpid(os.posix_spawn(str(p), [str(p)], os.environ), 0)),
+]
+
+
+@pytest.mark.parametrize(("sink", "run"), RUNNERS, ids=[f"{i}-{s}" for i, (s, _) in enumerate(RUNNERS)])
+def test_dropped_binary_blocked(dropped, sink: str, run, records) -> None:
+    program, marker = dropped
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        run(program)
+        return {"statusCode": 200, "body": "ran"}
+
+    assert invoke(handler, apigw_v1_event())["statusCode"] == 403
+    assert not marker.exists()
+    [record] = records.detections()
+    assert record["protection"] == "sandbox_persistence" and record["rule"] == "sandbox.tmp-exec"
+    assert record["sink"]["name"] == sink
+    assert str(program) in record["message"]
+
+
+def test_dropped_binary_report_and_off(dropped, records) -> None:
+    program, marker = dropped
+    for mode in ("report", "off"):
+        @protect(policy=policy(mode))
+        def handler(event, context):
+            subprocess.run([str(program)], check=True)
+            return {"statusCode": 200, "body": "ran"}
+
+        assert invoke(handler, apigw_v1_event())["body"] == "ran"
+        assert marker.exists()
+        marker.unlink()
+    [record] = records.detections()
+    assert record["action"] == "reported"
+
+
+def test_dropped_binary_named_by_an_input(dropped, records) -> None:
+    program, marker = dropped
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        subprocess.run([f"{program.parent}/{event['queryStringParameters']['tool']}"], check=False)
+        return {"statusCode": 200}
+
+    assert invoke(handler, apigw_v1_event(query={"tool": "payload"}))["statusCode"] == 403
+    assert not marker.exists()
+    assert records.detections()[0]["input"] == {"location": "query.tool", "value": "payload"}
+
+
+def test_allowed_tmp_program_and_ordinary_programs(dropped, records) -> None:
+    program, marker = dropped
+
+    @protect(policy=policy("block", exec_allow_paths=[str(program)]))
+    def handler(event, context):
+        subprocess.run([str(program)], check=True)
+        out = subprocess.run(["ls", "-la", str(program.parent)], capture_output=True, text=True, check=True).stdout
+        subprocess.run("echo fine | cat > /dev/null", shell=True, check=True)
+        return {"statusCode": 200, "body": out}
+
+    assert "payload" in invoke(handler, apigw_v1_event())["body"]
+    assert marker.exists()
+    assert records.detections() == []
+
+
+def test_outside_an_invocation_tmp_programs_run(dropped, records) -> None:
+    program, marker = dropped
+    protect(policy=policy("block"))(lambda event, context: None)  # instruments
+    subprocess.run([str(program)], check=True)  # e.g. unpacking a tool at init
+    assert marker.exists()
+    assert records.detections() == []
+
+
+# ---------------------------------------------------------------- children that outlive the invocation
+
+def spawner(mode: str, start, **options):
+    @protect(policy=policy(mode, **options))
+    def handler(event, context):
+        handler.pid = start()
+        return {"statusCode": 200, "body": str(handler.pid)}
+    return handler
+
+
+def test_detached_child_terminated_in_block_mode(reaper, records) -> None:
+    handler = spawner("block", lambda: subprocess.Popen(["sleep", "30"], start_new_session=True).pid)
+    result = invoke(handler, apigw_v1_event())
+    reaper.append(handler.pid)
+    assert result["statusCode"] == 200  # the response was already made; the record says what was done
+    assert not running(handler.pid)
+    [record] = records.detections()
+    assert record["rule"] == "sandbox.child-alive" and record["action"] == "blocked"
+    assert "terminated" in record["message"] and str(handler.pid) in record["message"]
+    assert record["sink"] == {**record["sink"], "name": "subprocess.Popen", "argument": "sleep 30"}
+    assert record["evidence"].startswith("started at tests/functional/test_sandbox_persistence.py:")
+
+
+def test_detached_child_reported_and_left_alone(reaper, records) -> None:
+    handler = spawner("report", lambda: subprocess.Popen(["sleep", "30"], start_new_session=True).pid)
+    invoke(handler, apigw_v1_event())
+    reaper.append(handler.pid)
+    assert running(handler.pid)  # report mode changes nothing
+    [record] = records.detections()
+    assert record["action"] == "reported" and "still running" in record["message"]
+
+
+def test_child_and_its_descendants_are_terminated(reaper, records) -> None:
+    for detached in (True, False):  # its own process group, or ours (then it is killed pid by pid)
+        @protect(policy=policy("block"))
+        def handler(event, context, detached=detached):
+            child = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"], start_new_session=detached)
+            reaper.append(child.pid)
+            wait_until(lambda: len(children_of(child.pid)) == 2)
+            handler.pid, handler.descendants = child.pid, children_of(child.pid)
+            return {"statusCode": 200}
+
+        assert invoke(handler, apigw_v1_event())["statusCode"] == 200
+        assert len(handler.descendants) == 2
+        assert not running(handler.pid)
+        assert wait_until(lambda: not any(running(p) for p in handler.descendants))
+    detections = records.detections()
+    assert len(detections) == 2 and all("2 descendant(s)" in r["message"] for r in detections)
+
+
+def test_raw_pid_children(reaper, records) -> None:
+    starters = [
+        lambda: os.posix_spawnp("sleep", ["sleep", "30"], os.environ),
+        lambda: os.spawnvp(os.P_NOWAIT, "sleep", ["sleep", "30"]),
+    ]
+    for start in starters:
+        handler = spawner("block", start)
+        invoke(handler, apigw_v1_event())
+        reaper.append(handler.pid)
+        assert state(handler.pid) is None  # killed and reaped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(handler.pid, os.WNOHANG)
+    assert [r["sink"]["name"] for r in records.detections()] == ["os.posix_spawnp", "os.spawnvp"]
+
+
+def test_children_that_finished_are_not_reported(reaper, records) -> None:
+    def start():
+        subprocess.run(["true"], check=True)
+        unwaited = subprocess.Popen(["true"])  # exits at once; left a zombie for its owner to reap
+        wait_until(lambda: state(unwaited.pid) == "Z")
+        return unwaited.pid
+
+    invoke(spawner("block", start), apigw_v1_event())
+    assert records.detections() == []
+
+
+def test_off_mode_and_option_leave_children_alone(reaper, records) -> None:
+    for mode, options in (("off", {}), ("block", {"child_processes": False})):
+        handler = spawner(mode, lambda: subprocess.Popen(["sleep", "30"], start_new_session=True).pid, **options)
+        invoke(handler, apigw_v1_event())
+        reaper.append(handler.pid)
+        assert running(handler.pid)
+    assert records.detections() == []
+
+
+def test_non_http_invocation_is_not_failed_by_the_finalizer(reaper, records) -> None:
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        handler.pid = subprocess.Popen(["sleep", "30"], start_new_session=True).pid
+        return {"batchItemFailures": []}
+
+    assert invoke(handler, sqs_event({"job": 1})) == {"batchItemFailures": []}
+    reaper.append(handler.pid)
+    assert not running(handler.pid)
+    assert records.detections()[0]["action"] == "blocked"
+
+
+# ---------------------------------------------------------------- the detector on its own
+
+@pytest.mark.parametrize(("command", "found"), [
+    (Command(["/tmp/x/payload", "-v"]), "/tmp/x/payload"),
+    (Command(["./payload"], cwd="/tmp/work"), "/tmp/work/payload"),
+    (Command(["/tmp/../tmp/x"]), "/tmp/x"),
+    (Command(["python3", "-u", "/tmp/x.py"]), "/tmp/x.py"),
+    (Command(["bash", "/dev/shm/x.sh"]), "/dev/shm/x.sh"),
+    (Command(["sh", "-c", "cd / && /tmp/x | cat"]), "/tmp/x"),
+    (Command(["echo a; /tmp/y"], shell=True), "/tmp/y"),
+    (Command(["echo a"], shell=True, executable="/tmp/bash"), "/tmp/bash"),
+    (Command(["ls"], program="/tmp/ls"), "/tmp/ls"),
+    (Command(["ls", "/tmp"]), None),
+    (Command(["python3", "-c", "open('/tmp/x')"]), None),
+    (Command(["cp", "/tmp/a", "/tmp/b"]), None),
+    (Command(["echo /tmp/x > /tmp/y"], shell=True), None),
+    (Command(["/usr/bin/tmp-cleaner"]), None),
+])
+def test_detector(command: Command, found: str | None) -> None:
+    options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
+    finding = sandbox_persistence.detect(command, Inputs([]), options)
+    assert (finding.evidence if finding else None) == found
+
+
+def test_detector_follows_path_into_tmp(monkeypatch, dropped) -> None:
+    program, _ = dropped
+    options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
+    assert sandbox_persistence.detect(Command(["payload"]), Inputs([]), options) is None
+    monkeypatch.setenv("PATH", f"{program.parent}:{os.environ['PATH']}")
+    assert sandbox_persistence.detect(Command(["payload"]), Inputs([]), options).evidence == str(program)
