@@ -1,0 +1,460 @@
+"""SSRF: a connection whose destination an input chose, to an address no outsider should reach.
+
+The sinks hand over a ``Destination``: the host as the caller named it (a name
+or an IP literal in any notation) and the addresses it actually resolved to, so
+DNS rebinding and names that resolve to internal addresses are judged on what
+the socket will really reach.
+
+- A destination is *internal* when an address is loopback, private (RFC 1918,
+  IPv6 ULA), link-local, CGNAT, unspecified or reserved. IPv6 forms that embed
+  an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, NAT64) are judged by the
+  IPv4 address they carry.
+- The Lambda Runtime API (``AWS_LAMBDA_RUNTIME_API``), the credentials endpoints
+  (169.254.170.2, the EKS Pod Identity agent) and instance metadata
+  (169.254.169.254, fd00:ec2::254) are *special*: reaching one of them from an
+  input is always an attack, whatever ``allow_hosts`` says, and reaching one
+  with no input involved is reported as stored SSRF, unless the SDK's own
+  credential providers make the call.
+- The host *came from an input* when an input names it whole (a bare host, a
+  ``host:port`` or a URL whose authority is that host and, when the input gives
+  one, that port), or when an input with a dot ends the host behind at most one
+  label the code added (``api.{input}``). A redirect followed from an
+  input-chosen URL carries that input to the next hop (the sink passes it as
+  ``carried``).
+- Public destinations are never an SSRF: the fast path classifies the
+  addresses (memoised per address) before looking at any input.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import unicodedata
+from collections import namedtuple
+from functools import lru_cache
+
+from ..findings import AttackKind, Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ..sources import Input, Inputs
+
+    IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_OCCURRENCES = 32
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
+_SERVICE_PORTS = {"http": 80, "https": 443}
+_IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+# The endpoints that hand out the function's identity or other callers' events.
+_ENDPOINTS = {
+    "169.254.169.254": "metadata",
+    "fd00:ec2::254": "metadata",
+    "169.254.170.2": "credentials",
+    "169.254.170.23": "credentials",
+    "fd00:ec2::23": "credentials",
+}
+
+
+def _never() -> bool:
+    return False
+
+
+class Destination(namedtuple("Destination", "host port addresses sink_detail carried trusted_caller",
+                             defaults=("", None, _never))):
+    """Where a connection is about to go, as the sink saw it.
+
+    ``host`` as the caller named it (a name or an IP literal), ``port`` (None when unknown),
+    ``addresses`` what it resolved to (or the literal itself), ``sink_detail`` the request line
+    for the record, ``carried`` the input behind an earlier hop that redirected here, and
+    ``trusted_caller()`` True when the SDK's own credential providers are calling.
+    """
+
+    __slots__ = ()
+
+
+# ---------------------------------------------------------------- host text and IP literals
+
+def fold(text: str) -> str:
+    """Lower-case; for non-ASCII text also NFKC and ideographic dots, as IDNA does to host names."""
+    text = text.lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_IDEOGRAPHIC_DOTS).lower()
+    return text
+
+
+def host_key(host: str | bytes) -> str:
+    """The comparable form of a host: folded, without brackets or a trailing dot."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    text = fold(host.strip())
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+def _aton_part(part: str) -> int | None:
+    if not part:
+        return None
+    try:
+        if part[:2] == "0x":
+            return int(part[2:], 16) if part[2:] else 0
+        if len(part) > 1 and part[0] == "0":
+            return int(part[1:], 8)
+        return int(part, 10) if part.isdigit() else None
+    except ValueError:
+        return None
+
+
+def _inet_aton(text: str) -> ipaddress.IPv4Address | None:
+    """IPv4 in every notation the C resolver accepts: 127.1, 0177.0.0.1, 0x7f000001, 2130706433."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = [_aton_part(part) for part in parts]
+    if any(value is None for value in values):
+        return None
+    *head, last = values
+    if any(value > 255 for value in head) or last >= 256 ** (5 - len(values)):  # type: ignore[operator]
+        return None
+    number = last
+    for index, value in enumerate(head):  # the leading parts are single bytes; the last fills the rest
+        number |= value << (8 * (3 - index))  # type: ignore[operator]
+    return ipaddress.IPv4Address(number)
+
+
+@lru_cache(maxsize=512)
+def parse_literal(host: str) -> IPAddress | None:
+    """The address an IP literal in any notation stands for, or None for a host name."""
+    text = host_key(host)
+    if not text:
+        return None
+    if ":" in text:
+        try:
+            return ipaddress.IPv6Address(text)
+        except ValueError:
+            return None
+    if text[0] not in "0123456789":
+        return None
+    return _inet_aton(text)
+
+
+# ---------------------------------------------------------------- address classes
+
+@lru_cache(maxsize=1)
+def _networks() -> tuple[tuple, tuple]:
+    v4 = (("127.0.0.0/8", "loopback"), ("10.0.0.0/8", "private"), ("172.16.0.0/12", "private"),
+          ("192.168.0.0/16", "private"), ("169.254.0.0/16", "link-local"), ("100.64.0.0/10", "cgnat"),
+          ("0.0.0.0/8", "unspecified"), ("192.0.0.0/24", "reserved"), ("192.0.2.0/24", "reserved"),
+          ("192.88.99.0/24", "reserved"), ("198.18.0.0/15", "reserved"), ("198.51.100.0/24", "reserved"),
+          ("203.0.113.0/24", "reserved"), ("224.0.0.0/4", "reserved"), ("240.0.0.0/4", "reserved"))
+    v6 = (("fe80::/10", "link-local"), ("fc00::/7", "private"), ("fec0::/10", "private"),
+          ("64:ff9b:1::/48", "private"), ("ff00::/8", "reserved"), ("100::/64", "reserved"),
+          ("2001:db8::/32", "reserved"), ("2001:2::/48", "reserved"))
+    return (tuple((ipaddress.ip_network(n), c) for n, c in v4),
+            tuple((ipaddress.ip_network(n), c) for n, c in v6))
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_SIIT = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+
+def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, for the forms that route to it."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64 or address in _LOCAL_NAT64 or address in _SIIT or (
+            address in _COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+class AddressClass(namedtuple("AddressClass", "effective category endpoint")):
+    """``effective``: the address reached (the embedded IPv4 of 6to4 & co.); ``category``: loopback,
+    private, link-local, cgnat, unspecified or reserved (None: public); ``endpoint``: metadata,
+    credentials or None."""
+
+    __slots__ = ()
+
+
+@lru_cache(maxsize=1024)
+def classify(address: str) -> AddressClass:
+    """What kind of address ``address`` (a resolved address or an IP literal) is."""
+    try:
+        parsed: IPAddress = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        literal = parse_literal(address)
+        if literal is None:
+            return AddressClass(address, None, None)
+        parsed = literal
+    v4_networks, v6_networks = _networks()
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.scope_id:
+            parsed = ipaddress.IPv6Address(str(parsed).partition("%")[0])
+        embedded = _embedded_v4(parsed)
+        if embedded is not None:
+            inner = classify(str(embedded))
+            category = inner.category
+            if category is None and parsed in _LOCAL_NAT64:
+                category = "private"
+            return AddressClass(inner.effective, category, inner.endpoint)
+        text = str(parsed)
+        if parsed.is_unspecified:
+            return AddressClass(text, "unspecified", None)
+        if parsed.is_loopback:
+            return AddressClass(text, "loopback", None)
+        category = next((c for network, c in v6_networks if parsed in network), None)
+        if category is None and parsed not in _GLOBAL_UNICAST:
+            category = "reserved"
+        return AddressClass(text, category, _ENDPOINTS.get(text))
+    text = str(parsed)
+    category = next((c for network, c in v4_networks if parsed in network), None)
+    return AddressClass(text, category, _ENDPOINTS.get(text))
+
+
+@lru_cache(maxsize=8)
+def _runtime_api(value: str) -> tuple[str, int | None] | None:
+    """(effective address or folded name, port) of ``AWS_LAMBDA_RUNTIME_API``."""
+    host, _, port = value.strip().rpartition(":")
+    if not host:
+        host, port = value.strip(), ""
+    literal = parse_literal(host)
+    effective = classify(str(literal)).effective if literal is not None else host_key(host)
+    return effective, int(port) if port.isdigit() else None
+
+
+def is_runtime_api(destination: Destination) -> bool:
+    configured = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not configured:
+        return False
+    runtime = _runtime_api(configured)
+    if runtime is None:
+        return False
+    address, port = runtime
+    if port is not None and destination.port is not None and destination.port != port:
+        return False
+    if host_key(destination.host) == address:
+        return True
+    return any(classify(a).effective == address for a in destination.addresses)
+
+
+# ---------------------------------------------------------------- did an input choose the host?
+
+def _port_of(text: str, index: int) -> int | None:
+    end = index
+    while end < len(text) and end - index < 6 and text[end].isdigit():
+        end += 1
+    return int(text[index:end]) if end > index else None
+
+
+def _scheme_before(text: str, start: int) -> str | None:
+    """The scheme of a URL whose authority contains ``start`` (None for a bare host)."""
+    slashes = text.rfind("//", 0, start)
+    if slashes < 1 or text[slashes - 1] != ":":
+        return None
+    authority = text[slashes + 2:start]
+    if any(ch in authority for ch in "/?#"):
+        return None
+    begin = slashes - 1
+    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] in "+.-"):
+        begin -= 1
+    return text[begin:slashes - 1]
+
+
+def _names_at(text: str, start: int, end: int, ipv6: bool, port: int | None) -> bool:
+    """Whether the host token at [start, end) of an input chose a connection to ``port``.
+
+    It does as a URL authority (``//host``, ``scheme://user@host``) when the URL's port,
+    given or the scheme's default, is ``port``; as ``host:port`` when the port matches;
+    and as the whole input (``host``, ``host/path``). A host merely mentioned in prose
+    ("runs on localhost") did not choose the function's own calls to it.
+    """
+    bracket = start > 0 and text[start - 1] == "["
+    close = end + 1 if end < len(text) and text[end] == "]" else end
+    given = None
+    if close < len(text) and text[close] == ":" and not (ipv6 and close == end):
+        given = _port_of(text, close + 1)
+    if given is not None:
+        return port is None or given == port
+    authority_start = start - 1 if bracket else start
+    slashes = text.rfind("//", 0, authority_start)
+    if slashes != -1 and not any(ch in text[slashes + 2:authority_start] for ch in "/?#\\ \t\r\n"):
+        scheme = _scheme_before(text, authority_start)
+        default = _DEFAULT_PORTS.get(scheme.lower()) if scheme else None
+        return port is None or default is None or default == port
+    whole_start = not text[:authority_start].strip()
+    rest = text[close:].strip()
+    return whole_start and (not rest or rest[0] in "/?#")
+
+
+def _names_host(text: str, needle: str, port: int | None) -> bool:
+    """``needle`` occurs in ``text`` as a whole host that chose ``port`` (see ``_names_at``)."""
+    ipv6 = ":" in needle
+    start = text.find(needle)
+    seen = 0
+    while start != -1 and seen < MAX_OCCURRENCES:
+        seen += 1
+        end = start + len(needle)
+        before = text[start - 1] if start else ""
+        if end < len(text) and text[end] == "." and (end + 1 == len(text) or text[end + 1] not in _HOST_CHARS):
+            end += 1  # a trailing dot
+        after = text[end] if end < len(text) else ""
+        whole = before not in _HOST_CHARS and after not in _HOST_CHARS
+        if ipv6 and (before == ":" or after == ":"):
+            whole = False
+        if whole and _names_at(text, start, end, ipv6, port):
+            return True
+        start = text.find(needle, start + 1)
+    return False
+
+
+def _needles(host: str) -> tuple[str, ...]:
+    key = host_key(host)
+    if not key:
+        return ()
+    needles = {key}
+    raw = fold(host.strip().strip("[]"))
+    if raw:
+        needles.add(raw)
+    if "xn--" in key:
+        with contextlib.suppress(UnicodeError, ValueError):
+            needles.add(fold(key.encode("ascii").decode("idna")))
+    return tuple(sorted(needles, key=len, reverse=True))
+
+
+def _is_suffix_source(text: str, key: str) -> bool:
+    """``api.{input}``: an input with a dot that ends the host behind at most one added label."""
+    value = text.rstrip(".")
+    if len(value) < 4 or "." not in value.strip(".") or not key.endswith(value):
+        return False
+    prefix = key[: len(key) - len(value)]
+    return "." not in prefix[:-1]
+
+
+def source_of(host: str, port: int | None, inputs: Inputs) -> Input | None:
+    """The input that chose ``host`` (and ``port``), or None; the most specific one when several did."""
+    needles = _needles(host)
+    if not needles:
+        return None
+    key = host_key(host)
+    shortest = len(needles[-1])
+    best: Input | None = None
+    for item in inputs.forms:
+        if best is not None and len(item.value) >= len(best.value):
+            continue  # a JSON body names the host too, but its field says where it came from
+        text = fold(item.value)
+        if (len(text) >= shortest and any(_names_host(text, n, port) for n in needles if n in text)) or (
+                len(text) < len(key) and _is_suffix_source(text, key)):
+            best = item
+    return best
+
+
+# ---------------------------------------------------------------- allow list
+
+@lru_cache(maxsize=16)
+def _allow_table(entries: tuple[str, ...]) -> tuple[frozenset, tuple, tuple]:
+    names, suffixes, networks = set(), [], []
+    for entry in entries:
+        text = host_key(entry)
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+            continue
+        except ValueError:
+            pass
+        if text.startswith("*."):
+            suffixes.append(text[1:])
+        elif text.startswith("."):
+            suffixes.append(text)
+        else:
+            names.add(text)
+    return frozenset(names), tuple(suffixes), tuple(networks)
+
+
+def allowed(destination: Destination, entries: tuple[str, ...]) -> bool:
+    if not entries:
+        return False
+    names, suffixes, networks = _allow_table(tuple(entries))
+    key = host_key(destination.host)
+    if key in names or any(key.endswith(suffix) for suffix in suffixes):
+        return True
+    if not networks or not destination.addresses:
+        return False
+    for address in destination.addresses:
+        effective = ipaddress.ip_address(classify(address).effective.partition("%")[0])
+        if not any(effective.version == n.version and effective in n for n in networks):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- the verdict
+
+def _target(destination: Destination, address: str) -> str:
+    where = destination.host if destination.port is None else f"{destination.host}:{destination.port}"
+    return where if host_key(destination.host) == address else f"{where} ({address})"
+
+
+def worth_judging(destination: Destination) -> bool:
+    """False for a destination that can never be an SSRF: every address public, not the Runtime API."""
+    return any(classify(address).category or classify(address).endpoint for address in destination.addresses) \
+        or is_runtime_api(destination)
+
+
+def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    classes = [classify(address) for address in destination.addresses]
+    runtime = is_runtime_api(destination)
+    special = "runtime-api" if runtime else next((c.endpoint for c in classes if c.endpoint), None)
+    internal = next((c for c in classes if c.category), None)
+    if special is None and internal is None:
+        return None  # public: the fast path
+    address = next((c.effective for c in classes if c.endpoint or c.category), destination.host)
+    source = destination.carried or source_of(destination.host, destination.port, inputs)
+    target = _target(destination, address)
+    if source is None:
+        if special is None or destination.trusted_caller():
+            return None
+        return Finding(AttackKind.SSRF, "ssrf.stored",
+                       f"a connection to the {_ENDPOINT_NAMES[special]} at {target} that no input chose "
+                       f"(stored or hard-wired SSRF)")
+    via = " through a redirect" if destination.carried is not None else ""
+    if special is not None:
+        return Finding(AttackKind.SSRF, f"ssrf.{special}",
+                       f"input from {source.describe()} reaches the {_ENDPOINT_NAMES[special]} at {target}{via}",
+                       source)
+    if allowed(destination, tuple(options.get("allow_hosts") or ())):
+        return None
+    rule = "ssrf.redirect" if destination.carried is not None else "ssrf.internal"
+    return Finding(AttackKind.SSRF, rule,
+                   f"input from {source.describe()} reaches {target}, a {internal.category} address{via}",
+                   source)
+
+
+_ENDPOINT_NAMES = {
+    "runtime-api": "Lambda Runtime API",
+    "metadata": "instance metadata service",
+    "credentials": "container credentials endpoint",
+}
+
+
+def port_number(port: Any) -> int | None:
+    """A getaddrinfo/connect port as a number (service names http/https too), else None."""
+    if isinstance(port, int) and not isinstance(port, bool):
+        return port
+    if isinstance(port, bytes):
+        port = port.decode("ascii", "replace")
+    if isinstance(port, str):
+        port = port.strip()
+        if port.isdigit():
+            return int(port)
+        return _SERVICE_PORTS.get(port.lower())
+    return None
