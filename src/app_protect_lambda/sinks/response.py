@@ -1,5 +1,150 @@
-"""Response checks (being built)."""
+"""Response checks, run on what the handler returns: credential exfiltration, then open redirect.
+
+In block mode a finding raises AttackBlocked, which the decorator turns into the
+403 (or RequestBlocked for non-HTTP events); in report mode the response leaves
+unchanged. The credential check needs no input, so it calls its detector and
+records through ``guard.enforce``: going through ``guard.inspect`` would make
+every invocation flatten its event just to be told that. The open-redirect
+check only runs on a 3xx with a Location, and goes through ``guard.inspect``.
+"""
+from __future__ import annotations
+
+from ..findings import AttackKind
+from ..guard import enforce, inspect
+from ..policy import Mode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..context import RequestContext
+
+MAX_DEPTH = 16
+
+_credentials: Any = None  # the credential_exfiltration detector, imported on first use
 
 
-def check(context, response):
+def check(context: RequestContext, response: Any) -> Any:
+    global _credentials
+    policy = context.policy
+    if policy.mode_for(AttackKind.CREDENTIAL_EXFILTRATION) is not Mode.OFF:
+        parts = response_parts(response)
+        if parts:
+            if _credentials is None:
+                from ..detectors import credential_exfiltration as _credentials
+            finding = _credentials.detect(_credentials.Payload(parts), None,
+                                          policy.options(AttackKind.CREDENTIAL_EXFILTRATION))
+            if finding is not None:
+                enforce(context, finding, "response", _describe(response, parts))
+    if isinstance(response, dict) and policy.mode_for(AttackKind.OPEN_REDIRECT) is not Mode.OFF:
+        locations = redirect_locations(response)
+        if locations:
+            from ..detectors.open_redirect import Redirect
+
+            sites = _site_hosts(context)
+            for location in locations:
+                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", Redirect(location, sites),
+                        argument=location)
     return response
+
+
+def _strings(value: Any, found: list[str], depth: int = 0) -> None:
+    """Every string (and the text of every other scalar) in a JSON-like value, keys included."""
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        if depth < MAX_DEPTH:
+            for key, item in value.items():
+                found.append(str(key))
+                _strings(item, found, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        if depth < MAX_DEPTH:
+            for item in value:
+                _strings(item, found, depth + 1)
+    elif isinstance(value, (bytes, bytearray)):
+        found.append(bytes(value).decode("latin-1"))
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        found.append(str(value))
+
+
+def _flatten(value: Any) -> str:
+    found: list[str] = []
+    _strings(value, found)
+    return "\n".join(found)
+
+
+def response_parts(response: Any) -> tuple[tuple, ...]:
+    """What of the response leaves the function: the body (decoded too) and everything else."""
+    if response is None:
+        return ()
+    if isinstance(response, str):
+        return (("response", response),)
+    if isinstance(response, (bytes, bytearray)):
+        return (("response", bytes(response)),)
+    if not isinstance(response, dict) or "statusCode" not in response:
+        return (("response", _flatten(response)),)
+    parts: list[tuple] = []
+    body = response.get("body")
+    if isinstance(body, str):
+        # a base64 body leaves decoded: it is judged on what it decodes to
+        parts.append(("body (base64-decoded)", body, "base64") if response.get("isBase64Encoded") else ("body", body))
+    elif body is not None:
+        parts.append(("body", _flatten(body)))
+    found: list[str] = []
+    for key, value in response.items():
+        if key == "body" or value is None or isinstance(value, int):
+            continue
+        if isinstance(value, dict):  # headers: the common case, without the recursion
+            for name, item in value.items():
+                found.append(str(name))
+                if isinstance(item, str):
+                    found.append(item)
+                else:
+                    _strings(item, found, 1)
+        else:
+            _strings(value, found)
+    if found:
+        parts.append(("headers", "\n".join(found)))
+    return tuple(parts)
+
+
+def _describe(response: Any, parts: tuple[tuple, ...]) -> str:
+    size = sum(len(part[1]) for part in parts)
+    status = response.get("statusCode") if isinstance(response, dict) else None
+    return f"handler response (status {status}, {size} characters)" if status is not None \
+        else f"handler response ({size} characters)"
+
+
+def _is_redirect(status: Any) -> bool:
+    try:
+        return 300 <= int(status) < 400
+    except (TypeError, ValueError):
+        return False
+
+
+def redirect_locations(response: dict) -> list[str]:
+    """Every Location header of a 3xx response, from headers and multiValueHeaders, any case."""
+    if not _is_redirect(response.get("statusCode")):
+        return []
+    locations: list[str] = []
+    for field in ("headers", "multiValueHeaders"):
+        headers = response.get(field)
+        if not isinstance(headers, dict):
+            continue
+        for name, value in headers.items():
+            if not isinstance(name, str) or name.lower() != "location":
+                continue
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, str) and item not in locations:
+                    locations.append(item)
+    return locations
+
+
+def _site_hosts(context: RequestContext) -> tuple[str, ...]:
+    request = context.request
+    hosts = [request.header("host") or ""]
+    event = request.event if isinstance(request.event, dict) else {}
+    request_context = event.get("requestContext")
+    if isinstance(request_context, dict) and isinstance(request_context.get("domainName"), str):
+        hosts.append(request_context["domainName"])
+    return tuple(host for host in hosts if host)

@@ -1,0 +1,235 @@
+"""Credential exfiltration: the function's own AWS credentials leaving in a response or a request.
+
+The values come from the environment at check time (``AWS_SECRET_ACCESS_KEY``,
+``AWS_SESSION_TOKEN``, ``AWS_ACCESS_KEY_ID``). A payload that contains the
+secret key or the session token is an attack; the access key id alone is not a
+secret (every SigV4 ``Authorization`` header carries it) and is only named in
+the finding when it travels with one of the other two.
+
+Each value is looked for as sent and in the forms code commonly turns it into
+(percent-encoded, JSON with escaped slashes). The search is cheap on megabytes:
+per value, one substring search for its longest run of characters that every
+form keeps; only a hit there leads to the full forms.
+
+The session token legitimately leaves in one place: SigV4, in the
+``X-Amz-Security-Token`` header of a signed request or query parameter of a
+presigned URL (which handlers routinely return). Without the secret key it
+cannot sign anything, so occurrences right after that name are not counted,
+unless the secret key travels with them. Requests to AWS endpoints are not
+checked at all: signing them is what the credentials are for.
+"""
+from __future__ import annotations
+
+import binascii
+import os
+from collections import namedtuple
+from functools import lru_cache
+from urllib.parse import quote
+
+from ..findings import AttackKind, Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ..sources import Inputs
+
+SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+SESSION_TOKEN = "AWS_SESSION_TOKEN"
+KEY_ID = "AWS_ACCESS_KEY_ID"
+MIN_SECRET_LENGTH = 8
+MIN_ANCHOR = 8
+DECODE_FREELY = 65536  # base64 bodies up to this size are simply decoded
+_SIGV4_PREFIXES = ("x-amz-security-token=", "x-amz-security-token: ", "x-amz-security-token:",
+                   '"x-amz-security-token": "', '"x-amz-security-token":"')
+_AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+class Payload(namedtuple("Payload", "parts outbound host", defaults=(False, ""))):
+    """What is about to leave: ``parts``, named pieces of text or bytes (``(name, content)``, or
+    ``(name, text, "base64")`` for a base64 body, judged on what it decodes to); ``outbound``
+    True for an HTTP request the function sends (else the handler's response); ``host`` that
+    request's destination."""
+
+    __slots__ = ()
+
+
+class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned")):
+    """One credential: its forms as (form name, text), the anchor every form keeps, whether it
+    may appear where SigV4 puts the session token, and the anchor base64-encoded at each of the
+    three byte alignments (a base64 text that holds none of them cannot decode to the secret)."""
+
+    __slots__ = ()
+
+
+def _anchor(value: str) -> str:
+    """The longest run of characters that percent-encoding and JSON escaping leave alone."""
+    best, run = "", []
+    for ch in value + "/":
+        if ch.isalnum() or ch in "-_.~":
+            run.append(ch)
+            continue
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+    return best if len(best) >= MIN_ANCHOR else ""
+
+
+def _lower_hex(text: str) -> str:
+    head, *rest = text.split("%")
+    return head + "".join(f"%{part[:2].lower()}{part[2:]}" for part in rest)
+
+
+def _forms(value: str) -> tuple[tuple[str, str], ...]:
+    found: dict[str, str] = {value: "as is"}
+    for encoded in (quote(value, safe=""), quote(value, safe="/")):
+        found.setdefault(encoded, "percent-encoded")
+        found.setdefault(_lower_hex(encoded), "percent-encoded")
+    found.setdefault(value.replace("/", "\\/"), "JSON-escaped")
+    return tuple((name, text) for text, name in found.items())
+
+
+def _aligned(anchor: str) -> tuple[str, ...]:
+    raw = anchor.encode("latin-1", "replace")
+    encoded = []
+    for skip in range(3):
+        usable = (len(raw) - skip) // 3 * 3
+        if usable < 3:
+            return ()
+        encoded.append(binascii.b2a_base64(raw[skip:skip + usable], newline=False).decode("ascii"))
+    return tuple(encoded)
+
+
+@lru_cache(maxsize=4)
+def _secrets(secret_key: str, token: str) -> tuple[_Secret, ...]:
+    secrets = []
+    for name, value, sigv4 in ((SECRET_KEY, secret_key, False), (SESSION_TOKEN, token, True)):
+        if len(value) >= MIN_SECRET_LENGTH:
+            anchor = _anchor(value)
+            secrets.append(_Secret(name, _forms(value), anchor, sigv4, _aligned(anchor or value)))
+    return tuple(secrets)
+
+
+_ENCODED_NAMES = (os.fsencode(SECRET_KEY), os.fsencode(SESSION_TOKEN)) if os.name == "posix" else None
+
+
+@lru_cache(maxsize=4)
+def _secrets_from_environment(secret_key: bytes | None, token: bytes | None) -> tuple[_Secret, ...]:
+    return _secrets(os.fsdecode(secret_key or b""), os.fsdecode(token or b""))
+
+
+def own_secrets() -> tuple[_Secret, ...]:
+    """The function's credentials as they are in the environment now.
+
+    ``os.environ.get`` encodes the name and decodes the value on every call (about 1 µs each);
+    on POSIX the mapping behind ``os.environ`` holds the same values, read here directly.
+    """
+    data = getattr(os.environ, "_data", None)
+    if _ENCODED_NAMES is not None and isinstance(data, dict):
+        return _secrets_from_environment(data.get(_ENCODED_NAMES[0]), data.get(_ENCODED_NAMES[1]))
+    return _secrets(os.environ.get(SECRET_KEY, ""), os.environ.get(SESSION_TOKEN, ""))
+
+
+def is_aws_endpoint(host: str) -> bool:
+    host = host.strip().rstrip(".").lower()
+    return host == "amazonaws.com" or host.endswith(_AWS_SUFFIXES)
+
+
+def _as_text(content: str | bytes) -> str:
+    if isinstance(content, str):
+        return content
+    return content.decode("latin-1")  # one byte, one character: every ASCII secret keeps its offsets
+
+
+def _signed_position(text: str, index: int) -> bool:
+    before = text[max(0, index - 32):index].lower()
+    return before.endswith(_SIGV4_PREFIXES)
+
+
+def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
+    """(form name, index) of each occurrence of ``secret`` in ``text``, a few per form at most."""
+    if secret.anchor and secret.anchor not in text:
+        return []
+    hits = []
+    for form_name, form in secret.forms:
+        index = text.find(form)
+        while index != -1 and len(hits) < 64:
+            hits.append((form_name, index))
+            index = text.find(form, index + 1)
+    return hits
+
+
+def _decoded(text: str, secrets: tuple[_Secret, ...]) -> str | None:
+    """What a base64 body decodes to, when it may hold a secret; None when it cannot.
+
+    Decoding runs at a few hundred MB/s; three substring searches per secret for its anchor
+    at each byte alignment run several times faster, so a large body is decoded only on a hit.
+    Line-wrapped (MIME) base64 breaks the alignment: it is always decoded.
+    """
+    if len(text) > DECODE_FREELY and not any(ch in text for ch in "\r\n ") and all(
+            secret.aligned and not any(encoded in text for encoded in secret.aligned) for secret in secrets):
+        return None
+    try:
+        return binascii.a2b_base64(text).decode("latin-1")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def scan(parts: tuple) -> list[tuple[str, str, str, bool]]:
+    """(secret name, part name, form name, in a SigV4 position) of every own credential found."""
+    secrets = own_secrets()
+    if not secrets:
+        return []
+    found = []
+    for part in parts:
+        part_name, content = part[0], part[1]
+        if not content:
+            continue
+        if len(part) > 2 and part[2] == "base64":
+            decoded = _decoded(content, secrets) if isinstance(content, str) else None
+            if decoded is None:
+                continue
+            text = decoded
+        else:
+            text = content if isinstance(content, str) else _as_text(content)
+        for secret in secrets:
+            if secret.anchor and secret.anchor not in text:
+                continue  # the one substring search a clean part costs
+            for form_name, index in _occurrences(text, secret):
+                found.append((secret.name, part_name, form_name,
+                              secret.sigv4 and _signed_position(text, index)))
+    return found
+
+
+def _key_id_present(parts: tuple) -> bool:
+    key_id = os.environ.get(KEY_ID, "")
+    if len(key_id) < MIN_SECRET_LENGTH:
+        return False
+    return any(content and not encoding and key_id in _as_text(content) for _, content, *encoding in parts)
+
+
+def detect(payload: Payload, inputs: Inputs | None, options: Mapping[str, Any]) -> Finding | None:
+    """``inputs`` are not used: the sinks call this without making the invocation flatten its event."""
+    if payload.outbound and (not options.get("outbound", True) or is_aws_endpoint(payload.host)):
+        return None
+    found = scan(payload.parts)
+    if not found:
+        return None
+    secret_key_found = any(name == SECRET_KEY for name, *_ in found)
+    leaked = [hit for hit in found if not hit[3] or secret_key_found]
+    if not leaked:
+        return None  # only the session token, only where SigV4 puts it
+    names = sorted({name for name, *_ in leaked})
+    if _key_id_present(payload.parts):
+        names.append(KEY_ID)
+    places = sorted({f"{part} ({form})" if form != "as is" else part for _, part, form, _ in leaked})
+    what = " and ".join(names)
+    if payload.outbound:
+        message = f"the function's own {what} in a request to {payload.host}"
+        rule = "credential_exfiltration.outbound"
+    else:
+        message = f"the function's own {what} in the response"
+        rule = "credential_exfiltration.response"
+    return Finding(AttackKind.CREDENTIAL_EXFILTRATION, rule, message, None,
+                   f"{', '.join(names)} found in {', '.join(places)}; values withheld")

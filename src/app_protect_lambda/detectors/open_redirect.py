@@ -1,0 +1,211 @@
+"""Open redirect: a 3xx whose Location an input sends off-site.
+
+The Location is read the way browsers read it (the WHATWG URL parser) and, to
+be safe, the way older parsers do where they differ:
+
+- leading and trailing C0 controls and spaces are dropped, tabs and newlines
+  removed anywhere (``" //evil"``, ``"/\\t/evil"``);
+- for http(s) a backslash is a slash (``/\\evil.example``, ``\\\\evil``), any run
+  of slashes after the scheme or at the start opens the authority
+  (``https:evil.example``, ``///evil``); the older reading, where a backslash
+  does not end the authority, is judged too;
+- the host is what follows the last ``@`` of the authority
+  (``https://good.example@evil.example``), percent-decoded, NFKC-folded, with
+  ideographic dots as dots, lower-cased, without a trailing dot;
+- ``javascript:``, ``data:`` and ``vbscript:`` are dangerous whatever follows;
+  any other scheme but http(s), ws(s) and ftp leaves the site.
+
+A Location is same-site when it is relative (a path, a query, a fragment) or
+its host is the request's own (the Host header or the API's domain name) or
+in ``allow_domains`` (subdomains included).
+
+An input is the cause when it supplies the part that decides where the browser
+goes: the scheme of a non-web URL, or the end of the host with at least one dot
+of it (or all of it), or when the whole Location was taken out of it (a field
+of a JSON or base64 ``state``). An input that only fills a query parameter of a
+code-chosen off-site URL (an OAuth ``state``) or a label the code places
+under its own domain is not.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import namedtuple
+from functools import lru_cache
+from urllib.parse import unquote
+
+from ..findings import AttackKind, Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from ..sources import Inputs
+
+MAX_LOCATION = 65536  # characters of a Location read past its leading controls
+MAX_OCCURRENCES = 16
+MIN_WHOLE = 6  # a Location shorter than this inside an input proves nothing
+_WEB_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
+_DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript"})
+_C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
+_IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+class Redirect(namedtuple("Redirect", "location site_hosts", defaults=((),))):
+    """A Location about to be sent, and the hosts that are this site's own."""
+
+    __slots__ = ()
+
+
+class _Reading(namedtuple("_Reading", "kind target span", defaults=("", (0, 0)))):
+    """How a browser reads a Location: ``kind`` relative, host, scheme (non-web) or dangerous;
+    ``target`` the host or the scheme; ``span`` where it sits in the raw Location."""
+
+    __slots__ = ()
+
+
+@lru_cache(maxsize=1)
+def _scheme_pattern() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def normalize_host(text: str) -> str:
+    """A host as browsers compare it: percent-decoded, NFKC, ideographic dots, lower-case."""
+    host = unquote(text) if "%" in text else text
+    if not host.isascii():
+        host = unicodedata.normalize("NFKC", host).translate(_IDEOGRAPHIC_DOTS)
+    host = host.lower().strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host[:-1] if host.endswith(".") else host
+
+
+def _clean(location: str) -> tuple[str, Sequence[int]]:
+    """The Location as parsers see it, and the raw index of each of its characters."""
+    if location[:1] > " " and location[-1:] > " " and not any(ch in location for ch in "\t\n\r"):
+        return location, range(len(location) + 1)
+    start = len(location) - len(location.lstrip(_C0_AND_SPACE))
+    end = min(len(location.rstrip(_C0_AND_SPACE)), start + MAX_LOCATION)
+    while end > start and location[end - 1] <= " ":
+        end -= 1
+    index = [i for i in range(start, end) if location[i] not in "\t\n\r"]
+    index.append(end)
+    return "".join(location[i] for i in index[:-1]), index
+
+
+def _read(text: str, index: Sequence[int], backslash_is_slash: bool) -> _Reading:
+    slashes = "/\\" if backslash_is_slash else "/"
+    match = _scheme_pattern().match(text)
+    if match:
+        scheme = match.group()[:-1].lower()
+        span = (index[0], index[match.end()])
+        if scheme in _DANGEROUS_SCHEMES:
+            return _Reading("dangerous", scheme, span)
+        if scheme not in _WEB_SCHEMES:
+            return _Reading("scheme", scheme, span)
+        start = match.end()
+        while start < len(text) and text[start] in "/\\":  # web schemes: any run of slashes
+            start += 1
+    elif len(text) >= 2 and text[0] in slashes and text[1] in slashes:
+        start = 2
+        while start < len(text) and text[start] in slashes:
+            start += 1
+    else:
+        return _Reading("relative")
+    end = start
+    stops = "/\\?#" if backslash_is_slash else "/?#"
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    host_start = start + text[start:end].rfind("@") + 1
+    host_end = end
+    if text[host_start:host_start + 1] == "[":
+        close = text.find("]", host_start, end)
+        host_end = close + 1 if close != -1 else end
+    else:
+        colon = text.find(":", host_start, end)
+        host_end = colon if colon != -1 else end
+    host = normalize_host(text[host_start:host_end])
+    if not host:
+        return _Reading("relative")  # no host: browsers refuse the URL
+    return _Reading("host", host, (index[host_start], index[host_end]))
+
+
+def readings(location: str) -> list[_Reading]:
+    text, index = _clean(location)
+    result = [_read(text, index, True)]
+    if "\\" in text:
+        legacy = _read(text, index, False)
+        if legacy != result[0]:
+            result.append(legacy)
+    return result
+
+
+@lru_cache(maxsize=16)
+def _domains(entries: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = (normalize_host(entry).lstrip("*").lstrip(".") for entry in entries)
+    return tuple(entry for entry in cleaned if entry)
+
+
+def _site_host(host: str) -> str:
+    host = host.strip()
+    if host.startswith("["):
+        return normalize_host(host[: host.find("]") + 1])
+    return normalize_host(host.partition(":")[0])
+
+
+def same_site(host: str, site_hosts: Sequence[str], allow_domains: Sequence[str]) -> bool:
+    if host in (_site_host(site) for site in site_hosts if site):
+        return True
+    return any(host == domain or host.endswith(f".{domain}") for domain in _domains(tuple(allow_domains)))
+
+
+def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
+    """Whether an input at [start, end) of the raw Location chose where ``reading`` goes."""
+    target_start, target_end = reading.span
+    if reading.kind != "host":
+        return start < target_end and end > target_start
+    if end < target_end or start >= target_end:
+        return False  # the code, not the input, wrote the end of the host
+    return start <= target_start or "." in normalize_host(location[start:target_end])
+
+
+def relevant(value: str) -> bool:
+    return not value.isspace()
+
+
+def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    location = redirect.location
+    allow_domains = tuple(options.get("allow_domains") or ())
+    offsite = [reading for reading in readings(location) if reading.kind != "relative" and not (
+        reading.kind == "host" and same_site(reading.target, redirect.site_hosts, allow_domains))]
+    if not offsite:
+        return None
+    candidates = inputs.occurring_in(location, relevant)
+    for reading in offsite:
+        for item in candidates:
+            start = location.find(item.value)
+            seen = 0
+            while start != -1 and seen < MAX_OCCURRENCES:
+                seen += 1
+                if _decides(location, start, start + len(item.value), reading):
+                    return _finding(reading, item)
+                start = location.find(item.value, start + 1)
+    # the whole Location inside a larger input: taken out of a JSON field, a state blob...
+    whole = location.strip()
+    if len(whole) >= MIN_WHOLE:
+        for item in inputs.view(relevant):
+            if len(item.value) > len(whole) and whole in item.value:
+                return _finding(offsite[0], item)
+    return None
+
+
+def _finding(reading: _Reading, item: Any) -> Finding:
+    if reading.kind == "dangerous":
+        rule, where = "open_redirect.scheme", f"a {reading.target}: URL"
+    elif reading.kind == "scheme":
+        rule, where = "open_redirect.offsite", f"a {reading.target}: URL outside the web"
+    else:
+        rule, where = "open_redirect.offsite", f"the off-site host {reading.target}"
+    return Finding(AttackKind.OPEN_REDIRECT, rule,
+                   f"input from {item.describe()} sends the redirect to {where}", item)

