@@ -35,7 +35,6 @@ class Stack:
         self.metrics = Metrics(namespace=self.namespace, service="shop")
         self.app = APIGatewayRestResolver()
         self.exception_handler_calls: list[str] = []
-        self.database = sqlite3.connect(":memory:")  # before instrumentation: only later connections are checked
         app, logger, metrics = self.app, self.logger, self.metrics
 
         @app.get("/products")
