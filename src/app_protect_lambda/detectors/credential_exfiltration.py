@@ -131,6 +131,7 @@ def own_secrets() -> tuple[_Secret, ...]:
     return _secrets(os.environ.get(SECRET_KEY, ""), os.environ.get(SESSION_TOKEN, ""))
 
 
+@lru_cache(maxsize=256)
 def is_aws_endpoint(host: str) -> bool:
     host = host.strip().rstrip(".").lower()
     return host == "amazonaws.com" or host.endswith(_AWS_SUFFIXES)

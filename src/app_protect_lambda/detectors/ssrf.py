@@ -64,14 +64,14 @@ def _never() -> bool:
     return False
 
 
-class Destination(namedtuple("Destination", "host port addresses sink_detail carried trusted_caller",
-                             defaults=("", None, _never))):
+class Destination(namedtuple("Destination", "host port addresses carried trusted_caller",
+                             defaults=(None, _never))):
     """Where a connection is about to go, as the sink saw it.
 
     ``host`` as the caller named it (a name or an IP literal), ``port`` (None when unknown),
-    ``addresses`` what it resolved to (or the literal itself), ``sink_detail`` the request line
-    for the record, ``carried`` the input behind an earlier hop that redirected here, and
-    ``trusted_caller()`` True when the SDK's own credential providers are calling.
+    ``addresses`` what it resolved to (or the literal itself), ``carried`` the input behind an
+    earlier hop that redirected here, and ``trusted_caller()`` True when the SDK's own
+    credential providers are calling.
     """
 
     __slots__ = ()

@@ -88,7 +88,7 @@ class _State:
         self.benign: set[tuple] = set()               # destinations already judged harmless
         self.benign_literals: set[tuple] = set()      # (host, port) of harmless IP literals, as passed
         self.carried: dict[str, Input] = {}           # host key -> input behind the redirect that named it
-        self.requests: dict[str, str] = {}            # host key -> last request line sent to it
+        self.requests: dict[str, tuple] = {}          # host -> (connection, method, url) of its last request
         self.checked: set[int] = set()                # connections inside a request() judged whole
 
 
@@ -119,10 +119,21 @@ def _host_text(host: Any) -> str | None:
     return None
 
 
-def _argument(destination: Any) -> str:
+def _request_line(state: _State, host: str) -> str:
+    noted = state.requests.get(host)
+    if noted is None:
+        return ""
+    connection, method, url = noted
+    if not (isinstance(url, str) and "://" in url):
+        url = f"{_origin(connection, *_connection_host(connection))}{url}"
+    return f"{method} {url}"
+
+
+def _argument(state: _State, destination: Any) -> str:
     where = destination.host if destination.port is None else f"{destination.host}:{destination.port}"
     text = f"{where} -> {', '.join(destination.addresses)}" if destination.addresses else where
-    return f"{text} [{destination.sink_detail}]" if destination.sink_detail else text
+    request = _request_line(state, destination.host)
+    return f"{text} [{request}]" if request else text
 
 
 def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: tuple[str, ...]) -> bool:
@@ -138,8 +149,7 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
     memo = (key, port_number, addresses)
     if carried is None and memo in state.benign:
         return True
-    destination = ssrf.Destination(host, port_number, addresses, state.requests.get(key, ""), carried,
-                                   _sdk_credential_fetch)
+    destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch)
     finding = None
     if ssrf.worth_judging(destination):
         finding = ssrf.detect(destination, context.inputs, context.policy.options(KIND))
@@ -147,7 +157,7 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
         if carried is None and len(state.benign) < _MAX_REMEMBERED:
             state.benign.add(memo)
         return carried is None
-    enforce(context, finding, sink, _argument(destination))
+    enforce(context, finding, sink, _argument(state, destination))
     return False
 
 
@@ -281,22 +291,18 @@ def _connection_host(connection: Any) -> tuple[str, Any]:
 
 
 def _origin(connection: Any, host: str, port: Any) -> str:
-    import http.client
-
-    scheme = "https" if isinstance(connection, http.client.HTTPSConnection) else "http"
+    client = sys.modules.get("http.client")
+    secure = client is not None and isinstance(connection, client.HTTPSConnection)
+    scheme = "https" if secure else "http"
     shown = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown}:{port}" if port else f"{scheme}://{shown}"
 
 
 def _note_request(context: RequestContext, connection: Any, method: Any, url: Any) -> None:
-    try:
-        host, port = _connection_host(connection)
-        state = _state(context)
-        if len(state.requests) < _MAX_REMEMBERED:
-            shown = url if isinstance(url, str) and "://" in url else f"{_origin(connection, host, port)}{url}"
-            state.requests[_modules()[0].host_key(host)] = f"{method} {shown}"
-    except Exception as error:
-        report_hook_error(KIND, "http.client.HTTPConnection.putrequest", error)
+    """Remember the request line for the records; it is formatted only if one is written."""
+    state = _state(context)
+    if len(state.requests) < _MAX_REMEMBERED:
+        state.requests[getattr(connection, "host", "")] = (connection, method, url)
 
 
 def _carry_redirect(context: RequestContext, connection: Any, response: Any) -> None:
@@ -324,12 +330,22 @@ def _carry_redirect(context: RequestContext, connection: Any, response: Any) -> 
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     return bytes(value).decode("latin-1") if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
 
 
 def _header_lines(headers: Any) -> str:
     items = headers.items() if hasattr(headers, "items") else headers or ()
-    return "\r\n".join(f"{_text(name)}: {_text(value)}" for name, value in items)
+    return "\r\n".join([f"{_text(name)}: {_text(value)}" for name, value in items])
+
+
+def _needs_outbound_check(context: RequestContext, host: str) -> bool:
+    """Requests to AWS endpoints carry SigV4 by design; without credentials there is nothing to find."""
+    if context.policy.mode_for(EXFILTRATION) is Mode.OFF:
+        return False
+    _, credentials = _modules()
+    return not credentials.is_aws_endpoint(host) and bool(credentials.own_secrets())
 
 
 def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> None:
@@ -344,13 +360,13 @@ def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: 
 def _check_request(context: RequestContext, connection: Any, sink: str, args: tuple, kwargs: dict) -> bool:
     """Judge a whole request before its first byte is sent; True when the body was judged too."""
     try:
-        if context.policy.mode_for(EXFILTRATION) is Mode.OFF:
-            return False
+        body = args[2] if len(args) > 2 else kwargs.get("body")
+        whole = body is None or isinstance(body, (bytes, bytearray, memoryview, str))
+        if not _needs_outbound_check(context, _connection_host(connection)[0]):
+            return whole
         method = args[0] if args else kwargs.get("method")
         url = args[1] if len(args) > 1 else kwargs.get("url")
-        body = args[2] if len(args) > 2 else kwargs.get("body")
         headers = args[3] if len(args) > 3 else kwargs.get("headers")
-        whole = body is None or isinstance(body, (bytes, bytearray, memoryview, str))
         parts: list[tuple[str, Any]] = [("request line", f"{method} {url}"), ("headers", _header_lines(headers))]
         if whole and body is not None:
             parts.append(("body", body if isinstance(body, str) else bytes(body)))
@@ -386,8 +402,8 @@ def _check_sent(context: RequestContext, connection: Any, data: Any) -> None:
         return
     sink = "http.client.HTTPConnection.send"
     try:
-        if context.policy.mode_for(EXFILTRATION) is not Mode.OFF:
-            host = _connection_host(connection)[0]
+        host = _connection_host(connection)[0]
+        if _needs_outbound_check(context, host):
             _judge_outbound(context, connection, sink, ((f"request to {host}", bytes(data)),), len(data))
     except AttackBlocked:
         raise
@@ -404,7 +420,10 @@ class HTTPClient(Instrumentor):
         def putrequest(wrapped, instance, args, kwargs):
             context = current()
             if context is not None and len(args) >= 2:
-                _note_request(context, instance, args[0], args[1])
+                try:
+                    _note_request(context, instance, args[0], args[1])
+                except Exception as error:
+                    report_hook_error(KIND, "http.client.HTTPConnection.putrequest", error)
             return wrapped(*args, **kwargs)
 
         def send(wrapped, instance, args, kwargs):
