@@ -10,6 +10,7 @@ import asyncio
 import http.client
 import json
 import socket
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -94,12 +95,36 @@ class LocalServer:
         return self.connections == 0 and not self.requests
 
 
+_LOOPBACK_ONLY = {"on": False}
+
+
+def _refuse_leaving_the_machine(event: str, args: tuple) -> None:
+    if event != "socket.connect" or not _LOOPBACK_ONLY["on"]:
+        return
+    address = args[1]
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        host = address[0].partition("%")[0]
+        if not (host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1", "localhost")):
+            raise ConnectionRefusedError(f"a network test tried to reach {address!r}")
+
+
+_audit_hook_installed = False
+
+
 def install_resolver(monkeypatch: pytest.MonkeyPatch, names: dict[str, str | Callable[[], str]]) -> list[str]:
     """Resolve ``names`` to the given addresses underneath our hook; refuse every other name.
 
     IP literals and ``localhost`` go to the real resolver (neither leaves the machine); any
-    other name fails, so no test can send a DNS query. Returns the log of names looked up.
+    other name fails, so no test can send a DNS query; and for the test's duration every
+    connect to anything but loopback is refused (an audit hook, inert outside these tests),
+    so a regression can never reach the metadata addresses the tests name. Returns the log
+    of names looked up.
     """
+    global _audit_hook_installed
+    if not _audit_hook_installed:
+        sys.addaudithook(_refuse_leaving_the_machine)
+        _audit_hook_installed = True
+    monkeypatch.setitem(_LOOPBACK_ONLY, "on", True)
     original = _socket.getaddrinfo
     looked_up: list[str] = []
 
@@ -316,3 +341,8 @@ def test_each_attempt_is_recorded_while_harmless_destinations_are_judged_once(se
         {"statusCode": 200}
     assert len(server.requests) == 5
     assert [r["rule"] for r in records.detections()] == ["ssrf.internal", "ssrf.internal"]
+
+
+def test_tests_cannot_leave_the_machine() -> None:
+    with socket.socket() as raw, pytest.raises(ConnectionRefusedError, match="tried to reach"):
+        raw.connect(("169.254.169.254", 80))
