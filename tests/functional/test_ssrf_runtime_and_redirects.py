@@ -132,6 +132,22 @@ def test_the_sdk_fetching_container_credentials_passes(runtime_api: LocalServer,
     assert len(runtime_api.requests) == 1 and records.detections() == []
 
 
+def test_a_trusted_credential_fetch_does_not_clear_the_runtime_api_for_later_calls(runtime_api: LocalServer,
+                                                                                   records) -> None:
+    runtime_api.body = CREDENTIALS
+
+    @protect(mode="block")
+    def handler(event, context):
+        botocore.utils.ContainerMetadataFetcher().retrieve_full_uri(
+            f"{runtime_api.url}/2021-04-23/credentials", headers={"Authorization": "token"})
+        with_urllib(f"{runtime_api.url}{NEXT}")  # same host and port, hard-wired, not the SDK
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert [r["path"] for r in runtime_api.requests] == ["/2021-04-23/credentials"]
+    assert [r["rule"] for r in records.detections()] == ["ssrf.stored"]
+
+
 # ---------------------------------------------------------------- redirects
 
 @pytest.mark.parametrize("client", [with_urllib, with_requests, with_urllib3])

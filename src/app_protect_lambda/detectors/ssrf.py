@@ -410,6 +410,12 @@ def worth_judging(destination: Destination) -> bool:
         or is_runtime_api(destination)
 
 
+def is_special(destination: Destination) -> bool:
+    """The Runtime API or a metadata/credentials endpoint: whether reaching it is harmless depends on
+    who calls, so a harmless verdict about it must not be remembered."""
+    return any(classify(address).endpoint for address in destination.addresses) or is_runtime_api(destination)
+
+
 def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
     classes = [classify(address) for address in destination.addresses]
     runtime = is_runtime_api(destination)

@@ -154,9 +154,10 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
     if ssrf.worth_judging(destination):
         finding = ssrf.detect(destination, context.inputs, context.policy.options(KIND))
     if finding is None:
-        if carried is None and len(state.benign) < _MAX_REMEMBERED:
+        remember = carried is None and not ssrf.is_special(destination)
+        if remember and len(state.benign) < _MAX_REMEMBERED:
             state.benign.add(memo)
-        return carried is None
+        return remember
     enforce(context, finding, sink, _argument(state, destination))
     return False
 
