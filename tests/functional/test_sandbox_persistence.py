@@ -293,6 +293,10 @@ def test_detector(command: Command, found: str | None) -> None:
     options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
     finding = sandbox_persistence.detect(command, Inputs([]), options)
     assert (finding.evidence if finding else None) == found
+    prefixes = sandbox_persistence.dropped_program_prefixes(options)
+    if found:  # the sinks' fast path never skips what the detector would find
+        assert sandbox_persistence.may_run_dropped_program(command, prefixes)
+    assert not sandbox_persistence.may_run_dropped_program(Command(["ls", "-la", "/var/task"]), prefixes)
 
 
 def test_detector_follows_path_into_tmp(monkeypatch, dropped) -> None:

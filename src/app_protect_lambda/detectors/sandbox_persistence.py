@@ -87,6 +87,38 @@ def _path_reaches(search: str, prefixes: tuple[str, ...]) -> bool:
     return any(entry.startswith(prefixes) for entry in search.split(os.pathsep) if entry)
 
 
+def dropped_program_prefixes(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The literal prefixes of ``exec_deny_paths`` ("" when a glob can match anywhere)."""
+    deny = compile_globs(tuple(options.get("exec_deny_paths", ())))
+    return deny.prefixes if deny is not None else ()
+
+
+def may_run_dropped_program(command: Command, prefixes: tuple[str, ...]) -> bool:
+    """The sinks' fast path: False when ``detect`` cannot find anything in this command.
+
+    Nothing can run from a denied directory when no part of the command names
+    one, the program is not looked up through a PATH that reaches one, and
+    relative programs do not start from one.
+    """
+    if not prefixes:
+        return False
+    if "" in prefixes:
+        return True
+    for text in (command.program, command.executable or "", command.cwd or "", *command.argv):
+        for prefix in prefixes:
+            if prefix in text:
+                return True
+    program = command.program
+    if (command.shell or "/" not in program) and _path_reaches(os.environ.get("PATH", ""), prefixes):
+        return True
+    if command.shell or (program and not program.startswith("/") and "/" in program):
+        try:
+            return os.getcwd().startswith(prefixes)
+        except OSError:
+            return True
+    return False
+
+
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
     deny = compile_globs(tuple(options.get("exec_deny_paths", ())))
     if deny is None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..context import RequestContext, current
 from ..detectors.command_injection import Command
+from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import enforce, inspect
@@ -62,43 +63,86 @@ def _vector(values: Any) -> list[str]:
     return [_text(value) for value in values]
 
 
-def check(sink: str, command: Command) -> None:
-    """Judge one command before ``sink`` runs it (inside an invocation)."""
-    shown = command.display()
-    inspect(KIND, sink, command, argument=shown)
-    inspect(PERSISTENCE, sink, command, argument=shown)
+class _State:
+    """Per invocation: the fast path's gate and the processes started."""
+
+    __slots__ = ("children", "injection", "persistence", "values")
+
+    def __init__(self, context: RequestContext) -> None:
+        policy = context.policy
+        self.injection = policy.mode_for(KIND) is not Mode.OFF
+        self.values: tuple[str, ...] = ()
+        if self.injection:
+            self.values = tuple(dict.fromkeys(item.value for item in context.inputs.forms))
+        self.persistence: tuple[str, ...] | None = None
+        if policy.mode_for(PERSISTENCE) is not Mode.OFF:
+            self.persistence = dropped_program_prefixes(policy.options(PERSISTENCE))
+        self.children: list[Child] = []
+
+    def mentions_input(self, command: Command) -> bool:
+        """Whether any input occurs in the command: without one there is no injection to find."""
+        if not self.values:
+            return False
+        text = "\x00".join(command.argv)
+        if command.program:
+            text = f"{text}\x00{command.program}"
+        return any(map(text.__contains__, self.values))
 
 
-def _run_check(sink: str, extract: Callable[[tuple, dict], Command | None], args: tuple, kwargs: dict) -> None:
+def _state(context: RequestContext) -> _State:
+    state = context.state.get(FAMILY)
+    if state is None:
+        state = context.state[FAMILY] = _State(context)
+    return state
+
+
+def check(sink: str, command: Command, context: RequestContext | None = None) -> None:
+    """Judge one command before ``sink`` runs it, inside an invocation; fail open on our own errors."""
     try:
-        command = extract(args, kwargs)
-        if command is not None:
-            check(sink, command)
+        if context is None:
+            context = current()
+            if context is None:
+                return
+        state = _state(context)
+        shown = None
+        if state.injection and state.mentions_input(command):
+            shown = command.display()
+            inspect(KIND, sink, command, argument=shown)
+        if state.persistence is not None and may_run_dropped_program(command, state.persistence):
+            inspect(PERSISTENCE, sink, command, argument=shown or command.display())
     except AttackBlocked:
         raise
     except Exception as error:
         report_hook_error(KIND, sink, error)
 
 
-def _sink(sink: str, extract: Callable[[tuple, dict], Command | None],
+def _extract(sink: str, extract: Callable[[tuple, dict], Command], args: tuple, kwargs: dict) -> Command | None:
+    try:
+        return extract(args, kwargs)
+    except Exception as error:
+        report_hook_error(KIND, sink, error)
+        return None
+
+
+def _sink(sink: str, extract: Callable[[tuple, dict], Command],
           spawned: Callable[[tuple, dict, Any], int | None] | None = None):
-    """A wrapt wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
+    """A wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
         if _inside.get():
             return wrapped(*args, **kwargs)
         context = current()
         if context is None:
             return wrapped(*args, **kwargs)
-        _run_check(sink, extract, args, kwargs)
+        command = _extract(sink, extract, args, kwargs)
+        if command is not None:
+            check(sink, command, context)
         token = _inside.set(True)
         try:
             result = wrapped(*args, **kwargs)
         finally:
             _inside.reset(token)
         if spawned is not None:
-            pid = spawned(args, kwargs, result)
-            if pid:
-                _remember(context, sink, pid, None, extract, args, kwargs)
+            _remember(context, sink, spawned(args, kwargs, result), None, command)
         return result
     return wrapper
 
@@ -193,22 +237,27 @@ class Subprocess(Instrumentor):
                 args = (list(args[0]), *args[1:])
             elif "args" in kwargs and _is_iterator(kwargs["args"]):
                 kwargs["args"] = list(kwargs["args"])
+            command = _extract("subprocess.Popen", _popen_command, args, kwargs)
             if _inside.get():
                 wrapped(*args, **kwargs)
             else:
-                _run_check("subprocess.Popen", _popen_command, args, kwargs)
+                if command is not None:
+                    check("subprocess.Popen", command, context)
                 token = _inside.set(True)
                 try:
                     wrapped(*args, **kwargs)
                 finally:
                     _inside.reset(token)
-            _remember(context, "subprocess.Popen", instance.pid, instance, _popen_command, args, kwargs)
+            _remember(context, "subprocess.Popen", instance.pid, instance, command)
 
         self.wrap(module.Popen, "__init__", init)
 
 
 def _is_iterator(value: Any) -> bool:
-    return not isinstance(value, (str, bytes, bytearray, os.PathLike, Sequence))
+    kind = type(value)
+    if kind is list or kind is tuple or kind is str or kind is bytes:
+        return False
+    return not isinstance(value, (bytearray, os.PathLike, Sequence))
 
 
 _OS_SINKS: list[tuple[str, Callable[[tuple, dict], Command], Any]] = [
@@ -249,9 +298,12 @@ class AsyncioSubprocess(Instrumentor):
 
 def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]):
     def wrapper(wrapped, instance, args, kwargs):
-        if _inside.get() or current() is None:
+        context = current()
+        if _inside.get() or context is None:
             return wrapped(*args, **kwargs)
-        _run_check(sink, extract, args, kwargs)
+        command = _extract(sink, extract, args, kwargs)
+        if command is not None:
+            check(sink, command, context)
         return _run_inside(wrapped(*args, **kwargs))
     return wrapper
 
@@ -279,42 +331,61 @@ INSTRUMENTORS = [Subprocess, OS, AsyncioSubprocess, Pty]
 class Child:
     __slots__ = ("command", "pid", "popen", "sink", "site")
 
-    def __init__(self, pid: int, popen: Any, sink: str, command: str, site: list[tuple[Any, int]]) -> None:
+    def __init__(self, pid: int, popen: Any, sink: str, command: Command | None, site: tuple | None) -> None:
         self.pid, self.popen, self.sink, self.command, self.site = pid, popen, sink, command, site
+
+    def shown(self) -> str:
+        return self.command.display() if self.command is not None else ""
 
     def where(self) -> str | None:
         """The line of the user's code that started the process."""
+        if self.site is None:
+            return None
+        code, line = self.site
+        root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+        filename = code.co_filename
+        shown = os.path.relpath(filename, root) if filename.startswith(root) else os.path.basename(filename)
+        return f"{shown}:{line} in {code.co_name}"
+
+
+_library_code: dict[Any, bool] = {}
+_is_library: Callable[[str], bool] | None = None  # reporting.frames' test, imported on first use
+
+
+def _spawn_site() -> tuple | None:
+    """(code, line) of the innermost frame of the user's code; library verdicts cached per code object."""
+    global _is_library
+    if _is_library is None:
         from ..reporting.frames import _is_library
+    if len(_library_code) > 4096:
+        _library_code.clear()
+    frame = sys._getframe(2)
+    depth = 0
+    while frame is not None and depth < 64:
+        code = frame.f_code
+        library = _library_code.get(code)
+        if library is None:
+            library = _library_code[code] = _is_library(code.co_filename)
+        if not library:
+            return code, frame.f_lineno
+        frame = frame.f_back
+        depth += 1
+    return None
 
-        for code, line in self.site:
-            if not _is_library(code.co_filename):
-                filename = code.co_filename
-                root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-                shown = os.path.relpath(filename, root) if filename.startswith(root) else os.path.basename(filename)
-                return f"{shown}:{line} in {code.co_name}"
-        return None
 
-
-def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any,
-              extract: Callable[[tuple, dict], Command | None], args: tuple, kwargs: dict) -> None:
+def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
     if not pid:
         return
     try:
-        command = extract(args, kwargs)
-        site = []
-        frame = sys._getframe(1)
-        while frame is not None and len(site) < 24:  # (code, line) now; formatted only if ever reported
-            site.append((frame.f_code, frame.f_lineno))
-            frame = frame.f_back
-        context.state.setdefault(FAMILY, []).append(
-            Child(pid, popen, sink, command.display() if command is not None else "", site))
+        _state(context).children.append(Child(pid, popen, sink, command, _spawn_site()))
     except Exception as error:
         report_hook_error(PERSISTENCE, f"{sink}.track", error)
 
 
 def finish(context: RequestContext) -> None:
     """At the end of an invocation: report (and in block mode kill) the children still running."""
-    children: list[Child] = context.state.get(FAMILY) or []
+    state = context.state.get(FAMILY)
+    children = state.children if state is not None else []
     if not children:
         return
     mode = context.policy.mode_for(PERSISTENCE)
@@ -326,7 +397,7 @@ def finish(context: RequestContext) -> None:
     tree = _process_tree()
     for child in alive:
         descendants = _descendants(child.pid, tree)
-        what = f"process {child.pid} ({child.command})"
+        what = f"process {child.pid} ({child.shown()})"
         if descendants:
             what += f" and {len(descendants)} descendant(s)"
         if mode is Mode.BLOCK:
@@ -338,7 +409,7 @@ def finish(context: RequestContext) -> None:
         evidence = f"started at {where}" if where else ""
         finding = Finding(PERSISTENCE, "sandbox.child-alive", message, None, evidence)
         with suppress(AttackBlocked):  # the invocation is over; the record says what was done
-            enforce(context, finding, child.sink, child.command, mode)
+            enforce(context, finding, child.sink, child.shown(), mode)
 
 
 def _alive(child: Child) -> bool:
