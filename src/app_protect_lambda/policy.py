@@ -96,8 +96,12 @@ def _fail(path: str, value: Any) -> str:
 # Sink families add their options here.
 PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
     AttackKind.SQL_INJECTION: {},
-    # "program:--option" entries added to the built-in table of options that run commands or write files.
-    AttackKind.COMMAND_INJECTION: {"dangerous_options": (_string_list, ())},
+    # dangerous_options: "program:--option" entries added to the built-in table of options that run
+    # commands or write files; allow_programs: programs an input may name (code that dispatches on a value).
+    AttackKind.COMMAND_INJECTION: {
+        "dangerous_options": (_string_list, ()),
+        "allow_programs": (_string_list, ()),
+    },
     # Path globs (detectors/file_access.py): deny_* apply to every read/write during an invocation,
     # input or not; allow_* exempt paths from every file_access rule; *_paths apply to both.
     # sensitive_paths extends the built-in locations an input must not bring a path into.

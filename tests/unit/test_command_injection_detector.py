@@ -61,6 +61,10 @@ SHELL_ATTACKS = [
     ('echo "$(cat {})"', "x; id", "command separator"),
     ('echo "$(cat \'{}\')"', "x'; id; '", "command separator"),
     ("echo {}", "x;\tid", "command separator"),
+    ("sh -c 'echo {}'", "x; id", "command separator"),  # the inner shell reads the quoted script again
+    ("bash -c \"ls {}\"", "$(id)", "command substitution"),
+    ("env X=1 sh -c 'cat {}'", "a | sh", "pipe"),
+    ("eval 'echo {}'", "x && id", "command separator"),
 ]
 
 
@@ -89,6 +93,7 @@ SHELL_BENIGN = [
     ("echo $'{}'", "plain"),
     ("ls -la {}", "/tmp/uploads/report.v2.final.pdf"),
     ("echo {}", "hello world"),  # splits words, brings no syntax
+    ("sh -c 'echo \"$1\"' sh '{}'", "x; id"),  # a positional parameter of the inner shell
 ]
 
 
@@ -183,6 +188,20 @@ def test_dangerous_options_extend_by_policy() -> None:
     inputs = Inputs([Input("query.x", "--hook=id")])
     assert ci.detect(command, inputs, {}) is None
     assert ci.detect(command, inputs, {"dangerous_options": ("mytool:--hook",)}).rule == "cmdi.option"
+
+
+def test_allowed_programs() -> None:
+    command = Command(["zip", "-r", "out.zip", "dir"])
+    inputs = Inputs([Input("query.format", "zip")])
+    assert ci.detect(command, inputs, {}).rule == "cmdi.program"
+    assert ci.detect(command, inputs, {"allow_programs": ("zip",)}) is None
+    assert ci.detect(Command(["zip -r out.zip dir"], shell=True), inputs, {"allow_programs": ("zip",)}) is None
+
+
+def test_interpreter_options_end_at_the_script() -> None:
+    assert argv(["python3", "/var/task/tool.py", "-cool"], "-cool") is None
+    assert argv(["bash", "/var/task/run.sh", "-c"], "-c") is None
+    assert argv(["python3", "-c", "print(1)"], "-c").rule == "cmdi.option"
 
 
 def test_decoded_forms_are_judged() -> None:

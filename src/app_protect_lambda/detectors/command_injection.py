@@ -16,7 +16,9 @@ an input is an attack when it becomes the program (or the program a wrapper
 such as ``env`` or ``xargs`` runs), when it injects an option into a program
 whose options run commands or write files (``find -exec``, ``curl -o``, ``tar
 --to-command``...), or when the vector runs a shell with ``-c`` and the script
-is judged as above.
+is judged as above. An input that equals the program is indistinguishable
+from code that picks the program by comparing a value (``if fmt == "zip"``);
+the policy's ``allow_programs`` names the programs inputs may pick.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ _WORD_BREAKS = frozenset((BLANK, OPERATOR, SUBST, COMMENT, REMARK))
 
 _SHELLS = frozenset(("sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"))
 # Programs that run their first non-option argument as a program.
+# Programs whose own options end at the first operand (the script they run).
+_INTERPRETERS = frozenset(("python", "python3", "perl", "ruby", "node", "php", *_SHELLS))
 _WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
                        "ionice", "chroot", "strace", "doas", "flock", "watch"))
 
@@ -332,6 +336,17 @@ def _builtin_dangerous_options() -> dict[str, frozenset[str]]:
     return {program: frozenset(options.split()) for program, options in table.items()}
 
 
+def _settings(options: Mapping[str, Any]) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """The option table and the programs inputs may pick, for one policy."""
+    return (_dangerous_options(tuple(options.get("dangerous_options", ()))),
+            _allowed_programs(tuple(options.get("allow_programs", ()))))
+
+
+@lru_cache(maxsize=8)
+def _allowed_programs(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(os.path.basename(name) for name in names)
+
+
 @lru_cache(maxsize=8)
 def _dangerous_options(extra: tuple[str, ...]) -> dict[str, frozenset[str]]:
     table = dict(_builtin_dangerous_options())
@@ -370,7 +385,7 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
     return _judge_argv(command, inputs, options)
 
 
-def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0) -> Finding | None:
     candidates = inputs.occurring_in(script, _any)
     if not candidates:
         return None
@@ -381,11 +396,31 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any]) -> Fi
         if reason:
             return _finding("cmdi.shell-syntax", f"input from {item.describe()} {reason} in the shell command",
                             item, script, start)
-    table = _dangerous_options(tuple(options.get("dangerous_options", ())))
+    table, allowed = _settings(options)
     for words in simple_commands(script, classes):
-        finding = _judge_words(words, script, spans, table)
+        finding = _judge_words(words, script, spans, table, allowed)
         if finding:
             return finding
+        inner = _inner_script(words)
+        if inner is not None and depth < 3:  # sh -c '...' and eval read their argument as a new script
+            finding = _judge_script(inner, inputs, options, depth + 1)
+            if finding:
+                return finding
+    return None
+
+
+def _inner_script(words: list[Word]) -> str | None:
+    """The script a command hands to another shell reading (``sh -c '...'``, ``eval ...``), if any."""
+    index: int | None = 0
+    while index is not None and _program_name(words[index].value) in _WRAPPERS:
+        index = _wrapped_program(words, index, _program_name(words[index].value))
+    if index is None:
+        return None
+    name = _program_name(words[index].value)
+    if name == "eval":
+        return " ".join(word.value for word in words[index + 1:]) or None
+    if name in _SHELLS:
+        return _shell_script([word.value for word in words[index:]])
     return None
 
 
@@ -433,14 +468,14 @@ def _syntax_reason(script: str, classes: bytearray, contexts: bytearray, start: 
     return None
 
 
-def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]],
-                 table: dict[str, frozenset[str]], *, check_first: bool = True) -> Finding | None:
+def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]], table: dict[str, frozenset[str]],
+                 allowed: frozenset[str], *, check_first: bool = True) -> Finding | None:
     """Program choice and option injection in one simple command."""
     index: int | None = 0
     program_index = 0
     while index is not None:
         word = words[index]
-        if index or check_first:
+        if (index or check_first) and os.path.basename(word.value) not in allowed:
             for item, start in spans:
                 if _chooses_program(text, word, item, start):
                     return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
@@ -452,11 +487,14 @@ def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]],
     dangerous = table.get(_program_name(program))
     if not dangerous:
         return None
+    stops_at_operand = _program_name(program) in _INTERPRETERS
     for word in words[program_index + 1:]:
         value = word.value
         if value == "--":
             break
         if not value.startswith("-"):
+            if stops_at_operand:  # what follows the script belongs to the script
+                break
             continue
         option = _dangerous_option(value, dangerous)
         if option is None:
@@ -505,8 +543,9 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
     program = command.program or (argv[0] if argv else "")
     if not program:
         return None
+    table, allowed = _settings(options)
     whole = Word(0, len(program), program)
-    for item in inputs.occurring_in(program, _any):
+    for item in () if os.path.basename(program) in allowed else inputs.occurring_in(program, _any):
         for _, start in _occurrences(program, (item,)):
             if _chooses_program(program, whole, item, start):
                 return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
@@ -527,8 +566,7 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
         words.append(Word(offset, offset + len(arg), program if index == 0 else arg))
         offset += len(arg) + 1
     spans = [(item, start) for item, start in _occurrences(joined, candidates) if start > len(argv[0])]
-    table = _dangerous_options(tuple(options.get("dangerous_options", ())))
-    return _judge_words(words, joined, spans, table, check_first=False)
+    return _judge_words(words, joined, spans, table, allowed, check_first=False)
 
 
 def _shell_script(argv: Sequence[str]) -> str | None:

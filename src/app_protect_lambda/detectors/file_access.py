@@ -248,6 +248,8 @@ def detect(access: FileAccess, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     rules = rules_for(options)
     path = access.path
     forms = _forms(absolute(path))
+    if forms[0].startswith(_PACKAGE):  # our own files (rules, data): reading them discloses nothing
+        return None
     finding = _input_finding(path, forms, inputs, rules)
     if finding is None:
         finding = _denied(path, forms, access.write, rules)
@@ -262,7 +264,7 @@ def detect(access: FileAccess, inputs: Inputs, options: Mapping[str, Any]) -> Fi
 
 def _denied(path: str, forms: tuple[str, ...], write: bool, rules: Rules) -> Finding | None:
     denied = _matches(rules.deny_write if write else rules.deny_read, forms)
-    if denied is None or forms[0].startswith(_PACKAGE):
+    if denied is None:
         return None
     operation = "write to" if write else "read of"
     return Finding(AttackKind.FILE_ACCESS, "file.deny-write" if write else "file.deny-read",
