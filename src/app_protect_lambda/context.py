@@ -44,14 +44,15 @@ class RequestContext:
 
     @property
     def inputs(self) -> Inputs:
-        """Every attacker-controlled string of the event, flattened on first use."""
+        """Every attacker-controlled string of the event; the event is flattened on first use."""
         if self._inputs is None:
-            self._inputs = collect_inputs(self.request, self.policy.limits)
-            if self._inputs.truncated:
-                from .reporting import notice
-
-                notice(self, "inspection_truncated", self._inputs.truncated)
+            self._inputs = collect_inputs(self.request, self.policy.limits, self._truncated)
         return self._inputs
+
+    def _truncated(self, reason: str) -> None:
+        from .reporting import notice
+
+        notice(self, "inspection_truncated", reason)
 
 
 def current() -> RequestContext | None:

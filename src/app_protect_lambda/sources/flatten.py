@@ -10,7 +10,7 @@ from .multipart import parse_multipart
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from ..policy import Limits
@@ -198,16 +198,22 @@ def _undynamo(value: Any) -> Any:
     return {k: _undynamo(v) for k, v in value.items()}
 
 
-def collect_inputs(request: Request, limits: Limits) -> Inputs:
-    """Flatten the event behind ``request`` into the invocation's inputs."""
-    budget = _Budget(limits)
-    event = request.event
-    if request.is_http:
-        items = list(_http(request, budget))
-    elif request.kind == kinds.EVENTBRIDGE:
-        items = list(_walk(event.get("detail"), "detail", budget))
-    elif request.kind == kinds.DIRECT:
-        items = list(_walk(event, "event", budget))
-    else:
-        items = list(_records(event, request.kind, budget))
-    return Inputs(items, truncated=budget.truncated, max_decode_chars=limits.max_decode_chars)
+def collect_inputs(request: Request, limits: Limits,
+                   on_truncated: Callable[[str], None] | None = None) -> Inputs:
+    """The invocation's inputs, flattened from the event behind ``request`` on first use."""
+    def load() -> tuple[list[Input], str | None]:
+        budget = _Budget(limits)
+        event = request.event
+        if request.is_http:
+            items = list(_http(request, budget))
+        elif request.kind == kinds.EVENTBRIDGE:
+            items = list(_walk(event.get("detail"), "detail", budget))
+        elif request.kind == kinds.DIRECT:
+            items = list(_walk(event, "event", budget))
+        else:
+            items = list(_records(event, request.kind, budget))
+        if budget.truncated and on_truncated is not None:
+            on_truncated(budget.truncated)
+        return items, budget.truncated
+
+    return Inputs(load=load, max_decode_chars=limits.max_decode_chars)

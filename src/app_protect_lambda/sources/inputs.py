@@ -130,17 +130,36 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
 
 
 class Inputs:
-    """The invocation's inputs, with decoded forms and per-detector views, memoised."""
+    """The invocation's inputs, with decoded forms and per-detector views, memoised.
 
-    __slots__ = ("_forms", "_views", "max_decode_chars", "raw", "truncated")
+    Built from a list, or from ``load``, a function returning ``(inputs, truncated)``
+    that runs on first use: a check that never looks at the inputs never pays for them.
+    """
 
-    def __init__(self, raw: Iterable[Input], *, truncated: str | None = None,
-                 max_decode_chars: int = 65536) -> None:
-        self.raw: tuple[Input, ...] = tuple(raw)
-        self.truncated = truncated
+    __slots__ = ("_forms", "_load", "_raw", "_truncated", "_views", "max_decode_chars")
+
+    def __init__(self, raw: Iterable[Input] = (), *, truncated: str | None = None, max_decode_chars: int = 65536,
+                 load: Callable[[], tuple[Iterable[Input], str | None]] | None = None) -> None:
+        self._load = load
+        self._raw: tuple[Input, ...] | None = None if load is not None else tuple(raw)
+        self._truncated = truncated
         self.max_decode_chars = max_decode_chars
         self._forms: tuple[Input, ...] | None = None
         self._views: dict[Callable[[str], bool], tuple[tuple[Input, ...], tuple[str, ...]]] = {}
+
+    @property
+    def raw(self) -> tuple[Input, ...]:
+        """Every input as received."""
+        if self._raw is None:
+            items, self._truncated = self._load()  # type: ignore[misc]
+            self._raw = tuple(items)
+        return self._raw
+
+    @property
+    def truncated(self) -> str | None:
+        """Why flattening stopped early, if a cap cut it short."""
+        _ = self.raw
+        return self._truncated
 
     def __len__(self) -> int:
         return len(self.raw)
