@@ -232,3 +232,23 @@ def test_unterminated_constructs_do_not_crash() -> None:
         ci.simple_commands(text)
         if len(text) > 1:
             assert shell("{}", text) is not None
+
+
+def test_prefilter_never_skips_a_finding() -> None:
+    cases = [(Command([t.format(p)], shell=True), p) for t, p, _ in SHELL_ATTACKS]
+    cases += [(Command(v), p) for v, p, _ in ARGV_ATTACKS]
+    cases += [(Command(["tar", "cf", "x.tar", "--to-command=sh"]), "to-command=sh"),
+              (Command(["ls", "-la"], program="/tmp/evil"), "evil")]
+    for command, payload in cases:
+        inputs = Inputs([Input("query.x", payload)])
+        assert ci.detect(command, inputs, {}) is not None, command
+        assert ci.Prefilter(inputs).may_inject(command), command
+
+
+def test_prefilter_skips_commands_without_inputs() -> None:
+    prefilter = ci.Prefilter(Inputs([Input("query.name", "report.v2.final.pdf"), Input("query.page", "42")]))
+    assert not prefilter.may_inject(Command(["convert", "-resize", "50%", "a.png", "b.pdf"]))
+    assert not prefilter.may_inject(Command(["ls -la /var/task"], shell=True))
+    assert prefilter.may_inject(Command(["convert report.v2.final.pdf out.png"], shell=True))
+    assert not prefilter.may_inject(Command(["convert", "report.v2.final.pdf", "out.png"]))  # a plain argument
+    assert prefilter.may_inject(Command(["sh", "-c", "convert report.v2.final.pdf out.png"]))

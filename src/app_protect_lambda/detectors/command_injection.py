@@ -88,10 +88,6 @@ def _any(value: str) -> bool:
     return True
 
 
-def _option_like(value: str) -> bool:
-    return value.startswith("-")
-
-
 # ---------------------------------------------------------------- the shell's reading of a command line
 
 def classify(text: str) -> tuple[bytearray, bytearray]:
@@ -377,6 +373,46 @@ def _dangerous_option(option_word: str, options: frozenset[str]) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- the sinks' fast path
+
+class Prefilter:
+    """Per invocation, over every decoded input value: whether ``detect`` can find anything in a command.
+
+    Every finding needs an input in the command: in a shell script anywhere; in
+    an argument vector as the program (or its name after a ``/``), in an
+    argument that starts with ``-``, or anywhere when the program is a shell or
+    a wrapper that runs another program.
+    """
+
+    __slots__ = ("every", "everything")
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.every = tuple(dict.fromkeys(item.value for item in inputs.forms))
+        self.everything = frozenset(self.every)
+
+    def may_inject(self, command: Command) -> bool:
+        every = self.every
+        if not every:
+            return False
+        if command.shell:
+            return any(map(command.script.__contains__, every))
+        program = command.program
+        if program in self.everything:
+            return True
+        slash = program.find("/")
+        while slash != -1:
+            if program[slash + 1:] in self.everything:
+                return True
+            slash = program.find("/", slash + 1)
+        name = _program_name(program)
+        argv = command.argv
+        if name in _SHELLS or name in _WRAPPERS:
+            text = "\x00".join(argv)
+        else:
+            text = "\x00".join([arg for arg in argv[1:] if arg[:1] == "-"])
+        return bool(text) and any(map(text.__contains__, every))
+
+
 # ---------------------------------------------------------------- detection
 
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
@@ -558,7 +594,7 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
     if len(argv) < 2:
         return None
     joined = "\x00".join(argv)
-    candidates = inputs.occurring_in(joined, _any if name in _WRAPPERS else _option_like)
+    candidates = inputs.occurring_in(joined, _any)
     if not candidates:
         return None
     words, offset = [], 0

@@ -86,7 +86,7 @@ class Globs:
         cleaned = [os.path.expanduser(p.strip()) if p.strip().startswith("~") else p.strip() for p in patterns]
         cleaned = [p for p in cleaned if p]
         self.pattern = re.compile("(?:" + "|".join(map(_glob_to_regex, cleaned)) + r")\Z", re.DOTALL)
-        self.prefixes = tuple(_literal_prefix(p) for p in cleaned)
+        self.prefixes = tuple(dict.fromkeys(_literal_prefix(p) for p in cleaned))
 
     def match(self, forms: tuple[str, ...]) -> str | None:
         """The first form of a path that a glob covers, or None."""

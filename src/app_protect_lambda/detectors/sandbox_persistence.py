@@ -93,24 +93,38 @@ def dropped_program_prefixes(options: Mapping[str, Any]) -> tuple[str, ...]:
     return deny.prefixes if deny is not None else ()
 
 
-def may_run_dropped_program(command: Command, prefixes: tuple[str, ...]) -> bool:
+def path_reaches(prefixes: tuple[str, ...]) -> bool:
+    """Whether a program looked up through PATH could come from a denied directory."""
+    return bool(prefixes) and _path_reaches(os.environ.get("PATH", ""), prefixes)
+
+
+def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through_path: bool | None = None) -> bool:
     """The sinks' fast path: False when ``detect`` cannot find anything in this command.
 
     Nothing can run from a denied directory when no part of the command names
-    one, the program is not looked up through a PATH that reaches one, and
-    relative programs do not start from one.
+    one, the program is not looked up through a PATH that reaches one
+    (``through_path``, computed once per invocation by the sink), and relative
+    programs do not start from one.
     """
     if not prefixes:
         return False
     if "" in prefixes:
         return True
-    for text in (command.program, command.executable or "", command.cwd or "", *command.argv):
+    texts = [command.program, *command.argv]
+    if command.executable:
+        texts.append(command.executable)
+    if command.cwd:
+        texts.append(command.cwd)
+    for text in texts:
         for prefix in prefixes:
             if prefix in text:
                 return True
     program = command.program
-    if (command.shell or "/" not in program) and _path_reaches(os.environ.get("PATH", ""), prefixes):
-        return True
+    if command.shell or "/" not in program:
+        if through_path is None:
+            through_path = path_reaches(prefixes)
+        if through_path:
+            return True
     if command.shell or (program and not program.startswith("/") and "/" in program):
         try:
             return os.getcwd().startswith(prefixes)

@@ -50,9 +50,12 @@ def path_text(value: Any) -> str | None:
         return None
 
 
-def check_path(sink: str, value: Any, write: bool, dir_fd: int | None = None,
+def check_path(sink: str, value: Any, write: bool | str, dir_fd: int | None = None,
                context: RequestContext | None = None) -> None:
-    """Judge one path before ``sink`` uses it, inside an invocation; fail open on our own errors."""
+    """Judge one path before ``sink`` uses it, inside an invocation; fail open on our own errors.
+
+    ``write`` may be an ``open()`` mode, read only when the path is not cleared by the fast path.
+    """
     try:
         path = value if type(value) is str else path_text(value)
         if path is None:
@@ -70,11 +73,22 @@ def check_path(sink: str, value: Any, write: bool, dir_fd: int | None = None,
             path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
         if gate.clear(path):
             return
+        if type(write) is not bool:
+            write = _is_write(write)
         inspect(KIND, sink, FileAccess(path, write), argument=path)
     except AttackBlocked:
         raise
     except Exception as error:
         report_hook_error(KIND, sink, error)
+
+
+def _cleared(context: RequestContext, file: Any) -> bool:
+    """The hot path of open(): a str path that this invocation's gate clears (never raises)."""
+    try:
+        gate = context.state.get(FAMILY)
+        return type(file) is str and gate is not None and (gate is False or gate.clear(file))
+    except Exception:
+        return False
 
 
 def _gate(context: RequestContext) -> Gate | bool:
@@ -105,8 +119,8 @@ class Open(Instrumentor):
 
         def open(file, mode="r", *args, **kwargs):
             context = current()
-            if context is not None and not _inside.get():
-                check_path("builtins.open", file, _is_write(mode), None, context)
+            if context is not None and not _inside.get() and not _cleared(context, file):
+                check_path("builtins.open", file, mode, None, context)
             return original(file, mode, *args, **kwargs)
 
         open.__wrapped__ = original  # type: ignore[attr-defined]
@@ -124,7 +138,7 @@ class OSFiles(Instrumentor):
 
         def os_open(path, flags, mode=0o777, *, dir_fd=None):
             context = current()
-            if context is not None and not _inside.get():
+            if context is not None and not _inside.get() and (dir_fd is not None or not _cleared(context, path)):
                 check_path("os.open", path, bool(flags & _WRITE_FLAGS), dir_fd, context)
             return original_open(path, flags, mode, dir_fd=dir_fd)
 
@@ -200,7 +214,7 @@ class Pathlib(Instrumentor):
             if _inside.get() or current() is None:
                 return wrapped(*args, **kwargs)
             mode = args[0] if args else kwargs.get("mode", "r")
-            check_path("pathlib.Path.open", instance, _is_write(mode))
+            check_path("pathlib.Path.open", instance, mode)
             token = _inside.set(True)
             try:
                 return wrapped(*args, **kwargs)

@@ -30,8 +30,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..context import RequestContext, current
-from ..detectors.command_injection import Command
-from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program
+from ..detectors.command_injection import Command, Prefilter
+from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program, path_reaches
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import enforce, inspect
@@ -64,29 +64,21 @@ def _vector(values: Any) -> list[str]:
 
 
 class _State:
-    """Per invocation: the fast path's gate and the processes started."""
+    """Per invocation: the fast path's gates and the processes started."""
 
-    __slots__ = ("children", "injection", "persistence", "values")
+    __slots__ = ("children", "injection", "path_reaches", "persistence")
 
     def __init__(self, context: RequestContext) -> None:
         policy = context.policy
-        self.injection = policy.mode_for(KIND) is not Mode.OFF
-        self.values: tuple[str, ...] = ()
-        if self.injection:
-            self.values = tuple(dict.fromkeys(item.value for item in context.inputs.forms))
+        self.injection: Prefilter | None = None
+        if policy.mode_for(KIND) is not Mode.OFF:
+            self.injection = Prefilter(context.inputs)
         self.persistence: tuple[str, ...] | None = None
+        self.path_reaches = False
         if policy.mode_for(PERSISTENCE) is not Mode.OFF:
             self.persistence = dropped_program_prefixes(policy.options(PERSISTENCE))
+            self.path_reaches = path_reaches(self.persistence)
         self.children: list[Child] = []
-
-    def mentions_input(self, command: Command) -> bool:
-        """Whether any input occurs in the command: without one there is no injection to find."""
-        if not self.values:
-            return False
-        text = "\x00".join(command.argv)
-        if command.program:
-            text = f"{text}\x00{command.program}"
-        return any(map(text.__contains__, self.values))
 
 
 def _state(context: RequestContext) -> _State:
@@ -105,10 +97,11 @@ def check(sink: str, command: Command, context: RequestContext | None = None) ->
                 return
         state = _state(context)
         shown = None
-        if state.injection and state.mentions_input(command):
+        if state.injection is not None and state.injection.may_inject(command):
             shown = command.display()
             inspect(KIND, sink, command, argument=shown)
-        if state.persistence is not None and may_run_dropped_program(command, state.persistence):
+        if state.persistence is not None and may_run_dropped_program(command, state.persistence,
+                                                                     state.path_reaches):
             inspect(PERSISTENCE, sink, command, argument=shown or command.display())
     except AttackBlocked:
         raise
