@@ -25,6 +25,9 @@ it, and a pattern that does not start with ``/`` matches at any depth.
 
 Paths are judged lexically; paths under ``/proc`` and ``/dev`` are also resolved
 through their symlinks (``/proc/self``, ``/proc/<pid>/root``, ``/dev/fd``).
+A symlink planted elsewhere (in ``/tmp``) is not followed: resolving every path
+would cost a system call per component on every open. This package's own files
+are never judged.
 """
 from __future__ import annotations
 
