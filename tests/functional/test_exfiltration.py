@@ -15,7 +15,7 @@ import requests
 from app_protect_lambda import RequestBlocked, protect
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event, apigw_v2_event, sqs_event
 
-from .test_network_hooks import TIMEOUT, LocalServer, install_resolver
+from .network_support import TIMEOUT, LocalServer, install_resolver
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from app_protect_lambda.testing import (
     sqs_event,
 )
 
-from .test_network_hooks import TIMEOUT, LocalServer, install_resolver
+from .network_support import TIMEOUT, LocalServer, install_resolver
 
 
 @pytest.fixture

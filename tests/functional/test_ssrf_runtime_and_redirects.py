@@ -18,7 +18,7 @@ import urllib3
 from app_protect_lambda import RequestBlocked, protect
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event, sqs_event
 
-from .test_network_hooks import TIMEOUT, LocalServer, install_resolver
+from .network_support import TIMEOUT, LocalServer, install_resolver
 
 NEXT = "/2018-06-01/runtime/invocation/next"
 CREDENTIALS = (b'{"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "x", "Token": "y", '
