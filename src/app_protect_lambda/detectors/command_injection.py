@@ -23,13 +23,17 @@ the policy's ``allow_programs`` names the programs inputs may pick.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
 
 from ..findings import AttackKind, Finding
-from ..sources import Inputs
-from ..sources.inputs import Input
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
+
+    from ..sources import Inputs
+    from ..sources.inputs import Input
 
 MAX_OCCURRENCES = 16
 

@@ -34,13 +34,17 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
 from ..findings import AttackKind, Finding
-from ..sources import Inputs
-from ..sources.inputs import Input
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ..sources import Inputs
+    from ..sources.inputs import Input
 
 SENSITIVE_PATHS = (
     "/proc/*/environ", "/proc/*/task/*/environ", "/proc/*/mem", "/proc/*/task/*/mem",

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
-from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any
 
 from ..findings import AttackKind, Finding
-from ..sources import Inputs
 from .command_injection import Command, simple_commands
 from .file_access import absolute, compile_globs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+    from ..sources import Inputs
 
 _INTERPRETERS = ("sh", "bash", "dash", "zsh", "ksh", "ash", "python", "perl", "ruby", "node", "php", "lua")
 
@@ -76,6 +79,8 @@ def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...]) -> str:
         return absolute(path)
     search = os.environ.get("PATH", "")
     if _path_reaches(search, deny_prefixes):
+        import shutil  # only here: shutil pulls in bz2 and lzma, milliseconds of cold start
+
         found = shutil.which(path, path=search)
         if found:
             return absolute(found)

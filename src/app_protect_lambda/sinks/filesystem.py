@@ -17,17 +17,22 @@ before Python 3.14 (without ``filter="data"``) would follow it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
 
-from ..context import RequestContext, current
+from ..context import current
 from ..detectors.file_access import FileAccess, Gate, Member, rules_for
 from ..errors import AttackBlocked
 from ..findings import AttackKind
 from ..guard import inspect
 from ..policy import Mode
 from .base import Instrumentor, report_hook_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..context import RequestContext
 
 KIND = AttackKind.FILE_ACCESS
 FAMILY = "filesystem"
