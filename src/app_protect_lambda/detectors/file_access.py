@@ -37,6 +37,7 @@ import re
 from functools import lru_cache
 
 from ..findings import AttackKind, Finding
+from ..sources.inputs import Input
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..sources import Inputs
-    from ..sources.inputs import Input
 
 SENSITIVE_PATHS = (
     "/proc/*/environ", "/proc/*/task/*/environ", "/proc/*/mem", "/proc/*/task/*/mem",
