@@ -30,3 +30,22 @@ def test_quick_start_runs_as_written() -> None:
 def test_testing_helpers_block_runs() -> None:
     code = _block_after("## Testing your own handler")
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_policy_example_is_valid_and_means_what_it_says(tmp_path) -> None:
+    text = README.read_text()
+    match = re.search(r"<!-- policy-example:.*?\n```yaml\n(.*?)```", text, re.DOTALL)
+    assert match
+    path = tmp_path / "policy.yaml"
+    path.write_text(match.group(1))
+
+    from app_protect_lambda.findings import AttackKind
+    from app_protect_lambda.policy import Mode
+    from app_protect_lambda.policy_store import load
+
+    policy = load(str(path))
+    assert policy.mode is Mode.REPORT
+    assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.BLOCK
+    assert policy.mode_for(AttackKind.SANDBOX_PERSISTENCE) is Mode.REPORT
+    assert policy.options(AttackKind.SSRF)["allow_hosts"][1] == "*.internal.example.com"
+    assert policy.reporting.event_bus == "default" and policy.limits.max_inputs == 5000
