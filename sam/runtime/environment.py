@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
+import functools
+import importlib.util
 import os
 import platform
 import shutil
@@ -48,17 +49,20 @@ def locked(name: str) -> Iterator[None]:
 
 
 def find_interpreter(version: str) -> str | None:
-    """python3.X on this machine: pyenv's versions first (PATH may only hold pyenv shims)."""
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates = sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")))
-    if candidates:
-        return candidates[-1]
-    found = shutil.which(f"python{version}")
-    if found and f"{os.sep}shims{os.sep}" not in found:
-        return found
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+    """python3.X on this machine (layer/build.py's search), or this interpreter if it is that version."""
+    found = _layer_build().find_interpreter(version)
+    if found is None and f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
-    return None
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _layer_build():
+    """layer/build.py as a module: a standalone script (python3 and pip only), so not a package."""
+    spec = importlib.util.spec_from_file_location("app_protect_layer_build", ROOT / "layer" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def host_arch() -> str:

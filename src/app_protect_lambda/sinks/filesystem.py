@@ -38,6 +38,17 @@ KIND = AttackKind.FILE_ACCESS
 FAMILY = "filesystem"
 
 _inside: ContextVar[bool] = ContextVar("app_protect_file_inside", default=False)
+
+
+def _call_inside(wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Call a high-level sink's original; the lower-level sinks it reaches are not judged again."""
+    token = _inside.set(True)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _inside.reset(token)
+
+
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -199,11 +210,7 @@ def _paths_sink(sink: str, paths: Callable[[tuple, dict], list[tuple[Any, bool, 
             operations = []
         for value, write, dir_fd in operations:
             check_path(sink, value, write, dir_fd)
-        token = _inside.set(True)
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            _inside.reset(token)
+        return _call_inside(wrapped, args, kwargs)
     return wrapper
 
 
@@ -220,11 +227,7 @@ class Pathlib(Instrumentor):
                 return wrapped(*args, **kwargs)
             mode = args[0] if args else kwargs.get("mode", "r")
             check_path("pathlib.Path.open", instance, mode)
-            token = _inside.set(True)
-            try:
-                return wrapped(*args, **kwargs)
-            finally:
-                _inside.reset(token)
+            return _call_inside(wrapped, args, kwargs)
 
         self.wrap(module.Path, "open", wrapper)
 
@@ -261,11 +264,7 @@ def _extraction_sink(sink: str, target: Callable[[Any, tuple, dict], tuple[Any, 
             report_hook_error(KIND, sink, error)
         else:
             _check_extraction(sink, root, members)
-        token = _inside.set(True)
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            _inside.reset(token)
+        return _call_inside(wrapped, args, kwargs)
     return wrapper
 
 
