@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..context import current
+from ..detectors.sql_injection import relevant
 from ..errors import AttackBlocked
 from ..findings import AttackKind
 from ..guard import inspect
@@ -40,9 +41,13 @@ def statement_text(statement: Any, context: Any = None) -> str | None:
 
 def check_statement(sink: str, statement: Any, context: Any = None) -> None:
     """Judge one statement before ``sink`` runs it; fail open on our own errors."""
+    invocation = current()
+    if invocation is None:
+        return
     try:
         text = statement if type(statement) is str else statement_text(statement, context)
-        if text:
+        # The common case, no input in the statement, is settled here without the guard.
+        if text and invocation.inputs.any_in(text, relevant):
             inspect(KIND, sink, text)
     except AttackBlocked:
         raise

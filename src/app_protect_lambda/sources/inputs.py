@@ -197,10 +197,12 @@ class Inputs:
             view = self._views[relevant] = (items, tuple(dict.fromkeys(item.value for item in items)))
         return view
 
+    def any_in(self, argument: str, relevant: Callable[[str], bool]) -> bool:
+        """Whether any relevant form occurs in ``argument``: one pass in C over the distinct values."""
+        return any(map(argument.__contains__, self._view(relevant)[1]))
+
     def occurring_in(self, argument: str, relevant: Callable[[str], bool]) -> list[Input]:
         """The relevant forms that occur verbatim in ``argument``: the sinks' fast path."""
-        items, values = self._view(relevant)
-        # One pass in C over the distinct values; the per-item loop runs only on a hit.
-        if not any(map(argument.__contains__, values)):
+        if not self.any_in(argument, relevant):
             return []
-        return [item for item in items if item.value in argument]
+        return [item for item in self._view(relevant)[0] if item.value in argument]
