@@ -181,8 +181,9 @@ def test_fail_closed_blocks_when_the_detector_raises(db_path: Path, records,
 
     monkeypatch.setitem(loaded_detectors, AttackKind.SQL_INJECTION, broken)
     handler = protect(policy={"mode": "block", "fail": "closed"})(
-        lambda event, context: {"statusCode": 200, "body": json.dumps(lookup(db_path, "alice"))})
-    assert handler(apigw_v1_event(query={"name": "alice"}), LambdaContext())["statusCode"] == 403
+        lambda event, context: {"statusCode": 200, "body": json.dumps(lookup(db_path, "john smith"))})
+    # the input occurs in the statement, so the (broken) detector must judge it
+    assert handler(apigw_v1_event(query={"name": "john smith"}), LambdaContext())["statusCode"] == 403
     assert records.detections()[0]["rule"] == "internal.fail-closed"
 
 
