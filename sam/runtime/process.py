@@ -174,6 +174,16 @@ class LocalFunction:
         """A position in the output, for ``records(since=...)``."""
         return len(self.lines)
 
+    def lines_starting(self, prefix: str, *, since: int = 0, wait_for: int = 1, timeout: float = 5.0) -> list[str]:
+        """The output lines after ``since`` that start with ``prefix``; waits up to ``timeout`` for
+        ``wait_for`` of them (the pipe may lag behind the runtime's answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.lines[since:] if line.startswith(prefix)]
+            if len(found) >= wait_for or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
     def records(self, schema: str | None = "app-protect/detection/1", *, request_id: str | None = None,
                 since: int = 0, wait_for: int = 0, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The app-protect JSON lines printed after ``since`` (detections by default), of one invocation

@@ -53,7 +53,7 @@ def test_layer_and_protect_decorator_without_the_wrapper(version: str, opt: Path
         assert [(r["protection"], r["action"]) for r in records] == [
             ("sql_injection", "blocked"), ("command_injection", "blocked"), ("sql_injection", "blocked")]
         # Powertools' Logger, outside @protect, still sees the invocation context.
-        [logged] = [json.loads(line) for line in function.lines if line.startswith('{"level"')]
+        [logged] = [json.loads(line) for line in function.lines_starting('{"level"')]
         assert logged["message"] == "imported users"
         assert logged["function_name"] == function.function_name and logged["cold_start"] is False
 

@@ -157,7 +157,7 @@ def test_records_are_json_lines_on_stdout_with_emf_metrics(deployed: Deployed) -
     result = function.invoke(get("/users", name="x' UNION SELECT name, email, plan FROM users --"))
     assert result.status_code == 403
     function.records(request_id=result.request_id, wait_for=1)
-    metrics = [json.loads(line) for line in function.lines[since:] if line.startswith('{"_aws"')]
+    metrics = [json.loads(line) for line in function.lines_starting('{"_aws"', since=since)]
     assert any(m.get("Protection") == "sql_injection" and m.get("Blocked") == 1 for m in metrics)
 
 
