@@ -280,7 +280,7 @@ def test_emf_metrics_once_per_invocation_with_records(db_path: Path, records) ->
     assert document["Protection"] == "sql_injection"
     assert document["Detections"] == 2 and document["Blocked"] == 0
     directive = document["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "AppProtect" and directive["Dimensions"] == [["Protection"]]
+    assert directive["Namespace"] == "AppProtect" and directive["Dimensions"] == [["Protection"], []]
     records.clear()
     handler(apigw_v1_event(query={"name": "alice"}), LambdaContext())
     assert records.all() == []

@@ -20,7 +20,8 @@ def emit(record: dict[str, Any]) -> None:
 
 
 def metrics(records: list[dict[str, Any]], function_name: str | None) -> list[dict[str, Any]]:
-    """EMF documents: Detections and Blocked per protection; InternalErrors and notices without dimensions."""
+    """EMF documents: Detections and Blocked per protection and in all (for one alarm on every block);
+    InternalErrors and notices without dimensions."""
     namespace = config.get("APP_PROTECT_METRICS_NAMESPACE")
     timestamp = int(time.time() * 1000)
     detections: Counter[str] = Counter()
@@ -39,7 +40,7 @@ def metrics(records: list[dict[str, Any]], function_name: str | None) -> list[di
     for protection, count in sorted(detections.items()):
         documents.append({
             "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [{
-                "Namespace": namespace, "Dimensions": [["Protection"]],
+                "Namespace": namespace, "Dimensions": [["Protection"], []],  # per protection, and in all
                 "Metrics": [{"Name": "Detections", "Unit": "Count"}, {"Name": "Blocked", "Unit": "Count"}],
             }]},
             "Protection": protection, "FunctionName": function_name,
