@@ -7,7 +7,6 @@ from . import checkpoints, reporting, sinks
 from .context import RequestContext, activate, deactivate
 from .errors import AttackBlocked
 from .policy_store import PolicyStore
-from .responses import blocked_response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ def invoke(handler: Callable[..., Any], policy: Policy, event: Any, lambda_conte
                 raise context.blocked
             return checkpoints.run_response(context, response)
         except AttackBlocked as blocked:
+            from .responses import blocked_response
+
             return blocked_response(context, blocked)
     finally:
         deactivate(token)

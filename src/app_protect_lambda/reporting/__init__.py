@@ -1,10 +1,11 @@
-"""Reporting: every record is printed at once; metrics and EventBridge are flushed per invocation."""
+"""Reporting: every record is printed at once; metrics and EventBridge are flushed per invocation.
+
+The record, CloudWatch and frame modules load with the first record: an
+invocation without one, and the cold start, never pay for them.
+"""
 from __future__ import annotations
 
 import sys
-
-from . import cloudwatch, record
-from .frames import user_frames
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
 
 
 def report(context: RequestContext, finding: Finding, action: Action, sink: str, argument: Any) -> None:
+    from . import cloudwatch, record
+    from .frames import user_frames
+
     entry = record.detection(context, finding, action, sink, argument, user_frames())
     context.records.append(entry)
     cloudwatch.emit(entry)
@@ -28,6 +32,8 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
             if key in context.internal_errors:
                 return
             context.internal_errors.add(key)
+        from . import cloudwatch, record
+
         entry = record.internal_error(where, error, context)
         if context is not None:
             context.records.append(entry)
@@ -37,6 +43,8 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
 
 
 def notice(context: RequestContext, what: str, detail: str) -> None:
+    from . import cloudwatch, record
+
     entry = record.notice(context, what, detail)
     context.records.append(entry)
     cloudwatch.emit(entry)
@@ -47,6 +55,7 @@ def flush(context: RequestContext) -> None:
     if not context.records:
         return
     from .. import config
+    from . import cloudwatch, record
 
     function_name = record.function_info(context.lambda_context)["name"]
     for document in cloudwatch.metrics(context.records, function_name):

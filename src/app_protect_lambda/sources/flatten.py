@@ -6,7 +6,6 @@ import json
 
 from . import kinds
 from .inputs import Input, Inputs
-from .multipart import parse_multipart
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,6 +108,8 @@ def _body(request: Request, budget: _Budget) -> Iterator[Input]:
         return
     content_type = request.content_type
     if "multipart/form-data" in content_type:
+        from .multipart import parse_multipart
+
         for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
             if part.filename is not None:
                 if budget.take(part.filename):
