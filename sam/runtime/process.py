@@ -13,7 +13,6 @@ by its own PID.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -23,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from app_protect_lambda.reporting.record import from_log_line
 
 from .api import Result, RuntimeAPI
 
@@ -193,14 +194,8 @@ class LocalFunction:
         while True:
             found = []
             for line in self.lines[since:]:
-                start = line.find('{"schema"')
-                if start < 0:
-                    continue
-                try:
-                    record = json.loads(line[start:])
-                except ValueError:
-                    continue
-                if schema is not None and record.get("schema") != schema:
+                record = from_log_line(line)
+                if record is None or (schema is not None and record.get("schema") != schema):
                     continue
                 if request_id is None or (record.get("function") or {}).get("aws_request_id") == request_id:
                     found.append(record)

@@ -58,15 +58,11 @@ def _replay(options: argparse.Namespace) -> int:
 
 
 def _records(lines: Iterable[str]) -> Iterable[dict]:
+    from .reporting.record import DETECTION_SCHEMA, from_log_line
+
     for line in lines:
-        start = line.find("{")
-        if start < 0:
-            continue
-        try:
-            record = json.loads(line[start:])
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("schema") == "app-protect/detection/1":
+        record = from_log_line(line)
+        if record is not None and record.get("schema") == DETECTION_SCHEMA:
             yield record
 
 

@@ -18,6 +18,20 @@ INTERNAL_ERROR_SCHEMA = "app-protect/internal-error/1"
 NOTICE_SCHEMA = "app-protect/notice/1"
 
 
+def from_log_line(line: str) -> dict[str, Any] | None:
+    """The app-protect record a log line holds (any schema; a prefix such as a timestamp is allowed)."""
+    import json
+
+    start = line.find('{"schema": "app-protect/')
+    if start < 0:
+        return None
+    try:
+        record = json.loads(line[start:])
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _now() -> str:
     now = time.time()
     return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z"
