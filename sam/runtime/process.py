@@ -41,6 +41,20 @@ class RuntimeExited(RuntimeError):
     pass
 
 
+def stop_session(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """Stop a process started in its own session, and everything in its group: TERM, then KILL."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
 class LocalFunction:
     def __init__(self, python: str, task_root: Path | str, handler: str, *, opt: Path | str | None = None,
                  exec_wrapper: bool = False, environment: dict[str, str] | None = None,
@@ -113,14 +127,8 @@ class LocalFunction:
                 sys.stdout.write(line)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # its own session: the runtime and nothing else
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_session(self.process)  # its own session: the runtime and nothing else
         if self._reader is not None:
             self._reader.join(timeout=5)
         self.api.close()

@@ -13,6 +13,7 @@ import binascii
 import json
 import re
 from collections import namedtuple
+from functools import lru_cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ class Input(namedtuple("Input", "location value transform", defaults=("",))):
         return f"{self.location} ({self.transform})" if self.transform else self.location
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")  # small patterns: cheap to compile
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+@lru_cache(maxsize=1)
+def _encoded_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Base64 and hex shapes, compiled on the first decoding (never at import)."""
+    return re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}"), re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 def _printable(text: str) -> bool:
@@ -58,7 +61,7 @@ def _url_forms(value: str) -> Iterator[tuple[str, str]]:
 
 
 def _base64_form(value: str) -> str | None:
-    if len(value) < 8 or len(value) % 4 == 1 or not _BASE64.fullmatch(value):
+    if len(value) < 8 or len(value) % 4 == 1 or not _encoded_patterns()[0].fullmatch(value):
         return None
     padded = value + "=" * (-len(value) % 4)
     try:
@@ -73,7 +76,7 @@ def _base64_form(value: str) -> str | None:
 
 
 def _hex_form(value: str) -> str | None:
-    if len(value) < 6 or not _HEX.fullmatch(value):
+    if len(value) < 6 or not _encoded_patterns()[1].fullmatch(value):
         return None
     try:
         text = bytes.fromhex(value).decode("utf-8")
