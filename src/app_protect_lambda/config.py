@@ -79,10 +79,6 @@ def get(name: str) -> Any:
     return value
 
 
-def is_set(name: str) -> bool:
-    return bool(os.environ.get(name, "").strip())
-
-
 def reset() -> None:
     """Forget every value read so far (tests change the environment)."""
     _cache.clear()
