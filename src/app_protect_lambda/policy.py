@@ -4,12 +4,20 @@ Policies are plain mappings (from YAML, JSON or code) validated into immutable
 named tuples (not dataclasses: importing ``dataclasses`` costs ~10 ms of cold
 start). Unknown keys and bad values raise ``PolicyError`` naming the key
 path and the value; the loaders add the source and the line.
+
+A policy tells the truth: a protection this build does not enforce (not in
+``ENFORCED``) can be ``off`` and nothing else. Accepting ``ip_filter: block``
+used to validate, print as ``block`` in ``app-protect validate`` and stop nothing;
+an owner who reads that policy believes in a wall that is not there. Such a
+protection is pinned to ``off`` at validation, so ``Policy.mode_for`` stays one
+dict lookup on the hot path and the default ``mode: block`` never reaches it.
 """
 from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Mapping
 from enum import Enum
+from functools import cache
 from types import MappingProxyType
 
 from .errors import PolicyError
@@ -19,6 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ipaddress
     from collections.abc import Callable
+    from types import ModuleType
     from typing import Any
 
 
@@ -26,6 +35,19 @@ class Mode(str, Enum):
     OFF = "off"
     REPORT = "report"
     BLOCK = "block"
+
+
+# The protections this build enforces. A protection joins with the change that enforces it, one line;
+# until then it may only be `off` (see the module docstring).
+ENFORCED: frozenset[AttackKind] = frozenset({
+    AttackKind.SQL_INJECTION,
+    AttackKind.COMMAND_INJECTION,
+    AttackKind.FILE_ACCESS,
+    AttackKind.SSRF,
+    AttackKind.OPEN_REDIRECT,
+    AttackKind.CREDENTIAL_EXFILTRATION,
+    AttackKind.SANDBOX_PERSISTENCE,
+})
 
 
 if TYPE_CHECKING:
@@ -38,13 +60,18 @@ def _string_list(path: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _cidr_list(path: str, value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    import ipaddress
+@cache
+def _ipaddress() -> ModuleType:
+    import ipaddress  # ~2.5 ms of import here, and only a policy with address lists needs it
 
+    return ipaddress
+
+
+def _cidr_list(path: str, value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     networks = []
     for index, item in enumerate(_string_list(path, value)):
         try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            networks.append(_ipaddress().ip_network(item.strip(), strict=False))
         except ValueError:
             raise PolicyError(f"{item!r} is not an IP address or CIDR block",
                               key_path=f"{path}[{index}]") from None
@@ -58,9 +85,10 @@ def _non_negative_int(path: str, value: Any) -> int:
 
 
 def _positive_int(path: str, value: Any) -> int:
-    if _non_negative_int(path, value) == 0:
+    number = _non_negative_int(path, value)
+    if number == 0:
         raise PolicyError(f"expected a whole number > 0, got {value!r}", key_path=path)
-    return value
+    return number
 
 
 def _boolean(path: str, value: Any) -> bool:
@@ -89,7 +117,7 @@ def _mode(path: str, value: Any) -> Mode:
 def _fail(path: str, value: Any) -> str:
     if value not in ("open", "closed"):
         raise PolicyError(f"{value!r} is not one of open, closed", key_path=path)
-    return value
+    return str(value)
 
 
 # The options each protection accepts, with their validators and defaults.
@@ -137,14 +165,11 @@ PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
 
 
 class Protection(namedtuple("Protection", "mode options")):
-    """The mode of one protection (None: inherit the policy's default) and its options."""
+    """A protection's mode (None: the policy's default; always OFF when this build does not enforce it), options."""
 
     __slots__ = ()
     mode: Mode | None
     options: Mapping[str, Any]
-
-    def option(self, name: str) -> Any:
-        return self.options[name]
 
 
 class Reporting(namedtuple("Reporting", "event_bus include_stack max_value_chars", defaults=(None, True, 256))):
@@ -180,7 +205,7 @@ _LIMIT_KEYS: dict[str, Validator] = {
 
 def _default_protection(kind: AttackKind) -> Protection:
     defaults = {name: default for name, (_, default) in PROTECTION_OPTIONS[kind].items()}
-    return Protection(None, MappingProxyType(defaults))
+    return Protection(None if kind in ENFORCED else Mode.OFF, MappingProxyType(defaults))
 
 
 def _default_protections() -> Mapping[AttackKind, Protection]:
@@ -206,6 +231,7 @@ class Policy(namedtuple("Policy", "mode fail protections reporting limits source
         return policy
 
     def mode_for(self, kind: AttackKind) -> Mode:
+        # One dict lookup: a protection this build does not enforce holds OFF, never None.
         return self.protections[kind].mode or self.mode
 
     def options(self, kind: AttackKind) -> Mapping[str, Any]:
@@ -260,16 +286,37 @@ def _protections(data: Any) -> dict[AttackKind, Protection]:
     for name, settings in data.items():
         kind = AttackKind(name)
         path = f"protections.{name}"
-        if isinstance(settings, str):  # shorthand: `sql_injection: block`
-            settings = {"mode": settings}
+        mode_path = f"{path}.mode"
+        if isinstance(settings, (str, bool)):  # shorthand: `sql_injection: block` (a bare YAML `off` is false)
+            settings, mode_path = {"mode": settings}, path
         if not isinstance(settings, Mapping):
             raise PolicyError(f"expected a mapping or a mode, got {settings!r}", key_path=path)
         schema = PROTECTION_OPTIONS[kind]
         _reject_unknown(path, settings, {"mode", *schema})
-        mode = _mode(f"{path}.mode", settings["mode"]) if "mode" in settings else None
+        mode = _mode(mode_path, settings["mode"]) if "mode" in settings else None
         options = dict(result[kind].options)
         for key, value in settings.items():
             if key != "mode":
                 options[key] = schema[key][0](f"{path}.{key}", value)
+        if kind not in ENFORCED:
+            _refuse_what_does_nothing(kind, path, mode_path, mode, settings)
+            mode = Mode.OFF
         result[kind] = Protection(mode, MappingProxyType(options))
     return result
+
+
+def _refuse_what_does_nothing(kind: AttackKind, path: str, mode_path: str, mode: Mode | None,
+                              settings: Mapping[str, Any]) -> None:
+    """An unenforced protection may be off, and nothing else.
+
+    Its options are accepted (and validated) only beside an explicit ``mode: off``: that
+    stages the configuration for the build that enforces it, and says in the file that it
+    is off today. Options with an inherited mode read as a working check under
+    ``mode: block``, so they are refused like ``mode: block`` itself.
+    """
+    if mode is not None and mode is not Mode.OFF:
+        raise PolicyError(f"{kind.value} is not enforced by this build, so {mode.value!r} would do nothing; "
+                          f"set it to off or remove it", key_path=mode_path)
+    if mode is None and settings:
+        raise PolicyError(f"{kind.value} is not enforced by this build, so its options do nothing; "
+                          f"add `mode: off` to stage them, or remove them", key_path=f"{path}.{next(iter(settings))}")

@@ -49,3 +49,36 @@ def test_policy_example_is_valid_and_means_what_it_says(tmp_path) -> None:
     assert policy.mode_for(AttackKind.SANDBOX_PERSISTENCE) is Mode.REPORT
     assert policy.options(AttackKind.SSRF)["allow_hosts"][1] == "*.internal.example.com"
     assert policy.reporting.event_bus == "default" and policy.limits.max_inputs == 5000
+
+
+def _section(heading: str) -> str:
+    text = README.read_text()
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else None]
+
+
+def test_the_protections_table_lists_exactly_what_this_build_enforces() -> None:
+    from app_protect_lambda.policy import ENFORCED
+
+    table = re.findall(r"^\| `(\w+)` \|", _section("## What it protects against"), re.MULTILINE)
+    assert sorted(table) == sorted(kind.value for kind in ENFORCED)
+
+
+def test_the_coming_protections_are_named_and_their_staged_example_is_valid(tmp_path) -> None:
+    from app_protect_lambda.findings import AttackKind
+    from app_protect_lambda.policy import ENFORCED, Mode
+    from app_protect_lambda.policy_store import load
+
+    match = re.search(r"<!-- not-enforced:.*?-->\n(.*?) are not enforced by this build.*?```yaml\n(.*?)```",
+                      README.read_text(), re.DOTALL)
+    assert match, "no <!-- not-enforced: --> paragraph with a yaml block in README.md"
+    named = set(re.findall(r"`(\w+)`", match.group(1)))
+    assert named == {kind.value for kind in AttackKind if kind not in ENFORCED}
+
+    path = tmp_path / "staged.yaml"
+    path.write_text("version: 1\nmode: block\n" + match.group(2))
+    policy = load(str(path))
+    assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
+    assert [str(network) for network in policy.options(AttackKind.IP_FILTER)["deny"]] == ["203.0.113.0/24"]
+    assert {kind.value for kind in AttackKind if policy.mode_for(kind) is Mode.OFF} == named

@@ -9,7 +9,7 @@ import pytest
 from app_protect_lambda import config
 from app_protect_lambda.errors import ConfigurationError, PolicyError
 from app_protect_lambda.findings import AttackKind
-from app_protect_lambda.policy import Mode, Policy
+from app_protect_lambda.policy import ENFORCED, Mode, Policy
 from app_protect_lambda.policy_store import PolicyStore, load
 
 GOOD_YAML = """\
@@ -20,12 +20,15 @@ protections:
   sql_injection:      {mode: block}
   file_access:        {mode: block, deny_paths: ["/proc/self/environ"], allow_paths: []}
   ssrf:               {mode: block, allow_hosts: ["api.example.com"]}
-  ip_filter:          {mode: block, allow: [], deny: ["203.0.113.0/24"], trusted_proxies: 0}
-  malicious_payload:  report
+  ip_filter:          {mode: off, allow: [], deny: ["203.0.113.0/24"], trusted_proxies: 0}
+  malicious_payload:  off
 reporting:
   event_bus: default
   include_stack: true
 """
+
+
+NOT_ENFORCED = sorted(set(AttackKind) - ENFORCED)
 
 
 def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
@@ -37,7 +40,8 @@ def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
 def test_defaults() -> None:
     policy = Policy()
     assert policy.mode is Mode.REPORT
-    assert all(policy.mode_for(kind) is Mode.REPORT for kind in AttackKind)
+    assert all(policy.mode_for(kind) is Mode.REPORT for kind in ENFORCED)
+    assert all(policy.mode_for(kind) is Mode.OFF for kind in NOT_ENFORCED)
     assert policy.options(AttackKind.IP_FILTER)["trusted_proxies"] == 0
 
 
@@ -45,7 +49,7 @@ def test_yaml_file(tmp_path: Path) -> None:
     policy = load(str(write(tmp_path, GOOD_YAML)))
     assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.BLOCK
     assert policy.mode_for(AttackKind.COMMAND_INJECTION) is Mode.REPORT
-    assert policy.mode_for(AttackKind.MALICIOUS_PAYLOAD) is Mode.REPORT
+    assert policy.mode_for(AttackKind.MALICIOUS_PAYLOAD) is Mode.OFF
     assert policy.options(AttackKind.SSRF)["allow_hosts"] == ("api.example.com",)
     assert str(policy.options(AttackKind.IP_FILTER)["deny"][0]) == "203.0.113.0/24"
     assert policy.reporting.event_bus == "default"
@@ -64,7 +68,7 @@ def test_json_file_with_file_scheme(tmp_path: Path) -> None:
      "protections.sql_injektion: unknown key"),
     ("version: 1\nprotections:\n  ssrf:\n    allow_hosts: api.example.com\n", 4,
      "protections.ssrf.allow_hosts: expected a list of strings"),
-    ("version: 1\nprotections:\n  ip_filter:\n    deny:\n      - 10.0.0.0/8\n      - not-an-ip\n", 6,
+    ("version: 1\nprotections:\n  ip_filter:\n    mode: off\n    deny:\n      - 10.0.0.0/8\n      - not-an-ip\n", 7,
      "protections.ip_filter.deny[1]: 'not-an-ip' is not an IP address"),
     ("version: 1\nreporting:\n  colour: red\n", 3, "reporting.colour: unknown key"),
     ("version: 1\nmode: [block\n", 3, "invalid YAML"),
@@ -138,3 +142,69 @@ def test_reload_after_ttl_keeps_last_good_policy(tmp_path: Path, monkeypatch: py
     path.write_text("version: 1\nmode: [broken\n")
     assert store.current().mode is Mode.BLOCK  # a broken reload keeps the last good policy
     assert "app-protect/internal-error/1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", NOT_ENFORCED, ids=str)
+@pytest.mark.parametrize("mode", ["report", "block"])
+@pytest.mark.parametrize(("template", "line", "key_path"), [
+    ("version: 1\nprotections:\n  {kind}: {mode}\n", 3, "protections.{kind}"),
+    ("version: 1\nmode: report\nprotections:\n  {kind}:\n    mode: {mode}\n", 5, "protections.{kind}.mode"),
+], ids=["shorthand", "mapping"])
+def test_an_unenforced_protection_cannot_report_or_block(tmp_path: Path, kind: AttackKind, mode: str,
+                                                         template: str, line: int, key_path: str) -> None:
+    path = write(tmp_path, template.format(kind=kind.value, mode=mode))
+    with pytest.raises(PolicyError) as raised:
+        load(str(path))
+    assert str(raised.value) == (
+        f"policy {path}, line {line}: {key_path.format(kind=kind.value)}: {kind.value} is not enforced by this "
+        f"build, so '{mode}' would do nothing; set it to off or remove it")
+
+
+def test_an_unenforced_protection_is_refused_in_a_mapping_policy_too() -> None:
+    with pytest.raises(PolicyError, match=r"^protections\.ip_filter\.mode: ip_filter is not enforced"):
+        Policy.from_dict({"protections": {"ip_filter": {"mode": "block", "deny": ["203.0.113.0/24"]}}})
+    with pytest.raises(PolicyError, match=r"^protections\.code_injection: code_injection is not enforced"):
+        PolicyStore(policy={"protections": {"code_injection": "report"}})
+
+
+def test_options_of_an_unenforced_protection_need_an_explicit_off(tmp_path: Path) -> None:
+    inherited = write(tmp_path, "version: 1\nmode: block\nprotections:\n  ip_filter:\n"
+                                "    deny: [203.0.113.0/24]\n")
+    with pytest.raises(PolicyError) as raised:
+        load(str(inherited))
+    assert str(raised.value).startswith(
+        f"policy {inherited}, line 5: protections.ip_filter.deny: ip_filter is not enforced by this build, so its "
+        "options do nothing; add `mode: off` to stage them")
+
+    staged = write(tmp_path, "version: 1\nmode: block\nprotections:\n  ip_filter:\n    mode: off\n"
+                             "    deny: [203.0.113.0/24]\n  unsafe_deserialization: {}\n", "staged.yaml")
+    policy = load(str(staged))
+    assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
+    assert policy.mode_for(AttackKind.UNSAFE_DESERIALIZATION) is Mode.OFF
+    assert [str(network) for network in policy.options(AttackKind.IP_FILTER)["deny"]] == ["203.0.113.0/24"]
+
+
+def test_staged_options_are_still_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, "version: 1\nprotections:\n  malicious_upload:\n    mode: off\n    max_bytes: -1\n")
+    with pytest.raises(PolicyError, match=r"line 5: protections\.malicious_upload\.max_bytes: expected a whole"):
+        load(str(path))
+
+
+def test_a_default_block_reaches_only_enforced_protections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from_file = load(str(write(tmp_path, "version: 1\nmode: block\n")))
+    monkeypatch.setenv("APP_PROTECT_MODE", "block")
+    config.reset()
+    from_env = PolicyStore().current()
+    from_argument = PolicyStore(mode="block").current()
+    from_code = Policy().with_default_mode("block")
+    for policy in (from_file, from_env, from_argument, from_code):
+        assert {kind: policy.mode_for(kind) for kind in AttackKind} == {
+            kind: Mode.BLOCK if kind in ENFORCED else Mode.OFF for kind in AttackKind}
+
+
+def test_bare_yaml_off_is_a_mode(tmp_path: Path) -> None:
+    policy = load(str(write(tmp_path, "version: 1\nmode: block\nprotections:\n  sql_injection: off\n"
+                                      "  ip_filter: off\n")))
+    assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.OFF
+    assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
+    assert policy.mode_for(AttackKind.SSRF) is Mode.BLOCK
