@@ -2,52 +2,60 @@
 
     app-protect validate POLICY              exit 0 when the policy is valid, 2 with the reason
     app-protect replay MODULE.FUNCTION EVENT.json [--mode block]
+                                             exit 0 with the response, 1 when a non-HTTP event is
+                                             blocked, 2 when the handler cannot be loaded
     app-protect summarize [LOG ...]          count detection records (stdin when no file)
+
+A command line tool, not a cold start: it imports what its commands need at once.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+from . import sinks
+from .decorator import protect
+from .errors import PolicyError, RequestBlocked
+from .handler_loader import HandlerImportError, load_handler
+from .policy import ENFORCED
+from .policy_store import load
+from .reporting.record import DETECTION_SCHEMA, from_log_line
+from .testing import LambdaContext
+
+DESCRIPTION = "validate a policy, replay an event against a handler, summarize records"
+NOT_ENFORCED = "off (not enforced by this build)"
 
 
 def _validate(options: argparse.Namespace) -> int:
-    from .errors import PolicyError
-    from .policy_store import load
-
     try:
         policy = load(options.policy)
     except PolicyError as error:
         print(error, file=sys.stderr)
         return 2
-    modes = {kind.value: policy.mode_for(kind).value for kind in policy.protections}
+    modes = {kind.value: policy.mode_for(kind).value if kind in ENFORCED else NOT_ENFORCED
+             for kind in policy.protections}
     print(json.dumps({"valid": True, "source": policy.source, "default_mode": policy.mode.value,
                       "fail": policy.fail, "protections": modes}, indent=2))
     return 0
 
 
-def _load_handler(spec: str):
-    module_name, _, function_name = spec.replace("/", ".").rpartition(".")
-    if not module_name:
-        raise SystemExit(f"app-protect: handler {spec!r} is not of the form module.function")
-    sys.path.insert(0, ".")
-    return getattr(importlib.import_module(module_name), function_name)
-
-
 def _replay(options: argparse.Namespace) -> int:
-    from .decorator import protect
-    from .errors import RequestBlocked
-    from .testing import LambdaContext
-
     with open(options.event, encoding="utf-8") as event_file:
         event = json.load(event_file)
-    handler = protect(mode=options.mode)(_load_handler(options.handler))
+    if os.getcwd() not in sys.path:  # the handler's directory plays the runtime's task root
+        sys.path.insert(0, os.getcwd())
+    sinks.instrument()  # before the handler's module binds anything, as the layer does
+    try:
+        function = load_handler(options.handler)
+    except HandlerImportError as error:
+        print(error, file=sys.stderr)
+        return 2
+    handler = protect(mode=options.mode)(function)
     try:
         result = handler(event, LambdaContext())
     except RequestBlocked as blocked:
@@ -57,9 +65,7 @@ def _replay(options: argparse.Namespace) -> int:
     return 0
 
 
-def _records(lines: Iterable[str]) -> Iterable[dict]:
-    from .reporting.record import DETECTION_SCHEMA, from_log_line
-
+def _records(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
     for line in lines:
         record = from_log_line(line)
         if record is not None and record.get("schema") == DETECTION_SCHEMA:
@@ -68,7 +74,7 @@ def _records(lines: Iterable[str]) -> Iterable[dict]:
 
 def _summarize(options: argparse.Namespace) -> int:
     counts: Counter[tuple[str, str, str]] = Counter()
-    streams = [open(path, encoding="utf-8") for path in options.logs] or [sys.stdin]  # noqa: SIM115
+    streams: list[TextIO] = [open(path, encoding="utf-8") for path in options.logs] or [sys.stdin]  # noqa: SIM115
     try:
         for stream in streams:
             for record in _records(stream):
@@ -85,7 +91,7 @@ def _summarize(options: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="app-protect", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="app-protect", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check a policy (file:, ssm:, appconfig: or a path)")
     validate.add_argument("policy")
@@ -99,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summarize.add_argument("logs", nargs="*")
     summarize.set_defaults(run=_summarize)
     options = parser.parse_args(argv)
-    return options.run(options)
+    run: Callable[[argparse.Namespace], int] = options.run
+    return run(options)
 
 
 if __name__ == "__main__":

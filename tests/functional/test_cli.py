@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app_protect_lambda.testing import apigw_v1_event
 
 CLI = [sys.executable, "-m", "app_protect_lambda.cli"]
@@ -31,6 +33,7 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
     result = run("validate", str(good))
     assert result.returncode == 0
     assert json.loads(result.stdout)["protections"]["sql_injection"] == "block"
+    assert json.loads(result.stdout)["protections"]["ip_filter"] == "off (not enforced by this build)"
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nprotections:\n  sql_injection: {mode: sometimes}\n")
     result = run("validate", str(bad))
@@ -53,3 +56,53 @@ def test_replay_blocks_and_allows(tmp_path: Path) -> None:
     summary = run("summarize", stdin=blocked.stdout + allowed.stdout)
     assert summary.returncode == 0
     assert summary.stdout.splitlines()[1].split() == ["sql_injection", "blocked", "query.name", "1"]
+
+
+def test_validate_never_shows_an_unenforced_protection_as_on(tmp_path: Path) -> None:
+    staged = tmp_path / "staged.yaml"
+    staged.write_text("version: 1\nmode: block\nprotections:\n  ip_filter: {mode: off, deny: [203.0.113.0/24]}\n")
+    shown = json.loads(run("validate", str(staged)).stdout)["protections"]
+    assert shown["sql_injection"] == "block"
+    assert {name for name, mode in shown.items() if mode == "off (not enforced by this build)"} == {
+        "ip_filter", "malicious_upload", "malicious_payload", "code_injection", "unsafe_deserialization"}
+
+    refused = tmp_path / "refused.yaml"
+    refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  ip_filter:\n    mode: block\n")
+    result = run("validate", str(refused))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"policy {refused}, line 5: protections.ip_filter.mode: ip_filter is not enforced")
+
+
+SHELL_HANDLER = '''
+from os import system  # bound at import: protected only when the sinks are instrumented first
+
+def handler(event, context):
+    system(f"echo {event['queryStringParameters']['name']} > /dev/null")
+    return {"statusCode": 200, "body": "done"}
+'''
+
+
+def test_replay_instruments_before_the_handler_module_binds_names(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "shell.py").write_text(SHELL_HANDLER)
+    marker = tmp_path / "pwned"
+    attack = tmp_path / "attack.json"
+    attack.write_text(json.dumps(apigw_v1_event(query={"name": f"x; touch {marker}"})))
+    result = run("replay", "functions/shell.handler", str(attack), cwd=tmp_path)
+    assert json.loads(result.stdout.splitlines()[-1])["response"]["statusCode"] == 403
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("handler", "message"), [
+    ("app", "app-protect: bad handler 'app': expected module.function"),
+    ("sys.exit", "app-protect: cannot use the built-in module 'sys' as a handler module"),
+    ("absent.handler", "app-protect: unable to import module 'absent' for handler 'absent.handler'"),
+    ("app.nope", "app-protect: handler 'nope' missing on module 'app'"),
+])
+def test_replay_names_a_handler_it_cannot_load(tmp_path: Path, handler: str, message: str) -> None:
+    (tmp_path / "app.py").write_text(HANDLER)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(apigw_v1_event()))
+    result = run("replay", handler, str(event), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(message), result.stderr
