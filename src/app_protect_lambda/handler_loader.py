@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `typing` stays off the init path (bootstrap.py says what it costs)
+    from collections.abc import Callable
+    from typing import Any
 
 
 class HandlerImportError(ImportError):
