@@ -1,65 +1,88 @@
-"""Checks that run around the handler rather than at a sink.
+"""Checks that run around the handler rather than at a sink, each through the guard.
 
-Each entry names a module, imported on first use:
-- PERIMETER modules expose ``check(context)``, run before the handler (IP filter, payload rules, uploads);
-- RESPONSE modules expose ``check(context, response) -> response``, run on the handler's result;
-- FINALIZERS modules expose ``finish(context)``, run when the invocation ends, blocked or not.
-A check raises AttackBlocked (through ``guard.enforce``) to block; any other error is
-recorded and the invocation goes on.
+- PERIMETER checks run before the handler (IP filter, payload rules, uploads);
+- RESPONSE checks run on the handler's result (credential exfiltration, open redirect);
+- FINISH checks run when the handler is done, blocked or not (children left running).
+
+Each entry names the protection it belongs to, the module and the function
+``check(context, *subject)``; the module is imported on first use. A check blocks by
+raising AttackBlocked through the guard; any other error of ours goes through
+``guard.failsafe`` under the entry's protection: recorded, then fail open, or a
+block when the policy fails closed. The response is never replaced by a check: it
+is either returned as the handler gave it, or answered as blocked.
 """
 from __future__ import annotations
 
 import importlib
+from collections import namedtuple
+from contextlib import suppress
+from functools import cache
 
-from . import reporting
+from .context import suppressed
 from .errors import AttackBlocked
+from .findings import AttackKind
+from .guard import failsafe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .context import RequestContext
 
-PERIMETER: list[str] = []
-RESPONSE: list[str] = ["app_protect_lambda.sinks.response"]
-FINALIZERS: list[str] = ["app_protect_lambda.sinks.shell"]
 
-_modules: dict[str, Any] = {}
+class Checkpoint(namedtuple("Checkpoint", "kind module function")):
+    __slots__ = ()
+    kind: AttackKind
+    module: str
+    function: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.module.rsplit('.', 1)[-1]}.{self.function}"
 
 
-def _load(name: str) -> Any:
-    module = _modules.get(name)
-    if module is None:
-        module = _modules[name] = importlib.import_module(name)
-    return module
+PERIMETER: list[Checkpoint] = []
+RESPONSE: list[Checkpoint] = [
+    Checkpoint(AttackKind.CREDENTIAL_EXFILTRATION, "app_protect_lambda.sinks.response", "check_credentials"),
+    Checkpoint(AttackKind.OPEN_REDIRECT, "app_protect_lambda.sinks.response", "check_redirect"),
+]
+FINISH: list[Checkpoint] = [
+    Checkpoint(AttackKind.SANDBOX_PERSISTENCE, "app_protect_lambda.sinks.shell", "finish"),
+]
+
+
+@cache
+def _guarded(point: Checkpoint) -> Callable[..., None]:
+    """The entry's function, imported on first use, behind the one fail-safe wrapper."""
+    function = getattr(importlib.import_module(point.module), point.function)
+
+    def run(context: RequestContext, where: str, *subject: Any) -> None:
+        function(context, *subject)
+
+    return failsafe(point.kind)(run)
 
 
 def run_perimeter(context: RequestContext) -> None:
-    for name in PERIMETER:
-        try:
-            _load(name).check(context)
-        except AttackBlocked:
-            raise
-        except Exception as error:
-            reporting.internal_error(f"perimeter.{name.rsplit('.', 1)[-1]}", error, context)
+    for point in PERIMETER:
+        _guarded(point)(context, f"perimeter.{point.where}")
 
 
-def run_response(context: RequestContext, response: Any) -> Any:
-    for name in RESPONSE:
-        try:
-            response = _load(name).check(context, response)
-        except AttackBlocked:
-            raise
-        except Exception as error:
-            reporting.internal_error(f"response.{name.rsplit('.', 1)[-1]}", error, context)
-    return response
+def run_response(context: RequestContext, response: Any) -> None:
+    for point in RESPONSE:
+        _guarded(point)(context, f"response.{point.where}", response)
 
 
-def run_finalizers(context: RequestContext) -> None:
-    for name in FINALIZERS:
-        try:
-            _load(name).finish(context)
-        except AttackBlocked:
-            pass  # the invocation is over; the record says what the finalizer did
-        except Exception as error:
-            reporting.internal_error(f"finalizer.{name.rsplit('.', 1)[-1]}", error, context)
+def run_finish(context: RequestContext, *, may_block: bool = True) -> None:
+    """The end-of-invocation checks, once. They run with the sinks switched off (they read /proc).
+
+    ``may_block`` False: the invocation already ended as blocked or with the handler's own
+    error, which a fail-closed block here must not replace.
+    """
+    for point in FINISH:
+        with suppressed():
+            if may_block:
+                _guarded(point)(context, f"finish.{point.where}")
+            else:
+                with suppress(AttackBlocked):
+                    _guarded(point)(context, f"finish.{point.where}")

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from contextvars import Token
     from typing import Any
 
-    from .errors import AttackBlocked
+    from .detectors.file_access import Gate
+    from .findings import Finding
     from .policy import Policy
+    from .sinks.network import NetworkState
+    from .sinks.shell import ShellState
     from .sources import Inputs
 
 _current: ContextVar[RequestContext | None] = ContextVar("app_protect_context", default=None)
@@ -26,20 +29,29 @@ _suppressed: ContextVar[bool] = ContextVar("app_protect_suppressed", default=Fal
 
 
 class RequestContext:
-    """What the sinks need to know about the invocation in progress."""
+    """What the checks need to know about the invocation in progress.
 
-    __slots__ = ("_inputs", "blocked", "event", "internal_errors", "lambda_context", "policy",
-                 "records", "request", "state")
+    ``blocked`` is the finding of the first block, kept so that a handler which caught the
+    AttackBlocked still answers as blocked; it is the finding, not the exception, whose
+    traceback would hold the handler's frames. ``files``, ``network`` and ``shell`` are the
+    sink families' per-invocation memos, built by each family on its first call.
+    """
 
-    def __init__(self, event: Any, lambda_context: Any, policy: Policy) -> None:
+    __slots__ = ("_inputs", "blocked", "event", "files", "internal_errors", "lambda_context", "network",
+                 "policy", "records", "request", "shell")
+
+    def __init__(self, event: Any, lambda_context: Any, policy: Policy, kind: str | None = None) -> None:
         self.event = event
         self.lambda_context = lambda_context
         self.policy = policy
-        self.request = Request(event, event_kind(event), getattr(lambda_context, "aws_request_id", None))
+        self.request = Request(event, event_kind(event) if kind is None else kind,
+                               getattr(lambda_context, "aws_request_id", None))
         self.records: list[dict[str, Any]] = []
         self.internal_errors: set[tuple[str, str]] = set()
-        self.blocked: AttackBlocked | None = None
-        self.state: dict[str, Any] = {}  # per-invocation scratch space of sink families, by family name
+        self.blocked: Finding | None = None
+        self.files: Gate | None = None
+        self.network: NetworkState | None = None
+        self.shell: ShellState | None = None
         self._inputs: Inputs | None = None
 
     @property

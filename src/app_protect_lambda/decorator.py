@@ -6,6 +6,7 @@ import functools
 from . import checkpoints, reporting, sinks
 from .context import RequestContext, activate, deactivate
 from .errors import AttackBlocked
+from .guard import failed
 from .policy_store import PolicyStore
 
 TYPE_CHECKING = False
@@ -45,31 +46,55 @@ def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: Poli
 
 
 def invoke(handler: Callable[..., Any], policy: Policy, event: Any, lambda_context: Any) -> Any:
-    """Run one invocation: context -> perimeter -> handler -> response checks -> flush."""
-    try:
-        context = RequestContext(event, lambda_context, policy)
-    except Exception as error:  # never let our own failure stop the function
-        reporting.internal_error("invocation.context", error)
-        return handler(event, lambda_context)
+    """Run one invocation: context -> perimeter -> handler -> response checks -> end checks -> flush.
+
+    Our own failure at any step fails open (recorded once), or blocks when the policy
+    says ``fail: closed``; the handler's own exceptions pass through unchanged.
+    """
+    context, failure = _start(policy, event, lambda_context)
     token = activate(context)
+    finished = False
     try:
         try:
+            if failure is not None:
+                failed(None, "invocation.context", failure, context)
             checkpoints.run_perimeter(context)
             response = handler(event, lambda_context)
             if context.blocked is not None:  # the handler caught the block and carried on
-                raise context.blocked
-            return checkpoints.run_response(context, response)
+                raise AttackBlocked(context.blocked)
+            checkpoints.run_response(context, response)
+            finished = True
+            checkpoints.run_finish(context)
+            return response
         except AttackBlocked as blocked:
+            if not finished:
+                finished = True
+                checkpoints.run_finish(context, may_block=False)
             from .responses import blocked_response
 
             return blocked_response(context, blocked)
     finally:
         deactivate(token)
-        _finish(context)
+        if not finished:  # the handler's own exception is on its way out
+            checkpoints.run_finish(context, may_block=False)
+        _flush(context)
 
 
-def _finish(context: RequestContext) -> None:
-    checkpoints.run_finalizers(context)
+def _start(policy: Policy, event: Any, lambda_context: Any) -> tuple[RequestContext, Exception | None]:
+    """The invocation's context, and our own error if building it failed; never raises.
+
+    A context that cannot be built from the event's shape is built as for a direct
+    invocation, where every string of the event is an input.
+    """
+    try:
+        return RequestContext(event, lambda_context, policy), None
+    except Exception as error:
+        from .sources import kinds
+
+        return RequestContext(event, lambda_context, policy, kind=kinds.DIRECT), error
+
+
+def _flush(context: RequestContext) -> None:
     try:
         reporting.flush(context)
     except Exception as error:

@@ -19,11 +19,16 @@ if TYPE_CHECKING:
     from .findings import Finding
 
 
+def protection_name(finding: Finding) -> str:
+    """The protection a finding belongs to; an internal failure that fails closed belongs to none."""
+    return finding.kind.value if finding.kind is not None else "app-protect"
+
+
 class AttackBlocked(BaseException):
     """Raised at a sink when policy blocks the attack it detected."""
 
     def __init__(self, finding: Finding) -> None:
-        super().__init__(f"{finding.kind.value} blocked: {finding.message}")
+        super().__init__(f"{protection_name(finding)} blocked: {finding.message}")
         self.finding = finding
 
 
@@ -31,7 +36,7 @@ class RequestBlocked(Exception):
     """The invocation was blocked; raised out of the handler for non-HTTP events."""
 
     def __init__(self, finding: Finding, request_id: str | None = None) -> None:
-        detail = f"{finding.kind.value} blocked ({finding.rule})"
+        detail = f"{protection_name(finding)} blocked ({finding.rule})"
         if finding.input is not None:
             detail += f" at {finding.input.location}"
         super().__init__(detail)

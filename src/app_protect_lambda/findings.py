@@ -42,11 +42,13 @@ class Finding(namedtuple("Finding", "kind rule message input evidence", defaults
 
     ``input`` is the attacker-controlled string that the detector correlated
     with the sink argument (None for findings that need no input, such as a
-    read of ``/proc/self/environ`` or an IP deny-list hit).
+    read of ``/proc/self/environ`` or an IP deny-list hit). ``kind`` is None only
+    for an internal failure that belongs to no single protection (building the
+    invocation context, loading the policy) and blocks because the policy fails closed.
     """
 
     __slots__ = ()
-    kind: AttackKind
+    kind: AttackKind | None
     rule: str
     message: str
     input: Input | None

@@ -1,6 +1,7 @@
 """The instrumentor base and the patching primitives, on throwaway modules."""
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -11,6 +12,8 @@ from app_protect_lambda.sinks.base import Instrumentor
 from app_protect_lambda.sinks.patching import is_patched
 
 SOURCE = textwrap.dedent('''
+    __version__ = "2.9.1 (dt dec)"
+
     def shout(text):
         """Say it louder."""
         return text.upper()
@@ -39,12 +42,10 @@ def module_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop(name, None)
 
 
-def recording_instrumentor(name: str, calls: list, supported: bool = True, fail: bool = False) -> Instrumentor:
+def recording_instrumentor(name: str, calls: list, tested: tuple[int, ...] = (), fail: bool = False) -> Instrumentor:
     class Recording(Instrumentor):
         module = name
-
-        def supported(self, module) -> bool:
-            return supported
+        tested_majors = tested
 
         def patch(self, module) -> None:
             def wrapper(wrapped, instance, args, kwargs):
@@ -106,12 +107,24 @@ def test_modules_imported_later_are_patched_on_import(module_name: str) -> None:
     instrumentor.uninstrument()
 
 
-def test_version_gate_leaves_the_module_alone(module_name: str) -> None:
+def test_an_untested_major_version_is_left_alone_with_a_notice(module_name: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     module = __import__(module_name)
     original = module.shout
-    instrumentor = recording_instrumentor(module_name, [], supported=False)
+    instrumentor = recording_instrumentor(module_name, [], tested=(3,))
     instrumentor.instrument()
     assert module.shout is original and not instrumentor.installed
+    notice = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert notice["schema"] == "app-protect/notice/1" and notice["notice"] == "untested_driver_version"
+    assert "2.9.1" in notice["detail"] and "3.x" in notice["detail"]
+
+
+def test_a_tested_major_version_is_patched(module_name: str) -> None:
+    calls: list = []
+    instrumentor = recording_instrumentor(module_name, calls, tested=(1, 2))
+    instrumentor.instrument()
+    assert __import__(module_name).shout("ok") == "OK" and calls and instrumentor.installed
+    instrumentor.uninstrument()
 
 
 def test_a_failing_patch_is_rolled_back_and_recorded(module_name: str, capsys: pytest.CaptureFixture[str]) -> None:

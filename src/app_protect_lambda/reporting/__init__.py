@@ -42,11 +42,13 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
         print(f"app-protect: internal error in {where}: {error!r}", file=sys.stderr)
 
 
-def notice(context: RequestContext, what: str, detail: str) -> None:
+def notice(context: RequestContext | None, what: str, detail: str) -> None:
+    """Something inspection could not do (a cap, an untested driver); None outside an invocation."""
     from . import cloudwatch, record
 
     entry = record.notice(context, what, detail)
-    context.records.append(entry)
+    if context is not None:
+        context.records.append(entry)
     cloudwatch.emit(entry)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..errors import protection_name
 from .redaction import clip
 
 TYPE_CHECKING = False
@@ -67,7 +68,7 @@ def detection(context: RequestContext, finding: Finding, action: Action, sink: s
         "schema": DETECTION_SCHEMA,
         "id": _new_id(),
         "time": _now(),
-        "protection": finding.kind.value,
+        "protection": protection_name(finding),
         "rule": finding.rule,
         "action": action.value,
         "message": clip(finding.message, limit),
@@ -99,7 +100,7 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
     }
 
 
-def notice(context: RequestContext, what: str, detail: str) -> dict[str, Any]:
+def notice(context: RequestContext | None, what: str, detail: str) -> dict[str, Any]:
     return {
         "schema": NOTICE_SCHEMA,
         "id": _new_id(),
@@ -107,5 +108,5 @@ def notice(context: RequestContext, what: str, detail: str) -> dict[str, Any]:
         "notice": what,
         "detail": detail,
         "request": _request(context),
-        "function": function_info(context.lambda_context),
+        "function": function_info(context.lambda_context if context else None),
     }

@@ -31,7 +31,3 @@ def uninstrument() -> None:
     with _lock:
         for instrumentor in _instrumentors or []:
             instrumentor.uninstrument()
-
-
-def is_instrumented() -> bool:
-    return _instrumentors is not None and any(i.installed or i._wanted for i in _instrumentors)

@@ -1,10 +1,12 @@
-"""The instrumentor base: idempotent patching, version gates, post-import hooks, fail-open hooks."""
+"""The instrumentor base: idempotent patching, version gates, post-import hooks.
+
+What may escape a hook is decided by one wrapper, ``guard.FailSafe``.
+"""
 from __future__ import annotations
 
 import sys
 
-from ..context import current, suppressed
-from ..errors import AttackBlocked
+from ..context import suppressed
 from .patching import when_imported, wrap_callable
 
 TYPE_CHECKING = False
@@ -12,52 +14,33 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, ClassVar
 
-    from ..findings import AttackKind
-
-__all__ = ["Instrumentor", "checked", "report_hook_error", "suppressed"]
+__all__ = ["Instrumentor", "suppressed"]
 
 _INHERITED = object()
 
 
-def report_hook_error(kind: AttackKind, where: str, error: Exception) -> None:
-    """A hook failed: record it once; block only when the policy fails closed."""
-    from .. import reporting
-    from ..findings import Finding
-    from ..guard import enforce
-
-    context = current()
-    reporting.internal_error(where, error, context)
-    if context is not None and context.policy.fail == "closed":
-        enforce(context, Finding(kind, "internal.fail-closed", f"the check at {where} failed"), where, "")
-
-
-def checked(kind: AttackKind, sink: str, check: Callable[..., None]) -> Callable[..., Any]:
-    """A wrapper (``wrapper(wrapped, instance, args, kwargs)``) that runs ``check(*args, **kwargs)``
-    before the call, failing open.
-
-    Outside an invocation the call goes straight through. Only AttackBlocked
-    escapes the check; any other exception is recorded as an internal error.
-    """
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if current() is not None:
-            try:
-                check(*args, **kwargs)
-            except AttackBlocked:
-                raise
-            except Exception as error:
-                report_hook_error(kind, sink, error)
-        return wrapped(*args, **kwargs)
-    return wrapper
+def major_version(text: Any) -> int | None:
+    """The leading number of a version string ("2.9.9 (dt dec pq3 ext lo64)" -> 2), else None."""
+    if not isinstance(text, str):
+        return None
+    digits = text.lstrip()[:8].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 class Instrumentor:
     """Patches one module's sinks, once; modules imported later are patched on import.
 
     Subclasses set ``module`` and implement ``patch(module)``, using ``wrap`` or
-    ``replace`` so that ``uninstrument`` can put every original back.
+    ``replace`` so that ``uninstrument`` can put every original back. A driver
+    names the major versions its hooks were tested with (``tested_majors``, read
+    from ``version_module.__version__``); any other version is left unpatched and
+    said so in a notice at init, rather than patched blindly. Standard-library
+    modules have no gate: they move with the Python versions we test.
     """
 
     module: ClassVar[str]
+    version_module: ClassVar[str | None] = None
+    tested_majors: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self) -> None:
         self._originals: list[tuple[Any, str, Any]] = []
@@ -69,9 +52,12 @@ class Instrumentor:
     def installed(self) -> bool:
         return self._installed
 
-    def supported(self, module: Any) -> bool:
-        """Version gate: return False to leave a module version we do not know untouched."""
-        return True
+    def untested_version(self) -> str | None:
+        """The driver's version when its major version is not one we tested, else None."""
+        if not self.tested_majors:
+            return None
+        version = getattr(sys.modules.get(self.version_module or self.module), "__version__", None)
+        return None if major_version(version) in self.tested_majors else str(version)
 
     def patch(self, module: Any) -> None:
         raise NotImplementedError
@@ -102,13 +88,18 @@ class Instrumentor:
             self._apply(module)
 
     def _apply(self, module: Any) -> None:
-        try:
-            if self.supported(module):
-                self.patch(module)
-                self._installed = True
-        except Exception as error:
-            from .. import reporting
+        from .. import reporting
 
+        try:
+            untested = self.untested_version()
+            if untested is not None:
+                majors = ", ".join(f"{major}.x" for major in self.tested_majors)
+                reporting.notice(None, "untested_driver_version",
+                                 f"{self.module} {untested} is not patched: its hooks were tested with {majors}")
+                return
+            self.patch(module)
+            self._installed = True
+        except Exception as error:
             self.uninstrument()
             self._wanted = True
             reporting.internal_error(f"instrument.{self.module}", error)

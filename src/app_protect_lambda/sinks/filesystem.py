@@ -21,11 +21,10 @@ from contextvars import ContextVar
 
 from ..context import current
 from ..detectors.file_access import FileAccess, Gate, Member, rules_for
-from ..errors import AttackBlocked
 from ..findings import AttackKind
-from ..guard import inspect
+from ..guard import failsafe, inspect
 from ..policy import Mode
-from .base import Instrumentor, report_hook_error
+from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,8 +33,10 @@ if TYPE_CHECKING:
 
     from ..context import RequestContext
 
+    Paths = Callable[[tuple, dict], list[tuple[Any, bool, int | None]]]
+    Extraction = Callable[[Any, tuple, dict], tuple[Any, list[Member]]]
+
 KIND = AttackKind.FILE_ACCESS
-FAMILY = "filesystem"
 
 _inside: ContextVar[bool] = ContextVar("app_protect_file_inside", default=False)
 
@@ -66,45 +67,27 @@ def path_text(value: Any) -> str | None:
         return None
 
 
-def check_path(sink: str, value: Any, write: bool | str, dir_fd: int | None = None,
-               context: RequestContext | None = None) -> None:
-    """Judge one path before ``sink`` uses it, inside an invocation; fail open on our own errors.
+@failsafe(KIND)
+def check_path(context: RequestContext, sink: str, value: Any, write: bool | str, dir_fd: int | None = None) -> None:
+    """Judge one path before ``sink`` uses it.
 
     ``write`` may be an ``open()`` mode, read only when the path is not cleared by the fast path.
     """
-    try:
-        path = value if type(value) is str else path_text(value)
-        if path is None:
-            return
-        if context is None:
-            context = current()
-            if context is None:
-                return
-        gate = context.state.get(FAMILY)
-        if gate is None:
-            gate = _gate(context)
-        if gate is False:
-            return
-        if dir_fd is not None and not path.startswith("/"):
-            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
-        if gate.clear(path):
-            return
-        if type(write) is not bool:
-            write = _is_write(write)
-        inspect(KIND, sink, FileAccess(path, write), argument=path)
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
-
-
-def _cleared(context: RequestContext, file: Any) -> bool:
-    """The hot path of open(): a str path that this invocation's gate clears (never raises)."""
-    try:
-        gate = context.state.get(FAMILY)
-        return type(file) is str and gate is not None and (gate is False or gate.clear(file))
-    except Exception:
-        return False
+    path = value if type(value) is str else path_text(value)
+    if path is None:
+        return
+    gate = context.files
+    if gate is None:
+        gate = _gate(context)
+    if gate is False:
+        return
+    if dir_fd is not None and not path.startswith("/"):
+        path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+    if gate.clear(path):
+        return
+    if type(write) is not bool:
+        write = _is_write(write)
+    inspect(KIND, sink, FileAccess(path, write), argument=path, context=context)
 
 
 def _gate(context: RequestContext) -> Gate | bool:
@@ -113,7 +96,7 @@ def _gate(context: RequestContext) -> Gate | bool:
     gate: Gate | bool = False
     if policy.mode_for(KIND) is not Mode.OFF:
         gate = Gate(rules_for(policy.options(KIND)), context.inputs)
-    context.state[FAMILY] = gate
+    context.files = gate
     return gate
 
 
@@ -135,8 +118,8 @@ class Open(Instrumentor):
 
         def open(file, mode="r", *args, **kwargs):
             context = current()
-            if context is not None and not _inside.get() and not _cleared(context, file):
-                check_path("builtins.open", file, mode, None, context)
+            if context is not None and not _inside.get():
+                check_path(context, "builtins.open", file, mode)
             return original(file, mode, *args, **kwargs)
 
         open.__wrapped__ = original  # type: ignore[attr-defined]
@@ -154,8 +137,8 @@ class OSFiles(Instrumentor):
 
         def os_open(path, flags, mode=0o777, *, dir_fd=None):
             context = current()
-            if context is not None and not _inside.get() and (dir_fd is not None or not _cleared(context, path)):
-                check_path("os.open", path, bool(flags & _WRITE_FLAGS), dir_fd, context)
+            if context is not None and not _inside.get():
+                check_path(context, "os.open", path, bool(flags & _WRITE_FLAGS), dir_fd)
             return original_open(path, flags, mode, dir_fd=dir_fd)
 
         os_open.__wrapped__ = original_open  # type: ignore[attr-defined]
@@ -198,18 +181,19 @@ def _removed_tree(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None
     return [(args[0] if args else kwargs["path"], True, kwargs.get("dir_fd"))]
 
 
-def _paths_sink(sink: str, paths: Callable[[tuple, dict], list[tuple[Any, bool, int | None]]]):
+@failsafe(KIND)
+def _check_paths(context: RequestContext, sink: str, paths: Paths, args: tuple, kwargs: dict) -> None:
+    for value, write, dir_fd in paths(args, kwargs):
+        check_path(context, sink, value, write, dir_fd)
+
+
+def _paths_sink(sink: str, paths: Paths):
     """A wrapt wrapper checking the paths of a call once, then calling through with ``_inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
-        if _inside.get() or current() is None:
+        context = current()
+        if _inside.get() or context is None:
             return wrapped(*args, **kwargs)
-        try:
-            operations = paths(args, kwargs)
-        except Exception as error:
-            report_hook_error(KIND, sink, error)
-            operations = []
-        for value, write, dir_fd in operations:
-            check_path(sink, value, write, dir_fd)
+        _check_paths(context, sink, paths, args, kwargs)
         return _call_inside(wrapped, args, kwargs)
     return wrapper
 
@@ -223,10 +207,11 @@ class Pathlib(Instrumentor):
 
     def patch(self, module: Any) -> None:
         def wrapper(wrapped, instance, args, kwargs):
-            if _inside.get() or current() is None:
+            context = current()
+            if _inside.get() or context is None:
                 return wrapped(*args, **kwargs)
             mode = args[0] if args else kwargs.get("mode", "r")
-            check_path("pathlib.Path.open", instance, mode)
+            check_path(context, "pathlib.Path.open", instance, mode)
             return _call_inside(wrapped, args, kwargs)
 
         self.wrap(module.Path, "open", wrapper)
@@ -244,26 +229,20 @@ class Shutil(Instrumentor):
 
 # ---------------------------------------------------------------- archives
 
-def _check_extraction(sink: str, root: Any, members: list[Member]) -> None:
-    try:
-        path = path_text(root) or "."
-        inspect(KIND, sink, FileAccess(path, True, members=members), argument=path)
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
+@failsafe(KIND)
+def _check_extraction(context: RequestContext, sink: str, target: Extraction, archive: Any, args: tuple,
+                      kwargs: dict) -> None:
+    root, members = target(archive, args, kwargs)
+    path = path_text(root) or "."
+    inspect(KIND, sink, FileAccess(path, True, members=members), argument=path, context=context)
 
 
-def _extraction_sink(sink: str, target: Callable[[Any, tuple, dict], tuple[Any, list[Member]]]):
+def _extraction_sink(sink: str, target: Extraction):
     def wrapper(wrapped, instance, args, kwargs):
-        if _inside.get() or current() is None:
+        context = current()
+        if _inside.get() or context is None:
             return wrapped(*args, **kwargs)
-        try:
-            root, members = target(instance, args, kwargs)
-        except Exception as error:
-            report_hook_error(KIND, sink, error)
-        else:
-            _check_extraction(sink, root, members)
+        _check_extraction(context, sink, target, instance, args, kwargs)
         return _call_inside(wrapped, args, kwargs)
     return wrapper
 

@@ -37,20 +37,19 @@ internal address is then only an SSRF when an input names it.
 Cost: outside an invocation a hook is one ContextVar read. Inside, a public
 destination is dismissed by its (memoised) address class before any input is
 looked at, and a destination judged benign once is not judged again in the
-same invocation. The sinks call the pure detectors and record through
-``guard.enforce`` rather than ``guard.inspect``: they need the verdict for that
-memo, and the credential check must not make an invocation flatten its event.
+same invocation. The verdict ``guard.inspect`` returns feeds that memo; the
+credential check asks it with ``uses_inputs=False``, so that it never makes an
+invocation flatten its event.
 """
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 from ..context import current
-from ..errors import AttackBlocked
 from ..findings import AttackKind
-from ..guard import enforce
-from ..policy import Mode
-from .base import Instrumentor, report_hook_error
+from ..guard import active, failsafe, inspect
+from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,24 +60,18 @@ if TYPE_CHECKING:
 
 KIND = AttackKind.SSRF
 EXFILTRATION = AttackKind.CREDENTIAL_EXFILTRATION
-FAMILY = "network"
 _SDK_CREDENTIAL_MODULES = frozenset({"botocore.utils", "botocore.credentials"})
 _MAX_REMEMBERED = 256
 
-_detectors: tuple[Any, Any] | None = None
-
-
+@cache
 def _modules() -> tuple[Any, Any]:
     """The ssrf and credential_exfiltration detectors, imported on the first judged call."""
-    global _detectors
-    if _detectors is None:
-        from ..detectors import credential_exfiltration, ssrf
+    from ..detectors import credential_exfiltration, ssrf
 
-        _detectors = (ssrf, credential_exfiltration)
-    return _detectors
+    return ssrf, credential_exfiltration
 
 
-class _State:
+class NetworkState:
     """Per-invocation memory of the network sinks."""
 
     __slots__ = ("benign", "benign_literals", "carried", "checked", "requests", "resolved")
@@ -92,10 +85,10 @@ class _State:
         self.checked: set[int] = set()                # connections inside a request() judged whole
 
 
-def _state(context: RequestContext) -> _State:
-    state = context.state.get(FAMILY)
+def _state(context: RequestContext) -> NetworkState:
+    state = context.network
     if state is None:
-        state = context.state[FAMILY] = _State()
+        state = context.network = NetworkState()
     return state
 
 
@@ -119,7 +112,7 @@ def _host_text(host: Any) -> str | None:
     return None
 
 
-def _request_line(state: _State, host: str) -> str:
+def _request_line(state: NetworkState, host: str) -> str:
     noted = state.requests.get(host)
     if noted is None:
         return ""
@@ -129,7 +122,7 @@ def _request_line(state: _State, host: str) -> str:
     return f"{method} {url}"
 
 
-def _argument(state: _State, destination: Any) -> str:
+def _argument(state: NetworkState, destination: Any) -> str:
     where = destination.host if destination.port is None else f"{destination.host}:{destination.port}"
     text = f"{where} -> {', '.join(destination.addresses)}" if destination.addresses else where
     request = _request_line(state, destination.host)
@@ -150,20 +143,13 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
     if carried is None and memo in state.benign:
         return True
     destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch)
-    finding = None
-    if ssrf.worth_judging(destination):
-        finding = ssrf.detect(destination, context.inputs, context.policy.options(KIND))
-    if finding is None:
-        remember = carried is None and not ssrf.is_special(destination)
-        if remember and len(state.benign) < _MAX_REMEMBERED:
-            state.benign.add(memo)
-        return remember
-    enforce(context, finding, sink, _argument(state, destination))
-    return False
-
-
-def _ssrf_on(context: RequestContext) -> bool:
-    return context.policy.mode_for(KIND) is not Mode.OFF
+    if ssrf.worth_judging(destination) and inspect(
+            KIND, sink, destination, describe=lambda: _argument(state, destination), context=context):
+        return False  # reported (a block has raised)
+    remember = carried is None and not ssrf.is_special(destination)
+    if remember and len(state.benign) < _MAX_REMEMBERED:
+        state.benign.add(memo)
+    return remember
 
 
 # ---------------------------------------------------------------- socket
@@ -171,76 +157,63 @@ def _ssrf_on(context: RequestContext) -> bool:
 _NAME, _LITERAL, _HARMLESS_LITERAL, _SKIP = range(4)
 
 
-def _before_resolution(context: RequestContext, host: Any, port: Any) -> int:
+@failsafe(KIND, fallback=_SKIP)
+def _before_resolution(context: RequestContext, sink: str, host: Any, port: Any) -> int:
     """Judge an IP literal before it is resolved, so a blocked one never reaches the resolver."""
-    try:
-        if not _ssrf_on(context):
-            return _SKIP
-        text = _host_text(host)
-        literal = _modules()[0].parse_literal(text) if text else None
-        if literal is None:
-            return _NAME
-        harmless = _judge(context, "socket.getaddrinfo", text, port, (str(literal),))
-        return _HARMLESS_LITERAL if harmless else _LITERAL
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, "socket.getaddrinfo", error)
+    if not active(context, KIND):
         return _SKIP
+    text = _host_text(host)
+    literal = _modules()[0].parse_literal(text) if text else None
+    if literal is None:
+        return _NAME
+    harmless = _judge(context, sink, text, port, (str(literal),))
+    return _HARMLESS_LITERAL if harmless else _LITERAL
 
 
-def _after_resolution(context: RequestContext, host: Any, port: Any, result: Any, before: int) -> None:
+@failsafe(KIND)
+def _after_resolution(context: RequestContext, sink: str, host: Any, port: Any, result: Any, before: int) -> None:
     """Remember what a resolution returned (the connects that follow); judge what a name resolved to."""
-    try:
-        state = _state(context)
-        addresses: list[str] = []
-        for entry in result:
-            sockaddr = entry[4]
-            if isinstance(sockaddr, tuple) and len(sockaddr) >= 2 and isinstance(sockaddr[0], str):
-                if len(state.resolved) < _MAX_REMEMBERED:
-                    state.resolved.add((sockaddr[0], sockaddr[1]))
-                if sockaddr[0] not in addresses:
-                    addresses.append(sockaddr[0])
-        if before == _HARMLESS_LITERAL and len(state.benign_literals) < _MAX_REMEMBERED:
-            state.benign_literals.add((host, port))  # the same call again needs no look at all
-        text = _host_text(host)
-        if before == _NAME and addresses and text:
-            _judge(context, "socket.getaddrinfo", text, port, tuple(addresses))
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, "socket.getaddrinfo", error)
+    state = _state(context)
+    addresses: list[str] = []
+    for entry in result:
+        sockaddr = entry[4]
+        if isinstance(sockaddr, tuple) and len(sockaddr) >= 2 and isinstance(sockaddr[0], str):
+            if len(state.resolved) < _MAX_REMEMBERED:
+                state.resolved.add((sockaddr[0], sockaddr[1]))
+            if sockaddr[0] not in addresses:
+                addresses.append(sockaddr[0])
+    if before == _HARMLESS_LITERAL and len(state.benign_literals) < _MAX_REMEMBERED:
+        state.benign_literals.add((host, port))  # the same call again needs no look at all
+    text = _host_text(host)
+    if before == _NAME and addresses and text:
+        _judge(context, sink, text, port, tuple(addresses))
 
 
+@failsafe(KIND)
 def _check_connect(context: RequestContext, sink: str, address: Any) -> None:
-    try:
-        if not isinstance(address, tuple) or len(address) < 2:
-            return  # AF_UNIX paths and other families
-        host, port = _host_text(address[0]), address[1]
-        if not host:
-            return
-        state = context.state.get(FAMILY)
-        if state is not None and (host, port) in state.resolved:
-            return  # the continuation of a resolution we already judged
-        if not _ssrf_on(context):
-            return
-        ssrf, _ = _modules()
-        literal = ssrf.parse_literal(host)
-        if literal is not None:
-            _judge(context, sink, host, port, (str(literal),))
-            return
-        state = _state(context)
-        carried = bool(state.carried) and ssrf.host_key(host) in state.carried
-        if not carried and ssrf.source_of(host, ssrf.port_number(port), context.inputs) is None:
-            return
-        import _socket
+    if not isinstance(address, tuple) or len(address) < 2:
+        return  # AF_UNIX paths and other families
+    host, port = _host_text(address[0]), address[1]
+    if not host:
+        return
+    state = context.network
+    if state is not None and (host, port) in state.resolved:
+        return  # the continuation of a resolution we already judged
+    if not active(context, KIND):
+        return
+    ssrf, _ = _modules()
+    literal = ssrf.parse_literal(host)
+    if literal is not None:
+        _judge(context, sink, host, port, (str(literal),))
+        return
+    state = _state(context)
+    carried = bool(state.carried) and ssrf.host_key(host) in state.carried
+    if not carried and ssrf.source_of(host, ssrf.port_number(port), context.inputs) is None:
+        return
+    import _socket
 
-        resolved = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
-        _judge(context, sink, host, port, tuple(dict.fromkeys(entry[4][0] for entry in resolved)))
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
+    resolved = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
+    _judge(context, sink, host, port, tuple(dict.fromkeys(entry[4][0] for entry in resolved)))
 
 
 class Socket(Instrumentor):
@@ -253,12 +226,12 @@ class Socket(Instrumentor):
             context = current()
             if context is None or host is None:
                 return original_getaddrinfo(host, port, *args, **kwargs)
-            state = context.state.get(FAMILY)
+            state = context.network
             if state is not None and state.benign_literals and (host, port) in state.benign_literals:
                 return original_getaddrinfo(host, port, *args, **kwargs)
-            before = _before_resolution(context, host, port)
+            before = _before_resolution(context, "socket.getaddrinfo", host, port)
             result = original_getaddrinfo(host, port, *args, **kwargs)
-            _after_resolution(context, host, port, result, before)
+            _after_resolution(context, "socket.getaddrinfo", host, port, result, before)
             return result
 
         getaddrinfo.__doc__ = original_getaddrinfo.__doc__
@@ -299,35 +272,34 @@ def _origin(connection: Any, host: str, port: Any) -> str:
     return f"{scheme}://{shown}:{port}" if port else f"{scheme}://{shown}"
 
 
-def _note_request(context: RequestContext, connection: Any, method: Any, url: Any) -> None:
+@failsafe(KIND)
+def _note_request(context: RequestContext, sink: str, connection: Any, method: Any, url: Any) -> None:
     """Remember the request line for the records; it is formatted only if one is written."""
     state = _state(context)
     if len(state.requests) < _MAX_REMEMBERED:
         state.requests[getattr(connection, "host", "")] = (connection, method, url)
 
 
-def _carry_redirect(context: RequestContext, connection: Any, response: Any) -> None:
+@failsafe(KIND)
+def _carry_redirect(context: RequestContext, sink: str, connection: Any, response: Any) -> None:
     """A 3xx from a server an input chose: the host its Location names is input-chosen too."""
-    try:
-        location = response.getheader("Location")
-        if not location:
-            return
-        ssrf, _ = _modules()
-        host, port = _connection_host(connection)
-        state = _state(context)
-        origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
-        if origin is None:
-            origin = ssrf.source_of(host, ssrf.port_number(port), context.inputs)
-        if origin is None or len(state.carried) >= _MAX_REMEMBERED:
-            return
-        from urllib.parse import urljoin, urlsplit
+    location = response.getheader("Location")
+    if not location:
+        return
+    ssrf, _ = _modules()
+    host, port = _connection_host(connection)
+    state = _state(context)
+    origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
+    if origin is None:
+        origin = ssrf.source_of(host, ssrf.port_number(port), context.inputs)
+    if origin is None or len(state.carried) >= _MAX_REMEMBERED:
+        return
+    from urllib.parse import urljoin, urlsplit
 
-        target = urlsplit(urljoin(f"{_origin(connection, host, port)}/", location.strip())).hostname
-        if target:
-            transform = f"{origin.transform}+redirect" if origin.transform else "redirect"
-            state.carried[ssrf.host_key(target)] = type(origin)(origin.location, origin.value, transform)
-    except Exception as error:
-        report_hook_error(KIND, "http.client.HTTPConnection.getresponse", error)
+    target = urlsplit(urljoin(f"{_origin(connection, host, port)}/", location.strip())).hostname
+    if target:
+        transform = f"{origin.transform}+redirect" if origin.transform else "redirect"
+        state.carried[ssrf.host_key(target)] = type(origin)(origin.location, origin.value, transform)
 
 
 def _text(value: Any) -> str:
@@ -343,7 +315,7 @@ def _header_lines(headers: Any) -> str:
 
 def _needs_outbound_check(context: RequestContext, host: str) -> bool:
     """Requests to AWS endpoints carry SigV4 by design; without credentials there is nothing to find."""
-    if context.policy.mode_for(EXFILTRATION) is Mode.OFF:
+    if not active(context, EXFILTRATION):
         return False
     _, credentials = _modules()
     return not credentials.is_aws_endpoint(host) and bool(credentials.own_secrets())
@@ -352,38 +324,31 @@ def _needs_outbound_check(context: RequestContext, host: str) -> bool:
 def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> None:
     _, credentials = _modules()
     host, port = _connection_host(connection)
-    payload = credentials.Payload(parts, True, host)
-    finding = credentials.detect(payload, None, context.policy.options(EXFILTRATION))
-    if finding is not None:
-        enforce(context, finding, sink, f"{size} bytes to {host}:{port}")
+    inspect(EXFILTRATION, sink, credentials.Payload(parts, True, host), argument=f"{size} bytes to {host}:{port}",
+            uses_inputs=False, context=context)
 
 
-def _check_request(context: RequestContext, connection: Any, sink: str, args: tuple, kwargs: dict) -> bool:
+@failsafe(EXFILTRATION, fallback=False)
+def _check_request(context: RequestContext, sink: str, connection: Any, args: tuple, kwargs: dict) -> bool:
     """Judge a whole request before its first byte is sent; True when the body was judged too."""
-    try:
-        body = args[2] if len(args) > 2 else kwargs.get("body")
-        whole = body is None or isinstance(body, (bytes, bytearray, memoryview, str))
-        if not _needs_outbound_check(context, _connection_host(connection)[0]):
-            return whole
-        method = args[0] if args else kwargs.get("method")
-        url = args[1] if len(args) > 1 else kwargs.get("url")
-        headers = args[3] if len(args) > 3 else kwargs.get("headers")
-        parts: list[tuple[str, Any]] = [("request line", f"{method} {url}"), ("headers", _header_lines(headers))]
-        if whole and body is not None:
-            parts.append(("body", body if isinstance(body, str) else bytes(body)))
-        _judge_outbound(context, connection, sink, tuple(parts), sum(len(part) for _, part in parts))
+    body = args[2] if len(args) > 2 else kwargs.get("body")
+    whole = body is None or isinstance(body, (bytes, bytearray, memoryview, str))
+    if not _needs_outbound_check(context, _connection_host(connection)[0]):
         return whole
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(EXFILTRATION, sink, error)
-        return False
+    method = args[0] if args else kwargs.get("method")
+    url = args[1] if len(args) > 1 else kwargs.get("url")
+    headers = args[3] if len(args) > 3 else kwargs.get("headers")
+    parts: list[tuple[str, Any]] = [("request line", f"{method} {url}"), ("headers", _header_lines(headers))]
+    if whole and body is not None:
+        parts.append(("body", body if isinstance(body, str) else bytes(body)))
+    _judge_outbound(context, connection, sink, tuple(parts), sum(len(part) for _, part in parts))
+    return whole
 
 
 def _checked_request(sink: str):
     def request(wrapped, instance, args, kwargs):
         context = current()
-        if context is None or not _check_request(context, instance, sink, args, kwargs):
+        if context is None or not _check_request(context, sink, instance, args, kwargs):
             return wrapped(*args, **kwargs)
         checked = _state(context).checked
         checked.add(id(instance))
@@ -394,22 +359,17 @@ def _checked_request(sink: str):
     return request
 
 
-def _check_sent(context: RequestContext, connection: Any, data: Any) -> None:
+@failsafe(EXFILTRATION)
+def _check_sent(context: RequestContext, sink: str, connection: Any, data: Any) -> None:
     """What ``send`` puts on the wire outside a request() judged whole (hand-built requests, streams)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return  # file objects are read inside send, in pieces we do not see
-    state = context.state.get(FAMILY)
+    state = context.network
     if state is not None and id(connection) in state.checked:
         return
-    sink = "http.client.HTTPConnection.send"
-    try:
-        host = _connection_host(connection)[0]
-        if _needs_outbound_check(context, host):
-            _judge_outbound(context, connection, sink, ((f"request to {host}", bytes(data)),), len(data))
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(EXFILTRATION, sink, error)
+    host = _connection_host(connection)[0]
+    if _needs_outbound_check(context, host):
+        _judge_outbound(context, connection, sink, ((f"request to {host}", bytes(data)),), len(data))
 
 
 class HTTPClient(Instrumentor):
@@ -421,16 +381,13 @@ class HTTPClient(Instrumentor):
         def putrequest(wrapped, instance, args, kwargs):
             context = current()
             if context is not None and len(args) >= 2:
-                try:
-                    _note_request(context, instance, args[0], args[1])
-                except Exception as error:
-                    report_hook_error(KIND, "http.client.HTTPConnection.putrequest", error)
+                _note_request(context, "http.client.HTTPConnection.putrequest", instance, args[0], args[1])
             return wrapped(*args, **kwargs)
 
         def send(wrapped, instance, args, kwargs):
             context = current()
             if context is not None and args:
-                _check_sent(context, instance, args[0])
+                _check_sent(context, "http.client.HTTPConnection.send", instance, args[0])
             return wrapped(*args, **kwargs)
 
         def getresponse(wrapped, instance, args, kwargs):
@@ -438,7 +395,7 @@ class HTTPClient(Instrumentor):
             if 300 <= (getattr(response, "status", 0) or 0) < 400:
                 context = current()
                 if context is not None:
-                    _carry_redirect(context, instance, response)
+                    _carry_redirect(context, "http.client.HTTPConnection.getresponse", instance, response)
             return response
 
         self.wrap(cls, "putrequest", putrequest)
@@ -451,6 +408,8 @@ class URLLib3(Instrumentor):
     """urllib3 (requests, botocore) has its own ``request``, which sends the headers before the body."""
 
     module = "urllib3.connection"
+    version_module = "urllib3"
+    tested_majors = (1, 2)
 
     def patch(self, module: Any) -> None:
         self.wrap(module.HTTPConnection, "request", _checked_request("urllib3.connection.HTTPConnection.request"))

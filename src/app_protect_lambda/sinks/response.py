@@ -2,16 +2,16 @@
 
 In block mode a finding raises AttackBlocked, which the decorator turns into the
 403 (or RequestBlocked for non-HTTP events); in report mode the response leaves
-unchanged. The credential check needs no input, so it calls its detector and
-records through ``guard.enforce``: going through ``guard.inspect`` would make
-every invocation flatten its event just to be told that. The open-redirect
-check only runs on a 3xx with a Location, and goes through ``guard.inspect``.
+unchanged. The credential check needs no input, so it asks the guard with
+``uses_inputs=False``: otherwise every invocation would flatten its event just
+to be told that. The open-redirect check only runs on a 3xx with a Location.
 """
 from __future__ import annotations
 
+from functools import cache
+
 from ..findings import AttackKind
-from ..guard import enforce, inspect
-from ..policy import Mode
+from ..guard import active, inspect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,31 +21,40 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 16
 
-_credentials: Any = None  # the credential_exfiltration detector, imported on first use
+@cache
+def _payload() -> type:
+    """The credential detector's Payload, imported on the first response with something to check."""
+    from ..detectors.credential_exfiltration import Payload
+
+    return Payload
 
 
-def check(context: RequestContext, response: Any) -> Any:
-    global _credentials
-    policy = context.policy
-    if policy.mode_for(AttackKind.CREDENTIAL_EXFILTRATION) is not Mode.OFF:
+@cache
+def _redirect() -> type:
+    """The open-redirect detector's Redirect, imported on the first redirect response."""
+    from ..detectors.open_redirect import Redirect
+
+    return Redirect
+
+
+def check_credentials(context: RequestContext, response: Any) -> None:
+    """The function's own credentials never leave in what it answers."""
+    if active(context, AttackKind.CREDENTIAL_EXFILTRATION):
         parts = response_parts(response)
         if parts:
-            if _credentials is None:
-                from ..detectors import credential_exfiltration as _credentials
-            finding = _credentials.detect(_credentials.Payload(parts), None,
-                                          policy.options(AttackKind.CREDENTIAL_EXFILTRATION))
-            if finding is not None:
-                enforce(context, finding, "response", _describe(response, parts))
-    if isinstance(response, dict) and policy.mode_for(AttackKind.OPEN_REDIRECT) is not Mode.OFF:
+            inspect(AttackKind.CREDENTIAL_EXFILTRATION, "response", _payload()(parts),
+                    describe=lambda: _describe(response, parts), uses_inputs=False, context=context)
+
+
+def check_redirect(context: RequestContext, response: Any) -> None:
+    """A redirect goes only where the site itself, or the policy, allows."""
+    if isinstance(response, dict) and active(context, AttackKind.OPEN_REDIRECT):
         locations = redirect_locations(response)
         if locations:
-            from ..detectors.open_redirect import Redirect
-
             sites = _site_hosts(context)
             for location in locations:
-                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", Redirect(location, sites),
-                        argument=location)
-    return response
+                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", _redirect()(location, sites),
+                        argument=location, context=context)
 
 
 def _strings(value: Any, found: list[str], depth: int = 0) -> None:

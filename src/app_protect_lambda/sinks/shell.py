@@ -26,15 +26,15 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 from contextvars import ContextVar
+from functools import cache
 
 from ..context import current
 from ..detectors.command_injection import Command, Prefilter
 from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program, path_reaches
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
-from ..guard import enforce, inspect
-from ..policy import Mode
-from .base import Instrumentor, report_hook_error
+from ..guard import active, decide, failsafe, inspect
+from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ _SIGKILL = 9  # signal.SIGKILL on Linux; importing signal costs a millisecond of
 
 KIND = AttackKind.COMMAND_INJECTION
 PERSISTENCE = AttackKind.SANDBOX_PERSISTENCE
-FAMILY = "shell"
 
 # Set while a sink runs, so that the sinks it goes through are not checked again;
 # a forked child inherits it, so the exec of os.spawn*/pty.spawn is not checked twice either.
@@ -70,58 +69,44 @@ def _vector(values: Any) -> list[str]:
     return [_text(value) for value in values]
 
 
-class _State:
+class ShellState:
     """Per invocation: the fast path's gates and the processes started."""
 
     __slots__ = ("children", "injection", "path_reaches", "persistence")
 
     def __init__(self, context: RequestContext) -> None:
-        policy = context.policy
-        self.injection: Prefilter | None = None
-        if policy.mode_for(KIND) is not Mode.OFF:
-            self.injection = Prefilter(context.inputs)
+        self.injection: Prefilter | None = Prefilter(context.inputs) if active(context, KIND) else None
         self.persistence: tuple[str, ...] | None = None
         self.path_reaches = False
-        if policy.mode_for(PERSISTENCE) is not Mode.OFF:
-            self.persistence = dropped_program_prefixes(policy.options(PERSISTENCE))
+        if active(context, PERSISTENCE):
+            self.persistence = dropped_program_prefixes(context.policy.options(PERSISTENCE))
             self.path_reaches = path_reaches(self.persistence)
         self.children: list[Child] = []
 
 
-def _state(context: RequestContext) -> _State:
-    state = context.state.get(FAMILY)
+def _state(context: RequestContext) -> ShellState:
+    state = context.shell
     if state is None:
-        state = context.state[FAMILY] = _State(context)
+        state = context.shell = ShellState(context)
     return state
 
 
-def check(sink: str, command: Command, context: RequestContext | None = None) -> None:
-    """Judge one command before ``sink`` runs it, inside an invocation; fail open on our own errors."""
-    try:
-        if context is None:
-            context = current()
-            if context is None:
-                return
-        state = _state(context)
-        shown = None
-        if state.injection is not None and state.injection.may_inject(command):
-            shown = command.display()
-            inspect(KIND, sink, command, argument=shown)
-        if state.persistence is not None and may_run_dropped_program(command, state.persistence,
-                                                                     state.path_reaches):
-            inspect(PERSISTENCE, sink, command, argument=shown or command.display())
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
+@failsafe(KIND)
+def check(context: RequestContext, sink: str, command: Command) -> None:
+    """Judge one command before ``sink`` runs it."""
+    state = _state(context)
+    shown = None
+    if state.injection is not None and state.injection.may_inject(command):
+        shown = command.display()
+        inspect(KIND, sink, command, argument=shown, context=context)
+    if state.persistence is not None and may_run_dropped_program(command, state.persistence, state.path_reaches):
+        inspect(PERSISTENCE, sink, command, argument=shown or command.display(), context=context)
 
 
-def _extract(sink: str, extract: Callable[[tuple, dict], Command], args: tuple, kwargs: dict) -> Command | None:
-    try:
-        return extract(args, kwargs)
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
-        return None
+@failsafe(KIND)
+def _extract(context: RequestContext, sink: str, extract: Callable[[tuple, dict], Command], args: tuple,
+             kwargs: dict) -> Command | None:
+    return extract(args, kwargs)
 
 
 def _sink(sink: str, extract: Callable[[tuple, dict], Command],
@@ -133,9 +118,9 @@ def _sink(sink: str, extract: Callable[[tuple, dict], Command],
         context = current()
         if context is None:
             return wrapped(*args, **kwargs)
-        command = _extract(sink, extract, args, kwargs)
+        command = _extract(context, sink, extract, args, kwargs)
         if command is not None:
-            check(sink, command, context)
+            check(context, sink, command)
         token = _inside.set(True)
         try:
             result = wrapped(*args, **kwargs)
@@ -237,12 +222,12 @@ class Subprocess(Instrumentor):
                 args = (list(args[0]), *args[1:])
             elif "args" in kwargs and _is_iterator(kwargs["args"]):
                 kwargs["args"] = list(kwargs["args"])
-            command = _extract("subprocess.Popen", _popen_command, args, kwargs)
+            command = _extract(context, "subprocess.Popen", _popen_command, args, kwargs)
             if _inside.get():
                 wrapped(*args, **kwargs)
             else:
                 if command is not None:
-                    check("subprocess.Popen", command, context)
+                    check(context, "subprocess.Popen", command)
                 token = _inside.set(True)
                 try:
                     wrapped(*args, **kwargs)
@@ -301,9 +286,9 @@ def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]):
         context = current()
         if _inside.get() or context is None:
             return wrapped(*args, **kwargs)
-        command = _extract(sink, extract, args, kwargs)
+        command = _extract(context, sink, extract, args, kwargs)
         if command is not None:
-            check(sink, command, context)
+            check(context, sink, command)
         return _run_inside(wrapped(*args, **kwargs))
     return wrapper
 
@@ -349,23 +334,28 @@ class Child:
 
 
 _library_code: dict[Any, bool] = {}
-_is_library: Callable[[str], bool] | None = None  # reporting.frames' test, imported on first use
+
+
+@cache
+def _library_test() -> Callable[[str], bool]:
+    """reporting.frames' test of a file name, imported on the first process an invocation starts."""
+    from ..reporting.frames import _is_library
+
+    return _is_library
 
 
 def _spawn_site() -> tuple | None:
     """(code, line) of the innermost frame of the user's code; library verdicts cached per code object."""
-    global _is_library
-    if _is_library is None:
-        from ..reporting.frames import _is_library
+    is_library = _library_test()
     if len(_library_code) > 4096:
         _library_code.clear()
-    frame = sys._getframe(2)
+    frame = sys._getframe(3)
     depth = 0
     while frame is not None and depth < 64:
         code = frame.f_code
         library = _library_code.get(code)
         if library is None:
-            library = _library_code[code] = _is_library(code.co_filename)
+            library = _library_code[code] = is_library(code.co_filename)
         if not library:
             return code, frame.f_lineno
         frame = frame.f_back
@@ -374,23 +364,26 @@ def _spawn_site() -> tuple | None:
 
 
 def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
-    if not pid:
-        return
-    try:
-        _state(context).children.append(Child(pid, popen, sink, command, _spawn_site()))
-    except Exception as error:
-        report_hook_error(PERSISTENCE, f"{sink}.track", error)
+    if pid:
+        _track(context, sink, pid, popen, command)
+
+
+@failsafe(PERSISTENCE)
+def _track(context: RequestContext, sink: str, pid: int, popen: Any, command: Command | None) -> None:
+    _state(context).children.append(Child(pid, popen, sink, command, _spawn_site()))
 
 
 def finish(context: RequestContext) -> None:
     """At the end of an invocation: report (and in block mode kill) the children still running."""
-    state = context.state.get(FAMILY)
-    children = state.children if state is not None else []
-    if not children:
+    state = context.shell
+    if state is None or not state.children or not active(context, PERSISTENCE):
         return
-    mode = context.policy.mode_for(PERSISTENCE)
-    if mode is Mode.OFF or not context.policy.options(PERSISTENCE).get("child_processes", True):
-        return
+    if context.policy.options(PERSISTENCE).get("child_processes", True):
+        _judge_children(context, "sandbox.children", state.children)
+
+
+@failsafe(PERSISTENCE)
+def _judge_children(context: RequestContext, sink: str, children: list[Child]) -> None:
     alive = [child for child in children if _alive(child)]
     if not alive:
         return
@@ -400,16 +393,19 @@ def finish(context: RequestContext) -> None:
         what = f"process {child.pid} ({child.shown()})"
         if descendants:
             what += f" and {len(descendants)} descendant(s)"
-        if mode is Mode.BLOCK:
-            outcome = "terminated" if _terminate(child, descendants) else "could not be terminated"
-            message = f"{what} started by this invocation was still running when it ended; {outcome}"
-        else:
-            message = f"{what} started by this invocation is still running after it ended"
         where = child.where()
-        evidence = f"started at {where}" if where else ""
-        finding = Finding(PERSISTENCE, "sandbox.child-alive", message, None, evidence)
-        with suppress(AttackBlocked):  # the invocation is over; the record says what was done
-            enforce(context, finding, child.sink, child.shown(), mode)
+        finding = Finding(PERSISTENCE, "sandbox.child-alive",
+                          f"{what} started by this invocation is still running after it ended", None,
+                          f"started at {where}" if where else "")
+
+        def terminate(finding: Finding, child: Child = child, descendants: list[int] = descendants,
+                      what: str = what) -> Finding:
+            outcome = "terminated" if _terminate(child, descendants) else "could not be terminated"
+            return finding._replace(
+                message=f"{what} started by this invocation was still running when it ended; {outcome}")
+
+        with suppress(AttackBlocked):  # the invocation is over: the block is the termination, and its record
+            decide(context, finding, child.sink, child.shown(), on_block=terminate)
 
 
 def _alive(child: Child) -> bool:

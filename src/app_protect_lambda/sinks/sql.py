@@ -12,47 +12,42 @@ from functools import lru_cache
 
 from ..context import current
 from ..detectors.sql_injection import relevant
-from ..errors import AttackBlocked
 from ..findings import AttackKind
-from ..guard import inspect
-from .base import Instrumentor, report_hook_error
+from ..guard import failsafe, inspect
+from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..context import RequestContext
+
 KIND = AttackKind.SQL_INJECTION
 
 
-def statement_text(statement: Any, context: Any = None) -> str | None:
+def statement_text(statement: Any, connection: Any = None) -> str | None:
     """The SQL text of a statement object: str, bytes, or a composed query (psycopg.sql)."""
     if isinstance(statement, str):
         return statement
     if isinstance(statement, (bytes, bytearray)):
         return bytes(statement).decode("utf-8", "replace")
     as_string = getattr(statement, "as_string", None)
-    if as_string is not None:
-        try:
-            return as_string(context)
-        except Exception:
-            return None
-    return None
+    return as_string(connection) if as_string is not None else None
 
 
-def check_statement(sink: str, statement: Any, context: Any = None) -> None:
-    """Judge one statement before ``sink`` runs it; fail open on our own errors."""
-    invocation = current()
-    if invocation is None:
-        return
-    try:
-        text = statement if type(statement) is str else statement_text(statement, context)
-        # The common case, no input in the statement, is settled here without the guard.
-        if text and invocation.inputs.any_in(text, relevant):
-            inspect(KIND, sink, text)
-    except AttackBlocked:
-        raise
-    except Exception as error:
-        report_hook_error(KIND, sink, error)
+def check_statement(sink: str, statement: Any, connection: Any = None) -> None:
+    """Judge one statement before ``sink`` runs it (``connection``: what renders a composed one)."""
+    context = current()
+    if context is not None:
+        _check(context, sink, statement, connection)
+
+
+@failsafe(KIND)
+def _check(context: RequestContext, sink: str, statement: Any, connection: Any) -> None:
+    text = statement if type(statement) is str else statement_text(statement, connection)
+    # The common case, no input in the statement, is settled here without the guard.
+    if text and context.inputs.any_in(text, relevant):
+        inspect(KIND, sink, text, context=context)
 
 
 def _checking_method(sink: str):
@@ -149,6 +144,7 @@ class SQLite3(Instrumentor):
 
 class Psycopg(Instrumentor):
     module = "psycopg"
+    tested_majors = (3,)
 
     def patch(self, module: Any) -> None:
         for cls_name in ("Cursor", "AsyncCursor", "ServerCursor", "AsyncServerCursor"):
@@ -162,6 +158,8 @@ class Psycopg(Instrumentor):
 
 class PyMySQL(Instrumentor):
     module = "pymysql.cursors"
+    version_module = "pymysql"
+    tested_majors = (1, 2)
 
     def patch(self, module: Any) -> None:
         for method in ("execute", "executemany"):
@@ -215,6 +213,7 @@ def protected_psycopg2_connection(factory: type) -> type:
 
 class Psycopg2(Instrumentor):
     module = "psycopg2"
+    tested_majors = (2,)
 
     def patch(self, module: Any) -> None:
         import psycopg2.extensions
@@ -228,6 +227,13 @@ class Psycopg2(Instrumentor):
 
 
 # ---------------------------------------------------------------- boto3: RDS Data API, DynamoDB PartiQL
+
+@failsafe(KIND)
+def _check_api_call(context: RequestContext, sink: str, client: Any, operation: str, params: dict) -> None:
+    service = client.meta.service_model.service_name
+    for statement in _botocore_statements(service, operation, params):
+        _check(context, f"{sink}.{service}.{operation}", statement, None)
+
 
 def _botocore_statements(service: str, operation: str, params: dict) -> list[str]:
     if service == "rds-data" and operation in ("ExecuteStatement", "BatchExecuteStatement"):
@@ -244,13 +250,14 @@ def _botocore_statements(service: str, operation: str, params: dict) -> list[str
 
 class Botocore(Instrumentor):
     module = "botocore.client"
+    version_module = "botocore"
+    tested_majors = (1,)
 
     def patch(self, module: Any) -> None:
         def make_api_call(wrapped, instance, args, kwargs):
-            if current() is not None and len(args) >= 2 and isinstance(args[1], dict):
-                service = instance.meta.service_model.service_name
-                for statement in _botocore_statements(service, args[0], args[1]):
-                    check_statement(f"boto3.{service}.{args[0]}", statement)
+            context = current()
+            if context is not None and len(args) >= 2 and isinstance(args[1], dict):
+                _check_api_call(context, "boto3", instance, args[0], args[1])
             return wrapped(*args, **kwargs)
 
         self.wrap(module.BaseClient, "_make_api_call", make_api_call)
