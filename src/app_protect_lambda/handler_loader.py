@@ -26,11 +26,17 @@ class HandlerImportError(ImportError):
     """The function's handler cannot be found; the runtime reports it as Runtime.ImportModuleError."""
 
 
+def _is_module_part(part: str) -> bool:
+    # Not str.isidentifier(): the runtime imports `my-function.py` as the module `my-function`, and a
+    # function that works without the layer must not fail its init with it.
+    return part.isprintable() and part != "" and not any(character.isspace() for character in part)
+
+
 def split_handler(name: str) -> tuple[str, str]:
     """``"src/app.handler"`` -> ``("src.app", "handler")``; raise HandlerImportError when malformed."""
     module, _, function = name.strip().rpartition(".")
     module = module.replace("/", ".").strip(".")
-    if not module or not function or not all(part.isidentifier() for part in (*module.split("."), function)):
+    if not module or not function.isidentifier() or not all(_is_module_part(part) for part in module.split(".")):
         raise HandlerImportError(
             f"app-protect: bad handler {name!r}: expected module.function, for example app.handler or "
             "src/app.handler")

@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from app_protect_lambda import config
+from app_protect_lambda.errors import PolicyError
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event
 
 HANDLER_MODULE = '''
@@ -117,3 +118,13 @@ def test_dotted_package_handlers_are_imported_like_the_runtime_does(task_root: P
     dotted = probe(task_root).replace("/", ".")
     monkeypatch.setenv("APP_PROTECT_HANDLER", dotted)
     assert fresh_bootstrap().handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+
+
+def test_a_policy_that_promises_an_unenforced_protection_fails_the_init(task_root: Path, monkeypatch) -> None:
+    policy = task_root / "policy.yaml"
+    policy.write_text("version: 1\nprotections:\n  sql_injection: block\n  ip_filter: block\n")
+    monkeypatch.setenv("APP_PROTECT_POLICY", f"file:{policy}")
+    monkeypatch.setenv("APP_PROTECT_HANDLER", probe(task_root))
+    with pytest.raises(PolicyError) as raised:
+        fresh_bootstrap()
+    assert str(raised.value).startswith(f"policy {policy}, line 4: protections.ip_filter: ip_filter is not enforced")

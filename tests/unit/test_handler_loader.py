@@ -25,6 +25,7 @@ def task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (tmp_path / f"{name}.py").write_text(MODULE)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / f"{name}.py").write_text(MODULE)
+    (tmp_path / "src" / f"{name}-v2.py").write_text(MODULE)
     (tmp_path / f"{name}_missing_dependency.py").write_text("import no_such_dependency_here\n")
     (tmp_path / f"{name}_raises.py").write_text("raise RuntimeError('the module itself failed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -39,13 +40,14 @@ def task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     ("src/api/users.get", ("src.api.users", "get")),
     ("pkg.module.handler", ("pkg.module", "handler")),
     ("  app.handler\n", ("app", "handler")),
+    ("my-function.handler", ("my-function", "handler")),
 ])
 def test_handler_forms_the_runtime_accepts(name: str, expected: tuple[str, str]) -> None:
     assert split_handler(name) == expected
 
 
 @pytest.mark.parametrize("name", ["", "app", "app.", ".handler", "/.handler", "my app.handler", "app.handler-v2",
-                                  "2fa.handler", "app.handler()"])
+                                  "app.2fa", "app.handler()", "src//app.handler", "my\tapp.handler"])
 def test_malformed_handlers_are_refused_by_name(name: str) -> None:
     with pytest.raises(HandlerImportError) as raised:
         load_handler(name)
@@ -63,6 +65,8 @@ def test_module_and_directory_forms_load_the_function(task_root: str) -> None:
     assert load_handler(f"{task_root}.handler")("e", None) == {"module": task_root, "event": "e"}
     assert load_handler(f"src/{task_root}.handler")("e", None)["module"] == f"src.{task_root}"
     assert load_handler(f"src.{task_root}.handler") is load_handler(f"src/{task_root}.handler")
+    # A file name that is no identifier imports under the runtime, so it must with the layer too.
+    assert load_handler(f"src/{task_root}-v2.handler")("e", None)["module"] == f"src.{task_root}-v2"
 
 
 def test_missing_module(task_root: str) -> None:
