@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
+from weakref import ref
 
 from .sources import Request, collect_inputs, event_kind
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from contextvars import Token
     from typing import Any
+    from weakref import ReferenceType
 
     from .detectors.file_access import Gate
     from .findings import Finding
@@ -37,8 +40,8 @@ class RequestContext:
     sink families' per-invocation memos, built by each family on its first call.
     """
 
-    __slots__ = ("_inputs", "blocked", "event", "files", "internal_errors", "lambda_context", "network",
-                 "policy", "records", "request", "shell")
+    __slots__ = ("__weakref__", "_inputs", "blocked", "event", "files", "internal_errors", "lambda_context",
+                 "network", "policy", "records", "request", "shell")
 
     def __init__(self, event: Any, lambda_context: Any, policy: Policy, kind: str | None = None) -> None:
         self.event = event
@@ -58,13 +61,18 @@ class RequestContext:
     def inputs(self) -> Inputs:
         """Every attacker-controlled string of the event; the event is flattened on first use."""
         if self._inputs is None:
-            self._inputs = collect_inputs(self.request, self.policy.limits, self._truncated)
+            # The inputs keep their loader, which must not hold the context: that would make a
+            # reference cycle of every invocation, freed only by the cycle collector.
+            self._inputs = collect_inputs(self.request, self.policy.limits, partial(_truncated, ref(self)))
         return self._inputs
 
-    def _truncated(self, reason: str) -> None:
-        from .reporting import notice
 
-        notice(self, "inspection_truncated", reason)
+def _truncated(context: ReferenceType[RequestContext], reason: str) -> None:
+    from .reporting import notice
+
+    alive = context()
+    if alive is not None:
+        notice(alive, "inspection_truncated", reason)
 
 
 def current() -> RequestContext | None:
