@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import functools
+from functools import cache
 
 from . import checkpoints, reporting, sinks
 from .context import RequestContext, activate, deactivate
 from .errors import AttackBlocked
 from .guard import failed
 from .policy_store import PolicyStore
+from .sources.kinds import DIRECT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from types import ModuleType
     from typing import Any, TypeVar
 
     from .policy import Mode, Policy
@@ -70,9 +73,7 @@ def invoke(handler: Callable[..., Any], policy: Policy, event: Any, lambda_conte
             if not finished:
                 finished = True
                 checkpoints.run_finish(context, may_block=False)
-            from .responses import blocked_response
-
-            return blocked_response(context, blocked)
+            return _responses().blocked_response(context, blocked)
     finally:
         deactivate(token)
         if not finished:  # the handler's own exception is on its way out
@@ -89,9 +90,15 @@ def _start(policy: Policy, event: Any, lambda_context: Any) -> tuple[RequestCont
     try:
         return RequestContext(event, lambda_context, policy), None
     except Exception as error:
-        from .sources import kinds
+        return RequestContext(event, lambda_context, policy, kind=DIRECT), error
 
-        return RequestContext(event, lambda_context, policy, kind=kinds.DIRECT), error
+
+@cache
+def _responses() -> ModuleType:
+    """The 403 and RequestBlocked, loaded with the first block (json is not on the cold-start path)."""
+    from . import responses
+
+    return responses
 
 
 def _flush(context: RequestContext) -> None:
