@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import json
 import socket
 import sqlite3
 import subprocess
+import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -226,3 +228,21 @@ def test_a_block_leaves_no_reference_cycle(event: dict, records) -> None:
 
     assert _garbage_after(run) == []
     assert records.detections()[0]["action"] == "blocked"
+
+
+def test_a_lone_surrogate_in_the_input_cannot_turn_a_block_into_a_pass(tmp_path: Path, records,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attacker's JSON escape ``\\udcff`` once made the record's write raise before the block."""
+    strict = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", strict)
+    marker = tmp_path / "pwned"
+
+    @protect(mode="block")
+    def handler(event: Any, context: Any) -> dict:
+        name = json.loads(event["body"])["name"]
+        subprocess.run(f"echo {name}", shell=True, check=False)
+        return {"statusCode": 200}
+
+    body = '{"name": "\\udcff; touch ' + str(marker) + '"}'
+    answer = handler(apigw_v1_event(method="POST", body=body), LambdaContext())
+    assert answer["statusCode"] == 403 and not marker.exists()
