@@ -237,8 +237,8 @@ IMPORT_CHECK = textwrap.dedent("""
         assert yaml.safe_load("mode: block") == {"mode": "block"}
     import app_protect_lambda.bootstrap as bootstrap
     assert bootstrap.handler({"ping": 1}, None) == {"pong": 1}
-    from app_protect_lambda import sinks
-    assert sinks.is_instrumented()
+    from app_protect_lambda.sinks.patching import is_patched
+    assert is_patched(os.system), "the exec wrapper did not instrument the sinks"
     print("ok")
 """)
 

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from contextvars import Token
-    from typing import Any
+    from typing import Any, Literal
     from weakref import ReferenceType
 
     from .detectors.file_access import Gate
@@ -52,7 +52,7 @@ class RequestContext:
         self.records: list[dict[str, Any]] = []
         self.internal_errors: set[tuple[str, str]] = set()
         self.blocked: Finding | None = None
-        self.files: Gate | None = None
+        self.files: Gate | Literal[False] | None = None  # False: the protection is off
         self.network: NetworkState | None = None
         self.shell: ShellState | None = None
         self._inputs: Inputs | None = None

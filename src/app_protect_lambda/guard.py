@@ -68,7 +68,8 @@ def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = N
     if mode is Mode.OFF:
         return None
     try:
-        finding = detector_for(kind)(subject, context.inputs if uses_inputs else None, policy.options(kind))
+        inputs = context.inputs if uses_inputs else None
+        finding = detector_for(kind)(subject, inputs, policy.options(kind))  # type: ignore[arg-type]
     except Exception as error:
         failed(kind, f"detector.{kind.value}", error, context)
         return None

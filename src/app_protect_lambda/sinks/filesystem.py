@@ -29,9 +29,10 @@ from .base import Instrumentor
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Literal
 
     from ..context import RequestContext
+    from .patching import Wrapper
 
     Paths = Callable[[tuple, dict], list[tuple[Any, bool, int | None]]]
     Extraction = Callable[[Any, tuple, dict], tuple[Any, list[Member]]]
@@ -90,10 +91,10 @@ def check_path(context: RequestContext, sink: str, value: Any, write: bool | str
     inspect(KIND, sink, FileAccess(path, write), argument=path, context=context)
 
 
-def _gate(context: RequestContext) -> Gate | bool:
+def _gate(context: RequestContext) -> Gate | Literal[False]:
     """Per invocation: False when the protection is off, else the fast path's gate."""
     policy = context.policy
-    gate: Gate | bool = False
+    gate: Gate | Literal[False] = False
     if policy.mode_for(KIND) is not Mode.OFF:
         gate = Gate(rules_for(policy.options(KIND)), context.inputs)
     context.files = gate
@@ -187,8 +188,8 @@ def _check_paths(context: RequestContext, sink: str, paths: Paths, args: tuple, 
         check_path(context, sink, value, write, dir_fd)
 
 
-def _paths_sink(sink: str, paths: Paths):
-    """A wrapt wrapper checking the paths of a call once, then calling through with ``_inside`` set."""
+def _paths_sink(sink: str, paths: Paths) -> Wrapper:
+    """A wrapper checking the paths of a call once, then calling through with ``_inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
         context = current()
         if _inside.get() or context is None:
@@ -237,7 +238,7 @@ def _check_extraction(context: RequestContext, sink: str, target: Extraction, ar
     inspect(KIND, sink, FileAccess(path, True, members=members), argument=path, context=context)
 
 
-def _extraction_sink(sink: str, target: Extraction):
+def _extraction_sink(sink: str, target: Extraction) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
         context = current()
         if _inside.get() or context is None:

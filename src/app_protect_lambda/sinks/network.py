@@ -53,10 +53,12 @@ from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import FrameType
     from typing import Any
 
     from ..context import RequestContext
     from ..sources import Input
+    from .patching import Wrapper
 
 KIND = AttackKind.SSRF
 EXFILTRATION = AttackKind.CREDENTIAL_EXFILTRATION
@@ -94,7 +96,7 @@ def _state(context: RequestContext) -> NetworkState:
 
 def _sdk_credential_fetch() -> bool:
     """True when botocore's container/instance credential providers are on the stack."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(96):
         if frame is None:
             return False
@@ -164,7 +166,7 @@ def _before_resolution(context: RequestContext, sink: str, host: Any, port: Any)
         return _SKIP
     text = _host_text(host)
     literal = _modules()[0].parse_literal(text) if text else None
-    if literal is None:
+    if text is None or literal is None:
         return _NAME
     harmless = _judge(context, sink, text, port, (str(literal),))
     return _HARMLESS_LITERAL if harmless else _LITERAL
@@ -213,7 +215,7 @@ def _check_connect(context: RequestContext, sink: str, address: Any) -> None:
     import _socket
 
     resolved = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
-    _judge(context, sink, host, port, tuple(dict.fromkeys(entry[4][0] for entry in resolved)))
+    _judge(context, sink, host, port, tuple(dict.fromkeys(str(entry[4][0]) for entry in resolved)))
 
 
 class Socket(Instrumentor):
@@ -345,7 +347,7 @@ def _check_request(context: RequestContext, sink: str, connection: Any, args: tu
     return whole
 
 
-def _checked_request(sink: str):
+def _checked_request(sink: str) -> Wrapper:
     def request(wrapped, instance, args, kwargs):
         context = current()
         if context is None or not _check_request(context, sink, instance, args, kwargs):

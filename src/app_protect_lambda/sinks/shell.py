@@ -39,9 +39,11 @@ from .base import Instrumentor
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import FrameType
     from typing import Any
 
     from ..context import RequestContext
+    from .patching import Wrapper
 
 _SIGKILL = 9  # signal.SIGKILL on Linux; importing signal costs a millisecond of cold start
 
@@ -110,7 +112,7 @@ def _extract(context: RequestContext, sink: str, extract: Callable[[tuple, dict]
 
 
 def _sink(sink: str, extract: Callable[[tuple, dict], Command],
-          spawned: Callable[[tuple, dict, Any], int | None] | None = None):
+          spawned: Callable[[tuple, dict, Any], int | None] | None = None) -> Wrapper:
     """A wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
         if _inside.get():
@@ -281,7 +283,7 @@ class AsyncioSubprocess(Instrumentor):
                 self.replace(package, name, getattr(module, name))
 
 
-def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]):
+def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
         context = current()
         if _inside.get() or context is None:
@@ -349,7 +351,7 @@ def _spawn_site() -> tuple | None:
     is_library = _library_test()
     if len(_library_code) > 4096:
         _library_code.clear()
-    frame = sys._getframe(3)
+    frame: FrameType | None = sys._getframe(3)
     depth = 0
     while frame is not None and depth < 64:
         code = frame.f_code

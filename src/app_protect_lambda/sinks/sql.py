@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..context import RequestContext
+    from .patching import Wrapper
 
 KIND = AttackKind.SQL_INJECTION
 
@@ -50,7 +51,7 @@ def _check(context: RequestContext, sink: str, statement: Any, connection: Any) 
         inspect(KIND, sink, text, context=context)
 
 
-def _checking_method(sink: str):
+def _checking_method(sink: str) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
         if args:
             check_statement(sink, args[0], instance)
@@ -63,7 +64,7 @@ def _checking_method(sink: str):
 # ---------------------------------------------------------------- sqlite3
 
 def _sqlite_cursor_class(base: type) -> type:
-    class ProtectedCursor(base):  # type: ignore[valid-type, misc]
+    class ProtectedCursor(base):
         __slots__ = ()
 
         def execute(self, sql, *args, **kwargs):
@@ -86,7 +87,7 @@ def _sqlite_cursor_class(base: type) -> type:
 def _sqlite_connection_class(base: type) -> type:
     import sqlite3
 
-    class ProtectedConnection(base):  # type: ignore[valid-type, misc]
+    class ProtectedConnection(base):
         def cursor(self, factory=sqlite3.Cursor):
             return super().cursor(protected_sqlite_cursor(factory))
 
@@ -173,7 +174,7 @@ def protected_psycopg2_cursor(factory: type) -> type:
     if getattr(factory, "__app_protect__", False):
         return factory
 
-    class ProtectedCursor(factory):  # type: ignore[valid-type, misc]
+    class ProtectedCursor(factory):
         __app_protect__ = True
 
         def execute(self, query, vars=None):
@@ -195,7 +196,7 @@ def protected_psycopg2_connection(factory: type) -> type:
         return factory
     import psycopg2.extensions
 
-    class ProtectedConnection(factory):  # type: ignore[valid-type, misc]
+    class ProtectedConnection(factory):
         __app_protect__ = True
 
         def cursor(self, *args, **kwargs):
