@@ -1,5 +1,10 @@
 """Reporting: every record is printed at once; metrics and EventBridge are flushed per invocation.
 
+No function here raises, whatever a record holds and whatever stdout does: a verdict must
+never depend on its record. A reporting failure is itself recorded, once per invocation and
+place, by ``internal_error``, which never calls itself: when even its own line cannot be
+written, a last line goes to stderr.
+
 The record, CloudWatch and frame modules load with the first record: an
 invocation without one, and the cold start, never pay for them.
 """
@@ -16,16 +21,34 @@ if TYPE_CHECKING:
 
 
 def report(context: RequestContext, finding: Finding, action: Action, sink: str, argument: Any) -> None:
-    from . import cloudwatch, record
-    from .frames import user_frames
+    """Record a detection: a line on stdout now, and in the invocation's records for flush()."""
+    try:
+        from . import record
 
-    entry = record.detection(context, finding, action, sink, argument, user_frames())
-    context.records.append(entry)
-    cloudwatch.emit(entry)
+        try:
+            from .frames import user_frames
+
+            entry = record.detection(context, finding, action, sink, argument, user_frames())
+        except Exception as error:
+            internal_error("reporting.detection", error, context)
+            entry = record.bare_detection(context, finding, action, sink)
+        _publish(context, entry)
+    except Exception as error:  # reporting must never break the function
+        internal_error("reporting.detection", error, context)
+
+
+def notice(context: RequestContext | None, what: str, detail: str) -> None:
+    """Record that inspection was limited (a cap reached, a driver version left unpatched)."""
+    try:
+        from . import record
+
+        _publish(context, record.notice(context, what, detail))
+    except Exception as error:
+        internal_error("reporting.notice", error, context)
 
 
 def internal_error(where: str, error: BaseException, context: RequestContext | None = None) -> None:
-    """Log an error inside app-protect once per invocation and place; never raises."""
+    """Record an error inside app-protect, once per invocation and place; never raises, never recurses."""
     try:
         if context is not None:
             key = (where, type(error).__name__)
@@ -37,41 +60,74 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
         entry = record.internal_error(where, error, context)
         if context is not None:
             context.records.append(entry)
-        cloudwatch.emit(entry)
-    except Exception:  # reporting must never break the function
-        print(f"app-protect: internal error in {where}: {error!r}", file=sys.stderr)
-
-
-def notice(context: RequestContext | None, what: str, detail: str) -> None:
-    """Something inspection could not do (a cap, an untested driver); None outside an invocation."""
-    from . import cloudwatch, record
-
-    entry = record.notice(context, what, detail)
-    if context is not None:
-        context.records.append(entry)
-    cloudwatch.emit(entry)
+        failure = cloudwatch.emit(entry)
+    except Exception as unexpected:
+        failure = unexpected
+    if failure is not None:
+        _last_resort(where, error, failure)
 
 
 def flush(context: RequestContext) -> None:
-    """At the end of an invocation: EMF metrics, then EventBridge. Nothing to do without records."""
-    if not context.records:
-        return
-    from .. import config
+    """At the end of an invocation: EventBridge, then EMF metrics. Nothing to do without records."""
+    try:
+        if context.records:
+            _ship(context)
+            _metrics(context)
+    except Exception as error:
+        internal_error("reporting.flush", error, context)
+
+
+def _publish(context: RequestContext | None, entry: dict[str, Any], *, keep: bool = True) -> None:
+    """``entry`` on stdout, and in the invocation's records when ``keep``; a failed write is recorded once."""
+    from . import cloudwatch
+
+    if context is not None and keep:
+        context.records.append(entry)
+    failure = cloudwatch.emit(entry)
+    if failure is not None:
+        internal_error("reporting.write", failure, context)
+
+
+def _metrics(context: RequestContext) -> None:
     from . import cloudwatch, record
 
     function_name = record.function_info(context.lambda_context)["name"]
     for document in cloudwatch.metrics(context.records, function_name):
-        cloudwatch.emit(document)
+        _publish(context, document, keep=False)
+
+
+def _ship(context: RequestContext) -> None:
+    """Detections to EventBridge; those it did not take are listed on stdout and make one internal error."""
+    from .. import config
+    from . import record
+
     event_bus = context.policy.reporting.event_bus or config.get("APP_PROTECT_EVENT_BUS")
-    detections = [r for r in context.records if r["schema"] == record.DETECTION_SCHEMA]
+    detections = [r for r in context.records if r.get("schema") == record.DETECTION_SCHEMA]
     if not event_bus or not detections:
         return
-    arn = getattr(context.lambda_context, "invoked_function_arn", None)
-    try:
-        from .eventbridge import ship
+    from . import eventbridge
 
-        failed = ship(detections, event_bus, [arn] if isinstance(arn, str) else [])
-        if failed:
-            raise RuntimeError(f"EventBridge rejected {failed} of {len(detections)} records")
-    except Exception as error:
-        internal_error("reporting.eventbridge", error, None)
+    arn = getattr(context.lambda_context, "invoked_function_arn", None)
+    unshipped = eventbridge.ship(detections, event_bus, [arn] if isinstance(arn, str) else [],
+                                 eventbridge.budget_for(context.lambda_context))
+    if unshipped:
+        _publish(context, record.unshipped(context, event_bus, unshipped), keep=False)
+        reasons = sorted({reason for _, reason in unshipped})
+        internal_error("reporting.eventbridge", RuntimeError(
+            f"EventBridge did not take {len(unshipped)} of {len(detections)} records: {'; '.join(reasons)}"), context)
+
+
+def _last_resort(where: str, error: BaseException, failure: BaseException) -> None:
+    try:
+        stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+        stream.write(f"app-protect: internal error in {where!a}: {_ascii_error(error)}; "
+                     f"its record could not be written: {_ascii_error(failure)}\n")
+    except Exception:  # nowhere left to write to
+        pass
+
+
+def _ascii_error(error: BaseException) -> str:
+    try:
+        return ascii(error)
+    except Exception:
+        return type(error).__name__

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@lru_cache(maxsize=1)
+@cache
 def _library_roots() -> tuple[str, ...]:
     import sysconfig
 

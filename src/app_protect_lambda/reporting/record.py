@@ -1,28 +1,45 @@
-"""The detection record of DESIGN.md, and the internal-error and notice records."""
+"""The detection record of DESIGN.md, the internal-error, notice and unshipped records, and their JSON line.
+
+Building and serialising a record never fails, whatever the inputs hold. A lone surrogate
+(``"\\udcff"``, from a JSON escape) once made the stdout write raise under a strict UTF-8
+stdout, and the sink's fail-open wrapper turned the block into a pass. Every value is
+therefore made plain here: strings are redacted and cut, anything else becomes a bounded
+description (non-string keys, cycles, objects whose repr raises, huge or non-finite numbers),
+and the line is valid UTF-8 JSON: a lone surrogate is written as the six characters ``\\udcff``
+and valid text, Japanese included, stays readable.
+"""
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
+from functools import cache
 
-from ..errors import protection_name
-from .redaction import clip
+from .redaction import SECRET_INPUT, clip, describe, is_secret_location, secret_values
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
     from ..context import RequestContext
     from ..findings import Action, Finding
+    from ..sources.inputs import Input
 
 DETECTION_SCHEMA = "app-protect/detection/1"
 INTERNAL_ERROR_SCHEMA = "app-protect/internal-error/1"
 NOTICE_SCHEMA = "app-protect/notice/1"
+UNSHIPPED_SCHEMA = "app-protect/unshipped/1"
+
+# What a value of unknown shape may take in a record: a record is a log line, not a dump.
+_MAX_DEPTH = 6
+_MAX_ITEMS = 64
+_TEXT_LIMIT = 1024
 
 
 def from_log_line(line: str) -> dict[str, Any] | None:
     """The app-protect record a log line holds (any schema; a prefix such as a timestamp is allowed)."""
-    import json
-
     start = line.find('{"schema": "app-protect/')
     if start < 0:
         return None
@@ -32,6 +49,89 @@ def from_log_line(line: str) -> dict[str, Any] | None:
         return None
     return record if isinstance(record, dict) else None
 
+
+# --- the JSON line ---------------------------------------------------------------------------
+
+@cache
+def _surrogate() -> re.Pattern[str]:
+    return re.compile("[\ud800-\udfff]")
+
+
+@cache
+def _non_ascii() -> re.Pattern[str]:
+    return re.compile(r"[^\x00-\x7f]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    # Inside a JSON string: an escaped backslash, then "udcff". The record reads \udcff as text,
+    # which every JSON parser accepts (a \udcff escape proper is a lone surrogate that many refuse).
+    return f"\\\\u{ord(match.group()):04x}"
+
+
+def _escape_non_ascii(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def to_json(record: Any) -> str:
+    """``record`` as one line of valid UTF-8 JSON; never raises."""
+    try:
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=_unknown)
+    except Exception:  # a non-string key, a cycle, a NaN, a mapping that fails to iterate ...
+        line = json.dumps(plain(record), ensure_ascii=False, allow_nan=False)
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = _surrogate().sub(_escape_surrogate, line)
+    return line
+
+
+def to_ascii(line: str) -> str:
+    """A JSON line from ``to_json`` with every non-ASCII character escaped, for an ASCII stdout."""
+    return _non_ascii().sub(_escape_non_ascii, line)
+
+
+def _unknown(value: Any) -> str:
+    return clip(value, _TEXT_LIMIT)
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` made of JSON's own types only, bounded in depth and breadth; never raises."""
+    try:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return clip(str.__str__(value), _TEXT_LIMIT)
+        if isinstance(value, int):
+            return int(value) if -(2 ** 63) <= value < 2 ** 64 else describe(value)[:64]
+        if isinstance(value, float):
+            return float(value) if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        if depth >= _MAX_DEPTH:
+            return f"<{type(value).__name__} nested too deep>"
+        if isinstance(value, dict):
+            return {clip(key if isinstance(key, str) else describe(key), 256): plain(item, depth + 1)
+                    for key, item in _first(value.items())}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [plain(item, depth + 1) for item in _first(value)]
+        return clip(value, _TEXT_LIMIT)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+
+
+def _first(items: Iterable[Any]) -> list[Any]:
+    found = []
+    for item in items:
+        if len(found) == _MAX_ITEMS:
+            break
+        found.append(item)
+    return found
+
+
+# --- the records -----------------------------------------------------------------------------
 
 def _now() -> str:
     now = time.time()
@@ -45,47 +145,108 @@ def _new_id() -> str:
 
 
 def function_info(lambda_context: Any) -> dict[str, Any]:
+    def attribute(name: str, variable: str | None = None) -> Any:
+        try:
+            value = getattr(lambda_context, name, None)
+        except Exception:
+            value = None
+        if not value and variable:
+            value = os.environ.get(variable)
+        return plain(value)
+
     return {
-        "name": getattr(lambda_context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
-        "version": getattr(lambda_context, "function_version", None)
-        or os.environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
-        "aws_request_id": getattr(lambda_context, "aws_request_id", None),
+        "name": attribute("function_name", "AWS_LAMBDA_FUNCTION_NAME"),
+        "version": attribute("function_version", "AWS_LAMBDA_FUNCTION_VERSION"),
+        "aws_request_id": attribute("aws_request_id"),
         "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     }
 
 
-def _request(context: RequestContext | None) -> dict[str, Any] | None:
+def _request(context: RequestContext | None, secrets: tuple[str, ...] = ()) -> dict[str, Any] | None:
     if context is None:
         return None
-    summary = context.request.summary()
-    return {key: clip(value, 256) if isinstance(value, str) else value for key, value in summary.items()}
+    try:
+        summary = context.request.summary()
+        return {clip(key, 64): clip(value, 256, secrets) if isinstance(value, str) else plain(value)
+                for key, value in summary.items()}
+    except Exception:  # a malformed event must not cost the record
+        return {"kind": plain(getattr(context.request, "kind", None))}
+
+
+def _flattened_inputs(context: RequestContext) -> tuple[Input, ...]:
+    """The inputs, if the invocation flattened the event already; a record never forces it.
+
+    (``RequestContext._inputs`` and ``Inputs._raw`` are read directly: asking ``inputs`` would
+    flatten an event that no check needed, and flattening may itself report.)
+    """
+    inputs = getattr(context, "_inputs", None)
+    raw = getattr(inputs, "_raw", None)
+    return raw if isinstance(raw, tuple) else ()
+
+
+def _secrets(context: RequestContext, finding: Finding) -> tuple[str, ...]:
+    """Values of secret inputs (passwords, tokens, Authorization) that no part of the record may show."""
+    values = []
+    if finding.input is not None and is_secret_location(str(finding.input.location)):
+        values.append(finding.input.value)
+    values += [item.value for item in _flattened_inputs(context) if is_secret_location(item.location)]
+    return secret_values(values)
 
 
 def detection(context: RequestContext, finding: Finding, action: Action, sink: str, argument: Any,
               frames: list[str]) -> dict[str, Any]:
     limit = context.policy.reporting.max_value_chars
+    secrets = _secrets(context, finding)
     record: dict[str, Any] = {
         "schema": DETECTION_SCHEMA,
         "id": _new_id(),
         "time": _now(),
-        "protection": protection_name(finding),
-        "rule": finding.rule,
+        "protection": finding.kind.value if finding.kind is not None else None,
+        "rule": clip(finding.rule, 256),
         "action": action.value,
-        "message": clip(finding.message, limit),
+        "message": clip(finding.message, limit, secrets),
         "input": None,
-        "sink": {"name": sink, "argument": clip(argument, limit), "frame": frames[0] if frames else None},
-        "request": _request(context),
+        "sink": {"name": clip(sink, 256), "argument": clip(argument, limit, secrets),
+                 "frame": clip(frames[0], 512) if frames else None},
+        "request": _request(context, secrets),
         "function": function_info(context.lambda_context),
     }
     if finding.input is not None:
-        record["input"] = {"location": finding.input.location, "value": clip(finding.input.value, limit)}
+        location = str(finding.input.location)
+        value = SECRET_INPUT if is_secret_location(location) else clip(finding.input.value, limit, secrets)
+        record["input"] = {"location": clip(location, 256), "value": value}
         if finding.input.transform:
-            record["input"]["decoded"] = finding.input.transform
+            record["input"]["decoded"] = clip(finding.input.transform, 256)
     if finding.evidence:
-        record["evidence"] = clip(finding.evidence, limit)
+        record["evidence"] = clip(finding.evidence, limit, secrets)
     if context.policy.reporting.include_stack and len(frames) > 1:
-        record["sink"]["stack"] = frames
+        record["sink"]["stack"] = [clip(frame, 512) for frame in frames]
     return record
+
+
+def bare_detection(context: RequestContext | None, finding: Finding, action: Action, sink: str) -> dict[str, Any]:
+    """The detection without the values, when building the full record failed: the verdict is not lost."""
+    kind = getattr(finding, "kind", None)
+    return {
+        "schema": DETECTION_SCHEMA,
+        "id": _new_id(),
+        "time": _now(),
+        "protection": plain(getattr(kind, "value", None)),
+        "rule": clip(getattr(finding, "rule", None), 256),
+        "action": plain(getattr(action, "value", None)),
+        "message": "the values of this record could not be written",
+        "input": None,
+        "sink": {"name": clip(sink, 256)},
+        "request": None,
+        "function": function_info(getattr(context, "lambda_context", None)),
+    }
+
+
+def _error_text(error: BaseException) -> str:
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose __str__ raises
+        return type(error).__name__
 
 
 def internal_error(where: str, error: BaseException, context: RequestContext | None) -> dict[str, Any]:
@@ -93,8 +254,8 @@ def internal_error(where: str, error: BaseException, context: RequestContext | N
         "schema": INTERNAL_ERROR_SCHEMA,
         "id": _new_id(),
         "time": _now(),
-        "where": where,
-        "error": clip(f"{type(error).__name__}: {error}", 512),
+        "where": clip(where, 256),
+        "error": clip(_error_text(error), 512),
         "request": _request(context),
         "function": function_info(context.lambda_context if context else None),
     }
@@ -105,8 +266,20 @@ def notice(context: RequestContext | None, what: str, detail: str) -> dict[str, 
         "schema": NOTICE_SCHEMA,
         "id": _new_id(),
         "time": _now(),
-        "notice": what,
-        "detail": detail,
+        "notice": clip(what, 256),
+        "detail": clip(detail, _TEXT_LIMIT),
         "request": _request(context),
+        "function": function_info(context.lambda_context if context else None),
+    }
+
+
+def unshipped(context: RequestContext | None, event_bus: str, failures: list[tuple[str, str]]) -> dict[str, Any]:
+    """The detections EventBridge did not take, by id (each is on stdout already), with the reason."""
+    return {
+        "schema": UNSHIPPED_SCHEMA,
+        "id": _new_id(),
+        "time": _now(),
+        "event_bus": clip(event_bus, 256),
+        "detections": [{"id": plain(record_id), "reason": clip(reason, 256)} for record_id, reason in failures],
         "function": function_info(context.lambda_context if context else None),
     }
