@@ -5,6 +5,11 @@ Sources: built-in defaults, ``file:/path`` (or a bare path), ``ssm:/name`` and
 read from the text. The first load happens at init and raises on any problem;
 later reloads (after the TTL) keep the last good policy when they fail and log
 an internal error instead.
+
+A remote read (SSM, AppConfig) answers or fails within ``FETCH_BUDGET``, 3 s: with the
+SDK's defaults a non-answering SSM took 180 s at init, far past Lambda's 10 s init limit.
+Each call is bounded by short timeouts and retried once only while the budget holds a
+whole attempt (``reporting.aws``).
 """
 from __future__ import annotations
 
@@ -12,13 +17,17 @@ import json
 import threading
 import time
 from collections.abc import Mapping
+from functools import cache
 
 from . import config
 from .errors import PolicyError
 from .policy import Mode, Policy
 
+FETCH_BUDGET = 3.0  # seconds for one remote policy read, init or reload
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
     from typing import Any
 
@@ -43,12 +52,18 @@ def parse_text(text: str, source: str) -> Mapping[str, Any]:
     return {} if data is None else data
 
 
+@cache
+def _key_path_part() -> re.Pattern[str]:
+    """One step of a key path: ``name`` or ``[2]``."""
+    import re
+
+    return re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
 def _line_of(text: str, key_path: str | None) -> int | None:
     """The 1-based line of ``key_path`` (``a.b[2].c``) in YAML/JSON text, if it can be found."""
     if not key_path:
         return None
-    import re
-
     import yaml
 
     try:
@@ -56,7 +71,7 @@ def _line_of(text: str, key_path: str | None) -> int | None:
     except yaml.YAMLError:
         return None
     line = None
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key_path):
+    for part in _key_path_part().findall(key_path):
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if key_node.value == part:
@@ -98,40 +113,57 @@ def _read_file(location: str) -> str:
         raise PolicyError(f"cannot read the policy file: {error.strerror or error}", source=location) from None
 
 
+@cache
+def _ssm_client() -> Any:
+    from .reporting import aws
+
+    return aws.client("ssm")
+
+
+@cache
+def _appconfig_client() -> Any:
+    from .reporting import aws
+
+    return aws.client("appconfigdata")
+
+
 def _read_ssm(name: str) -> str:
-    import boto3
+    from .context import suppressed
+    from .reporting import aws
 
-    from .sinks.base import suppressed
-
+    deadline = aws.Deadline(FETCH_BUDGET)
     with suppressed():
-        client = boto3.client("ssm")
         try:
-            return client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            response = aws.call(deadline, lambda: _ssm_client().get_parameter(Name=name, WithDecryption=True))
+            return response["Parameter"]["Value"]
         except Exception as error:
             raise PolicyError(f"cannot read the SSM parameter: {error}", source=f"ssm:{name}") from None
 
 
 def _read_appconfig(location: str) -> str:
-    import boto3
-
-    from .sinks.base import suppressed
+    from .context import suppressed
+    from .reporting import aws
 
     parts = location.strip("/").split("/")
     if len(parts) != 3:
         raise PolicyError("expected appconfig:application/environment/profile",
                           source=f"appconfig:{location}")
     application, environment, profile = parts
+    deadline = aws.Deadline(FETCH_BUDGET)
     with suppressed():
-        client = boto3.client("appconfigdata")
         try:
-            token = client.start_configuration_session(
+            client = _appconfig_client()
+            token = aws.call(deadline, lambda: client.start_configuration_session(
                 ApplicationIdentifier=application, EnvironmentIdentifier=environment,
-                ConfigurationProfileIdentifier=profile)["InitialConfigurationToken"]
-            body = client.get_latest_configuration(ConfigurationToken=token)["Configuration"].read()
+                ConfigurationProfileIdentifier=profile))["InitialConfigurationToken"]
+            if not deadline.holds_an_attempt():
+                raise TimeoutError(f"no time left of the {FETCH_BUDGET:g} s budget for the second call")
+            body = aws.call(deadline, lambda: client.get_latest_configuration(ConfigurationToken=token))
+            text = body["Configuration"].read()
         except Exception as error:
             raise PolicyError(f"cannot read the AppConfig configuration: {error}",
                               source=f"appconfig:{location}") from None
-    return body.decode("utf-8")
+    return text.decode("utf-8")
 
 
 READERS: dict[str, Callable[[str], str]] = {

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app_protect_lambda import config, protect
+from app_protect_lambda import config, policy_store, protect
 from app_protect_lambda.errors import PolicyError
 from app_protect_lambda.findings import AttackKind
 from app_protect_lambda.policy import Mode
@@ -23,12 +23,19 @@ from app_protect_lambda.testing import LambdaContext, apigw_v1_event
 ATTACK = "' OR '1'='1' --"
 
 
+def forget_clients() -> None:
+    """Our cached AWS clients keep the endpoint they were built with: each test builds its own."""
+    eventbridge._events_client.cache_clear()
+    policy_store._ssm_client.cache_clear()
+    policy_store._appconfig_client.cache_clear()
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
-    eventbridge.reset_client()
+    forget_clients()
     with mock_aws():
         yield
-    eventbridge.reset_client()
+    forget_clients()
 
 
 def vulnerable(event, context):
@@ -69,7 +76,7 @@ def test_benign_invocation_makes_no_eventbridge_call(aws, monkeypatch: pytest.Mo
     config.reset()
     handler = protect(mode="block")(vulnerable)
     assert handler(apigw_v1_event(query={"name": "alice"}), LambdaContext())["statusCode"] == 200
-    assert eventbridge._client is None
+    assert eventbridge._events_client.cache_info().currsize == 0
 
 
 def test_shipping_failure_is_an_internal_error_not_a_broken_function(aws, monkeypatch: pytest.MonkeyPatch,
@@ -80,6 +87,10 @@ def test_shipping_failure_is_an_internal_error_not_a_broken_function(aws, monkey
     assert handler(apigw_v1_event(query={"name": ATTACK}), LambdaContext())["statusCode"] == 200
     [error] = records.internal_errors()
     assert error["where"] == "reporting.eventbridge"
+    [detection] = records.detections()
+    [unshipped] = [r for r in records.all() if r.get("schema") == "app-protect/unshipped/1"]
+    assert unshipped["event_bus"] == "no-such-bus"
+    assert [entry["id"] for entry in unshipped["detections"]] == [detection["id"]]
 
 
 def test_policy_from_ssm(aws) -> None:
@@ -144,9 +155,11 @@ def appconfig_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, by
     thread.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL_APPCONFIGDATA", f"http://127.0.0.1:{server.server_port}")
     AppConfigDataStandIn.configurations = {}
+    forget_clients()
     try:
         yield AppConfigDataStandIn.configurations
     finally:
+        forget_clients()
         server.shutdown()
         server.server_close()
 
