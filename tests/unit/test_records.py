@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app_protect_lambda import reporting
 from app_protect_lambda.context import RequestContext
@@ -210,3 +212,25 @@ def test_flush_with_records_of_any_shape_does_not_raise(stdout: Stdout) -> None:
     context.records.extend([{"schema": "app-protect/detection/1"}, {"no": "schema"}, {"schema": None}])
     reporting.flush(context)
     assert all("_aws" in document or document["schema"] for document in stdout.records())
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=64)  # lone surrogates included
+ANY_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT | st.binary(max_size=64),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(ANY_TEXT | st.integers() | st.tuples(st.integers()), children, max_size=4)),
+    max_leaves=16)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(location=ANY_TEXT, value=ANY_TEXT, message=ANY_TEXT, argument=ANY_VALUE)
+def test_any_finding_and_argument_make_one_valid_utf8_json_line(location: str, value: str, message: str,
+                                                                argument: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    out = Stdout("utf-8", monkeypatch)
+    out.install()
+    context = new_context()
+    finding = Finding(AttackKind.FILE_ACCESS, "file.traversal", message, Input(location, value), message)
+    reporting.report(context, finding, Action.REPORTED, "builtins.open", argument)
+    [record] = out.records()
+    assert record["schema"] == "app-protect/detection/1" and context.internal_errors == set()

@@ -118,10 +118,11 @@ def _ship(context: RequestContext) -> None:
 
 
 def _last_resort(where: str, error: BaseException, failure: BaseException) -> None:
+    stream = sys.stderr or sys.__stderr__
     try:
-        stream = sys.stderr if sys.stderr is not None else sys.__stderr__
-        stream.write(f"app-protect: internal error in {where!a}: {_ascii_error(error)}; "
-                     f"its record could not be written: {_ascii_error(failure)}\n")
+        if stream is not None:
+            stream.write(f"app-protect: internal error in {where!a}: {_ascii_error(error)}; "
+                         f"its record could not be written: {_ascii_error(failure)}\n")
     except Exception:  # nowhere left to write to
         pass
 

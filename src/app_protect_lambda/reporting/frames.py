@@ -5,6 +5,10 @@ import os
 import sys
 from functools import cache
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -14,9 +18,9 @@ def _library_roots() -> tuple[str, ...]:
 
     roots = {_PACKAGE, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
     for name in ("sqlite3",):
-        module = sys.modules.get(name)
-        if module is not None and getattr(module, "__file__", None):
-            roots.add(os.path.dirname(os.path.abspath(module.__file__)))
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        if filename:
+            roots.add(os.path.dirname(os.path.abspath(filename)))
     return tuple(sorted(roots, key=len, reverse=True))
 
 
@@ -27,7 +31,7 @@ def _is_library(filename: str) -> bool:
     return path.startswith(_library_roots()) or f"{os.sep}site-packages{os.sep}" in path
 
 
-def _describe(frame) -> str:
+def _describe(frame: FrameType) -> str:
     filename = frame.f_code.co_filename
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     shown = os.path.relpath(filename, task_root) if filename.startswith(task_root) else os.path.basename(filename)
@@ -36,7 +40,7 @@ def _describe(frame) -> str:
 
 def user_frames(limit: int = 8) -> list[str]:
     """The innermost frames outside this package, the standard library and installed packages."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     found: list[str] = []
     fallback: str | None = None
     depth = 0

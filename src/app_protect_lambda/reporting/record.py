@@ -123,7 +123,7 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def _first(items: Iterable[Any]) -> list[Any]:
-    found = []
+    found: list[Any] = []
     for item in items:
         if len(found) == _MAX_ITEMS:
             break
