@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
+from functools import cache
 
 from .errors import ConfigurationError
 
@@ -61,24 +62,18 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("APP_PROTECT_METRICS_NAMESPACE", _text, "AppProtect", "CloudWatch metrics namespace"),
 )}
 
-_cache: dict[str, Any] = {}
 
-
+@cache
 def get(name: str) -> Any:
-    """The parsed value of one variable; raises ConfigurationError on a bad value."""
-    try:
-        return _cache[name]
-    except KeyError:
-        pass
+    """The parsed value of one variable, read once; raises ConfigurationError on a bad value."""
     variable = VARIABLES[name]
     raw = os.environ.get(name)
     value = variable.default if raw is None or raw.strip() == "" else variable.parse(name, raw)
     if value is None and name == "APP_PROTECT_HANDLER":
         value = os.environ.get("_HANDLER")
-    _cache[name] = value
     return value
 
 
 def reset() -> None:
     """Forget every value read so far (tests change the environment)."""
-    _cache.clear()
+    get.cache_clear()
