@@ -234,3 +234,12 @@ def test_any_finding_and_argument_make_one_valid_utf8_json_line(location: str, v
     reporting.report(context, finding, Action.REPORTED, "builtins.open", argument)
     [record] = out.records()
     assert record["schema"] == "app-protect/detection/1" and context.internal_errors == set()
+
+
+def test_an_internal_error_quoting_a_secret_input_does_not_show_it(stdout: Stdout) -> None:
+    stdout.install()
+    context = new_context(apigw_v1_event(method="POST", body={"user": "alice", "password": "hunter2-secret"}))
+    assert len(context.inputs) > 0  # the invocation flattened its event
+    reporting.internal_error("detector.sql_injection", ValueError("cannot parse 'hunter2-secret'"), context)
+    [record] = stdout.records()
+    assert record["error"] == "ValueError: cannot parse '[REDACTED:secret-input]'"

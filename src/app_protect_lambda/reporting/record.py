@@ -184,10 +184,12 @@ def _flattened_inputs(context: RequestContext) -> tuple[Input, ...]:
     return raw if isinstance(raw, tuple) else ()
 
 
-def _secrets(context: RequestContext, finding: Finding) -> tuple[str, ...]:
+def _secrets(context: RequestContext | None, finding: Finding | None = None) -> tuple[str, ...]:
     """Values of secret inputs (passwords, tokens, Authorization) that no part of the record may show."""
+    if context is None:
+        return ()
     values = []
-    if finding.input is not None and is_secret_location(str(finding.input.location)):
+    if finding is not None and finding.input is not None and is_secret_location(str(finding.input.location)):
         values.append(finding.input.value)
     values += [item.value for item in _flattened_inputs(context) if is_secret_location(item.location)]
     return secret_values(values)
@@ -250,13 +252,14 @@ def _error_text(error: BaseException) -> str:
 
 
 def internal_error(where: str, error: BaseException, context: RequestContext | None) -> dict[str, Any]:
+    secrets = _secrets(context)  # an error's message may quote an input
     return {
         "schema": INTERNAL_ERROR_SCHEMA,
         "id": _new_id(),
         "time": _now(),
         "where": clip(where, 256),
-        "error": clip(_error_text(error), 512),
-        "request": _request(context),
+        "error": clip(_error_text(error), 512, secrets),
+        "request": _request(context, secrets),
         "function": function_info(context.lambda_context if context else None),
     }
 
