@@ -166,7 +166,7 @@ def put_events_answer(fail: Callable[[int, int], bool]) -> Answer:
 
 def test_a_silent_eventbridge_costs_an_attacked_invocation_at_most_the_budget(monkeypatch: pytest.MonkeyPatch,
                                                                                records) -> None:
-    handler = attacked(detections=25)  # three batches
+    handler = attacked(detections=120)  # twelve batches
     with SilentServer() as silent:
         monkeypatch.setenv("APP_PROTECT_EVENT_BUS", "security")
         point(monkeypatch, "EVENTBRIDGE", silent.url, eventbridge._events_client)
@@ -176,10 +176,11 @@ def test_a_silent_eventbridge_costs_an_attacked_invocation_at_most_the_budget(mo
         assert silent.connections  # it was tried
     assert elapsed < eventbridge.SHIP_BUDGET + SLACK
     detections = records.detections()
-    assert len(detections) == 25
+    assert len(detections) == 120
     assert sorted(unshipped_ids(records)) == sorted(d["id"] for d in detections)  # none is lost
+    assert len([r for r in records.all() if r.get("schema") == "app-protect/unshipped/1"]) == 2  # 100 ids a line
     [error] = records.internal_errors()
-    assert error["where"] == "reporting.eventbridge" and "25 of 25" in error["error"]
+    assert error["where"] == "reporting.eventbridge" and "120 of 120" in error["error"]
 
 
 def test_shipping_stops_when_the_invocation_has_no_time_left(monkeypatch: pytest.MonkeyPatch, records) -> None:

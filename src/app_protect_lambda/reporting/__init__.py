@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import sys
 
+# Ids of detections not shipped, per stdout line: a CloudWatch Logs event holds at most 256 KB.
+_UNSHIPPED_PER_LINE = 100
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -111,7 +114,9 @@ def _ship(context: RequestContext) -> None:
     unshipped = eventbridge.ship(detections, event_bus, [arn] if isinstance(arn, str) else [],
                                  eventbridge.budget_for(context.lambda_context))
     if unshipped:
-        _publish(context, record.unshipped(context, event_bus, unshipped), keep=False)
+        for start in range(0, len(unshipped), _UNSHIPPED_PER_LINE):
+            line = record.unshipped(context, event_bus, unshipped[start:start + _UNSHIPPED_PER_LINE])
+            _publish(context, line, keep=False)
         reasons = sorted({reason for _, reason in unshipped})
         internal_error("reporting.eventbridge", RuntimeError(
             f"EventBridge did not take {len(unshipped)} of {len(detections)} records: {'; '.join(reasons)}"), context)
