@@ -191,7 +191,7 @@ def _secrets(context: RequestContext | None, finding: Finding | None = None) -> 
     values = []
     if finding is not None and finding.input is not None and is_secret_location(str(finding.input.location)):
         values.append(finding.input.value)
-    values += [item.value for item in _flattened_inputs(context) if is_secret_location(item.location)]
+    values += [item.value for item in _flattened_inputs(context) if is_secret_location(str(item.location))]
     return secret_values(values)
 
 
