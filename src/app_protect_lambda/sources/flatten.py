@@ -1,42 +1,35 @@
-"""Every attacker-controlled string of an event, with its location, within the caps."""
+"""Every attacker-controlled string of an event, with its location, within the caps.
+
+Flattening is total: whatever the event holds, it returns inputs and never
+raises. A shape that matches no trigger is walked as a direct invocation (every
+string is an input); a trigger's adapter that meets a part in the wrong shape
+walks that part the same way instead of dropping it. The walk keeps its own
+stack rather than recursing, so neither a deep event nor a deep caller's stack
+can exhaust Python's.
+"""
 from __future__ import annotations
 
-import binascii
 import json
 
 from . import kinds
+from .http import HTTP_FIELDS, decode_base64
 from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import Any
 
     from ..policy import Limits
     from .http import Request
 
-
-class _Budget:
-    """Counts what flattening has taken and says why it stopped, if it did."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.count = 0
-        self.size = 0
-        self.truncated: str | None = None
-
-    def take(self, value: str) -> bool:
-        if self.truncated:
-            return False
-        if self.count >= self.limits.max_inputs:
-            self.truncated = f"more than {self.limits.max_inputs} inputs"
-            return False
-        if self.size + len(value) > self.limits.max_bytes:
-            self.truncated = f"inputs larger than {self.limits.max_bytes} characters in all"
-            return False
-        self.count += 1
-        self.size += len(value)
-        return True
+# The envelope of an EventBridge event; any other top-level field is walked.
+_EVENTBRIDGE_FIELDS = frozenset({"version", "id", "detail-type", "source", "account", "time", "region",
+                                 "resources", "detail", "replay-name"})
+_DYNAMO_SCALARS = frozenset({"S", "N", "B", "BOOL", "NULL"})
+_DYNAMO_SETS = frozenset({"SS", "NS", "BS"})
+# Unwrapping DynamoDB's types recurses; past this depth the typed rest is walked as it is (iteratively).
+_UNDYNAMO_DEPTH = 64
 
 
 def _maybe_json(text: str) -> Any:
@@ -49,174 +42,244 @@ def _maybe_json(text: str) -> Any:
         return None
 
 
-def _walk(value: Any, location: str, budget: _Budget, depth: int = 0) -> Iterator[Input]:
-    """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened."""
-    if budget.truncated:
-        return
-    if depth > budget.limits.max_depth:
-        budget.truncated = f"nesting deeper than {budget.limits.max_depth} levels at {location}"
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            key = str(key)
-            child = f"{location}.{key}" if location else key
-            if budget.take(key):
-                yield Input(f"{child}#key", key)
-            yield from _walk(item, child, budget, depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, f"{location}[{index}]", budget, depth + 1)
-    elif isinstance(value, str):
-        if budget.take(value):
-            yield Input(location, value)
-        nested = _maybe_json(value)
-        if nested is not None and not isinstance(nested, (str, int, float)):
-            yield from _walk(nested, location, budget, depth + 1)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = str(value)
-        if len(text) >= 2 and budget.take(text):
-            yield Input(location, text)
+def _number_text(value: int | float) -> str | None:
+    try:
+        return str(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() (a Python caller's, never JSON's)
+        return None
 
 
-def _multi(prefix: str, values: dict[str, list[str]], budget: _Budget, names: bool = True) -> Iterator[Input]:
-    for name, items in values.items():
-        if names and budget.take(name):
-            yield Input(f"{prefix}.{name}#key", name)
-        for item in items:
-            if budget.take(item):
-                yield Input(f"{prefix}.{name}", item)
+class _Collector:
+    """The inputs found so far, within the caps; says why it stopped, if it did."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.items: list[Input] = []
+        self.size = 0
+        self.truncated: str | None = None
+
+    def add(self, location: str, value: str) -> None:
+        if self.truncated:
+            return
+        if len(self.items) >= self.limits.max_inputs:
+            self.truncated = f"more than {self.limits.max_inputs} inputs"
+            return
+        if self.size + len(value) > self.limits.max_bytes:
+            self.truncated = f"inputs larger than {self.limits.max_bytes} characters in all"
+            return
+        self.size += len(value)
+        self.items.append(Input(location, value))
+
+    def walk(self, value: Any, location: str) -> None:
+        """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened."""
+        max_depth = self.limits.max_depth
+        # (value, location, depth, key): a key is added as its own input just before its value is walked.
+        stack: list[tuple[Any, str, int, str | None]] = [(value, location, 0, None)]
+        while stack and not self.truncated:
+            value, location, depth, key = stack.pop()
+            if key is not None:
+                self.add(f"{location}#key", key)
+            if depth > max_depth:
+                self.truncated = f"nesting deeper than {max_depth} levels at {location}"
+                return
+            if isinstance(value, str):
+                self.add(location, value)
+                nested = _maybe_json(value)
+                if isinstance(nested, (dict, list)):
+                    stack.append((nested, location, depth + 1, None))
+            elif isinstance(value, dict):
+                children = []
+                for name, item in value.items():
+                    name = str(name)
+                    children.append((item, f"{location}.{name}" if location else name, depth + 1, name))
+                stack.extend(reversed(children))
+            elif isinstance(value, list):
+                stack.extend((item, f"{location}[{index}]", depth + 1, None)
+                             for index, item in reversed(list(enumerate(value))))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                text = _number_text(value)
+                if text is not None and len(text) >= 2:
+                    self.add(location, text)
+
+    def walk_fields(self, event: dict[Any, Any], known: frozenset[str]) -> None:
+        """Top-level fields that are not the trigger's own: only a direct or custom invoker sends them."""
+        for name, value in event.items():
+            if name not in known:
+                self.walk(value, f"event.{name}")
+
+    def multi(self, prefix: str, values: dict[str, list[str]], names: bool = True) -> None:
+        for name, items in values.items():
+            if names:
+                self.add(f"{prefix}.{name}#key", name)
+            for item in items:
+                self.add(f"{prefix}.{name}", item)
+
+    def http(self, request: Request) -> None:
+        if request.path:
+            self.add("path", request.path)
+        for name, value in request.path_params.items():
+            self.add(f"path.{name}", value)
+        self.multi("query", request.query)
+        headers = {name: values for name, values in request.headers.items() if name != "cookie"}
+        # Header names are not inputs: code that builds a statement from a header's *name* is
+        # vanishingly rare, and every sink call would pay for checking a dozen of them.
+        self.multi("header", headers, names=False)
+        self.multi("cookie", request.cookies)
+        self.body(request)
+        for location, value in request.stray:  # complete now: every accessor above has run
+            self.walk(value, location)
+        self.walk_fields(request.event, HTTP_FIELDS)
+
+    def body(self, request: Request) -> None:
+        text = request.body
+        if not text:
+            return
+        content_type = request.content_type
+        if "multipart/form-data" in content_type:
+            from .multipart import parse_multipart
+
+            for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
+                if part.filename is not None:
+                    self.add(f"body.{part.name}#filename", part.filename)
+                else:
+                    self.add(f"body.{part.name}", part.text)
+            return
+        if "application/x-www-form-urlencoded" in content_type:
+            from urllib.parse import parse_qsl
+
+            for name, value in parse_qsl(text, keep_blank_values=True):
+                self.add(f"body.{name}#key", name)
+                self.add(f"body.{name}", value)
+            return
+        parsed = _maybe_json(text)
+        if isinstance(parsed, (dict, list)):
+            self.walk(parsed, "body")
+            return
+        self.add("body", text)
+        if "=" in text and len(text) <= self.limits.max_decode_chars:
+            # Handlers often parse `a=b&c=d` bodies whatever the content type says.
+            from urllib.parse import parse_qsl
+
+            for name, value in parse_qsl(text, keep_blank_values=True):
+                if value != text:
+                    self.add(f"body.{name}", value)
+
+    def records(self, event: dict[Any, Any]) -> None:
+        """Each record by the service it names: one batch may mix them when a custom invoker built it."""
+        records = event.get("Records")
+        for index, record in enumerate(records if isinstance(records, list) else ()):
+            prefix = f"records[{index}]"
+            adapter = _RECORD_ADAPTERS.get(kinds.record_kind(record))
+            if adapter is None:
+                self.walk(record, prefix)
+            else:
+                adapter(self, record, prefix)
+        self.walk_fields(event, frozenset({"Records"}))
+
+    def _attributes(self, attributes: Any, value_key: str, location: str) -> None:
+        if not isinstance(attributes, dict):
+            self.walk(attributes, location)
+            return
+        for name, attribute in attributes.items():
+            value = attribute.get(value_key) if isinstance(attribute, dict) else attribute
+            self.walk(value, f"{location}.{name}")
+
+    def _sqs(self, record: dict[Any, Any], prefix: str) -> None:
+        self.walk(record.get("body"), f"{prefix}.body")
+        self._attributes(record.get("messageAttributes"), "stringValue", f"{prefix}.messageAttributes")
+
+    def _sns(self, record: dict[Any, Any], prefix: str) -> None:
+        sns = record.get("Sns")
+        if not isinstance(sns, dict):
+            self.walk(sns, f"{prefix}.sns")
+            return
+        self.walk(sns.get("Subject"), f"{prefix}.sns.subject")
+        self.walk(sns.get("Message"), f"{prefix}.sns.message")
+        self._attributes(sns.get("MessageAttributes"), "Value", f"{prefix}.sns.messageAttributes")
+
+    def _s3(self, record: dict[Any, Any], prefix: str) -> None:
+        s3 = record.get("s3")
+        if not isinstance(s3, dict):
+            self.walk(s3, f"{prefix}.s3")
+            return
+        target = s3.get("object")
+        key = target.get("key") if isinstance(target, dict) else None
+        if not isinstance(key, str):
+            self.walk(target, f"{prefix}.s3.object")
+            return
+        from urllib.parse import unquote_plus
+
+        self.add(f"{prefix}.s3.object.key", unquote_plus(key))
+
+    def _dynamodb(self, record: dict[Any, Any], prefix: str) -> None:
+        stream = record.get("dynamodb")
+        if not isinstance(stream, dict):
+            self.walk(stream, f"{prefix}.dynamodb")
+            return
+        depth = min(self.limits.max_depth, _UNDYNAMO_DEPTH)
+        for image in ("Keys", "NewImage"):
+            self.walk(_undynamo(stream.get(image), depth), f"{prefix}.dynamodb.{image}")
+
+    def _kinesis(self, record: dict[Any, Any], prefix: str) -> None:
+        stream = record.get("kinesis")
+        data = stream.get("data") if isinstance(stream, dict) else None
+        if not isinstance(data, str):
+            self.walk(stream, f"{prefix}.kinesis")
+            return
+        decoded, clean = decode_base64(data)
+        if not clean:  # not base64 as sent: what a lenient decoder makes of it is not the whole story
+            self.walk(data, f"{prefix}.kinesis.data")
+        if decoded is not None:
+            self.walk(decoded.decode("utf-8", "replace"), f"{prefix}.kinesis.data")
 
 
-def _http(request: Request, budget: _Budget) -> Iterator[Input]:
-    if request.path and budget.take(request.path):
-        yield Input("path", request.path)
-    for name, value in request.path_params.items():
-        if budget.take(value):
-            yield Input(f"path.{name}", value)
-    yield from _multi("query", request.query, budget)
-    headers = {name: values for name, values in request.headers.items() if name != "cookie"}
-    # Header names are not inputs: code that builds a statement from a header's *name* is
-    # vanishingly rare, and every sink call would pay for checking a dozen of them.
-    yield from _multi("header", headers, budget, names=False)
-    yield from _multi("cookie", request.cookies, budget)
-    yield from _body(request, budget)
+_RECORD_ADAPTERS: dict[str | None, Callable[[_Collector, dict[Any, Any], str], None]] = {
+    kinds.SQS: _Collector._sqs,
+    kinds.SNS: _Collector._sns,
+    kinds.S3: _Collector._s3,
+    kinds.DYNAMODB: _Collector._dynamodb,
+    kinds.KINESIS: _Collector._kinesis,
+}
 
 
-def _body(request: Request, budget: _Budget) -> Iterator[Input]:
-    text = request.body
-    if not text:
-        return
-    content_type = request.content_type
-    if "multipart/form-data" in content_type:
-        from .multipart import parse_multipart
+def _undynamo(value: Any, depth: int) -> Any:
+    """DynamoDB's typed attribute values (``{"S": "x"}``) as plain JSON values.
 
-        for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
-            if part.filename is not None:
-                if budget.take(part.filename):
-                    yield Input(f"body.{part.name}#filename", part.filename)
-            elif budget.take(part.text):
-                yield Input(f"body.{part.name}", part.text)
-        return
-    if "application/x-www-form-urlencoded" in content_type:
-        from urllib.parse import parse_qsl
-
-        for name, value in parse_qsl(text, keep_blank_values=True):
-            if budget.take(name):
-                yield Input(f"body.{name}#key", name)
-            if budget.take(value):
-                yield Input(f"body.{name}", value)
-        return
-    parsed = _maybe_json(text)
-    if parsed is not None and not isinstance(parsed, str):
-        yield from _walk(parsed, "body", budget)
-        return
-    if budget.take(text):
-        yield Input("body", text)
-    if "=" in text and len(text) <= budget.limits.max_decode_chars:
-        # Handlers often parse `a=b&c=d` bodies whatever the content type says.
-        from urllib.parse import parse_qsl
-
-        for name, value in parse_qsl(text, keep_blank_values=True):
-            if value != text and budget.take(value):
-                yield Input(f"body.{name}", value)
-
-
-def _records(event: dict, kind: str, budget: _Budget) -> Iterator[Input]:
-    records = event.get("Records")
-    if not isinstance(records, list):
-        return
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            continue
-        prefix = f"records[{index}]"
-        if kind == kinds.SQS:
-            yield from _walk(record.get("body"), f"{prefix}.body", budget)
-            for name, attribute in (record.get("messageAttributes") or {}).items():
-                if isinstance(attribute, dict):
-                    yield from _walk(attribute.get("stringValue"), f"{prefix}.messageAttributes.{name}", budget)
-        elif kind == kinds.SNS:
-            sns = record.get("Sns") or {}
-            yield from _walk(sns.get("Subject"), f"{prefix}.sns.subject", budget)
-            yield from _walk(sns.get("Message"), f"{prefix}.sns.message", budget)
-            for name, attribute in (sns.get("MessageAttributes") or {}).items():
-                if isinstance(attribute, dict):
-                    yield from _walk(attribute.get("Value"), f"{prefix}.sns.messageAttributes.{name}", budget)
-        elif kind == kinds.S3:
-            key = ((record.get("s3") or {}).get("object") or {}).get("key")
-            if isinstance(key, str) and budget.take(key):
-                from urllib.parse import unquote_plus
-
-                yield Input(f"{prefix}.s3.object.key", unquote_plus(key))
-        elif kind == kinds.DYNAMODB:
-            stream = record.get("dynamodb") or {}
-            for image in ("Keys", "NewImage"):
-                yield from _walk(_undynamo(stream.get(image)), f"{prefix}.dynamodb.{image}", budget)
-        elif kind == kinds.KINESIS:
-            data = (record.get("kinesis") or {}).get("data")
-            if isinstance(data, str):
-                try:
-                    text = binascii.a2b_base64(data).decode("utf-8", "replace")
-                except (binascii.Error, ValueError):
-                    text = data
-                yield from _walk(text, f"{prefix}.kinesis.data", budget)
-
-
-_DYNAMO_SCALARS = ("S", "N", "B", "BOOL", "NULL")
-
-
-def _undynamo(value: Any) -> Any:
-    """DynamoDB's typed attribute values (``{"S": "x"}``) as plain JSON values."""
-    if not isinstance(value, dict):
+    A value in another shape is kept as it is, tags and all, so the walk still sees its strings.
+    Past ``depth`` levels the rest is left typed: the walk stops there anyway, at the same cap.
+    """
+    if not isinstance(value, dict) or depth <= 0:
         return value
     if len(value) == 1:
         (tag, inner), = value.items()
         if tag in _DYNAMO_SCALARS:
             return inner
-        if tag == "M":
-            return {k: _undynamo(v) for k, v in (inner or {}).items()}
-        if tag == "L":
-            return [_undynamo(v) for v in inner or []]
-        if tag in ("SS", "NS", "BS"):
-            return list(inner or [])
-    return {k: _undynamo(v) for k, v in value.items()}
+        if tag == "M" and isinstance(inner, dict):
+            return {name: _undynamo(item, depth - 1) for name, item in inner.items()}
+        if tag == "L" and isinstance(inner, list):
+            return [_undynamo(item, depth - 1) for item in inner]
+        if tag in _DYNAMO_SETS and isinstance(inner, list):
+            return inner
+    return {name: _undynamo(item, depth - 1) for name, item in value.items()}
 
 
 def collect_inputs(request: Request, limits: Limits,
                    on_truncated: Callable[[str], None] | None = None) -> Inputs:
     """The invocation's inputs, flattened from the event behind ``request`` on first use."""
     def load() -> tuple[list[Input], str | None]:
-        budget = _Budget(limits)
+        collector = _Collector(limits)
         event = request.event
         if request.is_http:
-            items = list(_http(request, budget))
+            collector.http(request)
         elif request.kind == kinds.EVENTBRIDGE:
-            items = list(_walk(event.get("detail"), "detail", budget))
-        elif request.kind == kinds.DIRECT:
-            items = list(_walk(event, "event", budget))
+            collector.walk(event.get("detail"), "detail")
+            collector.walk_fields(event, _EVENTBRIDGE_FIELDS)
+        elif request.kind in kinds.RECORD_KINDS:
+            collector.records(event)
         else:
-            items = list(_records(event, request.kind, budget))
-        if budget.truncated and on_truncated is not None:
-            on_truncated(budget.truncated)
-        return items, budget.truncated
+            collector.walk(event, "event")
+        if collector.truncated and on_truncated is not None:
+            on_truncated(collector.truncated)
+        return collector.items, collector.truncated
 
     return Inputs(load=load, max_decode_chars=limits.max_decode_chars)

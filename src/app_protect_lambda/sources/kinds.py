@@ -27,27 +27,44 @@ _RECORD_SOURCES = {
     "aws:dynamodb": DYNAMODB,
     "aws:kinesis": KINESIS,
 }
+RECORD_KINDS = frozenset(_RECORD_SOURCES.values())
 
 
 def event_kind(event: Any) -> str:
+    """The trigger behind ``event``; a shape that matches none, however malformed, is a direct invocation."""
     if not isinstance(event, dict):
         return DIRECT
     request_context = event.get("requestContext")
     if isinstance(request_context, dict):
-        if "elb" in request_context:
-            return ALB
-        if "connectionId" in request_context and "eventType" in request_context:
-            return WEBSOCKET
-        if event.get("version") == "2.0" or isinstance(request_context.get("http"), dict):
-            domain = request_context.get("domainName") or ""
-            return FUNCTION_URL if ".lambda-url." in domain else APIGW_V2
-        if "httpMethod" in event or "resourcePath" in request_context:
-            return APIGW_V1
+        kind = _http_kind(event, request_context)
+        if kind is not None:
+            return kind
     records = event.get("Records")
-    if isinstance(records, list) and records and isinstance(records[0], dict):
-        source = records[0].get("eventSource") or records[0].get("EventSource")
-        if source in _RECORD_SOURCES:
-            return _RECORD_SOURCES[source]
+    if isinstance(records, list) and records:
+        kind = record_kind(records[0])
+        if kind is not None:
+            return kind
     if "detail-type" in event and "detail" in event and "source" in event:
         return EVENTBRIDGE
     return DIRECT
+
+
+def _http_kind(event: dict[Any, Any], request_context: dict[Any, Any]) -> str | None:
+    if "elb" in request_context:
+        return ALB
+    if "connectionId" in request_context and "eventType" in request_context:
+        return WEBSOCKET
+    if event.get("version") == "2.0" or isinstance(request_context.get("http"), dict):
+        domain = request_context.get("domainName")
+        return FUNCTION_URL if isinstance(domain, str) and ".lambda-url." in domain else APIGW_V2
+    if "httpMethod" in event or "resourcePath" in request_context:
+        return APIGW_V1
+    return None
+
+
+def record_kind(record: Any) -> str | None:
+    """The service that delivered one record of a ``Records`` batch, or None if the record names none we know."""
+    if not isinstance(record, dict):
+        return None
+    source = record.get("eventSource") or record.get("EventSource")
+    return _RECORD_SOURCES.get(source) if isinstance(source, str) else None
