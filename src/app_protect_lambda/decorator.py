@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .policy import Mode, Policy
 
     Handler = TypeVar("Handler", bound=Callable[..., Any])
+    Failure = tuple[str, Exception]  # where, and our own error
     PolicyArgument = Policy | Mapping[str, Any] | str | None
 
 
@@ -40,7 +41,7 @@ def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: Poli
 
         @functools.wraps(function)
         def protected(event: Any, context: Any = None) -> Any:
-            return invoke(function, store.current(), event, context)
+            return invoke(function, store, event, context)
 
         protected.__app_protect__ = True  # type: ignore[attr-defined]
         return protected  # type: ignore[return-value]
@@ -48,19 +49,19 @@ def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: Poli
     return decorate(handler) if handler is not None else decorate
 
 
-def invoke(handler: Callable[..., Any], policy: Policy, event: Any, lambda_context: Any) -> Any:
+def invoke(handler: Callable[..., Any], store: PolicyStore, event: Any, lambda_context: Any) -> Any:
     """Run one invocation: context -> perimeter -> handler -> response checks -> end checks -> flush.
 
     Our own failure at any step fails open (recorded once), or blocks when the policy
     says ``fail: closed``; the handler's own exceptions pass through unchanged.
     """
-    context, failure = _start(policy, event, lambda_context)
+    context, failure = _start(store, event, lambda_context)
     token = activate(context)
     finished = False
     try:
         try:
             if failure is not None:
-                failed(None, "invocation.context", failure, context)
+                failed(None, failure[0], failure[1], context)
             checkpoints.run_perimeter(context)
             response = handler(event, lambda_context)
             if context.blocked is not None:  # the handler caught the block and carried on
@@ -78,19 +79,26 @@ def invoke(handler: Callable[..., Any], policy: Policy, event: Any, lambda_conte
         deactivate(token)
         if not finished:  # the handler's own exception is on its way out
             checkpoints.run_finish(context, may_block=False)
-        _flush(context)
+        reporting.flush(context)  # never raises: a record that cannot be written is itself recorded
 
 
-def _start(policy: Policy, event: Any, lambda_context: Any) -> tuple[RequestContext, Exception | None]:
-    """The invocation's context, and our own error if building it failed; never raises.
+def _start(store: PolicyStore, event: Any, lambda_context: Any) -> tuple[RequestContext, Failure | None]:
+    """The invocation's context, and our own failure while getting it; never raises.
 
-    A context that cannot be built from the event's shape is built as for a direct
-    invocation, where every string of the event is an input.
+    These two steps come before any check exists, so they catch for themselves and hand the
+    failure to ``guard.failed`` once the context is there. A policy that cannot be reloaded
+    leaves the last good one in force; a context that cannot be built from the event's shape
+    is built as for a direct invocation, where every string of the event is an input.
     """
+    failure: Failure | None = None
     try:
-        return RequestContext(event, lambda_context, policy), None
+        policy = store.current()
     except Exception as error:
-        return RequestContext(event, lambda_context, policy, kind=DIRECT), error
+        policy, failure = store.last_good, ("policy.reload", error)
+    try:
+        return RequestContext(event, lambda_context, policy), failure
+    except Exception as error:
+        return RequestContext(event, lambda_context, policy, kind=DIRECT), failure or ("invocation.context", error)
 
 
 @cache
@@ -101,8 +109,3 @@ def _responses() -> ModuleType:
     return responses
 
 
-def _flush(context: RequestContext) -> None:
-    try:
-        reporting.flush(context)
-    except Exception as error:
-        reporting.internal_error("reporting.flush", error)

@@ -93,16 +93,9 @@ def decide(context: RequestContext, finding: Finding, sink: str, argument: Any, 
             finding = on_block(finding)
         if context.blocked is None:
             context.blocked = finding
-        _record(context, finding, Action.BLOCKED, sink, argument)
+        reporting.report(context, finding, Action.BLOCKED, sink, argument)  # never raises
         raise AttackBlocked(finding)
-    _record(context, finding, Action.REPORTED, sink, argument)
-
-
-def _record(context: RequestContext, finding: Finding, action: Action, sink: str, argument: Any) -> None:
-    try:
-        reporting.report(context, finding, action, sink, argument)
-    except Exception as error:  # the verdict stands whatever happens to its record
-        reporting.internal_error("reporting.record", error, context)
+    reporting.report(context, finding, Action.REPORTED, sink, argument)
 
 
 def failed(kind: AttackKind | None, where: str, error: BaseException, context: RequestContext | None) -> None:

@@ -225,7 +225,19 @@ class PolicyStore:
             policy = policy.with_default_mode(self._explicit_mode)
         return policy
 
+    @property
+    def last_good(self) -> Policy:
+        """The policy in force: the first one loaded, or the newest reload that succeeded."""
+        return self._policy
+
     def current(self) -> Policy:
+        """The policy for the next invocation, reloaded once the TTL has passed.
+
+        A source that cannot be read or a new text that is not valid (PolicyError) keeps the
+        last good policy, recorded once: it still protects as the owner last configured it.
+        Any other exception is our own failure and is raised, once per TTL, for the caller to
+        fail open or closed on (``last_good`` is still in force).
+        """
         if self._ttl is None or time.monotonic() - self._loaded_at < self._ttl:
             return self._policy
         with self._lock:
@@ -233,7 +245,7 @@ class PolicyStore:
                 self._loaded_at = time.monotonic()
                 try:
                     self._policy = self._load()
-                except Exception as error:
+                except PolicyError as error:
                     from .reporting import internal_error
 
                     internal_error("policy.reload", error)

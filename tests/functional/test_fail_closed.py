@@ -175,11 +175,12 @@ def test_context_that_cannot_be_built_fails_open_into_a_direct_inspection(tmp_pa
     assert records.detections()[0]["protection"] == "sql_injection"
 
 
-def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, records,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from app_protect_lambda import reporting
+def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class BrokenPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("stdout is gone")
 
-    monkeypatch.setattr(reporting, "report", broken)
+    monkeypatch.setattr(sys, "stdout", BrokenPipe())
     marker = tmp_path / "pwned"
 
     @protect(mode="block")
@@ -189,7 +190,6 @@ def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, records,
 
     answer = handler(apigw_v1_event(query={"name": f"x; touch {marker}"}), LambdaContext())
     assert answer["statusCode"] == 403 and not marker.exists()
-    assert [e["where"] for e in records.internal_errors()] == ["reporting.record"]
 
 
 def _garbage_after(run: Callable[[], None]) -> list[object]:
@@ -246,3 +246,39 @@ def test_a_lone_surrogate_in_the_input_cannot_turn_a_block_into_a_pass(tmp_path:
     body = '{"name": "\\udcff; touch ' + str(marker) + '"}'
     answer = handler(apigw_v1_event(method="POST", body=body), LambdaContext())
     assert answer["statusCode"] == 403 and not marker.exists()
+
+
+def _reloading_store(tmp_path: Path, fail: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"mode": "block", "fail": fail}))
+    monkeypatch.setenv("APP_PROTECT_POLICY", f"file:{policy}")
+    monkeypatch.setenv("APP_PROTECT_POLICY_TTL", "0")
+    return policy
+
+
+@pytest.mark.parametrize("fail", ["closed", "open"])
+def test_policy_reload_that_fails_inside_our_code(fail: str, tmp_path: Path, records,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _reloading_store(tmp_path, fail, monkeypatch)
+    ran: list[bool] = []
+    handler = protect(lambda event, context: ran.append(True) or {"statusCode": 200})
+    monkeypatch.setattr("app_protect_lambda.policy_store.load", broken)  # every reload from now on
+    answer = handler(apigw_v1_event(), LambdaContext())
+    assert answer["statusCode"] == (403 if fail == "closed" else 200)
+    assert ran == ([] if fail == "closed" else [True])
+    assert records.internal_errors()[0]["where"] == "policy.reload"
+
+
+def test_policy_source_that_fails_keeps_the_last_good_policy_even_when_closed(tmp_path: Path, records,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source that cannot be read is not a check that failed: the last good policy still protects."""
+    policy = _reloading_store(tmp_path, "closed", monkeypatch)
+
+    @protect
+    def handler(event: Any, context: Any) -> dict:
+        return {"statusCode": 200, "body": Path(event["queryStringParameters"]["f"]).read_text()}
+
+    policy.unlink()
+    assert handler(apigw_v1_event(query={"f": str(policy.parent / "x")}), LambdaContext())["statusCode"] == 403
+    assert records.internal_errors()[0]["where"] == "policy.reload"
+    assert records.detections()[0]["protection"] == "file_access"
