@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from . import kinds
-from .http import HTTP_FIELDS, decode_base64
+from .http import HTTP_FIELDS, decode_base64, form_pairs
 from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
@@ -129,6 +129,8 @@ class _Collector:
         for location, value in request.stray:  # complete now: every accessor above has run
             self.walk(value, location)
         self.walk_fields(request.event, HTTP_FIELDS)
+        if request.truncated and not self.truncated:
+            self.truncated = request.truncated
 
     def body(self, request: Request) -> None:
         text = request.body
@@ -145,11 +147,11 @@ class _Collector:
                     self.add(f"body.{part.name}", part.text)
             return
         if "application/x-www-form-urlencoded" in content_type:
-            from urllib.parse import parse_qsl
-
-            for name, value in parse_qsl(text, keep_blank_values=True):
+            for name, value in form_pairs(text.split("&")):
                 self.add(f"body.{name}#key", name)
                 self.add(f"body.{name}", value)
+                if self.truncated:
+                    return
             return
         parsed = _maybe_json(text)
         if isinstance(parsed, (dict, list)):
@@ -158,9 +160,7 @@ class _Collector:
         self.add("body", text)
         if "=" in text and len(text) <= self.limits.max_decode_chars:
             # Handlers often parse `a=b&c=d` bodies whatever the content type says.
-            from urllib.parse import parse_qsl
-
-            for name, value in parse_qsl(text, keep_blank_values=True):
+            for name, value in form_pairs(text.split("&")):
                 if value != text:
                     self.add(f"body.{name}", value)
 
