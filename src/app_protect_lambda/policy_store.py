@@ -9,7 +9,7 @@ an internal error instead.
 A remote read (SSM, AppConfig) answers or fails within ``FETCH_BUDGET``, 3 s: with the
 SDK's defaults a non-answering SSM took 180 s at init, far past Lambda's 10 s init limit.
 Each call is bounded by short timeouts and retried once only while the budget holds a
-whole attempt (``reporting.aws``).
+whole attempt (``aws``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from functools import cache
 
-from . import config
+from . import aws, config
 from .errors import PolicyError
 from .policy import Mode, Policy
 
@@ -115,22 +115,16 @@ def _read_file(location: str) -> str:
 
 @cache
 def _ssm_client() -> Any:
-    from .reporting import aws
-
     return aws.client("ssm")
 
 
 @cache
 def _appconfig_client() -> Any:
-    from .reporting import aws
-
     return aws.client("appconfigdata")
 
 
 def _read_ssm(name: str) -> str:
     from .context import suppressed
-    from .reporting import aws
-
     deadline = aws.Deadline(FETCH_BUDGET)
     with suppressed():
         try:
@@ -142,8 +136,6 @@ def _read_ssm(name: str) -> str:
 
 def _read_appconfig(location: str) -> str:
     from .context import suppressed
-    from .reporting import aws
-
     parts = location.strip("/").split("/")
     if len(parts) != 3:
         raise PolicyError("expected appconfig:application/environment/profile",

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import deque
 from functools import cache
 
+from .. import aws
 from ..context import suppressed
-from . import aws
 from .record import to_json
 
 TYPE_CHECKING = False
