@@ -47,7 +47,6 @@ def active(context: RequestContext, kind: AttackKind) -> bool:
 
 def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = None,
             describe: Callable[[], str] | None = None, uses_inputs: bool = True,
-            on_block: Callable[[Finding], Finding] | None = None,
             context: RequestContext | None = None) -> Finding | None:
     """Judge ``subject``, about to reach ``operation``; raise AttackBlocked to stop it.
 
@@ -55,9 +54,8 @@ def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = N
     The record shows ``argument`` as the sink's argument (default: ``describe()``, else
     ``subject``). ``uses_inputs=False`` spares detectors that need no input (credentials in a
     response) the flattening of the event; otherwise the event is flattened only if the
-    detector looks. ``on_block`` runs before a block is recorded and may return the finding
-    with what it did (the end-of-invocation check terminates processes). Does nothing outside
-    an invocation, while suppressed, or when the protection is off.
+    detector looks. Does nothing outside an invocation, while suppressed, or when the
+    protection is off.
     """
     if context is None:
         context = current()
@@ -77,13 +75,17 @@ def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = N
         return None
     if argument is None:
         argument = describe() if describe is not None else subject
-    decide(context, finding, operation, argument, mode, on_block)
+    decide(context, finding, operation, argument, mode)
     return finding
 
 
 def decide(context: RequestContext, finding: Finding, sink: str, argument: Any, mode: Mode | None = None,
            on_block: Callable[[Finding], Finding] | None = None) -> None:
-    """Act on ``finding`` as the policy says: nothing (off), record (report), record and raise (block)."""
+    """Act on ``finding`` as the policy says: nothing (off), record (report), record and raise (block).
+
+    ``on_block`` runs before a block is recorded and returns the finding with what it did (the
+    end-of-invocation check terminates the processes left running).
+    """
     if mode is None:
         mode = context.policy.mode_for(finding.kind) if finding.kind is not None else context.policy.mode
     if mode is Mode.OFF:
