@@ -78,3 +78,28 @@ def test_number_that_is_part_of_a_larger_token_is_structure() -> None:
 def test_many_occurrences_are_bounded() -> None:
     statement = "SELECT " + ", ".join(["'a b'"] * 5000)
     assert detect(statement, Inputs([Input("q", "a b")]), {}) is None
+
+
+@pytest.mark.parametrize(("statement", "value", "broken"), [
+    # a $tag$ without a closer is no dollar quote: its $ is structure and reading goes on after it
+    ("SELECT $a$ , '{}'", "x y", False),
+    ("SELECT $a$ , {}", "x y", True),
+    ("SELECT $t0$ $t1$ {} $t1$", "x y", False),
+    # a closer is the next occurrence of the opener's tag, other tags inside are content
+    ("SELECT $a$ $b$ {} $a$", "x y", False),
+    ("SELECT $a$ $b$ $b$ {} $a$", "x y", False),
+    ("SELECT $a$ $b$ $b$ $a$ {}", "x y", True),
+    ("SELECT $a$x$a$ {} $a$", "x y", True),
+    ("SELECT $t$ {0} $t$ $t$ {0}", "x y", True),  # the second occurrence is outside
+    # overlapping tags: $t0$$t1$ holds the empty tag $$, which opens a quote closed by the next $$
+    ("SELECT $t0$$t1$$t2$ {}", "x y", True),
+    ("SELECT $t0$$t1$$t2$ $$ {} $$", "x y", False),
+])
+def test_dollar_quotes(statement: str, value: str, broken: bool) -> None:
+    assert (finding(statement, value) is not None) is broken
+
+
+def test_long_numbers() -> None:
+    digits = "1" * 5000
+    assert finding("SELECT * FROM t WHERE id = {}", digits + ".5e10") is None
+    assert finding("SELECT * FROM t WHERE id = {}", digits + "x;").rule == "sqli.structure"
