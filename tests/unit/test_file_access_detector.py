@@ -191,3 +191,37 @@ def test_fast_path_gate() -> None:
     assert not gate.clear("./data.json")
     for path in ("/tmp/work/report.pdf", "/var/task/templates/index.html"):
         assert fa.detect(FileAccess(path), inputs, DEFAULTS) is None
+
+
+def test_proc_paths_resolve_through_existing_components_only(tmp_path) -> None:
+    # /proc/self/root is "/": what follows is judged where it really is, missing components as written
+    opts = options(deny_read=[f"{tmp_path}/**"])
+    assert judge(f"/proc/self/root{tmp_path}/missing/dir/file", opts=opts).rule == "file.deny-read"
+    assert judge(f"/proc/self/root{tmp_path}/missing/dir/", opts=opts).rule == "file.deny-read"
+    assert fa._realpath(f"/proc/self/root{tmp_path}/missing/x") == f"{tmp_path}/missing/x"
+    assert fa._realpath("/proc/self/") == os.path.realpath("/proc/self/")
+
+
+def test_proc_link_that_cannot_be_read_is_judged_as_written() -> None:
+    # another user's /proc/<pid>/cwd: readlink fails, and so would the open
+    path = "/proc/1/cwd/x"
+    try:
+        os.readlink("/proc/1/cwd")
+    except OSError:
+        assert fa._realpath(path) == path
+    else:
+        assert fa._realpath(path) == os.path.realpath(path)
+    judge(path)  # no exception either way
+
+
+def test_paths_longer_than_the_kernel_accepts_are_judged_lexically() -> None:
+    path = "/proc/self/" + "a/" * 10_000 + "environ"
+    assert len(path) > 2 * 4096
+    assert fa._forms(path) == (path,)
+    assert judge("/proc/self/environ/" + "a/" * 10_000 + "../" * 10_000).rule == "file.deny-read"
+
+
+def test_an_input_that_occurs_many_times_is_judged_on_its_first_occurrences() -> None:
+    path = "/var/task/" + "ab/" * 1000 + "app.py"
+    assert judge(path, "ab") is None  # /var/task is the code's choice: the input only adds segments
+    assert judge("/var/" + "task/" * 3, "task").rule == "file.sensitive"

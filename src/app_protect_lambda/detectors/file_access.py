@@ -24,7 +24,10 @@ path segment, ``**`` spans segments, a pattern also covers everything below
 it, and a pattern that does not start with ``/`` matches at any depth.
 
 Paths are judged lexically; paths under ``/proc`` and ``/dev`` are also resolved
-through their symlinks (``/proc/self``, ``/proc/<pid>/root``, ``/dev/fd``).
+through their symlinks (``/proc/self``, ``/proc/<pid>/root``, ``/dev/fd``), up to
+the longest path the kernel accepts (a longer one cannot be opened), and only as
+far as their components exist: ``os.path.realpath`` alone looks up every
+component of the growing path (a 1 MB ``/proc/`` path took minutes; now 10 ms).
 A symlink planted elsewhere (in ``/tmp``) is not followed: resolving every path
 would cost a system call per component on every open. This package's own files
 are never judged.
@@ -52,6 +55,10 @@ SENSITIVE_PATHS = (
     "~/.aws", "/root/.aws", "/home/*/.aws",
 )
 _PLACEHOLDER = "\x01"
+MAX_OCCURRENCES = 16
+# The kernel refuses a path argument of PATH_MAX (4096) bytes or more; made absolute against a working
+# directory (itself shorter than PATH_MAX), a path that can be opened is at most twice that long.
+_LONGEST_OPENABLE = 2 * 4096
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -240,11 +247,38 @@ def absolute(path: str) -> str:
 
 def _forms(full: str) -> tuple[str, ...]:
     """The forms of an absolute path the globs are matched against."""
-    if full.startswith(("/proc/", "/dev/")):
-        real = os.path.realpath(full)
+    if full.startswith(("/proc/", "/dev/")) and len(full) <= _LONGEST_OPENABLE:
+        real = _realpath(full)
         if real != full:
             return full, real
     return (full,)
+
+
+def _realpath(full: str) -> str:
+    """``os.path.realpath``, resolving only the components that exist.
+
+    realpath looks up every component of the growing path, a quadratic cost
+    (8 kB of ``/proc/self/a/a/...`` took 74 ms here). A component past the
+    first missing one cannot be a symlink, so the longest existing prefix
+    (existence is monotonic along the path: found by bisection) is resolved
+    and the rest appended as written. A link we may not read (another user's
+    ``/proc/<pid>/cwd``) cannot be traversed by the function either: the path
+    is then judged as written.
+    """
+    parts = full.rstrip("/").split("/")  # as realpath, without a trailing slash
+    low, high = 1, len(parts)  # parts[:low] exists ("" is the root); find the longest prefix that does
+    while low < high:
+        middle = (low + high + 1) // 2
+        if os.path.lexists("/".join(parts[:middle]) or "/"):
+            low = middle
+        else:
+            high = middle - 1
+    try:
+        if low == len(parts):
+            return os.path.realpath(full)
+        return posixpath.join(os.path.realpath("/".join(parts[:low]) or "/"), *parts[low:])
+    except OSError:
+        return full
 
 
 def _matches(globs: Globs | None, forms: tuple[str, ...]) -> str | None:
@@ -304,8 +338,9 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                     return finding
     if _sensitive(forms, rules):
         for item in inputs.occurring_in(path, _any):
-            start = path.find(item.value)
-            while start != -1:
+            start, count = path.find(item.value), 0
+            while start != -1 and count < MAX_OCCURRENCES:  # each look costs a pass over the path
+                count += 1
                 neutral = absolute(path[:start] + _PLACEHOLDER + path[start + len(item.value):])
                 if not _sensitive(_forms(neutral), rules):
                     return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
@@ -338,7 +373,7 @@ def _judge_occurrences(path: str, item: Input) -> Finding | None:
     if ".." not in value:
         return None
     count = 0
-    while start != -1 and count < 16:
+    while start != -1 and count < MAX_OCCURRENCES:
         anchor = _climbs(path, start, "\\" in value)
         if anchor is not None:
             where = f"out of {anchor}" if anchor else "above the working directory"
