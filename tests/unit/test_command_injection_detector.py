@@ -252,3 +252,102 @@ def test_prefilter_skips_commands_without_inputs() -> None:
     assert prefilter.may_inject(Command(["convert report.v2.final.pdf out.png"], shell=True))
     assert not prefilter.may_inject(Command(["convert", "report.v2.final.pdf", "out.png"]))  # a plain argument
     assert prefilter.may_inject(Command(["sh", "-c", "convert report.v2.final.pdf out.png"]))
+
+
+# ---------------------------------------------------------------- the one interpreter table
+
+@pytest.mark.parametrize(("program", "name"), [
+    ("/usr/bin/python3.12", "python"), ("python2", "python"), ("bash5", "bash"), ("/bin/sh", "sh"),
+    ("perl5.36", "perl"), ("lua5.4", "lua"), ("node18", "node"), ("php8.2", "php"),
+    ("shasum", "shasum"), ("phpunit", "phpunit"), ("nodemon", "nodemon"), ("python3-config", "python3-config"),
+])
+def test_program_name_drops_only_an_interpreters_version(program: str, name: str) -> None:
+    assert ci.program_name(program) == name
+
+
+def test_versioned_interpreters_are_judged_like_their_family() -> None:
+    # exact names before: bash5 was no shell and perl5.36 had no dangerous option
+    assert argv(["bash5", "-c", "echo x; id"], "x; id").rule == "cmdi.shell-syntax"
+    assert argv(["/usr/bin/perl5.36", "-e", "system('id')"], "-e").rule == "cmdi.option"
+    assert argv(["python3.12", "-c", "print(1)"], "-c").rule == "cmdi.option"
+    assert argv(["lua5.4", "/var/task/tool.lua", "-e"], "-e") is None
+    assert shell("bash5 -c '{}'", "x; id").rule == "cmdi.shell-syntax"  # the inner shell reads the quoted script
+
+
+def test_policy_options_for_a_versioned_interpreter_apply_to_the_family() -> None:
+    command = Command(["python3.11", "-X", "importtime"])
+    inputs = Inputs([Input("query.x", "-X")])
+    assert ci.detect(command, inputs, {}) is None
+    assert ci.detect(command, inputs, {"dangerous_options": ("python3:-X",)}).rule == "cmdi.option"
+
+
+@pytest.mark.parametrize(("vector", "script"), [
+    (["sh", "-c", "/tmp/x", "-c"], "/tmp/x"),  # the option's name again, as a positional parameter
+    (["sh", "-c", "-c"], "-c"),
+    (["bash", "-ec", "id", "id"], "id"),
+    (["bash", "-o", "errexit", "-c", "id"], "id"),
+    (["sh", "--", "-c", "id"], None),
+    (["sh", "script.sh", "-c", "id"], None),
+    (["sh", "-c"], None),
+])
+def test_shell_script_is_found_by_position(vector: list[str], script: str | None) -> None:
+    operand = ci.shell_operand(vector)
+    assert (operand[1] if operand and operand[0] else None) == script
+
+
+@pytest.mark.parametrize(("vector", "operand"), [
+    (["sh", "/tmp/x.sh"], (False, "/tmp/x.sh")),
+    (["bash", "-e", "-o", "pipefail", "/tmp/x.sh", "-c"], (False, "/tmp/x.sh")),
+    (["sh", "--", "-c"], (False, "-c")),
+    (["sh", "-s", "/tmp/x.sh"], None),  # commands from stdin; the operands are parameters
+    (["sh"], None),
+])
+def test_shell_operand_tells_a_script_file(vector: list[str], operand: tuple[bool, str] | None) -> None:
+    assert ci.shell_operand(vector) == operand
+
+
+# ---------------------------------------------------------------- the reader: runs and steps give one reading
+
+# One letter per class: Literal, quoted (q), Escaped, Blank, Quote, Operator, eXpansion, Substitution, Glob,
+# Comment, Remark; and the quoting context before each character. Pinned from the character-by-character reader
+# that the run-skipping one replaced.
+READINGS = [
+    ("echo a  b\tc;d|e&&f>g<h", "LLLLBLBBLBLOLOLOOLOLOL", "00000000000000000000000"),
+    ("ls *.py ?x [ab] {c,d} ~ a~ ~/x", "LLBGLLLBGLBGLLLBGLLLGBGBLLBGLL", "0000000000000000000000000000000"),
+    ("echo a#b #c\nd", "LLLLBLLLBCROL", "00000000000000"),
+    ("x=\"$z\" 'a b' c\\ d", "LLQXqQBQqqqQBLQEL", "000222001111000000"),
+    ("echo $(a `b`) ${d:-{e}} $'f\\'g' $\"h\"", "LLLLBSSLBSLSSBXXXXXXXXXBQQqQEqQBQQqQ",
+     "0000000333663000000000000000000000220"),
+    ("é 請求 a;b", "LBLLBLOL", "000000000"),
+    ("echo \"a\\\"b$c\" 'd\\' e", "LLLLBQqQEqXqQBQqqQBL", "000000222222200111000"),
+    ("(a) $((1+2))", "OLOBSSOLLLOS", "0000003333330"),
+]
+
+
+@pytest.mark.parametrize(("text", "classes", "contexts"), READINGS)
+def test_shell_reader_classes_and_contexts(text: str, classes: str, contexts: str) -> None:
+    read, quoting = ci.classify(text)
+    assert "".join("LqEBQOXSGCR"[c] for c in read) == classes
+    assert "".join(map(str, quoting)) == contexts
+
+
+def test_shell_reader_words_with_quotes_and_unicode() -> None:
+    commands = ci.simple_commands("convert '請求書 2024年.png' \"out \"file.pdf a''b '' é;ls")
+    assert [[w.value for w in words] for words in commands] == [
+        ["convert", "請求書 2024年.png", "out file.pdf", "ab", "", "é"], ["ls"]]
+    [convert, quoted, *_] = commands[0]
+    assert (quoted.start, quoted.end) == (9, 22)
+
+
+def test_input_in_a_later_command_of_a_long_list_is_judged() -> None:
+    script = "true; " * 5000 + "echo {}"
+    assert shell(script, "x; id").rule == "cmdi.shell-syntax"
+    assert shell("true; " * 5000 + "{} -la", "printenv").rule == "cmdi.program"
+    assert shell("true; " * 5000 + "curl {} http://x", "-o/tmp/x").rule == "cmdi.option"
+
+
+def test_prefilter_finds_an_input_that_ends_a_long_program_path() -> None:
+    inputs = Inputs([Input("query.tool", "evil")])
+    assert ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/evil"]))
+    assert not ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/notevil"]))
+    assert not ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/evil/x"]))
