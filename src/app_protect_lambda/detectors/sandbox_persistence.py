@@ -6,8 +6,10 @@ by an attacker through it). During an invocation, a process sink that runs a
 program under ``exec_deny_paths`` (default ``/tmp`` and ``/dev/shm``), or an
 interpreter on a script there, is a finding unless ``exec_allow_paths`` covers
 it. Shell commands are read with the command-injection detector's shell reader,
-so every program of a pipeline or list is judged. Inputs are not needed; when
-one occurs in the program's path, the record names it.
+so every program of a pipeline or list is judged, and which programs are
+interpreters (and how a shell's options are read) comes from that module's one
+table. Inputs are not needed; when one occurs in the program's path, the record
+names it.
 
 The other half of this protection, children that outlive the invocation, is
 checked by ``sinks.shell.finish`` when the invocation ends.
@@ -19,7 +21,7 @@ import posixpath
 from functools import lru_cache
 
 from ..findings import AttackKind, Finding
-from .command_injection import Command, simple_commands
+from .command_injection import INTERPRETERS, SHELLS, Command, program_name, shell_operand, simple_commands
 from .file_access import absolute, compile_globs
 
 TYPE_CHECKING = False
@@ -29,15 +31,12 @@ if TYPE_CHECKING:
 
     from ..sources import Inputs
 
-_INTERPRETERS = ("sh", "bash", "dash", "zsh", "ksh", "ash", "python", "perl", "ruby", "node", "php", "lua")
+# Options of language interpreters whose value is the code itself (python -c, perl -e, node --eval...).
+_INLINE_CODE = frozenset(("-c", "-e", "-E", "-m", "-r", "--eval", "--command"))
 
 
 def _any(value: str) -> bool:
     return True
-
-
-def _is_interpreter(name: str) -> bool:
-    return name.startswith(_INTERPRETERS)
 
 
 def _programs(command: Command) -> Iterator[tuple[str, str]]:
@@ -56,19 +55,26 @@ def _vector(argv: tuple[str, ...] | list[str], program: str | None) -> Iterator[
         return
     program = program or argv[0]
     yield "program", program
-    name = posixpath.basename(program)
-    if not _is_interpreter(name):
-        return
-    for arg in argv[1:]:
-        if arg in ("-c", "-e", "-E", "-m", "-r", "--eval", "--command"):
-            if name.endswith("sh") and arg == "-c" and arg is not argv[-1]:
-                script = argv[list(argv).index(arg) + 1]
-                for words in simple_commands(script):
-                    yield from _vector([w.value for w in words], None)
-            return  # the code comes inline
-        if not arg.startswith("-"):
-            yield "script", arg
+    name = program_name(program)
+    if name == "busybox" and len(argv) > 1:  # busybox APPLET ARGS...: the applet runs the rest
+        yield from _vector(argv[1:], None)
+    elif name in SHELLS:
+        operand = shell_operand(argv)
+        if operand is None:  # the commands come from standard input
             return
+        inline, text = operand
+        if not inline:
+            yield "script", text
+            return
+        for words in simple_commands(text):
+            yield from _vector([w.value for w in words], None)
+    elif name in INTERPRETERS:
+        for arg in argv[1:]:
+            if arg in _INLINE_CODE:
+                return
+            if not arg.startswith("-"):
+                yield "script", arg
+                return
 
 
 def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...]) -> str:
@@ -150,7 +156,7 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
         path = _resolve(written, cwd, deny.prefixes)
         if not path.startswith("/") or not deny.match((path,)) or (allow is not None and allow.match((path,))):
             continue
-        item = next(iter(inputs.occurring_in(written, _any)), None) if written else None
+        item = next(iter(inputs.occurring_in(written, _any)), None)
         what = "runs the program" if role == "program" else "runs the script"
         return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-exec",
                        f"the invocation {what} {path}, which lives in the sandbox's writable space "
