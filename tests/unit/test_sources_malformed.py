@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from app_protect_lambda.policy import Limits
+from app_protect_lambda.context import RequestContext
+from app_protect_lambda.policy import Limits, Mode, Policy
 from app_protect_lambda.sources import Request, collect_inputs, event_kind
 from app_protect_lambda.sources.multipart import header_parameters, parse_multipart
-from app_protect_lambda.testing import alb_event, apigw_v2_event, function_url_event
+from app_protect_lambda.testing import LambdaContext, alb_event, apigw_v2_event, function_url_event
 
 ATTACK = "x' OR '1'='1"
 APIGW_V1 = {"httpMethod": "GET", "requestContext": {"resourcePath": "/"}}
@@ -250,3 +251,10 @@ def test_event_builders_take_a_lone_surrogate_in_the_query(build: Any) -> None:
         assert event["queryStringParameters"]["q"] == "\udcff" + ATTACK
         assert "\udcff" + ATTACK in found["query.q"]
     assert base64.b64decode(event["body"]) == "\udcff".encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize(("event", "location"), [row[1:] for row in MALFORMED], ids=[row[0] for row in MALFORMED])
+def test_the_invocation_context_of_a_malformed_shape_holds_the_attacker_string(event: Any, location: str) -> None:
+    context = RequestContext(event, LambdaContext(), Policy(mode=Mode.BLOCK))
+    assert any(item.location == location and ATTACK in item.value for item in context.inputs.raw)
+    assert json.dumps(context.request.summary())
