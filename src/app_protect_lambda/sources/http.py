@@ -19,7 +19,9 @@ from . import kinds
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any
+    from typing import Any, TypeVar
+
+    Expected = TypeVar("Expected")
 
 # The top-level fields of the HTTP payload formats. Any other field is not AWS's: flattening walks it.
 HTTP_FIELDS = frozenset({
@@ -93,7 +95,7 @@ class Request:
         self.stray: list[tuple[str, Any]] = []
         self.truncated: str | None = None  # why an accessor read only part of the event, if it did
 
-    def _field(self, name: str, expected: type, location: str) -> Any:
+    def _field(self, name: str, expected: type[Expected], location: str) -> Expected | None:
         """A top-level field if it has the expected type, else None (and the part is stray)."""
         value = self._raw.get(name)
         if isinstance(value, expected):
