@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app_protect_lambda import protect, sinks
-from app_protect_lambda.context import RequestContext, activate, deactivate
-from app_protect_lambda.policy import Mode, Policy
+from app_protect_lambda import protect
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event
 
-from .harness import interleaved
+from . import internals, route
+from .harness import Timing, interleaved
+from .route import order_event
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,8 @@ class Row:
     measured: float | None
     p95: float | None = None
     note: str = ""
+    wall: float | None = None  # the added wall-clock median, beside the CPU-time figures
+    error: float = 0.0  # standard error of ``measured``, from the spread of the run's rounds
 
 
 def benign_event(name: str = "john smith the third") -> dict:
@@ -47,21 +49,11 @@ def benign_event(name: str = "john smith the third") -> dict:
         body={"items": [{"sku": "X-100", "qty": 2}], "note": "Leave it by the door, please."})
 
 
-def _context(event: dict) -> RequestContext:
-    context = RequestContext(event, LambdaContext(), Policy(mode=Mode.BLOCK))
-    _ = context.inputs.forms  # a real invocation computes them on its first sink call
+def _context(event: dict) -> object:
+    """A context whose inputs are flattened and decoded, as after an invocation's first sink call."""
+    context = internals.new_context(event)
+    internals.decoded_inputs(context)
     return context
-
-
-def _with_context(event: dict, body: Callable[[], object]) -> Callable[[], object]:
-    def run() -> object:
-        return body()
-    run.context = _context(event)  # type: ignore[attr-defined]
-    return run
-
-
-def _toggle(on: bool) -> None:
-    (sinks.instrument if on else sinks.uninstrument)()
 
 
 def sink_row(what: str, budget: float, make_call: Callable[[], Callable[[], object]], event: dict,
@@ -72,20 +64,18 @@ def sink_row(what: str, budget: float, make_call: Callable[[], Callable[[], obje
 
     def setup(on: bool) -> Callable[[], None]:
         def apply() -> None:
-            _toggle(on)
+            route.set_instrumented(on)
             calls["now"] = make_call()
         return apply
 
-    token = activate(context)
     try:
-        baseline, protected = interleaved(lambda: calls["now"](), lambda: calls["now"](),
-                                          setup_baseline=setup(False), setup_protected=setup(True), number=number)
+        with internals.active(context):
+            baseline, protected = interleaved(lambda: calls["now"](), lambda: calls["now"](),
+                                              setup_baseline=setup(False), setup_protected=setup(True),
+                                              number=number)
     finally:
-        deactivate(token)
-        _toggle(True)
-    added = protected - baseline
-    return Row(what, budget, "µs", added.median_ns / 1000, added.p95_ns / 1000,
-               f"baseline {baseline.median_ns / 1000:.2f} µs")
+        route.set_instrumented(True)
+    return _added_row(what, budget, (baseline, protected))
 
 
 def rows_per_call() -> list[Row]:
@@ -100,10 +90,9 @@ def rows_per_call() -> list[Row]:
     baseline, protected = interleaved(lambda: handler(event, lambda_context),
                                       lambda: protected_handler(event, lambda_context),
                                       setup_baseline=lambda: None, setup_protected=lambda: None, number=2000)
-    added = protected - baseline
-    inputs = len(_context(event).inputs.raw)
-    rows.append(Row(f"@protect, benign API Gateway v1 event ({inputs} inputs), no sink call", 25, "µs",
-                    added.median_ns / 1000, added.p95_ns / 1000))
+    inputs = internals.input_count(event)
+    rows.append(_added_row(f"@protect, benign API Gateway v1 event ({inputs} inputs), no sink call", 25,
+                           (baseline, protected), note=" "))
 
     def sqlite_plain() -> Callable[[], object]:
         db = sqlite3.connect(":memory:")
@@ -163,57 +152,24 @@ def _popen_hook_row(event: dict) -> Row:
 
 
 def _urlopen_row(event: dict) -> Row:
-    import threading
     import urllib.request
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/status"
-    try:
-        def fetch() -> Callable[[], object]:
-            return lambda: urllib.request.urlopen(url, timeout=5).read()
-        row = sink_row("urllib.request.urlopen to a local server, no input", 2, fetch, event, number=100)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with route.stock_server() as base:
+        url = f"{base}/status"
+        row = sink_row("urllib.request.urlopen to a local server, no input", 2,
+                       lambda: lambda: urllib.request.urlopen(url, timeout=5).read(), event, number=100)
     row.note += " (the budget row for a sink call; one request is hundreds of µs)"
     return row
 
 
 def _response_row(event: dict) -> Row:
-    from app_protect_lambda import checkpoints
-
-    # Lambda always sets the function's credentials; the check searches the response for them.
-    for name, value in (("AWS_ACCESS_KEY_ID", "ASIABENCHEXAMPLE0001"),
-                        ("AWS_SECRET_ACCESS_KEY", "benchSecretKey/0123456789abcdefghijklmnopq"),
-                        ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjBENCHsessionTOKEN0123456789abcdef" * 8)):
-        os.environ.setdefault(name, value)
     body = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 18000)[:1_000_000]
     response = {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": body}
     context = _context(event)
-    token = activate(context)
-    try:
-        baseline, protected = interleaved(lambda: response, lambda: checkpoints.run_response(context, response),
-                                          setup_baseline=lambda: None, setup_protected=lambda: None, number=20)
-    finally:
-        deactivate(token)
-    added = protected - baseline
-    return Row("response checks on a 1 MB response (redirect + credential exfiltration)", None, "µs",
-               added.median_ns / 1000, added.p95_ns / 1000)
+    with internals.active(context):
+        timings = interleaved(lambda: response, lambda: internals.run_response_checks(context, response),
+                              setup_baseline=lambda: None, setup_protected=lambda: None, number=20)
+    return _added_row("response checks on a 1 MB response (redirect + credential exfiltration)", None, timings)
 
 
 def _fresh_process(code: str) -> dict:
@@ -284,4 +240,75 @@ def rows_facts() -> list[Row]:
         rows.append(Row(f"layer zip {Path(path).name}", 2, "MB", os.path.getsize(path) / 1024 / 1024))
     if not zips:
         rows.append(Row("layer zip", 2, "MB", None, note="not built: run `make layer`"))
+    return rows
+
+
+def _added_row(what: str, budget: float | None, timings: tuple[Timing, Timing], note: str = "") -> Row:
+    """Protected minus baseline; the note gives the baseline on both clocks unless ``note`` says otherwise."""
+    baseline, protected = timings
+    added = protected - baseline
+    note = note.strip() or f"baseline {baseline.median_ns / 1000:.2f} µs CPU, {baseline.wall_ns / 1000:.2f} µs wall"
+    return Row(what, budget, "µs", added.median_ns / 1000, added.p95_ns / 1000, note, added.wall_ns / 1000,
+               added.error_ns / 1000)
+
+
+def rows_noise() -> list[Row]:
+    """A/A runs: both arms the same unprotected code, so any "added" time is the harness's noise floor."""
+    rows = []
+    with route.open_route() as order_route:
+        same = route.whole_route(order_route, protected=False)
+    rows.append(_added_row("noise floor: realistic route, unprotected in both arms", None, same))
+    db = sqlite3.connect(":memory:")
+    route.set_instrumented(False)
+    try:
+        same = interleaved(lambda: db.execute("SELECT 1").fetchall(), lambda: db.execute("SELECT 1").fetchall(),
+                           setup_baseline=lambda: None, setup_protected=lambda: None, number=2000)
+    finally:
+        route.set_instrumented(True)
+    rows.append(_added_row("noise floor: sqlite execute, uninstrumented in both arms", None, same))
+    return rows
+
+
+def rows_route() -> list[Row]:
+    """The realistic route whole (the budget rows), then in parts, each alone."""
+    event = order_event()
+    inputs = internals.input_count(event)
+    with route.open_route() as order_route:
+        baseline, protected = route.whole_route(order_route)
+        response = order_route.handler(event, LambdaContext())
+        added = protected - baseline
+        # The share is of what the unprotected invocation lasts (wall clock: the stock server's
+        # answer and the child's run count), in its least disturbed round: the median round's
+        # wall clock moved 3.4-8.2 ms between runs with the load, the share with it.
+        fastest = baseline.fastest_wall_ns
+        share = Row(f"realistic route ({inputs} inputs, 5 sink calls, {len(response['body'])} B response): "
+                    "added share", 10, "%", 100 * added.median_ns / fastest, 100 * added.p95_ns / fastest,
+                    f"of the unprotected run's {fastest / 1000:.0f} µs wall (fastest round)",
+                    100 * added.wall_ns / baseline.wall_ns, 100 * added.error_ns / fastest)
+        rows = [_added_row("realistic route: added time per invocation", 25, (baseline, protected)), share]
+        parts = [
+            ("part: @protect around the route without its sink calls", route.envelope(order_route)),
+            ("part: flatten the event's inputs", route.inputs(decode=False)),
+            ("part: flatten and decode every input form", route.inputs(decode=True)),
+            (f"part: response checks on the {len(response['body'])} B response",
+             route.response_checks(event, response)),
+            ("part: sqlite, input inside a literal (first call)",
+             route.first_sink_call(order_route, order_route.find_customer, number=100)),
+            ("part: sqlite, parameterised (first call)",
+             route.first_sink_call(order_route, order_route.find_prices, number=100)),
+            ("part: open() a bundled file and read it (first call)",
+             route.first_sink_call(order_route, lambda order: order_route.read_pricing(), number=100)),
+            ("part: urlopen to 127.0.0.1, input in the query string (first call)",
+             route.first_sink_call(order_route, order_route.fetch_stock, number=40)),
+            ("part: subprocess.run, input in the argv (first call)",
+             route.first_sink_call(order_route, order_route.run_tool, number=20)),
+        ]
+    rows += [_added_row(what, None, timings) for what, timings in parts]
+    summed = [row for row in rows[2:] if row.what.startswith("part: ") and "flatten the" not in row.what
+              and "response checks" not in row.what]  # the envelope holds the response checks
+    # Each part starts from empty memos, so the sum counts twice what the route's two queries
+    # share (the SQL view of the inputs): it is an upper bound of the whole, less noisy than it.
+    rows.append(Row("sum of the parts (envelope + flatten and decode + the five sink calls)", None, "µs",
+                    sum(row.measured or 0 for row in summed), note="compare with the whole route",
+                    error=sum(row.error ** 2 for row in summed) ** 0.5))
     return rows
