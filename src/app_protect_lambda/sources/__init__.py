@@ -2,6 +2,6 @@
 from .flatten import collect_inputs
 from .http import Request
 from .inputs import Input, Inputs
-from .kinds import HTTP_KINDS, event_kind
+from .kinds import event_kind
 
-__all__ = ["HTTP_KINDS", "Input", "Inputs", "Request", "collect_inputs", "event_kind"]
+__all__ = ["Input", "Inputs", "Request", "collect_inputs", "event_kind"]

@@ -185,11 +185,11 @@ class Inputs:
 
     __slots__ = ("_forms", "_load", "_raw", "_truncated", "_views", "max_decode_chars")
 
-    def __init__(self, raw: Iterable[Input] = (), *, truncated: str | None = None, max_decode_chars: int = 65536,
+    def __init__(self, raw: Iterable[Input] = (), *, max_decode_chars: int = 65536,
                  load: Callable[[], tuple[Iterable[Input], str | None]] | None = None) -> None:
         self._load = load
         self._raw: tuple[Input, ...] | None = None if load is not None else tuple(raw)
-        self._truncated = truncated
+        self._truncated: str | None = None
         self.max_decode_chars = max_decode_chars
         self._forms: tuple[Input, ...] | None = None
         self._views: dict[Callable[[str], bool], tuple[tuple[Input, ...], tuple[str, ...]]] = {}
