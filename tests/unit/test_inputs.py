@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 
-from app_protect_lambda.sources.inputs import Input, Inputs, decoded_forms
+from app_protect_lambda.sources.inputs import Input, Inputs, decoded_forms, forms_of
 
 
 def forms(value: str) -> dict[str, str]:
@@ -60,3 +60,11 @@ def test_occurring_in_uses_the_relevant_view() -> None:
 
     inputs = Inputs([Input("q.a", "it's"), Input("q.b", "plain text")])
     assert [i.location for i in inputs.occurring_in("say it's plain text", relevant)] == ["q.a"]
+
+
+def test_remembered_forms_are_the_decoded_forms() -> None:
+    short, long = "JyBPUiAxPTEgLS0=", "%27" * 40  # base64 and URL forms, either side of the remembered length
+    for value in (short, long, "plain words", "%2527"):
+        assert forms_of(value) == tuple(decoded_forms(value))
+    assert forms_of(short) is forms_of(short)  # remembered: a warm function decodes a recurring key once
+    assert forms_of(long) is not forms_of(long)  # long values are not kept
