@@ -225,3 +225,28 @@ def test_an_input_that_occurs_many_times_is_judged_on_its_first_occurrences() ->
     path = "/var/task/" + "ab/" * 1000 + "app.py"
     assert judge(path, "ab") is None  # /var/task is the code's choice: the input only adds segments
     assert judge("/var/" + "task/" * 3, "task").rule == "file.sensitive"
+
+
+@pytest.mark.parametrize(("pattern", "path", "covered"), [
+    # globs the regular expression would backtrack on are run as an automaton: same answers
+    ("/var/**/secret/**/key", "/var/a/secret/b/c/key", True),
+    ("/var/**/secret/**/key", "/var/secret/key", False),  # ** spans at least the slashes around it
+    ("/var/**/secret/**/key", "/var/a/secret/b/key/below", True),
+    ("/var/**/secret/**/key", "/var/a/secret/b/keys", False),
+    ("**/a/**/b", "/x/a/y/b", True),
+    ("**/a/**/b", "/x/a/y/c", False),
+    ("/tmp/*a*b*", "/tmp/xaybz", True),
+    ("/tmp/*a*b*", "/tmp/xa/b", False),  # * stays in one segment
+    ("*.d/**/*.pem", "/etc/ssl.d/x/y/k.pem", True),
+    ("/srv/**/[!.]*/*.?y", "/srv/a/b/c/x.py", True),
+    ("/srv/**/[!.]*/*.?y", "/srv/a/.b/x.py", False),
+])
+def test_globs_with_several_variable_parts(pattern: str, path: str, covered: bool) -> None:
+    assert (fa.compile_globs((pattern,)).match((path,)) is not None) is covered
+    assert fa._backtracks(pattern)
+
+
+def test_globs_with_several_variable_parts_skip_paths_no_file_can_have() -> None:
+    globs = fa.compile_globs(("/var/**/secret/**/key",))
+    assert globs.match(("/var/" + "secret/" * 1000 + "x/key",)) is not None
+    assert globs.match(("/var/" + "secret/" * 2000 + "x/key",)) is None  # past 8 kB: the open fails anyway

@@ -92,22 +92,133 @@ class FileAccess:
 
 
 class Globs:
-    """A compiled set of path globs, with the literal prefixes that gate the regular expression."""
+    """A compiled set of path globs, with the literal prefixes that gate the matching.
 
-    __slots__ = ("pattern", "prefixes")
+    Globs with at most one variable part per stretch (no ``**``, one ``*`` per segment) are one
+    regular expression, which matches them in linear time. The others would make the regex engine
+    backtrack polynomially (``**/a/**/b/**/c`` over an 8 kB path of ``a/``: minutes); each is run
+    as a small automaton instead, a set of positions in the glob advanced once per character.
+    """
+
+    __slots__ = ("machines", "pattern", "prefixes")
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         cleaned = [os.path.expanduser(p.strip()) if p.strip().startswith("~") else p.strip() for p in patterns]
         cleaned = [p for p in cleaned if p]
-        self.pattern = re.compile("(?:" + "|".join(map(_glob_to_regex, cleaned)) + r")\Z", re.DOTALL)
+        simple = [p for p in cleaned if not _backtracks(p)]
+        self.pattern = re.compile("(?:" + "|".join(map(_glob_to_regex, simple)) + r")\Z", re.DOTALL) \
+            if simple else None
+        self.machines = tuple(_GlobMachine(p) for p in cleaned if _backtracks(p))
         self.prefixes = tuple(dict.fromkeys(_literal_prefix(p) for p in cleaned))
 
     def match(self, forms: tuple[str, ...]) -> str | None:
         """The first form of a path that a glob covers, or None."""
         for form in forms:
-            if form.startswith(self.prefixes) and self.pattern.match(form):
+            if not form.startswith(self.prefixes):
+                continue
+            if self.pattern is not None and self.pattern.match(form):
+                return form
+            if any(machine.match(form) for machine in self.machines):
                 return form
         return None
+
+
+def _backtracks(pattern: str) -> bool:
+    """Whether the regular expression of ``pattern`` could backtrack more than linearly."""
+    if "**" in pattern:
+        return True
+    return any(segment.count("*") > 1 for segment in pattern.split("/"))
+
+
+_LITERAL, _ONE, _STAR, _GLOBSTAR = range(4)
+
+
+def _glob_tokens(pattern: str) -> list[tuple[int, Any]]:
+    """``pattern`` (without its trailing slashes) as (kind, value) tokens: a literal character, one
+    character of a class, ``*`` (within a segment) or ``**`` (across segments)."""
+    tokens: list[tuple[int, Any]] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            tokens.append((_GLOBSTAR, None))
+            i += 2
+            continue
+        if c == "*":
+            tokens.append((_STAR, None))
+        elif c == "?":
+            tokens.append((_ONE, "[^/]"))
+        elif c == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            negate = body.startswith("!")
+            body = re.escape(body[1:] if negate else body).replace("\\-", "-")
+            tokens.append((_ONE, f"[{'^' if negate else ''}{body}]"))
+            i = end
+        else:
+            tokens.append((_LITERAL, c))
+        i += 1
+    return tokens
+
+
+class _GlobMachine:
+    """One glob matched in time linear in the path: the set of glob positions reachable so far,
+    advanced once per character (the regular expression's automaton, without backtracking)."""
+
+    __slots__ = ("anchored", "kinds", "values")
+
+    def __init__(self, pattern: str) -> None:
+        self.anchored = pattern.startswith("/")
+        tokens = _glob_tokens(pattern.rstrip("/") or "/")
+        self.kinds = [kind for kind, _ in tokens]
+        self.values = [re.compile(value, re.DOTALL) if kind == _ONE else value for kind, value in tokens]
+
+    def _closure(self, states: set[int]) -> set[int]:
+        """``states`` with every position reachable by letting a ``*`` or ``**`` match nothing."""
+        kinds, end = self.kinds, len(self.kinds)
+        closed = set()
+        for state in states:
+            closed.add(state)
+            while state < end and kinds[state] >= _STAR:
+                state += 1
+                closed.add(state)
+        return closed
+
+    def match(self, path: str) -> bool:
+        if len(path) > _LONGEST_OPENABLE:  # no file has this path: the operation fails before any is reached
+            return False
+        kinds, values, end = self.kinds, self.values, len(self.kinds)
+        start = self._closure({0})
+        states = set(start)
+        index = 0
+        while index < len(path):
+            char = path[index]
+            index += 1
+            if end in states and char == "/":
+                return True  # a glob also covers everything below what it names
+            following = set()
+            for state in states:
+                if state == end:
+                    continue
+                kind = kinds[state]
+                if kind == _GLOBSTAR or (kind == _STAR and char != "/"):
+                    following.add(state)
+                elif kind == _LITERAL:
+                    if values[state] == char:
+                        following.add(state + 1)
+                elif kind == _ONE and values[state].match(char):
+                    following.add(state + 1)
+            states = self._closure(following)
+            if self.anchored:
+                if not states:
+                    return False
+            elif char == "/":
+                states |= start  # a glob without a leading / may start after any /
+            elif not states:  # nothing left until the next /
+                index = path.find("/", index)
+                if index == -1:
+                    return False
+        return end in states
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -200,27 +311,8 @@ def _glob_to_regex(pattern: str) -> str:
     anchored = pattern.startswith("/")
     pattern = pattern.rstrip("/") or "/"
     out = [] if anchored else ["(?:.*/)?"]
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
-            negate = body.startswith("!")
-            body = re.escape(body[1:] if negate else body).replace("\\-", "-")
-            out.append(f"[{'^' if negate else ''}{body}]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
+    for kind, value in _glob_tokens(pattern):
+        out.append({_GLOBSTAR: ".*", _STAR: "[^/]*", _LITERAL: re.escape(value or ""), _ONE: value}[kind])
     out.append("(?:/.*)?" if pattern != "/" else ".*")
     return "".join(out)
 
