@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import namedtuple
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import unquote
 
 from ..findings import AttackKind, Finding
@@ -65,7 +65,7 @@ class _Reading(namedtuple("_Reading", "kind target span", defaults=("", (0, 0)))
     __slots__ = ()
 
 
-@lru_cache(maxsize=1)
+@cache
 def _scheme_pattern() -> re.Pattern[str]:
     return re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 

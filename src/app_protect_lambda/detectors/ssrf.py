@@ -31,7 +31,7 @@ import ipaddress
 import os
 import unicodedata
 from collections import namedtuple
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..findings import AttackKind, Finding
 
@@ -100,6 +100,8 @@ def host_key(host: str | bytes) -> str:
 def _aton_part(part: str) -> int | None:
     if not part:
         return None
+    if len(part.lstrip("0x")) > 12:  # past 32 bits in any base, however many leading zeros
+        return None  # (and int() of a long digit string is quadratic before Python 3.11)
     try:
         if part[:2] == "0x":
             return int(part[2:], 16) if part[2:] else 0
@@ -145,7 +147,7 @@ def parse_literal(host: str) -> IPAddress | None:
 
 # ---------------------------------------------------------------- address classes
 
-@lru_cache(maxsize=1)
+@cache
 def _networks() -> tuple[tuple, tuple]:
     v4 = (("127.0.0.0/8", "loopback"), ("10.0.0.0/8", "private"), ("172.16.0.0/12", "private"),
           ("192.168.0.0/16", "private"), ("169.254.0.0/16", "link-local"), ("100.64.0.0/10", "cgnat"),
