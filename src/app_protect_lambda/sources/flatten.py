@@ -33,6 +33,7 @@ _UNDYNAMO_DEPTH = 64
 
 
 _new_tuple = tuple.__new__
+_JSON_OPENERS = frozenset("{[")
 
 
 def _maybe_json(text: str) -> Any:
@@ -74,31 +75,51 @@ class _Collector:
                 else f"inputs larger than {self.max_bytes} characters in all"
 
     def walk(self, value: Any, location: str) -> None:
-        """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened."""
+        """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened.
+
+        The hot loop of an invocation's first check (about 100 nodes for a 30-field JSON body): the
+        common cases are tested by exact type and ``add`` is inlined, about half the cost of a
+        call per node; subclasses of str, dict and list take the slower branches below.
+        """
         max_depth = self.limits.max_depth
+        items = self.items
+        append = items.append
+        max_inputs, max_bytes = self.max_inputs, self.max_bytes
         # (value, location, depth, key): a key is added as its own input just before its value is walked.
         stack: list[tuple[Any, str, int, str | None]] = [(value, location, 0, None)]
-        while stack and not self.truncated:
-            value, location, depth, key = stack.pop()
+        pop, push = stack.pop, stack.append
+        while stack and self.truncated is None:
+            value, location, depth, key = pop()
             if key is not None:
-                self.add(f"{location}#key", key)
+                if len(items) >= max_inputs or self.size + len(key) > max_bytes:
+                    self.add(location + "#key", key)  # says why flattening stops
+                    return
+                self.size += len(key)
+                append(_new_tuple(Input, (location + "#key", key, "")))
             if depth > max_depth:
                 self.truncated = f"nesting deeper than {max_depth} levels at {location}"
                 return
-            if isinstance(value, str):
-                self.add(location, value)
-                nested = _maybe_json(value)
-                if isinstance(nested, (dict, list)):
-                    stack.append((nested, location, depth + 1, None))
-            elif isinstance(value, dict):
-                children = []
-                for name, item in value.items():
-                    name = str(name)
-                    children.append((item, f"{location}.{name}" if location else name, depth + 1, name))
-                stack.extend(reversed(children))
-            elif isinstance(value, list):
-                stack.extend((item, f"{location}[{index}]", depth + 1, None)
-                             for index, item in reversed(list(enumerate(value))))
+            kind = type(value)
+            if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
+                if len(items) >= max_inputs or self.size + len(value) > max_bytes:
+                    self.add(location, value)
+                    return
+                self.size += len(value)
+                append(_new_tuple(Input, (location, value, "")))
+                if value[:1] in _JSON_OPENERS or value[:1].isspace():
+                    nested = _maybe_json(value)
+                    if isinstance(nested, (dict, list)):
+                        push((nested, location, depth + 1, None))
+            elif kind is dict or isinstance(value, dict):
+                child_depth = depth + 1
+                prefix = location + "." if location else ""
+                for name, item in reversed(value.items()):
+                    name = name if type(name) is str else str(name)
+                    push((item, prefix + name, child_depth, name))
+            elif kind is list or isinstance(value, list):
+                child_depth = depth + 1
+                for index in range(len(value) - 1, -1, -1):
+                    push((value[index], f"{location}[{index}]", child_depth, None))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 text = _number_text(value)
                 if text is not None and len(text) >= 2:
