@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .sinks.network import NetworkState
     from .sinks.shell import ShellState
-    from .sources import Inputs
+    from .sources import Input, Inputs
 
 _current: ContextVar[RequestContext | None] = ContextVar("app_protect_context", default=None)
 _suppressed: ContextVar[bool] = ContextVar("app_protect_suppressed", default=False)
@@ -56,6 +56,11 @@ class RequestContext:
         self.network: NetworkState | None = None
         self.shell: ShellState | None = None
         self._inputs: Inputs | None = None
+
+    @property
+    def flattened(self) -> tuple[Input, ...]:
+        """The inputs if a check flattened the event already, else none: a record never forces it."""
+        return self._inputs.loaded or () if self._inputs is not None else ()
 
     @property
     def inputs(self) -> Inputs:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from ..context import RequestContext
     from ..findings import Action, Finding
-    from ..sources.inputs import Input
 
 DETECTION_SCHEMA = "app-protect/detection/1"
 INTERNAL_ERROR_SCHEMA = "app-protect/internal-error/1"
@@ -173,17 +172,6 @@ def _request(context: RequestContext | None, secrets: tuple[str, ...] = ()) -> d
         return {"kind": plain(getattr(context.request, "kind", None))}
 
 
-def _flattened_inputs(context: RequestContext) -> tuple[Input, ...]:
-    """The inputs, if the invocation flattened the event already; a record never forces it.
-
-    (``RequestContext._inputs`` and ``Inputs._raw`` are read directly: asking ``inputs`` would
-    flatten an event that no check needed, and flattening may itself report.)
-    """
-    inputs = getattr(context, "_inputs", None)
-    raw = getattr(inputs, "_raw", None)
-    return raw if isinstance(raw, tuple) else ()
-
-
 def _secrets(context: RequestContext | None, finding: Finding | None = None) -> tuple[str, ...]:
     """Values of secret inputs (passwords, tokens, Authorization) that no part of the record may show."""
     if context is None:
@@ -191,7 +179,7 @@ def _secrets(context: RequestContext | None, finding: Finding | None = None) -> 
     values = []
     if finding is not None and finding.input is not None and is_secret_location(str(finding.input.location)):
         values.append(finding.input.value)
-    values += [item.value for item in _flattened_inputs(context) if is_secret_location(str(item.location))]
+    values += [item.value for item in context.flattened if is_secret_location(str(item.location))]
     return secret_values(values)
 
 
