@@ -226,8 +226,8 @@ class Policy(namedtuple("Policy", "mode fail protections reporting limits source
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Policy:
         policy = super().__new__(cls, *args, **kwargs)
-        if policy.protections is None:
-            policy = policy._replace(protections=_default_protections())
+        if policy.protections is None:  # the field's default: the built-in protections
+            policy = policy._replace(protections=_default_protections())  # type: ignore[unreachable]
         return policy
 
     def mode_for(self, kind: AttackKind) -> Mode:
