@@ -1,7 +1,10 @@
 """The command-injection detector on its own: the shell reader, shell scripts and argument vectors."""
 from __future__ import annotations
 
+import errno
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -351,3 +354,21 @@ def test_prefilter_finds_an_input_that_ends_a_long_program_path() -> None:
     assert ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/evil"]))
     assert not ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/notevil"]))
     assert not ci.Prefilter(inputs).may_inject(Command(["/a" * 1000 + "/evil/x"]))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="MAX_ARG_STRLEN is Linux's")
+def test_longest_argument_is_the_kernels() -> None:
+    limit = ci.longest_argument()
+    subprocess.run(["true", "a" * limit], check=True)
+    with pytest.raises(OSError) as refused:
+        subprocess.run(["true", "a" * (limit + 1)], check=True)
+    assert refused.value.errno == errno.E2BIG
+
+
+def test_a_script_longer_than_execve_takes_is_not_read() -> None:
+    limit = ci.longest_argument()
+    assert shell("echo {} " + "a" * (limit - 100), "x; id").rule == "cmdi.shell-syntax"
+    assert shell("echo {} " + "a" * limit, "x; id") is None  # sh -c would fail with E2BIG: nothing runs
+    assert argv(["sh", "-c", "echo x; id " + "a" * limit], "x; id") is None
+    assert not ci.runnable(Command(["ls", "a" * (limit + 1)]))
+    assert ci.runnable(Command(["ls", "a" * limit]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from app_protect_lambda.detectors import command_injection as ci
 from app_protect_lambda.detectors import sandbox_persistence
 from app_protect_lambda.detectors.command_injection import Command
 from app_protect_lambda.findings import AttackKind
@@ -72,3 +73,10 @@ def test_fast_path_never_skips_these() -> None:
     prefixes = sandbox_persistence.dropped_program_prefixes(options)
     for vector in (["sh", "-c", "/tmp/x", "-c"], ["bash5", "-c", "/tmp/x"], ["busybox", "sh", "-c", "/tmp/x"]):
         assert sandbox_persistence.may_run_dropped_program(Command(vector), prefixes)
+
+
+def test_a_command_execve_refuses_runs_nothing() -> None:
+    limit = ci.longest_argument()
+    assert evidence(Command(["/tmp/x " + "a" * (limit - 10)], shell=True)) == "/tmp/x"
+    assert evidence(Command(["/tmp/x " + "a" * limit], shell=True)) is None
+    assert evidence(Command(["/tmp/x", "a" * (limit + 1)])) is None

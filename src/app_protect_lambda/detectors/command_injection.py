@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from bisect import bisect_right
 from functools import cache, lru_cache
 from itertools import accumulate
@@ -518,7 +519,28 @@ class Prefilter:
 
 # ---------------------------------------------------------------- detection
 
+@cache
+def longest_argument() -> int:
+    """The longest string ``execve`` takes as one argument, in characters (each at least one byte).
+
+    Linux refuses a longer one with E2BIG (MAX_ARG_STRLEN: 32 pages, 128 KiB), so a shell script past
+    it never runs and is not read: the reader costs up to 1-3 µs per character of dense syntax (quotes,
+    substitutions, one-letter commands), and 6 MB of it took 15 s. Elsewhere ARG_MAX bounds the list.
+    """
+    if sys.platform.startswith("linux"):
+        return os.sysconf("SC_PAGE_SIZE") * 32 - 1
+    return os.sysconf("SC_ARG_MAX")
+
+
+def runnable(command: Command) -> bool:
+    """False when ``execve`` would refuse the command: one of its arguments is longer than it takes."""
+    limit = longest_argument()
+    return all(len(argument) <= limit for argument in command.argv)
+
+
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if not runnable(command):
+        return None  # the process is never started
     if command.shell:
         return _judge_script(command.script, inputs, options)
     return _judge_argv(command, inputs, options)

@@ -21,7 +21,15 @@ import posixpath
 from functools import lru_cache
 
 from ..findings import AttackKind, Finding
-from .command_injection import INTERPRETERS, SHELLS, Command, program_name, shell_operand, simple_commands
+from .command_injection import (
+    INTERPRETERS,
+    SHELLS,
+    Command,
+    program_name,
+    runnable,
+    shell_operand,
+    simple_commands,
+)
 from .file_access import absolute, compile_globs
 
 TYPE_CHECKING = False
@@ -146,7 +154,7 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
 
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
     deny = compile_globs(tuple(options.get("exec_deny_paths", ())))
-    if deny is None:
+    if deny is None or not runnable(command):  # a command execve refuses runs nothing
         return None
     allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
     cwd = command.cwd
