@@ -103,3 +103,10 @@ def test_long_numbers() -> None:
     digits = "1" * 5000
     assert finding("SELECT * FROM t WHERE id = {}", digits + ".5e10") is None
     assert finding("SELECT * FROM t WHERE id = {}", digits + "x;").rule == "sqli.structure"
+
+
+def test_comments() -> None:
+    assert finding("SELECT 1 /* {} */", "line one\nline two") is None  # a block comment spans lines
+    assert finding("SELECT 1 -- {}\n", "a note") is None
+    assert finding("SELECT 1 /* {}", "note */").rule == "sqli.structure"  # the input closes the comment
+    assert finding("SELECT 1 /* {} */ FROM t", "x */ OR 1=1 /*").rule == "sqli.structure"

@@ -130,7 +130,7 @@ def _breaks_structure(statement: str, value: str, start: int, regions, starts) -
         if kind == _UNTERMINATED:
             return "leaves a quote or comment unterminated"
         if content_start <= start and end <= content_end:
-            if kind == _COMMENT and ("\n" in value or "*/" in value):
+            if kind == _COMMENT and "*/" in value:  # a line comment holds no newline; a block comment may
                 return "ends a comment"
             return None
         return "breaks out of a quoted literal" if kind is None else "reaches into a comment"
