@@ -180,7 +180,7 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
     contexts = bytearray(n + 1)
     stack: list[tuple[int, str, int]] = []  # contexts saved when entering $( ... ) or ` ... `
     mode, closer, depth = 0, "", 0
-    ascii_run, double_quoted = _unquoted_ascii_run(), _double_quoted_run()
+    ascii_run, double_quoted, ascii_classes = _unquoted_ascii_run(), _double_quoted_run(), _ascii_classes()
     i = 0
     while i < n:
         code = mode + 3 * len(stack)
@@ -199,15 +199,25 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
             i = end
             continue
         if mode == 0 and c not in _CONTEXT_DEPENDENT:  # words, blanks, operators and globs
-            if c < "\x80":
-                end = ascii_run.match(text, i).end()  # type: ignore[union-attr]
-                classes[i:end] = text[i:end].encode("ascii").translate(_ascii_classes())
-            else:
+            if c >= "\x80":
                 end = _non_ascii_run().match(text, i).end()  # type: ignore[union-attr]
+            elif i + 1 == n or text[i + 1] in _CONTEXT_DEPENDENT:  # one character: no run to match
+                classes[i] = ascii_classes[ord(c)]
+                contexts[i] = code
+                i += 1
+                continue
+            else:
+                end = ascii_run.match(text, i).end()  # type: ignore[union-attr]
+                classes[i:end] = text[i:end].encode("ascii").translate(ascii_classes)
             contexts[i:end] = bytes((code,)) * (end - i)
             i = end
             continue
         if mode == 2 and c not in _DOUBLE_QUOTED_SYNTAX:
+            if i + 1 == n or text[i + 1] in _DOUBLE_QUOTED_SYNTAX:
+                classes[i] = QUOTED
+                contexts[i] = code
+                i += 1
+                continue
             end = double_quoted.match(text, i).end()  # type: ignore[union-attr]
             classes[i:end] = bytes((QUOTED,)) * (end - i)
             contexts[i:end] = bytes((code,)) * (end - i)
