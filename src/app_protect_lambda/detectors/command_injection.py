@@ -33,7 +33,7 @@ from ..findings import AttackKind, Finding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from typing import Any
 
     from ..sources import Inputs
@@ -538,9 +538,8 @@ def longest_argument() -> int:
     it never runs and is not read: the reader costs up to 1-3 µs per character of dense syntax (quotes,
     substitutions, one-letter commands), and 6 MB of it took 15 s. Elsewhere ARG_MAX bounds the list.
     """
-    if sys.platform.startswith("linux"):
-        return os.sysconf("SC_PAGE_SIZE") * 32 - 1
-    return os.sysconf("SC_ARG_MAX")
+    linux = sys.platform.startswith("linux")
+    return os.sysconf("SC_PAGE_SIZE") * 32 - 1 if linux else os.sysconf("SC_ARG_MAX")
 
 
 def runnable(command: Command) -> bool:
@@ -620,7 +619,7 @@ def _inner_script(words: list[Word]) -> str | None:
     return None
 
 
-def _occurrences(text: str, candidates: Iterable[Input]):
+def _occurrences(text: str, candidates: Iterable[Input]) -> Iterator[tuple[Input, int]]:
     for item in candidates:
         index, count = text.find(item.value), 0
         while index != -1 and count < MAX_OCCURRENCES:

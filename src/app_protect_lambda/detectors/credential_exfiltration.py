@@ -151,7 +151,7 @@ def _signed_position(text: str, index: int) -> bool:
 def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
     """(form name, index) of each occurrence of ``secret`` in ``text``, a few per form at most (``scan``
     has checked that the anchor occurs)."""
-    hits = []
+    hits: list[tuple[str, int]] = []
     for form_name, form in secret.forms:
         index = text.find(form)
         while index != -1 and len(hits) < 64:

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..sources import Inputs
+    from ..sources.inputs import Input
+
+    # (start, end, content start, content end, kind): kind None for a literal, else comment or unterminated
+    Region = tuple[int, int, int, int, str | None]
 
 MAX_OCCURRENCES = 16
 
@@ -88,10 +92,10 @@ def _last_dollar_tags(statement: str) -> dict[str, int]:
     return {match[1]: match.start() for match in _dollar_tag_pattern().finditer(statement)}
 
 
-def _regions(statement: str, stop: int, backslash_escapes: bool = True) -> list[tuple]:
+def _regions(statement: str, stop: int, backslash_escapes: bool = True) -> list[Region]:
     """(start, end, content_start, content_end, kind) of each literal or comment up to ``stop``."""
     pattern = _regions_pattern() if backslash_escapes else _regions_pattern_without_backslash_escapes()
-    regions = []
+    regions: list[Region] = []
     length = len(statement)
     last_tag: dict[str, int] | None = None
     position = 0
@@ -121,7 +125,8 @@ def _regions(statement: str, stop: int, backslash_escapes: bool = True) -> list[
     return regions
 
 
-def _breaks_structure(statement: str, value: str, start: int, regions, starts) -> str | None:
+def _breaks_structure(statement: str, value: str, start: int, regions: list[Region], starts: list[int]
+                      ) -> str | None:
     """Why the occurrence at ``start`` is not inert, or None when it stays inside one literal."""
     end = start + len(value)
     index = bisect_right(starts, start) - 1
@@ -150,7 +155,7 @@ def detect(statement: str, inputs: Inputs, options: Mapping[str, Any]) -> Findin
     candidates = inputs.occurring_in(statement, relevant)
     if not candidates:
         return None
-    spans = []
+    spans: list[tuple[Input, int]] = []
     for item in candidates:
         index = statement.find(item.value)
         while index != -1 and len(spans) < MAX_OCCURRENCES * len(candidates):
@@ -167,7 +172,7 @@ def detect(statement: str, inputs: Inputs, options: Mapping[str, Any]) -> Findin
     return None
 
 
-def _first_break(statement: str, spans: list, regions: list[tuple]) -> Finding | None:
+def _first_break(statement: str, spans: list[tuple[Input, int]], regions: list[Region]) -> Finding | None:
     starts = [region[0] for region in regions]
     for item, start in spans:
         reason = _breaks_structure(statement, item.value, start, regions, starts)

@@ -442,8 +442,9 @@ def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any])
     if allowed(destination, tuple(options.get("allow_hosts") or ())):
         return None
     rule = "ssrf.redirect" if destination.carried is not None else "ssrf.internal"
+    category = internal.category if internal is not None else "internal"  # not special, so internal
     return Finding(AttackKind.SSRF, rule,
-                   f"input from {source.describe()} reaches {target}, a {internal.category} address{via}",
+                   f"input from {source.describe()} reaches {target}, a {category} address{via}",
                    source)
 
 
