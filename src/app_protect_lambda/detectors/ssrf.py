@@ -32,6 +32,8 @@ import os
 import unicodedata
 from collections import namedtuple
 from functools import cache, lru_cache
+from itertools import compress, filterfalse, repeat
+from operator import contains
 
 from ..findings import AttackKind, Finding
 
@@ -342,6 +344,22 @@ def _is_suffix_source(text: str, key: str) -> bool:
     return "." not in prefix[:-1]
 
 
+def _candidates(values: tuple[str, ...], needles: tuple[str, ...], key: str) -> set[str]:
+    """The values that may have chosen ``key``, found in C before any is folded in Python.
+
+    A value names the host when a needle occurs in it lower-cased, or ends the host (a suffix);
+    a value that is not ASCII may fold into either (NFKC, ideographic dots) and is always kept.
+    This runs on every internal destination with every input: the loop below once cost ~200 µs
+    here for a 95-input request.
+    """
+    lowered = list(map(str.lower, values))
+    found: set[str] = set(filterfalse(str.isascii, values))
+    for needle in needles:
+        found.update(compress(values, map(contains, lowered, repeat(needle))))
+    found.update(compress(values, map(key.endswith, map(str.rstrip, lowered, repeat(".")))))
+    return found
+
+
 def source_of(host: str, port: int | None, inputs: Inputs) -> Input | None:
     """The input that chose ``host`` (and ``port``), or None; the most specific one when several did."""
     needles = _needles(host)
@@ -349,8 +367,13 @@ def source_of(host: str, port: int | None, inputs: Inputs) -> Input | None:
         return None
     key = host_key(host)
     shortest = len(needles[-1])
+    candidates = _candidates(inputs.values, needles, key)
+    if not candidates:
+        return None
     best: Input | None = None
     for item in inputs.forms:
+        if item.value not in candidates:
+            continue
         if best is not None and len(item.value) >= len(best.value):
             continue  # a JSON body names the host too, but its field says where it came from
         text = fold(item.value)
