@@ -503,7 +503,7 @@ class Prefilter:
     __slots__ = ("every", "everything", "lengths")
 
     def __init__(self, inputs: Inputs) -> None:
-        self.every = tuple(dict.fromkeys(item.value for item in inputs.forms))
+        self.every = inputs.values  # distinct, shared with the other families
         self.everything = frozenset(self.every)
         self.lengths = frozenset(map(len, self.every))
 

@@ -258,13 +258,11 @@ class Gate:
     location, holds no input at all.
     """
 
-    __slots__ = ("_every", "inputs", "relevant", "rules")
+    __slots__ = ("inputs", "rules")
 
     def __init__(self, rules: Rules, inputs: Inputs) -> None:
         self.rules = rules
         self.inputs = inputs
-        self.relevant = tuple(dict.fromkeys(item.value for item in inputs.view(relevant)))
-        self._every: tuple[str, ...] | None = None
 
     def clear(self, path: str) -> bool:
         full = path
@@ -274,17 +272,13 @@ class Gate:
             full = os.getcwd() + "/" + path
         if "/." in full or "//" in full or full.startswith(self.rules.deny_gate):
             return False
-        for value in self.relevant:
-            if value in path:
-                return False
+        values = self.inputs.values
+        if not any(map(path.__contains__, values)):  # one pass in C: most paths hold no input
+            return True
         sensitive = self.rules.sensitive
         if sensitive is not None and full.startswith(sensitive.prefixes):
-            if self._every is None:
-                self._every = tuple(dict.fromkeys(item.value for item in self.inputs.forms))
-            for value in self._every:
-                if value in path:
-                    return False
-        return True
+            return False  # any input at all in a sensitive location
+        return not any(map(relevant, filter(path.__contains__, values)))
 
 
 _rules_cache: dict[int, tuple[Mapping[str, Any], Rules]] = {}
