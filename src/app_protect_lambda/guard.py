@@ -67,7 +67,7 @@ def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = N
         return None
     try:
         inputs = context.inputs if uses_inputs else None
-        finding = detector_for(kind)(subject, inputs, policy.options(kind))  # type: ignore[arg-type]
+        finding = detector_for(kind)(subject, inputs, policy.options(kind))
     except Exception as error:
         failed(kind, f"detector.{kind.value}", error, context)
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app_protect_lambda import AttackBlocked, RequestBlocked, protect, sinks
-from app_protect_lambda.detectors import _loaded as loaded_detectors
+from app_protect_lambda.detectors import sql_injection
 from app_protect_lambda.findings import AttackKind
 from app_protect_lambda.testing import (
     LambdaContext,
@@ -160,7 +160,7 @@ def test_a_detector_that_raises_fails_open_with_one_internal_error(db_path: Path
     def broken(statement, inputs, options):
         raise RuntimeError("detector bug")
 
-    monkeypatch.setitem(loaded_detectors, AttackKind.SQL_INJECTION, broken)
+    monkeypatch.setattr(sql_injection, "detect", broken)
 
     @protect(mode="block")
     def handler(event, context):
@@ -179,7 +179,7 @@ def test_fail_closed_blocks_when_the_detector_raises(db_path: Path, records,
     def broken(statement, inputs, options):
         raise RuntimeError("detector bug")
 
-    monkeypatch.setitem(loaded_detectors, AttackKind.SQL_INJECTION, broken)
+    monkeypatch.setattr(sql_injection, "detect", broken)
     handler = protect(policy={"mode": "block", "fail": "closed"})(
         lambda event, context: {"statusCode": 200, "body": json.dumps(lookup(db_path, "john smith"))})
     # the input occurs in the statement, so the (broken) detector must judge it

@@ -6,18 +6,20 @@ imports nothing from the sinks. Modules are imported on first use.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
 from ..findings import AttackKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from types import ModuleType
     from typing import Any
 
     from ..findings import Finding
     from ..sources import Inputs
 
-    Detector = Callable[[Any, Inputs, Mapping[str, Any]], Finding | None]
+    Detector = Callable[[Any, Inputs | None, Mapping[str, Any]], Finding | None]
 
 # The kinds with a detector module here (the others have none yet: asking for one is a KeyError).
 MODULES: dict[AttackKind, str] = {
@@ -30,13 +32,11 @@ MODULES: dict[AttackKind, str] = {
     AttackKind.SANDBOX_PERSISTENCE: "sandbox_persistence",
 }
 
-_loaded: dict[AttackKind, Detector] = {}
+@cache
+def _module(kind: AttackKind) -> ModuleType:
+    """The kind's detector module, imported on its first check."""
+    return importlib.import_module(f"{__name__}.{MODULES[kind]}")
 
 
 def detector_for(kind: AttackKind) -> Detector:
-    try:
-        return _loaded[kind]
-    except KeyError:
-        module = importlib.import_module(f"{__name__}.{MODULES[kind]}")
-        detect = _loaded[kind] = module.detect
-        return detect
+    return _module(kind).detect
