@@ -30,6 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app_protect_lambda import RequestBlocked, protect
+from app_protect_lambda.context import RequestContext
+from app_protect_lambda.policy import Policy
 from app_protect_lambda.testing import LambdaContext
 
 EVENTS = Path(__file__).parent.parent / "events"
@@ -253,3 +255,19 @@ def test_block_mode_lets_only_a_block_escape_for_any_event() -> None:
     before = EXAMPLES["block"]
     _block_mode_lets_only_a_block_escape()
     assert EXAMPLES["block"] - before >= FUZZ.max_examples
+
+
+@FUZZ
+@given(event=events)
+def _fast_values_hold_every_walked_value(event: Any) -> None:
+    EXAMPLES["values"] += 1
+    fast = RequestContext(fresh(event), None, Policy()).inputs.values
+    walked = {item.value for item in RequestContext(fresh(event), None, Policy()).inputs.forms}
+    assert walked <= set(fast), sorted(walked - set(fast))[:5]
+
+
+def test_the_sinks_fast_path_misses_no_input_for_any_event() -> None:
+    """The fast path reads values without locations: a value it missed is an input no sink would judge."""
+    before = EXAMPLES["values"]
+    _fast_values_hold_every_walked_value()
+    assert EXAMPLES["values"] - before >= FUZZ.max_examples

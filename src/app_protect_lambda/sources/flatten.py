@@ -287,6 +287,82 @@ def _undynamo(value: Any, depth: int) -> Any:
     return {name: _undynamo(item, depth - 1) for name, item in value.items()}
 
 
+def http_values(request: Request, limits: Limits) -> list[str] | None:
+    """Every string the walk of an HTTP event finds, without locations; None where only the walk will do.
+
+    The sinks' fast paths need only the values: whether any occurs in an argument. Building a
+    location per value cost ~2.5 µs an input here (a 30-field JSON body: ~230 µs); this reads the
+    same parts through the same accessors and walks the JSON body bare (~50 µs), and the walk with
+    locations runs only when a value does occur. It must find every value the walk finds, so it
+    gives up (None) on whatever it does not read the walk's way: a body that is not JSON, stray or
+    unknown parts, nesting past the depth cap, or an event past the size caps.
+    """
+    if not request.is_http or any(name not in HTTP_FIELDS for name in request.event):
+        return None
+    values: list[str] = []
+    add, extend = values.append, values.extend
+    if request.path:
+        add(request.path)
+    extend(request.path_params.values())
+    for name, items in request.query.items():
+        add(name)
+        extend(items)
+    for name, items in request.headers.items():
+        if name != "cookie":
+            extend(items)
+    for name, items in request.cookies.items():
+        add(name)
+        extend(items)
+    text = request.body
+    if text:
+        content_type = request.content_type
+        if "multipart/form-data" in content_type or "application/x-www-form-urlencoded" in content_type:
+            return None
+        parsed = _maybe_json(text)
+        if not isinstance(parsed, (dict, list)) or not _json_values(parsed, values, limits.max_depth):
+            return None
+    if request.stray or request.truncated or len(values) > limits.max_inputs \
+            or sum(map(len, values)) > limits.max_bytes:
+        return None
+    return values
+
+
+def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth: int) -> bool:
+    """The strings, keys and numbers of a parsed JSON value, and of JSON held in its strings, as ``walk``
+    reads them; False when the nesting goes past ``max_depth``."""
+    add = values.append
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        if depth > max_depth:
+            return False
+        if type(value) is dict:
+            items: Any = value.values()
+            for name in value:
+                add(name if type(name) is str else str(name))
+        else:
+            items = value
+        depth += 1
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                add(item)
+                if item[:1] in _JSON_OPENERS or item[:1].isspace():
+                    nested = _maybe_json(item)
+                    if isinstance(nested, (dict, list)):
+                        push((nested, depth))
+            elif kind is dict or kind is list:
+                push((item, depth))
+            elif kind is int or kind is float:
+                number = _number_text(item)
+                if number is not None and len(number) >= 2:
+                    add(number)
+            elif item is not None and kind is not bool:
+                return False  # a type json.loads never makes: the walk's way or nothing
+    return True
+
+
 def collect_inputs(request: Request, limits: Limits,
                    on_truncated: Callable[[str], None] | None = None) -> Inputs:
     """The invocation's inputs, flattened from the event behind ``request`` on first use."""
@@ -306,4 +382,7 @@ def collect_inputs(request: Request, limits: Limits,
             on_truncated(collector.truncated)
         return collector.items, collector.truncated
 
-    return Inputs(load=load, max_decode_chars=limits.max_decode_chars)
+    def values() -> list[str] | None:
+        return http_values(request, limits)
+
+    return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values)
