@@ -90,6 +90,8 @@ def decide(context: RequestContext, finding: Finding, sink: str, argument: Any, 
         mode = context.policy.mode_for(finding.kind) if finding.kind is not None else context.policy.mode
     if mode is Mode.OFF:
         return
+    if finding.input is not None:  # found by its value alone: now, and only now, where it came from
+        finding = finding._replace(input=context.inputs.locate(finding.input))
     if mode is Mode.BLOCK:
         if on_block is not None:
             finding = on_block(finding)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 # Inputs that are empty or a single character cannot carry structure worth a check.
 MIN_LENGTH = 2
+# The location of an input found by its value alone, before the event was walked: this, then the value.
+UNLOCATED = "\x00unlocated:"
+_new_tuple = tuple.__new__
 
 
 class Input(namedtuple("Input", "location value transform", defaults=("",))):
@@ -312,11 +315,30 @@ class Inputs:
         return any(map(relevant, filter(argument.__contains__, self.values)))
 
     def occurring_in(self, argument: str, relevant: Callable[[str], bool]) -> list[Input]:
-        """The relevant forms that occur verbatim in ``argument``, in the order of ``forms``."""
-        occurring = {value for value in filter(argument.__contains__, self.values) if relevant(value)}
+        """The relevant forms that occur verbatim in ``argument``, in the order of ``forms``.
+
+        Before the event has been walked, they come unlocated (``UNLOCATED`` + the value as their
+        location): a detector judges values, and most judgements find nothing; ``locate`` walks
+        the event for the one a finding names.
+        """
+        occurring = [value for value in filter(argument.__contains__, self.values) if relevant(value)]
         if not occurring:
             return []
-        return [item for item in self.forms if item.value in occurring]
+        if self._forms is None and self._raw is None:
+            return [_new_tuple(Input, (UNLOCATED + value, value, "")) for value in occurring]
+        wanted = set(occurring)
+        return [item for item in self.forms if item.value in wanted]
+
+    def locate(self, item: Input) -> Input:
+        """``item`` with the location (and decoding) of the input it came from, if it came unlocated."""
+        if not item.location.startswith(UNLOCATED):
+            return item
+        value = item.location[len(UNLOCATED):]
+        for form in self.forms:
+            if form.value == value:
+                transform = "+".join(filter(None, (form.transform, item.transform)))
+                return Input(form.location, item.value, transform)
+        return Input("unknown", item.value, item.transform)
 
 
 def may_decode(value: str) -> bool:
