@@ -283,7 +283,8 @@ class Inputs:
         Read without locations where the event allows it (``values`` given), else from ``forms``.
         """
         if self._values is None:
-            found = self._fast_values() if self._fast_values is not None else None
+            fast = self._fast_values if self._forms is None else None  # walked already: no second read
+            found = fast() if fast is not None else None
             self._fast_values = None  # it holds the event
             if found is None:
                 self._values = tuple(dict.fromkeys(map(_value_of, self.forms)))
