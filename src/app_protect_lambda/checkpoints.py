@@ -18,7 +18,6 @@ from collections import namedtuple
 from contextlib import suppress
 from functools import cache
 
-from .context import suppressed
 from .errors import AttackBlocked
 from .findings import AttackKind
 from .guard import failsafe
@@ -63,26 +62,31 @@ def _guarded(point: Checkpoint) -> Callable[..., None]:
     return failsafe(point.kind)(run)
 
 
+@cache
+def _prepared(points: tuple[Checkpoint, ...], stage: str) -> tuple[tuple[Callable[..., None], str], ...]:
+    """(guarded check, where) for each entry of a stage, built once: invocations only call them."""
+    return tuple((_guarded(point), f"{stage}.{point.where}") for point in points)
+
+
 def run_perimeter(context: RequestContext) -> None:
-    for point in PERIMETER:
-        _guarded(point)(context, f"perimeter.{point.where}")
+    for check, where in _prepared(tuple(PERIMETER), "perimeter"):
+        check(context, where)
 
 
 def run_response(context: RequestContext, response: Any) -> None:
-    for point in RESPONSE:
-        _guarded(point)(context, f"response.{point.where}", response)
+    for check, where in _prepared(tuple(RESPONSE), "response"):
+        check(context, where, response)
 
 
 def run_finish(context: RequestContext, *, may_block: bool = True) -> None:
-    """The end-of-invocation checks, once. They run with the sinks switched off (they read /proc).
+    """The end-of-invocation checks, once.
 
     ``may_block`` False: the invocation already ended as blocked or with the handler's own
     error, which a fail-closed block here must not replace.
     """
-    for point in FINISH:
-        with suppressed():
-            if may_block:
-                _guarded(point)(context, f"finish.{point.where}")
-            else:
-                with suppress(AttackBlocked):
-                    _guarded(point)(context, f"finish.{point.where}")
+    for check, where in _prepared(tuple(FINISH), "finish"):
+        if may_block:
+            check(context, where)
+        else:
+            with suppress(AttackBlocked):
+                check(context, where)

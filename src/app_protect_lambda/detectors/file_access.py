@@ -272,13 +272,10 @@ class Gate:
             full = os.getcwd() + "/" + path
         if "/." in full or "//" in full or full.startswith(self.rules.deny_gate):
             return False
-        values = self.inputs.values
-        if not any(map(path.__contains__, values)):  # one pass in C: most paths hold no input
-            return True
         sensitive = self.rules.sensitive
         if sensitive is not None and full.startswith(sensitive.prefixes):
-            return False  # any input at all in a sensitive location
-        return not any(map(relevant, filter(path.__contains__, values)))
+            return not any(map(path.__contains__, self.inputs.values))  # any input at all, in C
+        return not self.inputs.any_in(path, relevant)
 
 
 _rules_cache: dict[int, tuple[Mapping[str, Any], Rules]] = {}

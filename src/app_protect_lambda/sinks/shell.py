@@ -28,7 +28,7 @@ from contextlib import suppress
 from contextvars import ContextVar
 from functools import cache
 
-from ..context import current
+from ..context import current, suppressed
 from ..detectors.command_injection import Command, Prefilter
 from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program, path_reaches
 from ..errors import AttackBlocked
@@ -93,8 +93,7 @@ def _state(context: RequestContext) -> ShellState:
     return state
 
 
-@failsafe(KIND)
-def check(context: RequestContext, sink: str, command: Command) -> None:
+def _judge(context: RequestContext, sink: str, command: Command) -> None:
     """Judge one command before ``sink`` runs it."""
     state = _state(context)
     shown = None
@@ -106,9 +105,13 @@ def check(context: RequestContext, sink: str, command: Command) -> None:
 
 
 @failsafe(KIND)
-def _extract(context: RequestContext, sink: str, extract: Callable[[tuple, dict], Command], args: tuple,
-             kwargs: dict) -> Command | None:
-    return extract(args, kwargs)
+def _extract_and_check(context: RequestContext, sink: str, extract: Callable[[tuple, dict], Command], args: tuple,
+                       kwargs: dict, judge: bool = True) -> Command | None:
+    """The command a sink's arguments describe, judged (unless a sink around it judges it)."""
+    command = extract(args, kwargs)
+    if judge:
+        _judge(context, sink, command)
+    return command
 
 
 def _sink(sink: str, extract: Callable[[tuple, dict], Command],
@@ -120,9 +123,7 @@ def _sink(sink: str, extract: Callable[[tuple, dict], Command],
         context = current()
         if context is None:
             return wrapped(*args, **kwargs)
-        command = _extract(context, sink, extract, args, kwargs)
-        if command is not None:
-            check(context, sink, command)
+        command = _extract_and_check(context, sink, extract, args, kwargs)
         token = _inside.set(True)
         try:
             result = wrapped(*args, **kwargs)
@@ -224,12 +225,11 @@ class Subprocess(Instrumentor):
                 args = (list(args[0]), *args[1:])
             elif "args" in kwargs and _is_iterator(kwargs["args"]):
                 kwargs["args"] = list(kwargs["args"])
-            command = _extract(context, "subprocess.Popen", _popen_command, args, kwargs)
-            if _inside.get():
+            inside = _inside.get()
+            command = _extract_and_check(context, "subprocess.Popen", _popen_command, args, kwargs, not inside)
+            if inside:
                 wrapped(*args, **kwargs)
             else:
-                if command is not None:
-                    check(context, "subprocess.Popen", command)
                 token = _inside.set(True)
                 try:
                     wrapped(*args, **kwargs)
@@ -288,9 +288,7 @@ def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wra
         context = current()
         if _inside.get() or context is None:
             return wrapped(*args, **kwargs)
-        command = _extract(context, sink, extract, args, kwargs)
-        if command is not None:
-            check(context, sink, command)
+        _extract_and_check(context, sink, extract, args, kwargs)
         return _run_inside(wrapped(*args, **kwargs))
     return wrapper
 
@@ -386,6 +384,11 @@ def finish(context: RequestContext) -> None:
 
 @failsafe(PERSISTENCE)
 def _judge_children(context: RequestContext, sink: str, children: list[Child]) -> None:
+    with suppressed():  # our reads of /proc are not the function's file access
+        _judge_alive(context, children)
+
+
+def _judge_alive(context: RequestContext, children: list[Child]) -> None:
     alive = [child for child in children if _alive(child)]
     if not alive:
         return
