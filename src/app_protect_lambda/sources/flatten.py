@@ -13,7 +13,7 @@ import json
 
 from . import kinds
 from .http import HTTP_FIELDS, decode_base64, form_pairs
-from .inputs import Input, Inputs
+from .inputs import Input, Inputs, unquoting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -231,9 +231,7 @@ class _Collector:
         if not isinstance(key, str):
             self.walk(target, f"{prefix}.s3.object")
             return
-        from urllib.parse import unquote_plus
-
-        self.add(f"{prefix}.s3.object.key", unquote_plus(key))
+        self.add(f"{prefix}.s3.object.key", unquoting()[1](key))
 
     def _dynamodb(self, record: dict[Any, Any], prefix: str) -> None:
         stream = record.get("dynamodb")

@@ -15,6 +15,7 @@ import re
 from functools import cache
 
 from . import kinds
+from .inputs import unquoting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ MAX_QUERY_FIELDS = 10_000
 
 def form_pairs(fields: Iterable[str]) -> Iterator[tuple[str, str]]:
     """What ``parse_qsl(..., keep_blank_values=True)`` makes of these ``&``-separated fields, one at a time."""
-    from urllib.parse import unquote_plus
-
+    unquote_plus = unquoting()[1]
     for field in fields:
         if field:
             name, _, value = field.partition("=")
@@ -182,8 +182,7 @@ class Request:
 
     @memo
     def query(self) -> dict[str, list[str]]:
-        from urllib.parse import unquote_plus
-
+        unquote_plus = unquoting()[1]
         result: dict[str, list[str]] = {}
         raw_query = self._field("rawQueryString", str, "query")
         if raw_query:
