@@ -5,7 +5,8 @@
 - FINISH checks run when the handler is done, blocked or not (children left running).
 
 Each entry names the protection it belongs to, the module and the function
-``check(context, *subject)``; the module is imported on first use. A check blocks by
+``check(context, where, *subject)`` (``where`` names the checkpoint in records of our own
+errors); the module is imported on first use. A check blocks by
 raising AttackBlocked through the guard; any other error of ours goes through
 ``guard.failsafe`` under the entry's protection: recorded, then fail open, or a
 block when the policy fails closed. The response is never replaced by a check: it
@@ -54,12 +55,7 @@ FINISH: list[Checkpoint] = [
 @cache
 def _guarded(point: Checkpoint) -> Callable[..., None]:
     """The entry's function, imported on first use, behind the one fail-safe wrapper."""
-    function = getattr(importlib.import_module(point.module), point.function)
-
-    def run(context: RequestContext, where: str, *subject: Any) -> None:
-        function(context, *subject)
-
-    return failsafe(point.kind)(run)
+    return failsafe(point.kind)(getattr(importlib.import_module(point.module), point.function))
 
 
 @cache

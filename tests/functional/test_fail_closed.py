@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from app_protect_lambda import RequestBlocked, checkpoints, protect
+from app_protect_lambda import RequestBlocked, checkpoints, protect, sinks
 from app_protect_lambda.checkpoints import Checkpoint
 from app_protect_lambda.context import RequestContext
 from app_protect_lambda.findings import AttackKind
@@ -33,7 +33,7 @@ def broken(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("injected internal error")
 
 
-def broken_perimeter_check(context: RequestContext) -> None:
+def broken_perimeter_check(context: RequestContext, where: str) -> None:
     raise RuntimeError("injected internal error")
 
 
@@ -162,13 +162,14 @@ def test_context_that_cannot_be_built_fails_open_into_a_direct_inspection(tmp_pa
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Failing open does not mean unprotected: every string of the event is still an input."""
     monkeypatch.setattr("app_protect_lambda.context.event_kind", broken)
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE users (name TEXT)")
 
     @protect(policy=OPEN)
     def handler(event: Any, context: Any) -> Any:
         name = event["queryStringParameters"]["name"]
         return db.execute(f"SELECT * FROM users WHERE name = '{name}'").fetchall()
+
+    db = sqlite3.connect(":memory:")  # after @protect, which instruments the sinks (another test may have undone it)
+    db.execute("CREATE TABLE users (name TEXT)")
 
     with pytest.raises(RequestBlocked):
         handler(apigw_v1_event(query={"name": "x' OR '1'='1"}), LambdaContext())
@@ -210,6 +211,7 @@ def _garbage_after(run: Callable[[], None]) -> list[object]:
 @pytest.mark.parametrize("event", [apigw_v1_event(query={"name": "x' OR '1'='1"}), sqs_event({"name": "x' OR 1=1"})],
                          ids=["http", "sqs"])
 def test_a_block_leaves_no_reference_cycle(event: dict, records) -> None:
+    sinks.instrument()  # before the connection: another test may have undone it
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE users (name TEXT)")
 

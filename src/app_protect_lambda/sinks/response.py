@@ -37,7 +37,7 @@ def _redirect() -> type:
     return Redirect
 
 
-def check_credentials(context: RequestContext, response: Any) -> None:
+def check_credentials(context: RequestContext, where: str, response: Any) -> None:
     """The function's own credentials never leave in what it answers."""
     if active(context, AttackKind.CREDENTIAL_EXFILTRATION):
         parts = response_parts(response)
@@ -46,7 +46,7 @@ def check_credentials(context: RequestContext, response: Any) -> None:
                     describe=lambda: _describe(response, parts), uses_inputs=False, context=context)
 
 
-def check_redirect(context: RequestContext, response: Any) -> None:
+def check_redirect(context: RequestContext, where: str, response: Any) -> None:
     """A redirect goes only where the site itself, or the policy, allows."""
     if isinstance(response, dict) and active(context, AttackKind.OPEN_REDIRECT):
         locations = redirect_locations(response)

@@ -373,19 +373,14 @@ def _track(context: RequestContext, sink: str, pid: int, popen: Any, command: Co
     _state(context).children.append(Child(pid, popen, sink, command, _spawn_site()))
 
 
-def finish(context: RequestContext) -> None:
+def finish(context: RequestContext, where: str) -> None:
     """At the end of an invocation: report (and in block mode kill) the children still running."""
     state = context.shell
     if state is None or not state.children or not active(context, PERSISTENCE):
         return
     if context.policy.options(PERSISTENCE).get("child_processes", True):
-        _judge_children(context, "sandbox.children", state.children)
-
-
-@failsafe(PERSISTENCE)
-def _judge_children(context: RequestContext, sink: str, children: list[Child]) -> None:
-    with suppressed():  # our reads of /proc are not the function's file access
-        _judge_alive(context, children)
+        with suppressed():  # our reads of /proc are not the function's file access
+            _judge_alive(context, state.children)
 
 
 def _judge_alive(context: RequestContext, children: list[Child]) -> None:
