@@ -53,9 +53,21 @@ FINISH: list[Checkpoint] = [
 
 
 @cache
+def _function(point: Checkpoint) -> Callable[..., None]:
+    """The entry's function, imported on its first run."""
+    function: Callable[..., None] = getattr(importlib.import_module(point.module), point.function)
+    return function
+
+
+@cache
 def _guarded(point: Checkpoint) -> Callable[..., None]:
-    """The entry's function, imported on first use, behind the one fail-safe wrapper."""
-    return failsafe(point.kind)(getattr(importlib.import_module(point.module), point.function))
+    """The entry behind the one fail-safe wrapper, import included: a module that fails to load is
+    our error like any other, never the function's."""
+    @failsafe(point.kind)
+    def run(context: RequestContext, where: str, *subject: Any) -> None:
+        _function(point)(context, where, *subject)
+
+    return run
 
 
 @cache

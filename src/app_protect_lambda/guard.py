@@ -73,33 +73,59 @@ def inspect(kind: AttackKind, operation: str, subject: Any, *, argument: Any = N
         return None
     if finding is None:
         return None
-    if argument is None:
-        argument = describe() if describe is not None else subject
-    decide(context, finding, operation, argument, mode)
-    return finding
+    if argument is None and describe is None:
+        argument = subject
+    return decide(context, finding, operation, argument, mode, describe=describe)
 
 
 def decide(context: RequestContext, finding: Finding, sink: str, argument: Any, mode: Mode | None = None,
-           on_block: Callable[[Finding], Finding] | None = None) -> None:
+           on_block: Callable[[Finding], Finding] | None = None,
+           describe: Callable[[], str] | None = None) -> Finding:
     """Act on ``finding`` as the policy says: nothing (off), record (report), record and raise (block).
 
-    ``on_block`` runs before a block is recorded and returns the finding with what it did (the
-    end-of-invocation check terminates the processes left running).
+    The verdict is settled first: in block mode the finding is noted on the context before
+    anything else runs, and AttackBlocked is raised whatever happens while its record is
+    prepared (finding where an input came from, ``on_block``, ``describe()`` for the argument).
+    ``on_block`` returns the finding with what it did (the end-of-invocation check terminates
+    the processes left running). Returns the finding as recorded.
     """
     if mode is None:
         mode = context.policy.mode_for(finding.kind) if finding.kind is not None else context.policy.mode
     if mode is Mode.OFF:
-        return
-    if finding.input is not None:  # found by its value alone: now, and only now, where it came from
-        finding = finding._replace(input=context.inputs.locate(finding.input))
-    if mode is Mode.BLOCK:
-        if on_block is not None:
+        return finding
+    first_block = mode is Mode.BLOCK and context.blocked is None
+    if first_block:
+        context.blocked = finding
+    try:
+        finding = _located(context, finding)
+        if mode is Mode.BLOCK and on_block is not None:
             finding = on_block(finding)
-        if context.blocked is None:
-            context.blocked = finding
-        reporting.report(context, finding, Action.BLOCKED, sink, argument)  # never raises
+        if describe is not None:
+            argument = describe()
+    except Exception as error:  # preparing the record must not cost the verdict
+        reporting.internal_error("guard.record", error, context)
+    if first_block:
+        context.blocked = finding
+    reporting.report(context, finding, Action.BLOCKED if mode is Mode.BLOCK else Action.REPORTED, sink,
+                     argument)  # never raises
+    if mode is Mode.BLOCK:
         raise AttackBlocked(finding)
-    reporting.report(context, finding, Action.REPORTED, sink, argument)
+    return finding
+
+
+def _located(context: RequestContext, finding: Finding) -> Finding:
+    """The finding with where its input came from, for an input a detector found by its value alone.
+
+    Detectors judge values before the event is walked for locations (most judgements find
+    nothing); the walk runs here, for the one input a finding names, and its message is told too.
+    """
+    item = finding.input
+    if item is None:
+        return finding
+    located = context.inputs.locate(item)
+    if located is item:
+        return finding
+    return finding._replace(input=located, message=finding.message.replace(item.describe(), located.describe()))
 
 
 def failed(kind: AttackKind | None, where: str, error: BaseException, context: RequestContext | None) -> None:

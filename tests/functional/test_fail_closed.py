@@ -284,3 +284,42 @@ def test_policy_source_that_fails_keeps_the_last_good_policy_even_when_closed(tm
     assert handler(apigw_v1_event(query={"f": str(policy.parent / "x")}), LambdaContext())["statusCode"] == 403
     assert records.internal_errors()[0]["where"] == "policy.reload"
     assert records.detections()[0]["protection"] == "file_access"
+
+
+def test_a_record_names_where_the_input_came_from(records) -> None:
+    """Detectors judge values before the event is walked; the record still names the location."""
+    @protect(mode="report")
+    def handler(event: Any, context: Any) -> Any:
+        name = event["queryStringParameters"]["name"]
+        return db.execute(f"SELECT * FROM users WHERE name = '{name}'").fetchall()
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE users (name TEXT)")
+    handler(apigw_v1_event(query={"name": "x' OR '1'='1"}), LambdaContext())
+    [detection] = records.detections()
+    assert detection["input"]["location"] == "query.name"
+    assert "query.name" in detection["message"] and "\\x00" not in json.dumps(detection)
+
+
+def test_a_block_stands_when_preparing_its_record_fails(tmp_path: Path, records,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Inputs, "locate", broken)
+    marker = tmp_path / "pwned"
+
+    @protect(mode="block")
+    def handler(event: Any, context: Any) -> dict:
+        subprocess.run(f"echo {event['queryStringParameters']['name']}", shell=True, check=False)
+        return {"statusCode": 200}
+
+    answer = handler(apigw_v1_event(query={"name": f"x; touch {marker}"}), LambdaContext())
+    assert answer["statusCode"] == 403 and not marker.exists()
+    assert [e["where"] for e in records.internal_errors()] == ["guard.record"]
+    assert records.detections()[0]["action"] == "blocked"
+
+
+def test_a_check_whose_module_fails_to_load_fails_open(monkeypatch: pytest.MonkeyPatch, records) -> None:
+    point = Checkpoint(AttackKind.SQL_INJECTION, "app_protect_lambda.no_such_module", "check")
+    monkeypatch.setattr(checkpoints, "PERIMETER", [point])
+    handler = protect(policy=OPEN)(lambda event, context: {"statusCode": 200, "body": "ran"})
+    assert handler(apigw_v1_event(), LambdaContext()) == {"statusCode": 200, "body": "ran"}
+    assert "ModuleNotFoundError" in records.internal_errors()[0]["error"]

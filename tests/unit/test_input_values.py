@@ -81,3 +81,20 @@ def test_what_the_fast_path_cannot_read_the_walks_way_goes_to_the_walk(name: str
     assert http_values(Request(event, event_kind(event)), limits) is None
     fast, walked = values_and_forms(event)
     assert walked <= set(fast)
+
+
+@pytest.mark.parametrize("depth", [30, 31, 32, 33, 34])
+def test_the_fast_reader_gives_up_exactly_where_the_walk_stops(depth: int) -> None:
+    """A value past the depth cap is one the walk never sees: reading it anyway would make a
+    verdict depend on which sink asked first."""
+    from app_protect_lambda.sources import Request, event_kind
+
+    body: object = "x' OR '1'='1"
+    for _ in range(depth):
+        body = [body]
+    event = apigw_v1_event("POST", "/", body=body)
+    walked = RequestContext(event, None, Policy()).inputs
+    fast = http_values(Request(event, event_kind(event)), Limits())
+    assert (fast is None) is (walked.truncated is not None)
+    if fast is not None:
+        assert set(fast) >= {item.value for item in walked.raw}

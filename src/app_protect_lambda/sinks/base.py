@@ -1,6 +1,6 @@
 """The instrumentor base: idempotent patching, version gates, post-import hooks.
 
-What may escape a hook is decided by one wrapper, ``guard.FailSafe``.
+What may escape a hook is decided by one wrapper, ``guard.failsafe``.
 """
 from __future__ import annotations
 

@@ -335,13 +335,15 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
         value, depth = pop()
         if depth > max_depth:
             return False
+        depth += 1  # the depth of what this container holds, as the walk counts it
+        if depth > max_depth and value:
+            return False  # the walk stops at the first node past the cap: its values are its own
         if type(value) is dict:
             items: Any = value.values()
             for name in value:
                 add(name if type(name) is str else str(name))
         else:
             items = value
-        depth += 1
         for item in items:
             kind = type(item)
             if kind is str:
@@ -349,7 +351,7 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
                 if item[:1] in _JSON_OPENERS or item[:1].isspace():
                     nested = _maybe_json(item)
                     if isinstance(nested, (dict, list)):
-                        push((nested, depth))
+                        push((nested, depth + 1))  # a string's JSON is one level below the string
             elif kind is dict or kind is list:
                 push((item, depth))
             elif kind is int or kind is float:

@@ -234,7 +234,6 @@ class Inputs:
         if self._raw is None:
             items, self._truncated = self._load()  # type: ignore[misc]
             self._raw = tuple(items)
-            self._load = None  # the loader holds the event; nothing needs it twice
         return self._raw
 
     @property
