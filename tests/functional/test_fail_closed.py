@@ -176,12 +176,8 @@ def test_context_that_cannot_be_built_fails_open_into_a_direct_inspection(tmp_pa
     assert records.detections()[0]["protection"] == "sql_injection"
 
 
-def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    class BrokenPipe(io.StringIO):
-        def write(self, text: str) -> int:
-            raise BrokenPipeError("stdout is gone")
-
-    monkeypatch.setattr(sys, "stdout", BrokenPipe())
+def assert_command_injection_blocked(tmp_path: Path) -> None:
+    """A shell command built from a query value, attacked: answered 403, and the command never ran."""
     marker = tmp_path / "pwned"
 
     @protect(mode="block")
@@ -191,6 +187,15 @@ def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, monkeypatc
 
     answer = handler(apigw_v1_event(query={"name": f"x; touch {marker}"}), LambdaContext())
     assert answer["statusCode"] == 403 and not marker.exists()
+
+
+def test_a_record_that_cannot_be_written_still_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class BrokenPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("stdout is gone")
+
+    monkeypatch.setattr(sys, "stdout", BrokenPipe())
+    assert_command_injection_blocked(tmp_path)
 
 
 def _garbage_after(run: Callable[[], None]) -> list[object]:
@@ -304,15 +309,7 @@ def test_a_record_names_where_the_input_came_from(records) -> None:
 def test_a_block_stands_when_preparing_its_record_fails(tmp_path: Path, records,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Inputs, "locate", broken)
-    marker = tmp_path / "pwned"
-
-    @protect(mode="block")
-    def handler(event: Any, context: Any) -> dict:
-        subprocess.run(f"echo {event['queryStringParameters']['name']}", shell=True, check=False)
-        return {"statusCode": 200}
-
-    answer = handler(apigw_v1_event(query={"name": f"x; touch {marker}"}), LambdaContext())
-    assert answer["statusCode"] == 403 and not marker.exists()
+    assert_command_injection_blocked(tmp_path)
     assert [e["where"] for e in records.internal_errors()] == ["guard.record"]
     assert records.detections()[0]["action"] == "blocked"
 
