@@ -7,7 +7,7 @@ import threading
 from .base import Instrumentor
 
 # Sink families, by module; each module exposes INSTRUMENTORS, a list of Instrumentor classes.
-FAMILIES: tuple[str, ...] = ("sql", "shell", "filesystem", "network")
+FAMILIES: tuple[str, ...] = ("sql", "shell", "filesystem", "network", "threads")
 
 _lock = threading.Lock()
 _instrumentors: list[Instrumentor] | None = None
