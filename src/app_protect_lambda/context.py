@@ -40,8 +40,8 @@ class RequestContext:
     sink families' per-invocation memos, built by each family on its first call.
     """
 
-    __slots__ = ("__weakref__", "_inputs", "blocked", "event", "files", "internal_errors", "lambda_context",
-                 "network", "policy", "records", "request", "shell")
+    __slots__ = ("__weakref__", "_inputs", "blocked", "event", "files", "finished", "internal_errors",
+                 "lambda_context", "network", "policy", "records", "request", "shell")
 
     def __init__(self, event: Any, lambda_context: Any, policy: Policy, kind: str | None = None) -> None:
         self.event = event
@@ -52,6 +52,7 @@ class RequestContext:
         self.records: list[dict[str, Any]] = []
         self.internal_errors: set[tuple[str, str]] = set()
         self.blocked: Finding | None = None
+        self.finished = False  # the end-of-invocation checks have run
         self.files: Gate | Literal[False] | None = None  # False: the protection is off
         self.network: NetworkState | None = None
         self.shell: ShellState | None = None
