@@ -141,6 +141,8 @@ class _Collector:
     def http(self, request: Request) -> None:
         if request.path:
             self.add("path", request.path)
+            for index, segment in enumerate(path_segments(request.path)):
+                self.add(f"path[{index}]", segment)
         for name, value in request.path_params.items():
             self.add(f"path.{name}", value)
         self.multi("query", request.query)
@@ -285,6 +287,17 @@ def _undynamo(value: Any, depth: int) -> Any:
     return {name: _undynamo(item, depth - 1) for name, item in value.items()}
 
 
+def path_segments(path: str) -> list[str]:
+    """The segments of a request path, each an input of its own.
+
+    Behind a proxy route (``/{proxy+}``, an HTTP API ``$default`` route, an ALB or a Function URL)
+    the function cuts its route parameters out of the path itself (``/users/<name>``), so no
+    ``pathParameters`` entry holds them, and the whole path never occurs in a statement. The
+    decoded forms (``%27``, ``..%2F``) follow from each segment as from any input.
+    """
+    return [segment for segment in path.split("/") if segment and segment != path]
+
+
 def http_values(request: Request, limits: Limits) -> list[str] | None:
     """Every string the walk of an HTTP event finds, without locations; None where only the walk will do.
 
@@ -301,6 +314,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     add, extend = values.append, values.extend
     if request.path:
         add(request.path)
+        extend(path_segments(request.path))
     extend(request.path_params.values())
     for name, items in request.query.items():
         add(name)
