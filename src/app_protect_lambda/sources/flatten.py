@@ -152,6 +152,7 @@ class _Collector:
         self.multi("header", headers, names=False)
         self.multi("cookie", request.cookies)
         self.body(request)
+        self.walk(request.authorizer, "authorizer")
         for location, value in request.stray:  # complete now: every accessor above has run
             self.walk(value, location)
         self.walk_fields(request.event, HTTP_FIELDS)
@@ -213,6 +214,14 @@ class _Collector:
     def _sqs(self, record: dict[Any, Any], prefix: str) -> None:
         self.walk(record.get("body"), f"{prefix}.body")
         self._attributes(record.get("messageAttributes"), "stringValue", f"{prefix}.messageAttributes")
+        # Binary attributes arrive base64-encoded; their decoded forms follow as for any input.
+        self._binary_attributes(record.get("messageAttributes"), f"{prefix}.messageAttributes")
+
+    def _binary_attributes(self, attributes: Any, location: str) -> None:
+        if isinstance(attributes, dict):
+            for name, attribute in attributes.items():
+                if isinstance(attribute, dict) and attribute.get("binaryValue") is not None:
+                    self.walk(attribute.get("binaryValue"), f"{location}.{name}#binary")
 
     def _sns(self, record: dict[Any, Any], prefix: str) -> None:
         sns = record.get("Sns")
@@ -241,11 +250,13 @@ class _Collector:
             self.walk(stream, f"{prefix}.dynamodb")
             return
         depth = min(self.limits.max_depth, _UNDYNAMO_DEPTH)
-        for image in ("Keys", "NewImage"):
+        for image in ("Keys", "NewImage", "OldImage"):  # an update's old image is the writer's too
             self.walk(_undynamo(stream.get(image), depth), f"{prefix}.dynamodb.{image}")
 
     def _kinesis(self, record: dict[Any, Any], prefix: str) -> None:
         stream = record.get("kinesis")
+        if isinstance(stream, dict):
+            self.walk(stream.get("partitionKey"), f"{prefix}.kinesis.partitionKey")  # the producer's choice
         data = stream.get("data") if isinstance(stream, dict) else None
         if not isinstance(data, str):
             self.walk(stream, f"{prefix}.kinesis")
@@ -325,6 +336,10 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     for name, items in request.cookies.items():
         add(name)
         extend(items)
+    authorizer = request.authorizer
+    if authorizer is not None and (not isinstance(authorizer, (dict, list))
+                                   or not _json_values(authorizer, values, limits.max_depth)):
+        return None
     text = request.body
     if text:
         content_type = request.content_type
@@ -387,6 +402,7 @@ def collect_inputs(request: Request, limits: Limits,
             collector.http(request)
         elif request.kind == kinds.EVENTBRIDGE:
             collector.walk(event.get("detail"), "detail")
+            collector.walk(event.get("resources"), "resources")  # ARNs a custom producer names
             collector.walk_fields(event, _EVENTBRIDGE_FIELDS)
         elif request.kind in kinds.RECORD_KINDS:
             collector.records(event)

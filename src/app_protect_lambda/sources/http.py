@@ -140,6 +140,12 @@ class Request:
     def _http_context(self) -> dict[Any, Any]:
         return _dict(self._context.get("http"))
 
+    @property
+    def authorizer(self) -> Any:
+        """What the authorizer passed on (v1 ``claims`` and Lambda-authorizer context, v2 ``jwt.claims``
+        and ``lambda``), or None: users edit their own Cognito attributes, so the claims are input."""
+        return self._context.get("authorizer")
+
     @memo
     def uses_multi_value_headers(self) -> bool:
         return isinstance(self._raw.get("multiValueHeaders"), dict)
