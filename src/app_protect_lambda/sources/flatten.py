@@ -146,7 +146,7 @@ class _Collector:
         for name, value in request.path_params.items():
             self.add(f"path.{name}", value)
         self.multi("query", request.query)
-        headers = {name: values for name, values in request.headers.items() if name != "cookie"}
+        headers = header_inputs(request.headers)
         # Header names are not inputs: code that builds a statement from a header's *name* is
         # vanishingly rare, and every sink call would pay for checking a dozen of them.
         self.multi("header", headers, names=False)
@@ -298,6 +298,38 @@ def _undynamo(value: Any, depth: int) -> Any:
     return {name: _undynamo(item, depth - 1) for name, item in value.items()}
 
 
+# What browsers and HTTP clients send on their own, value for value. Such a value is the client's
+# constant, not a choice: as an "input" it only coincided with the code's own text (`?1` with a
+# numbered SQL placeholder, `*/*` with a glob) and made detections of nothing. Any other value of
+# these headers is an input as usual.
+_STANDARD_HEADER_VALUES: dict[str, frozenset[str]] = {
+    "accept": frozenset({"*/*"}),
+    "accept-encoding": frozenset({"gzip, deflate, br, zstd", "gzip, deflate, br", "gzip, deflate", "gzip", "br",
+                                  "identity", "*"}),
+    "sec-fetch-user": frozenset({"?1"}),
+    "sec-ch-ua-mobile": frozenset({"?0", "?1"}),
+    "upgrade-insecure-requests": frozenset({"1"}),
+    "cache-control": frozenset({"no-cache", "max-age=0", "no-store"}),
+    "pragma": frozenset({"no-cache"}),
+    "connection": frozenset({"keep-alive", "close"}),
+    "dnt": frozenset({"0", "1"}),
+}
+
+
+def header_inputs(headers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The header values that are inputs: all but the cookie header (its values are read as cookies)
+    and a client's standard constants (``_STANDARD_HEADER_VALUES``)."""
+    inputs: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        if name == "cookie":
+            continue
+        standard = _STANDARD_HEADER_VALUES.get(name)
+        kept = values if standard is None else [value for value in values if value.lower() not in standard]
+        if kept:
+            inputs[name] = kept
+    return inputs
+
+
 def path_segments(path: str) -> list[str]:
     """The segments of a request path, each an input of its own.
 
@@ -330,9 +362,8 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     for name, items in request.query.items():
         add(name)
         extend(items)
-    for name, items in request.headers.items():
-        if name != "cookie":
-            extend(items)
+    for items in header_inputs(request.headers).values():
+        extend(items)
     for name, items in request.cookies.items():
         add(name)
         extend(items)
