@@ -70,12 +70,10 @@ def invoke(handler: Callable[..., Any], store: PolicyStore, event: Any, lambda_c
         try:
             _before(context, failure)
             return _after(context, handler(event, lambda_context))
-        except AttackBlocked as blocked:
-            return _blocked(context, blocked)
         except BaseException as error:
-            if not _holds_a_block(context, error):
-                raise
-            return _blocked(context, AttackBlocked(context.blocked))  # type: ignore[arg-type]
+            if not _is_block(context, error):
+                raise  # the handler's own exception, unchanged
+            return _blocked(context, error)
     finally:
         _end(context, token)
 
@@ -88,12 +86,10 @@ async def invoke_async(handler: Callable[..., Any], store: PolicyStore, event: A
         try:
             _before(context, failure)
             return _after(context, await handler(event, lambda_context))
-        except AttackBlocked as blocked:
-            return _blocked(context, blocked)
         except BaseException as error:
-            if not _holds_a_block(context, error):
-                raise
-            return _blocked(context, AttackBlocked(context.blocked))  # type: ignore[arg-type]
+            if not _is_block(context, error):
+                raise  # the handler's own exception, unchanged
+            return _blocked(context, error)
     finally:
         _end(context, token)
 
@@ -113,7 +109,9 @@ def _after(context: RequestContext, response: Any) -> Any:
     return response
 
 
-def _blocked(context: RequestContext, blocked: AttackBlocked) -> Any:
+def _blocked(context: RequestContext, error: BaseException) -> Any:
+    """The answer of a blocked invocation (``error`` is the block, or a group holding one)."""
+    blocked = error if isinstance(error, AttackBlocked) else AttackBlocked(context.blocked)  # type: ignore[arg-type]
     if not context.finished:
         context.finished = True
         checkpoints.run_finish(context, may_block=False)
@@ -128,9 +126,11 @@ def _end(context: RequestContext, token: Token) -> None:
     reporting.flush(context)  # never raises: a record that cannot be written is itself recorded
 
 
-def _holds_a_block(context: RequestContext, error: BaseException) -> bool:
-    """An exception group (asyncio.TaskGroup, anyio) with a block in it: the invocation answers as
-    blocked, never with a BaseExceptionGroup that the runtime client cannot handle."""
+def _is_block(context: RequestContext, error: BaseException) -> bool:
+    """Whether ``error`` is a block, or an exception group (asyncio.TaskGroup, anyio) that holds one:
+    that answers as blocked too, never as a BaseExceptionGroup the runtime client cannot handle."""
+    if isinstance(error, AttackBlocked):
+        return True
     subgroup = getattr(error, "subgroup", None)
     return context.blocked is not None and subgroup is not None and \
         subgroup(lambda inner: isinstance(inner, AttackBlocked)) is not None
