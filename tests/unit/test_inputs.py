@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import base64
 
-from app_protect_lambda.sources.inputs import Input, Inputs, decoded_forms, forms_of
+from app_protect_lambda.sources.decoders import decoded_forms, forms_of
+from app_protect_lambda.sources.inputs import Input, Inputs
 
 
 def forms(value: str) -> dict[str, str]:

@@ -18,8 +18,9 @@ import pytest
 
 from app_protect_lambda.policy import Limits
 from app_protect_lambda.sources import Request, collect_inputs, event_kind
+from app_protect_lambda.sources.decoders import decoded_forms
 from app_protect_lambda.sources.http import MAX_QUERY_FIELDS, decode_base64
-from app_protect_lambda.sources.inputs import Input, Inputs, decoded_forms
+from app_protect_lambda.sources.inputs import Input, Inputs
 from app_protect_lambda.sources.multipart import header_parameters, parse_multipart
 
 MB = 1_000_000

@@ -32,7 +32,7 @@ from app_protect_lambda.detectors import ssrf
 from app_protect_lambda.findings import AttackKind
 from app_protect_lambda.policy import Policy
 from app_protect_lambda.reporting import redaction
-from app_protect_lambda.sources import inputs as decoders
+from app_protect_lambda.sources import decoders
 from app_protect_lambda.sources.inputs import Input, Inputs
 
 MB = 1 << 20

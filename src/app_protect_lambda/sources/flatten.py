@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 
 from . import kinds
+from .decoders import unquoting
 from .http import HTTP_FIELDS, decode_base64, form_pairs
-from .inputs import Input, Inputs, unquoting
+from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

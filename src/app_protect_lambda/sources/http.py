@@ -15,7 +15,7 @@ import re
 from functools import cache
 
 from . import kinds
-from .inputs import unquoting
+from .decoders import unquoting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
