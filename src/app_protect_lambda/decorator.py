@@ -39,6 +39,7 @@ def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: Poli
             return function
         store = PolicyStore(policy, mode)
         sinks.instrument()
+        sinks.rebind(function)  # `from os import system` bound before this line
 
         if _is_coroutine_function(function):
             @functools.wraps(function)
@@ -130,6 +131,10 @@ def _is_block(context: RequestContext, error: BaseException) -> bool:
     """Whether ``error`` is a block, or an exception group (asyncio.TaskGroup, anyio) that holds one:
     that answers as blocked too, never as a BaseExceptionGroup the runtime client cannot handle."""
     if isinstance(error, AttackBlocked):
+        return True
+    if context.blocked is not None and isinstance(error, Exception):
+        # A hook that cannot raise through a driver's C code stops the statement there (sqlite3's trace
+        # hook interrupts it) and the driver raises its own error: the invocation was blocked all the same.
         return True
     subgroup = getattr(error, "subgroup", None)
     return context.blocked is not None and subgroup is not None and \

@@ -62,6 +62,25 @@ class Instrumentor:
     def patch(self, module: Any) -> None:
         raise NotImplementedError
 
+    def live_object_hooks(self) -> dict[type, Callable[[Any], Any]]:
+        """Hooks for objects created before the patch that it does not reach, by exact type.
+
+        Called once the patch is installed; ``live_objects.adopt`` finds those objects.
+        """
+        return {}
+
+    def patched_functions(self) -> dict[int, tuple[Any, Any]]:
+        """``id(original) -> (original, replacement)`` for the module-level functions this patched.
+
+        What ``rebinding`` needs to point names bound by value (``from os import system``)
+        at the replacement.
+        """
+        if not self._installed:
+            return {}
+        return {id(original): (original, owner.__dict__[attribute])
+                for owner, attribute, original in self._originals
+                if not isinstance(owner, type) and original is not _INHERITED and attribute in vars(owner)}
+
     def instrument(self) -> None:
         self._wanted = True
         if self._installed:

@@ -1,20 +1,26 @@
 """SQL sinks: DB-API drivers (sqlite3, psycopg 3, psycopg2, PyMySQL) and SQL sent through boto3.
 
 Python-level cursor classes (psycopg 3, PyMySQL) have their ``execute`` methods
-wrapped in place. sqlite3 and psycopg2 cursors are C types that cannot be
+wrapped in place, and PyMySQL's ``Connection.query`` too, which code may call
+directly: connections and cursors made before instrumentation are covered by
+the same patch. sqlite3 and psycopg2 cursors are C types that cannot be
 patched, so ``connect`` is wrapped to hand out subclasses that check the
 statement first; the objects users get are still instances of the driver's
-own classes.
+own classes. Their connections made before instrumentation get a hook each
+(``early_connections.py``).
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
 
 from ..context import current
 from ..detectors.sql_injection import relevant
 from ..findings import AttackKind
 from ..guard import failsafe, inspect
+from . import early_connections
 from .base import Instrumentor
+from .live_objects import with_subclasses
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,6 +145,17 @@ class SQLite3(Instrumentor):
 
         if dbapi2.connect is original:
             self.replace(dbapi2, "connect", module.connect)
+        early_connections.enable(True)
+
+    def uninstrument(self) -> None:
+        early_connections.enable(False)
+        super().uninstrument()
+
+    def live_object_hooks(self) -> dict[type, Any]:
+        import sqlite3
+
+        classes = with_subclasses(sqlite3.Connection, lambda cls: getattr(cls, "__app_protect__", False))
+        return dict.fromkeys(classes, early_connections.attach_sqlite)
 
 
 # ---------------------------------------------------------------- psycopg 3, PyMySQL
@@ -157,14 +174,42 @@ class Psycopg(Instrumentor):
                     self.wrap(cls, method, _checking_method(f"psycopg.{cls_name}.{method}"))
 
 
+# Set while a PyMySQL cursor runs a statement it judged already: its Connection.query then sees
+# the statement with the parameters interpolated and escaped, which is not the input's text.
+_in_pymysql_cursor: ContextVar[bool] = ContextVar("app_protect_in_pymysql_cursor", default=False)
+
+
+def _pymysql_cursor_method(sink: str) -> Wrapper:
+    check = _checking_method(sink)
+
+    def wrapper(wrapped, instance, args, kwargs):
+        token = _in_pymysql_cursor.set(True)
+        try:
+            return check(wrapped, instance, args, kwargs)
+        finally:
+            _in_pymysql_cursor.reset(token)
+    return wrapper
+
+
+def _pymysql_query(wrapped, instance, args, kwargs):
+    if not _in_pymysql_cursor.get():
+        statement = args[0] if args else kwargs.get("sql")
+        if statement is not None:
+            check_statement("pymysql.connections.Connection.query", statement)
+    return wrapped(*args, **kwargs)
+
+
 class PyMySQL(Instrumentor):
     module = "pymysql.cursors"
     version_module = "pymysql"
     tested_majors = (1, 2)
 
     def patch(self, module: Any) -> None:
+        import pymysql.connections
+
         for method in ("execute", "executemany"):
-            self.wrap(module.Cursor, method, _checking_method(f"pymysql.cursors.Cursor.{method}"))
+            self.wrap(module.Cursor, method, _pymysql_cursor_method(f"pymysql.cursors.Cursor.{method}"))
+        self.wrap(pymysql.connections.Connection, "query", _pymysql_query)
 
 
 # ---------------------------------------------------------------- psycopg2
@@ -225,6 +270,20 @@ class Psycopg2(Instrumentor):
             return wrapped(*args, **kwargs)
 
         self.wrap(module, "connect", connect)
+
+    def uninstrument(self) -> None:
+        early_connections.detach_psycopg2()
+        super().uninstrument()
+
+    def live_object_hooks(self) -> dict[type, Any]:
+        import psycopg2.extensions
+
+        def attach(connection: Any) -> bool:
+            return early_connections.attach_psycopg2(connection, protected_psycopg2_cursor)
+
+        classes = with_subclasses(psycopg2.extensions.connection,
+                                  lambda cls: getattr(cls, "__app_protect__", False))
+        return dict.fromkeys(classes, attach)
 
 
 # ---------------------------------------------------------------- boto3: RDS Data API, DynamoDB PartiQL

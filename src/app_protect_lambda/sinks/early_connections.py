@@ -1,0 +1,170 @@
+"""Connections opened before the sinks were instrumented: sqlite3 and psycopg2.
+
+AWS advises opening connections outside the handler, at module scope, and ``@protect``
+instruments the sinks when it is applied, after those lines ran. sqlite3 and psycopg2
+connections are C objects: their class cannot be swapped (``__class__`` assignment is
+refused for them), and wrapping them in a proxy would change their type and identity. Each
+driver has a per-connection hook instead, which ``live_objects.adopt`` attaches to every
+connection alive at instrumentation:
+
+- sqlite3: the trace callback. SQLite calls it with each statement's text when the statement
+  starts running (its first opcode), before any row is read or written; a statement to block
+  is stopped with ``interrupt()``, which aborts it at its next jump, still before any effect.
+  The authorizer runs earlier (at prepare) but sees the statement's actions, not its text,
+  and not at all for a statement the module's cache prepared before; the progress handler
+  runs too late unless it runs every few opcodes. The driver raises its own
+  ``OperationalError("interrupted")``, since nothing can be raised through a callback; the
+  invocation keeps the block and answers as blocked (``decorator._is_block``). SQLite rolls
+  back the open transaction of an interrupted write statement, so a blocked write also undoes
+  the invocation's uncommitted writes on that connection.
+- The trace sees one statement at a time, so a script (``executescript``) that an input cuts
+  into statements (``x'; DELETE FROM users; --``) shows no statement that holds the whole input.
+  A statement is therefore also judged against the parts of an input that a ``;`` can cut it
+  into: the part that ends a statement (``x';``) or the whole statement inside an input.
+- psycopg2: the connection's writable ``cursor_factory`` becomes the checking subclass of the
+  one it had, so every cursor the connection makes from then on checks its statements.
+
+Limits, documented rather than hidden: a psycopg2 cursor made before instrumentation, or
+made with an explicit ``cursor_factory=`` argument, is not checked (its class is a C type);
+code that sets its own sqlite3 trace callback on an early connection replaces ours; the
+trace text has bound parameters expanded (``'O''Brien'``), which the detector reads as the
+literal it is.
+
+Cost, measured by ``python -m bench.early_connections``: see bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from ..context import current
+from ..detectors.sql_injection import relevant
+from ..errors import AttackBlocked
+from ..findings import AttackKind
+from ..guard import active, decide, failsafe, inspect
+from ..sources.inputs import UNLOCATED, Input, Inputs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..context import RequestContext
+
+KIND = AttackKind.SQL_INJECTION
+SQLITE_SINK = "sqlite3.Connection (trace hook)"
+# A statement is judged against the parts between the first MAX_CUTS semicolons of an input.
+MAX_CUTS = 32
+PART = "statement part"
+
+_hooks_enabled = False
+# Per invocation: the relevant inputs that a ";" can cut into statements (most invocations: none).
+_cuttable: WeakKeyDictionary[RequestContext, tuple[str, ...]] = WeakKeyDictionary()
+
+
+def enable(enabled: bool) -> None:
+    """Switch the hooks attached so far on or off (uninstrument switches them off)."""
+    global _hooks_enabled
+    _hooks_enabled = enabled
+
+
+# ---------------------------------------------------------------- sqlite3
+
+def attach_sqlite(connection: Any) -> bool:
+    """Judge every statement ``connection`` runs inside an invocation; False when it cannot be hooked.
+
+    The callback holds the connection (for ``interrupt``); sqlite3 connections take no weak
+    reference, and the cycle this makes is one the collector frees (measured on 3.10-3.13).
+    """
+    interrupt = connection.interrupt
+
+    def trace(statement: str) -> None:
+        if not _hooks_enabled:
+            return
+        context = current()
+        if context is not None:
+            try:
+                _judge(context, SQLITE_SINK, statement)
+            except AttackBlocked:  # it cannot travel through SQLite: stop the statement instead
+                interrupt()
+
+    try:
+        connection.set_trace_callback(trace)
+    except Exception:  # closed, or owned by another thread (check_same_thread)
+        return False
+    return True
+
+
+@failsafe(KIND)
+def _judge(context: RequestContext, sink: str, statement: str) -> None:
+    if not active(context, KIND):
+        return
+    inputs = context.inputs
+    if inputs.any_in(statement, relevant) and inspect(KIND, sink, statement, context=context) is not None:
+        return  # reported already
+    cuttable = _cuttable.get(context)
+    if cuttable is None:
+        cuttable = _cuttable[context] = tuple(value for value in inputs.values if ";" in value and relevant(value))
+    if cuttable:
+        parts = [part for value in cuttable for part in _overlaps(statement, value)]
+        if parts:
+            _judge_parts(context, sink, statement, parts)
+
+
+def _overlaps(statement: str, value: str) -> list[Input]:
+    """The parts of ``value`` that a statement boundary cut it into and that ``statement`` holds.
+
+    Either the whole statement lies inside the input (a statement the input added), or the
+    statement ends with the input's text up to one of its semicolons (the input ended it).
+    """
+    found = []
+    text = statement.strip()
+    if len(text) >= 2 and text in value:
+        found.append(text)
+    cut = value.find(";")
+    cuts = 0
+    while cut != -1 and cuts < MAX_CUTS:
+        head = value[:cut + 1]
+        if text.endswith(head):
+            found.append(head)
+        cut = value.find(";", cut + 1)
+        cuts += 1
+    return [Input(UNLOCATED + value, part, "") for part in found if relevant(part)]
+
+
+def _judge_parts(context: RequestContext, sink: str, statement: str, parts: list[Input]) -> None:
+    from ..detectors.sql_injection import detect
+
+    finding = detect(statement, Inputs(parts, max_decode_chars=0), context.policy.options(KIND))
+    if finding is not None and finding.input is not None:
+        part = finding.input
+        # The record names the input the part came from, and says it was a part of it.
+        located = context.inputs.locate(part)
+        finding = finding._replace(input=located._replace(transform="+".join(filter(None, (located.transform, PART)))),
+                                   message=finding.message.replace(part.describe(), f"a part of {located.location}"))
+        decide(context, finding, sink, statement)
+
+
+# ---------------------------------------------------------------- psycopg2
+
+_factories: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+
+
+def attach_psycopg2(connection: Any, checking_factory: Callable[[type], type]) -> bool:
+    """Give ``connection`` the checking subclass of its cursor factory; False when it already has one."""
+    import psycopg2.extensions
+
+    chosen = connection.cursor_factory
+    protected = checking_factory(chosen or psycopg2.extensions.cursor)
+    if protected is chosen:
+        return False
+    _factories[connection] = chosen
+    connection.cursor_factory = protected
+    return True
+
+
+def detach_psycopg2() -> None:
+    """Give every adopted connection the cursor factory it had, where ours is still in place."""
+    for connection, chosen in list(_factories.items()):
+        if getattr(connection.cursor_factory, "__app_protect__", False):
+            connection.cursor_factory = chosen
+    _factories.clear()
