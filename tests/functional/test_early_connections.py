@@ -443,6 +443,56 @@ def test_psycopg2_early_connection_keeps_its_own_cursor_factory(uninstrumented, 
         connection.close()
 
 
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=["http", "sqs"])
+@pytest.mark.parametrize("factory", ["RealDictCursor", "NamedTupleCursor", "DictCursor"])
+def test_psycopg2_explicit_python_cursor_factory_on_an_early_connection(uninstrumented, pg_table: str, records,
+                                                                         factory: str, trigger) -> None:
+    import psycopg2.extras
+
+    connection = psycopg2.connect(PG_DSN)
+    connection.autocommit = True
+    before = server_rows(pg_table)
+
+    @protect(mode="block")
+    def handler(event, context):
+        with connection.cursor(cursor_factory=getattr(psycopg2.extras, factory)) as cursor:
+            cursor.execute(f"DELETE FROM {pg_table} WHERE name = '{name_of(event)}'")
+        return {"statusCode": 200, "body": "ok"} if "Records" not in event else {"ok": True}
+
+    try:
+        assert_blocked(invoke(handler, trigger("x' OR '1'='1")), records)
+        assert server_rows(pg_table) == before
+        records.clear()
+        invoke(handler, trigger("nobody"))
+        assert server_rows(pg_table) == before and records.detections() == []
+    finally:
+        connection.close()
+
+
+def test_psycopg2_pool_opened_before_protect(uninstrumented, pg_table: str, records) -> None:
+    from psycopg2.pool import SimpleConnectionPool
+
+    pool = SimpleConnectionPool(1, 2, PG_DSN)
+    before = server_rows(pg_table)
+
+    @protect(mode="block")
+    def handler(event, context):
+        connection = pool.getconn()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {pg_table} SET email = 'pwned' WHERE name = '{name_of(event)}'")
+            connection.commit()
+        finally:
+            pool.putconn(connection)
+        return {"statusCode": 200, "body": "ok"}
+
+    try:
+        assert_blocked(invoke(handler, http("x' OR '1'='1")), records)
+        assert server_rows(pg_table) == before
+    finally:
+        pool.closeall()
+
+
 # ------------------------------------------------------------------------------------------- exec wrapper
 
 DB_MODULE = '''

@@ -130,13 +130,15 @@ def _overlaps(statement: str, value: str) -> list[Input]:
     text = statement.strip()
     if len(text) >= 2 and text in value:
         found.append(text)
-    cut = value.find(";")
+    # A head longer than the statement cannot end it: the cuts stop there, and each comparison
+    # copies at most the statement's length (linear whatever the input holds).
+    length = len(text)
+    cut = value.find(";", 0, length)
     cuts = 0
     while cut != -1 and cuts < MAX_CUTS:
-        head = value[:cut + 1]
-        if text.endswith(head):
-            found.append(head)
-        cut = value.find(";", cut + 1)
+        if value.startswith(text[length - cut - 1:]):
+            found.append(value[:cut + 1])
+        cut = value.find(";", cut + 1, length)
         cuts += 1
     return [Input(UNLOCATED + value, part, "") for part in found if relevant(part)]
 

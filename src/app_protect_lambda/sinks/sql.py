@@ -286,6 +286,39 @@ class Psycopg2(Instrumentor):
         return dict.fromkeys(classes, attach)
 
 
+def _psycopg2_extras_method(sink: str) -> Wrapper:
+    check = _checking_method(sink)
+
+    def wrapper(wrapped, instance, args, kwargs):
+        if getattr(type(instance), "__app_protect__", False):  # the checking subclass judged it already
+            return wrapped(*args, **kwargs)
+        return check(wrapped, instance, args, kwargs)
+    return wrapper
+
+
+class Psycopg2Extras(Instrumentor):
+    """psycopg2's Python cursor classes (RealDictCursor, NamedTupleCursor, ...), patched in place.
+
+    A cursor of one of them is checked whatever connection made it: one opened before
+    instrumentation, or one asked for it with ``cursor(cursor_factory=RealDictCursor)``, which
+    bypasses the connection's own factory.
+    """
+
+    module = "psycopg2.extras"
+    version_module = "psycopg2"
+    tested_majors = (2,)
+
+    def patch(self, module: Any) -> None:
+        import psycopg2.extensions
+
+        for name, cls in sorted(vars(module).items()):
+            if isinstance(cls, type) and issubclass(cls, psycopg2.extensions.cursor) \
+                    and cls.__module__ == module.__name__:  # Python classes; _cursor is the C type
+                for method in ("execute", "executemany"):
+                    if method in vars(cls):
+                        self.wrap(cls, method, _psycopg2_extras_method(f"psycopg2.extras.{name}.{method}"))
+
+
 # ---------------------------------------------------------------- boto3: RDS Data API, DynamoDB PartiQL
 
 @failsafe(KIND)
@@ -323,4 +356,4 @@ class Botocore(Instrumentor):
         self.wrap(module.BaseClient, "_make_api_call", make_api_call)
 
 
-INSTRUMENTORS = [SQLite3, Psycopg, Psycopg2, PyMySQL, Botocore]
+INSTRUMENTORS = [SQLite3, Psycopg, Psycopg2, Psycopg2Extras, PyMySQL, Botocore]
