@@ -5,9 +5,14 @@ before (``sqlite3.connect`` at module scope, then ``@protect``) is found here, o
 instrumentation, and given its driver's hook. The garbage collector knows every container
 object alive, wherever it is held (a module global, an attribute, a pool's list): one
 ``gc.get_objects()`` and a filter by exact type that runs in C, with no Python frame per
-object. Measured by ``python -m bench.early_connections``: see bench/RESULTS.md for the figure
-with one million live objects. Instrumentors that need it say so with ``live_object_hooks``,
-only once their driver is imported: no driver, no scan.
+object. Instrumentors that need it say so with ``live_object_hooks``, only once their driver is
+imported: no driver, no scan.
+
+The cost is one pass over the heap, once per instrumentation. ``python -m bench.early_connections``
+on 1,019,727 live objects: ``instrument()`` 37 ms CPU, of which ``gc.get_objects()`` 12 ms and the
+filter 24 ms (0.1 ms with no driver imported); a Lambda heap after importing boto3 holds a few
+hundred thousand. The filter as ``itertools.compress`` over ``map(type)`` took 34-40 ms on
+3.10-3.13; a list comprehension testing ``type(obj) in hooks`` took 47-52 ms on 3.10 and 3.11.
 """
 from __future__ import annotations
 

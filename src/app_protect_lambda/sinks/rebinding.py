@@ -13,7 +13,8 @@ Only module globals are rebound: a sink function kept in a class attribute, a cl
 default argument or a container is still the original (the exec wrapper and
 ``import app_protect_lambda.start`` instrument before the code binds anything, and cover
 those too). A module that stores the original is found with one membership test per
-global, run in C; the Python loop runs only for a module that holds one.
+global, run in C; the Python loop runs only for a module that holds one: about 0.1 ms per
+``@protect`` with 208 modules loaded (``python -m bench.early_connections``).
 """
 from __future__ import annotations
 
