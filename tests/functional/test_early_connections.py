@@ -167,6 +167,26 @@ def test_attacks_on_a_module_scope_sqlite_connection_are_blocked(uninstrumented,
     assert rows(database, "SELECT count(*) FROM users WHERE password = 'owned'") == [(0,)]
 
 
+# Stacked after a statement the input ends, or the whole statement from the input (run as given): the
+# trace hook interrupts the ATTACH or VACUUM itself before it opens or writes the file.
+@pytest.mark.parametrize("how", ["stacked", "whole statement"])
+@pytest.mark.parametrize("stacked", ["ATTACH DATABASE '{copy}' AS stolen", "VACUUM INTO '{copy}'"],
+                         ids=["attach", "vacuum-into"])
+def test_an_injected_attach_or_vacuum_into_writes_no_file(uninstrumented, database: Path, tmp_path: Path, records,
+                                                          stacked: str, how: str) -> None:
+    connection = sqlite3.connect(database, isolation_level=None)
+    copy = tmp_path / "exfiltrated.db"
+    statement = stacked.format(copy=copy)
+    if how == "stacked":
+        handler = sqlite_handler(connection, "SELECT 1 WHERE 'a' = '{}';", "executescript")
+        payload = f"a'; {statement}; --"
+    else:
+        handler, payload = sqlite_handler(connection, "{}", "execute"), statement
+    assert_blocked(invoke(handler, http(payload)), records)
+    assert not copy.exists()
+    assert connection.execute("PRAGMA database_list").fetchall() == [(0, "main", str(database))]
+
+
 @pytest.mark.parametrize("holder", HOLDERS)
 def test_every_holder_of_an_early_connection_is_covered(uninstrumented, database: Path, records, holder) -> None:
     where, connection = early_sqlite(database, holder)
