@@ -225,3 +225,30 @@ def test_exec_wrapper_protects_names_bound_after_it(task_root: Path, marker: Pat
     assert_blocked(invoke(bootstrap.handler, trigger("check_output", f"x; touch {marker}")), records,
                    "command_injection")
     assert not marker.exists()
+
+
+def test_the_task_root_bounds_the_functions_own_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      marker: Path, records) -> None:
+    """With LAMBDA_TASK_ROOT set, a helper beside the handler's folder is the function's own code too."""
+    root = tmp_path / "var-task"
+    (root / "functions").mkdir(parents=True)
+    (root / "shared").mkdir()
+    (root / "shared" / "rb_shell.py").write_text("from os import system\n\n\ndef run(name):\n"
+                                                 "    return system(f'echo {name} > /dev/null')\n")
+    (root / "functions" / "rb_entry.py").write_text(
+        "from rb_shell import run\n\n\ndef handler(event, context):\n"
+        "    run(event['queryStringParameters']['name'])\n    return {'statusCode': 200, 'body': 'ok'}\n")
+    for path in (root / "functions", root / "shared"):
+        monkeypatch.syspath_prepend(str(path))
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(root))
+    sinks.uninstrument()
+    try:
+        entry = importlib.import_module("rb_entry")
+        handler = protect(mode="block")(entry.handler)
+        assert is_patched(sys.modules["rb_shell"].system)
+        assert_blocked(invoke(handler, http("system", f"x; touch {marker}")), records, "command_injection")
+        assert not marker.exists()
+    finally:
+        sinks.instrument()
+        for name in ("rb_entry", "rb_shell"):
+            sys.modules.pop(name, None)
