@@ -561,3 +561,32 @@ def test_exec_wrapper_adopts_a_connection_opened_before_it(uninstrumented, task_
     assert_blocked(invoke(bootstrap.handler, trigger("nobody'; DELETE FROM users; --")), records)
     assert count_users(database) == 5
     assert type(early_db.connection) is sqlite3.Connection
+
+
+# ------------------------------------------------------------------------------------------- our own errors
+
+def broken(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected internal error")
+
+
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_an_error_in_the_trace_hook_fails_as_the_policy_says(uninstrumented, database: Path, records,
+                                                               monkeypatch: pytest.MonkeyPatch, fail: str) -> None:
+    from app_protect_lambda.sources.inputs import Inputs
+
+    connection = sqlite3.connect(database)
+
+    @protect(policy={"mode": "block", "fail": fail})
+    def handler(event, context):
+        connection.execute("DELETE FROM users WHERE name = 'john smith'")
+        connection.commit()
+        return {"statusCode": 200, "body": "ok"}
+
+    monkeypatch.setattr(Inputs, "any_in", broken)
+    result = invoke(handler, http("john smith"))
+    [error] = records.internal_errors()
+    assert "injected internal error" in error["error"]
+    if fail == "open":
+        assert result["statusCode"] == 200 and count_users(database) == 4
+    else:  # closed: the statement is stopped like an attack
+        assert result["statusCode"] == 403 and count_users(database) == 5
