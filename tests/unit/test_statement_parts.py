@@ -18,6 +18,9 @@ ATTACKS = [
     (" DROP TABLE users;", "a'; DROP TABLE users; --"),
     ("UPDATE t SET a = 1 WHERE name = 'bob' OR 1=1;", "bob' OR 1=1; UPDATE t SET p = 'owned'; --"),
     (" UPDATE t SET p = 'owned';", "bob' OR 1=1; UPDATE t SET p = 'owned'; --"),
+    # 40 semicolons inside a literal before the one that ends the statement
+    ("UPDATE t SET e = 'x' WHERE name = 'x' || '" + ";" * 40 + "' OR 1=1;",
+     "x' || '" + ";" * 40 + "' OR 1=1; DELETE FROM t; --"),
 ]
 # The whole input inside one literal, or no part of it in the statement.
 BENIGN = [
@@ -45,10 +48,19 @@ def test_benign_statements_are_not(statement: str, value: str) -> None:
     assert judge(statement, value) is None
 
 
-@pytest.mark.parametrize("value", [";" * 200_000, "a;" * 100_000, "'" + ";'" * 100_000])
-def test_linear_on_hostile_input(value: str) -> None:
-    statement = "UPDATE t SET a = '" + "x" * 50_000 + "';"
+HOSTILE = [
+    ("UPDATE t SET a = '" + "x" * 50_000 + "';", ";" * 200_000),
+    ("UPDATE t SET a = '" + "x" * 50_000 + "';", "a;" * 100_000),
+    ("UPDATE t SET a = '" + "x" * 50_000 + "';", "'" + ";'" * 100_000),
+    # Every semicolon of the input a candidate whose first character matches and whose full compare fails.
+    ("SELECT '" + "a;" * 25_000 + "';", "a;" * 25_000 + "b;"),
+    (";" * 50_000, ";" * 50_000 + "x"),
+]
+
+
+@pytest.mark.parametrize(("statement", "value"), HOSTILE, ids=range(len(HOSTILE)))
+def test_linear_on_hostile_input(statement: str, value: str) -> None:
     start = time.process_time()
-    for _ in range(10):
+    for _ in range(5):
         _overlaps(statement, value)
     assert time.process_time() - start < 0.5

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 KIND = AttackKind.SQL_INJECTION
 SQLITE_SINK = "sqlite3.Connection (trace hook)"
-# A statement is judged against the parts between the first MAX_CUTS semicolons of an input.
+# Failed full compares of an input's beginning with a statement's end before the statement is judged whole.
 MAX_CUTS = 32
 PART = "statement part"
 
@@ -145,17 +145,38 @@ def _overlaps(statement: str, value: str) -> list[Input]:
     text = statement.strip()
     if len(text) >= 2 and text in value:
         found.append(text)
-    # A head longer than the statement cannot end it: the cuts stop there, and each comparison
-    # copies at most the statement's length (linear whatever the input holds).
-    length = len(text)
-    cut = value.find(";", 0, length)
-    cuts = 0
-    while cut != -1 and cuts < MAX_CUTS:
-        if value.startswith(text[length - cut - 1:]):
-            found.append(value[:cut + 1])
-        cut = value.find(";", cut + 1, length)
-        cuts += 1
+    head = _longest_head(text, value)
+    if head is not None:
+        found.append(head)
     return [Input(UNLOCATED + value, part, "") for part in found if relevant(part)]
+
+
+def _longest_head(text: str, value: str) -> str | None:
+    """The longest beginning of ``value`` up to one of its semicolons that ends ``text``, if any.
+
+    The longest is enough: the input's real part ends the statement within it, and a span that
+    holds a part breaking out of a literal cannot itself lie inside one. The semicolons an input
+    may put inside a literal before the real end are all candidates (a first-32 bound was a
+    bypass); each is tried with one character compare first, so the work stays linear in the
+    statement. Past MAX_CUTS full compares that failed (only crafted text gets there), the whole
+    statement is judged as the part: a hostile statement is judged, never let through unread.
+    """
+    if not text.endswith(";"):
+        return None
+    length = len(text)
+    first = value[:1]
+    failed = 0
+    cut = value.rfind(";", 0, length)
+    while cut != -1:
+        size = cut + 1
+        if text[length - size] == first:
+            if value.startswith(text[length - size:]):
+                return value[:size]
+            failed += 1
+            if failed >= MAX_CUTS:
+                return text
+        cut = value.rfind(";", 0, cut)
+    return None
 
 
 def _judge_parts(context: RequestContext, sink: str, statement: str, parts: list[Input]) -> None:
