@@ -44,6 +44,7 @@ class Instrumentor:
 
     def __init__(self) -> None:
         self._originals: list[tuple[Any, str, Any]] = []
+        self._replacements: list[Any] = []  # what each entry of _originals was replaced with
         self._wanted = False
         self._installed = False
         self._hook_registered = False
@@ -77,9 +78,10 @@ class Instrumentor:
         """
         if not self._installed:
             return {}
-        return {id(original): (original, owner.__dict__[attribute])
-                for owner, attribute, original in self._originals
-                if not isinstance(owner, type) and original is not _INHERITED and attribute in vars(owner)}
+        return {id(original): (original, replacement)
+                for (owner, attribute, original), replacement in zip(self._originals, self._replacements, strict=True)
+                if not isinstance(owner, type) and original is not _INHERITED
+                and vars(owner).get(attribute) is replacement}  # still ours, not someone's patch over it
 
     def instrument(self) -> None:
         self._wanted = True
@@ -100,6 +102,7 @@ class Instrumentor:
             else:
                 setattr(owner, attribute, original)
         self._originals.clear()
+        self._replacements.clear()
         self._installed = False
 
     def _on_import(self, module: Any) -> None:
@@ -130,6 +133,7 @@ class Instrumentor:
             self._originals.append((owner, attribute, owner.__dict__.get(attribute, _INHERITED)))
         else:
             self._originals.append((owner, attribute, getattr(owner, attribute)))
+        self._replacements.append(replacement)
         setattr(owner, attribute, replacement)
 
     def wrap(self, owner: Any, attribute: str, wrapper: Callable[..., Any]) -> None:
