@@ -590,3 +590,54 @@ def test_an_error_in_the_trace_hook_fails_as_the_policy_says(uninstrumented, dat
         assert result["statusCode"] == 200 and count_users(database) == 4
     else:  # closed: the statement is stopped like an attack
         assert result["statusCode"] == 403 and count_users(database) == 5
+
+
+PG_DB_MODULE = '''
+import psycopg2
+connection = psycopg2.connect({dsn!r})
+connection.autocommit = True
+'''
+PG_HANDLER_MODULE = '''
+import json
+from early_pg_db import connection
+
+def handler(event, context):
+    if "Records" in event:
+        name = json.loads(event["Records"][0]["body"])["name"]
+    else:
+        name = event["queryStringParameters"]["name"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE name = '{{name}}'")
+    return {{"statusCode": 200, "body": "ok"}}
+'''
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=["http", "sqs"])
+def test_exec_wrapper_adopts_a_psycopg2_connection_opened_before_it(uninstrumented, pg_table: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, records,
+                                                                    trigger) -> None:
+    import psycopg2.extensions
+
+    root = tmp_path / "pg-task"
+    root.mkdir()
+    (root / "early_pg_db.py").write_text(PG_DB_MODULE.format(dsn=PG_DSN))
+    (root / "early_pg_app.py").write_text(PG_HANDLER_MODULE.format(table=pg_table))
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("APP_PROTECT_MODE", "block")
+    monkeypatch.setenv("APP_PROTECT_HANDLER", "early_pg_app.handler")
+    before = server_rows(pg_table)
+    try:
+        early_db = importlib.import_module("early_pg_db")
+        bootstrap = importlib.import_module("app_protect_lambda.bootstrap")
+        assert type(early_db.connection) is psycopg2.extensions.connection
+        assert_blocked(invoke(bootstrap.handler, trigger("x' OR '1'='1")), records)
+        assert server_rows(pg_table) == before
+        records.clear()
+        invoke(bootstrap.handler, trigger("nobody"))
+        assert server_rows(pg_table) == before and records.detections() == []
+    finally:
+        early = sys.modules.pop("early_pg_db", None)
+        if early is not None:
+            early.connection.close()
+        for name in ("early_pg_app", "app_protect_lambda.bootstrap"):
+            sys.modules.pop(name, None)
