@@ -276,3 +276,17 @@ def test_a_proxied_request_in_report_mode_is_one_record(proxy: LocalServer, reco
     assert reply == {"statusCode": 200, "body": "proxied"}
     [record] = records.detections()
     assert record["action"] == "reported" and record["sink"]["name"] == "httpx.HTTPTransport.handle_request"
+
+
+@pytest.mark.parametrize("client", ["requests", "urllib"])  # the clients here that follow redirects
+def test_a_redirect_inside_from_an_input_chosen_url_through_a_proxy_is_blocked(client: str, records) -> None:
+    def answer(path: str) -> str | None:  # the proxy relays the public site's 302 to an internal host
+        return "http://internal.example:8080/admin" if path.startswith("http://api.partner.example/") else None
+
+    with LocalServer(body=b"proxied", redirect_to=answer) as redirecting:
+        reply = through(PROXIED[client](redirecting.url))(
+            apigw_v1_event(query={"url": "http://api.partner.example/start"}), LambdaContext())
+        assert reply["statusCode"] == 403
+        assert [r["path"] for r in redirecting.requests] == ["http://api.partner.example/start"]
+    [record] = records.detections()
+    assert record["rule"] == "ssrf.redirect" and record["input"]["location"] == "query.url"

@@ -323,6 +323,26 @@ def _note_request(context: RequestContext, sink: str, connection: Any, method: A
         state.requests[getattr(connection, "host", "")] = (connection, method, url)
 
 
+def _requested_origin(state: NetworkState, connection: Any) -> tuple[str, Any, str]:
+    """(host, port, origin URL) the request on ``connection`` asked for: through a proxy, the target
+    its absolute-form URL or its tunnel names, not the proxy's."""
+    host, port = _connection_host(connection)
+    noted = state.requests.get(host)
+    url = noted[2] if noted is not None and noted[0] is connection else None
+    if isinstance(url, str) and "://" in url[:16] and url[:1] != "/":
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.hostname:
+            return parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme.lower()), \
+                f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    tunnel = getattr(connection, "_tunnel_host", None)
+    if tunnel:
+        tunnel_port = getattr(connection, "_tunnel_port", None)
+        return tunnel, tunnel_port, _origin(connection, tunnel, tunnel_port)
+    return host, port, _origin(connection, host, port)
+
+
 @failsafe(KIND)
 def _carry_redirect(context: RequestContext, sink: str, connection: Any, response: Any) -> None:
     """A 3xx from a server an input chose: the host its Location names is input-chosen too."""
@@ -330,8 +350,8 @@ def _carry_redirect(context: RequestContext, sink: str, connection: Any, respons
     if not location:
         return
     ssrf, _ = _modules()
-    host, port = _connection_host(connection)
     state = _state(context)
+    host, port, base = _requested_origin(state, connection)
     origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
     if origin is None:
         origin = ssrf.source_of(host, ssrf.port_number(port), context.inputs)
@@ -339,7 +359,7 @@ def _carry_redirect(context: RequestContext, sink: str, connection: Any, respons
         return
     from urllib.parse import urljoin, urlsplit
 
-    target = urlsplit(urljoin(f"{_origin(connection, host, port)}/", location.strip())).hostname
+    target = urlsplit(urljoin(f"{base}/", location.strip())).hostname
     if target:
         transform = f"{origin.transform}+redirect" if origin.transform else "redirect"
         state.carried[ssrf.host_key(target)] = type(origin)(origin.location, origin.value, transform)
