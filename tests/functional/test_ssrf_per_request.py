@@ -47,7 +47,7 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         monkeypatch.delenv(name, raising=False)
     sinks.instrument()
     return install_resolver(monkeypatch, {"internal.example": "127.0.0.1", "metadata.example": "169.254.169.254",
-                                          "api.partner.example": "93.184.216.34"})
+                                          "api.partner.example": "93.184.216.34", "partner.example": "127.0.0.1"})
 
 
 # ---------------------------------------------------------------- pooled clients, created at module scope
@@ -290,3 +290,21 @@ def test_a_redirect_inside_from_an_input_chosen_url_through_a_proxy_is_blocked(c
         assert [r["path"] for r in redirecting.requests] == ["http://api.partner.example/start"]
     [record] = records.detections()
     assert record["rule"] == "ssrf.redirect" and record["input"]["location"] == "query.url"
+
+
+def test_a_redirect_onto_a_connection_already_judged_in_the_invocation_is_judged_again(server: LocalServer,
+                                                                                      records) -> None:
+    session = requests.Session()
+    with LocalServer(redirect_to=f"http://internal.example:{server.port}/admin") as partner:
+        @protect(policy={"mode": "block", "protections": {"ssrf": {"mode": "block",
+                                                                   "allow_hosts": ["partner.example"]}}})
+        def handler(event: dict, context: Any) -> dict:
+            session.get(f"http://internal.example:{server.port}/health", timeout=TIMEOUT)  # code-chosen: harmless
+            return {"statusCode": 200, "body": session.get(_query(event), timeout=TIMEOUT).text}
+
+        event = apigw_v1_event(query={"url": f"http://partner.example:{partner.port}/start"})
+        assert handler(event, LambdaContext())["statusCode"] == 403
+        assert [r["path"] for r in partner.requests] == ["/start"]
+    session.close()
+    assert [r["path"] for r in server.requests] == ["/health"]  # the pooled connection never carried /admin
+    assert records.detections()[0]["rule"] == "ssrf.redirect"

@@ -530,12 +530,12 @@ def _check_connection_target(context: RequestContext, sink: str, connection: Any
         return None  # it connects inside this request: the socket hooks judge it
     descriptor = sock.fileno()
     state = _state(context)
-    if descriptor in state.connected:
-        return None
-    host, port = getattr(connection, "_tunnel_host", None), getattr(connection, "_tunnel_port", None)
+    tunnel = getattr(connection, "_tunnel_host", None)
+    host, port = (tunnel, getattr(connection, "_tunnel_port", None)) if tunnel else (connection.host, connection.port)
+    if descriptor in state.connected and not (state.carried and _modules()[0].host_key(host) in state.carried):
+        return None  # judged in this invocation, and no redirect has named its host since
     peer = None
-    if not host:
-        host, port = connection.host, connection.port
+    if not tunnel:
         try:
             address = sock.getpeername()
         except OSError:
