@@ -46,6 +46,11 @@ asked for wherever the socket hooks cannot:
 A host *name* there is resolved by us only when an input (or a redirect it led)
 chose it; that no input chose a name is remembered for the invocation. A request
 reported at this layer is not reported again by the socket hooks it goes on to.
+Measured (``python -m bench.per_request``, 2 shared cores): a request on a warm
+connection already judged in the invocation adds 0.36 µs, its first request of
+an invocation to 127.0.0.1 (internal, so the inputs are asked) 13-14 µs; httpx
+adds 0.9 µs per request to a name judged before, 7 µs the first time; against
+requests of 110-460 µs on loopback.
 
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
