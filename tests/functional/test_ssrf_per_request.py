@@ -308,3 +308,23 @@ def test_a_redirect_onto_a_connection_already_judged_in_the_invocation_is_judged
     session.close()
     assert [r["path"] for r in server.requests] == ["/health"]  # the pooled connection never carried /admin
     assert records.detections()[0]["rule"] == "ssrf.redirect"
+
+
+def test_a_hand_built_absolute_form_request_to_a_proxy_is_judged(proxy: LocalServer, records) -> None:
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=TIMEOUT)
+        try:
+            connection.putrequest("GET", _query(event), skip_host=True)
+            connection.putheader("Host", urllib.parse.urlsplit(_query(event)).netloc)
+            connection.endheaders()
+            return {"statusCode": 200, "body": connection.getresponse().read().decode()}
+        finally:
+            connection.close()
+
+    blocked = handler(apigw_v1_event(query={"url": "http://metadata.example/latest/api/token"}), LambdaContext())
+    assert blocked["statusCode"] == 403 and proxy.untouched
+    allowed = handler(apigw_v1_event(query={"url": "http://api.partner.example/v1"}), LambdaContext())
+    assert allowed == {"statusCode": 200, "body": "proxied"}
+    assert [r["path"] for r in proxy.requests] == ["http://api.partner.example/v1"]
+    assert [r["rule"] for r in records.detections()] == ["ssrf.metadata"]

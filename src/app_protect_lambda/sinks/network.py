@@ -33,9 +33,10 @@ when it is reused, and a request sent through an HTTP proxy connects to the
 proxy, not to its target. So the request layer judges the target the code
 asked for wherever the socket hooks cannot:
 
-- http.client and urllib3 ``request``: an absolute-form URL (what a client
-  sends to a proxy) by its host; a connection connected before this invocation
-  by the address it is connected to (or by its tunnel target). A connection
+- http.client's ``putrequest`` (urllib3's goes through it): an absolute-form
+  URL (what a client sends to a proxy) by its host; a connection connected
+  before this invocation by the address it is connected to (or by its tunnel
+  target). A connection
   connected in this invocation was judged by the socket hooks: its descriptor
   is noted at connect, and the request costs one set lookup.
 - ``connect`` (http.client, urllib3): the target of a proxy tunnel (CONNECT),
@@ -416,22 +417,14 @@ def _check_request(context: RequestContext, sink: str, connection: Any, args: tu
 def _checked_request(sink: str) -> Wrapper:
     def request(wrapped, instance, args, kwargs):
         context = current()
-        if context is None:
+        if context is None or not _check_request(context, sink, instance, args, kwargs):
             return wrapped(*args, **kwargs)
-        reported = _check_connection_target(context, sink, instance, args[1] if len(args) > 1 else kwargs.get("url"))
-        whole = _check_request(context, sink, instance, args, kwargs)
-        if not whole and reported is None:
-            return wrapped(*args, **kwargs)
-        state = _state(context)
-        if whole:
-            state.checked.add(id(instance))
-        if reported is not None:
-            state.in_flight.add(reported)
+        checked = _state(context).checked
+        checked.add(id(instance))
         try:
             return wrapped(*args, **kwargs)
         finally:
-            state.checked.discard(id(instance))
-            state.in_flight.discard(reported)
+            checked.discard(id(instance))
     return request
 
 
@@ -513,7 +506,7 @@ def _url_target(url: str) -> tuple[str | None, Any]:
 
 
 @failsafe(KIND, fallback=None)
-def _check_connection_target(context: RequestContext, sink: str, connection: Any, url: Any) -> tuple | None:
+def _check_connection_target(context: RequestContext, sink: str, connection: Any, url: Any) -> None:
     """The per-request judgement of an http.client/urllib3 connection, where the socket hooks miss it.
 
     - an absolute-form URL (``GET http://host/path``, what a client sends to an HTTP proxy): the
@@ -523,37 +516,34 @@ def _check_connection_target(context: RequestContext, sink: str, connection: Any
       target when it goes through a proxy, once per invocation when harmless.
 
     A connection connected in this invocation was judged as it connected (its tunnel target by
-    ``connect``), so the request costs one set lookup. Returns the in-flight key when reported.
+    ``connect``), so the request costs one set lookup. It runs at ``putrequest``, which ``request``
+    and hand-built requests both go through, before the connection is opened or written to.
     """
     if isinstance(url, str) and "://" in url[:16] and url[:1] != "/":
         host, port = _url_target(url)
-        if host and _judge_target(context, sink, host, port, None) is None:
-            return _reported(host, port)
-        return None
+        if host:
+            _judge_target(context, sink, host, port, None)
+        return
     sock = getattr(connection, "sock", None)
     if sock is None:
-        return None  # it connects inside this request: the socket hooks judge it
+        return  # it connects inside this request: the socket hooks judge it
     descriptor = sock.fileno()
     state = _state(context)
     tunnel = getattr(connection, "_tunnel_host", None)
     host, port = (tunnel, getattr(connection, "_tunnel_port", None)) if tunnel else (connection.host, connection.port)
     if descriptor in state.connected and not (state.carried and _modules()[0].host_key(host) in state.carried):
-        return None  # judged in this invocation, and no redirect has named its host since
+        return  # judged in this invocation, and no redirect has named its host since
     peer = None
     if not tunnel:
         try:
             address = sock.getpeername()
         except OSError:
-            return None  # no longer connected: the client reconnects, through the socket hooks
+            return  # no longer connected: the client reconnects, through the socket hooks
         if not isinstance(address, tuple) or not address or not isinstance(address[0], str):
-            return None
+            return
         peer = address[0]
-    verdict = _judge_target(context, sink, host, port, peer)
-    if verdict is None:
-        return _reported(host, port)
-    if verdict and len(state.connected) < _MAX_REMEMBERED:
+    if _judge_target(context, sink, host, port, peer) and len(state.connected) < _MAX_REMEMBERED:
         state.connected.add(descriptor)  # harmless: the next request on it costs a set lookup
-    return None
 
 
 def _tunnel_connect(sink: str) -> Wrapper:
@@ -578,6 +568,7 @@ class HTTPClient(Instrumentor):
             context = current()
             if context is not None and len(args) >= 2:
                 _note_request(context, "http.client.HTTPConnection.putrequest", instance, args[0], args[1])
+                _check_connection_target(context, "http.client.HTTPConnection.putrequest", instance, args[1])
             return wrapped(*args, **kwargs)
 
         def send(wrapped, instance, args, kwargs):
