@@ -328,3 +328,17 @@ def test_a_hand_built_absolute_form_request_to_a_proxy_is_judged(proxy: LocalSer
     assert allowed == {"statusCode": 200, "body": "proxied"}
     assert [r["path"] for r in proxy.requests] == ["http://api.partner.example/v1"]
     assert [r["rule"] for r in records.detections()] == ["ssrf.metadata"]
+
+
+def test_an_async_httpx_request_in_report_mode_is_one_record(server: LocalServer, records) -> None:
+    @protect(mode="report")
+    async def handler(event: dict, context: Any) -> dict:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            reply = await client.get(_query(event))
+        return {"statusCode": 200, "body": reply.text}
+
+    event = apigw_v1_event(query={"url": f"http://internal.example:{server.port}/report"})
+    assert asyncio.run(handler(event, LambdaContext())) == {"statusCode": 200, "body": "internal-secret"}
+    assert [r["path"] for r in server.requests] == ["/report"]
+    [record] = records.detections()
+    assert record["sink"]["name"] == "httpx.AsyncHTTPTransport.handle_async_request"
