@@ -226,6 +226,7 @@ ALB = "internal-users-1234567890.us-east-1.elb.amazonaws.com"
     ({"USERS_URL": f"http://{ALB.upper()}/v1/users"}, "header.host", ALB, "10.0.3.7", None),
     ({"USERS_HOST": ALB}, "header.host", ALB, "10.0.3.7", None),
     ({"USERS_HOST": f"{ALB}:80"}, "header.host", ALB, "10.0.3.7", None),
+    ({"GREETING": "こんにちは", "USERS_URL": f"http://{ALB}/"}, "header.host", ALB, "10.0.3.7", None),
 ])
 def test_host_header_against_configuration(configured: dict, header: str, host: str, address: str,
                                            rule: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
