@@ -18,11 +18,12 @@ class LocalServer:
     """An HTTP server on 127.0.0.1 that logs every connection it accepts and every request it reads.
 
     ``redirect_to`` (a Location, or a function of the path that returns one or None) makes it
-    answer 302; ``body`` is what it answers otherwise.
+    answer 302; ``body`` is what it answers otherwise; ``keep_alive`` speaks HTTP/1.1, so that
+    clients pool the connection.
     """
 
     def __init__(self, body: bytes = b"internal-secret",
-                 redirect_to: str | Callable[[str], str | None] | None = None) -> None:
+                 redirect_to: str | Callable[[str], str | None] | None = None, keep_alive: bool = False) -> None:
         self.connections = 0
         self.requests: list[dict[str, Any]] = []
         self.body = body
@@ -30,6 +31,8 @@ class LocalServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 owner.requests.append({"method": self.command, "path": self.path,

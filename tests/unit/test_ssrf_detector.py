@@ -207,3 +207,37 @@ def test_carried_input_makes_a_redirect_hop_input_chosen() -> None:
 def test_port_numbers() -> None:
     assert [ssrf.port_number(p) for p in (80, "443", b"8080", "http", "HTTPS", None, "gopher", True)] == \
         [80, 443, 8080, 80, 443, None, None, None]
+
+
+ALB = "internal-users-1234567890.us-east-1.elb.amazonaws.com"
+
+
+@pytest.mark.parametrize(("configured", "header", "host", "address", "rule"), [
+    # attacks: the Host header names what the configuration does not, or an endpoint that is never configuration
+    ({}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
+    ({"USERS_URL": "http://users.internal:8080"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
+    ({"USERS_URL": f"http://{ALB}:8080"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # another port
+    ({"USERS_URL": f"see {ALB}"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # mentioned, not a host
+    ({"USERS_URL": f"http://x.{ALB}"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
+    ({"USERS_URL": f"http://{ALB}"}, "header.x-forwarded-host", ALB, "10.0.3.7", "ssrf.internal"),
+    ({"IMDS": "http://169.254.169.254"}, "header.host", "169.254.169.254", "169.254.169.254", "ssrf.metadata"),
+    # benign: the Host header names the service the environment configures
+    ({"USERS_URL": f"http://{ALB}"}, "header.host", ALB, "10.0.3.7", None),
+    ({"USERS_URL": f"http://{ALB.upper()}/v1/users"}, "header.host", ALB, "10.0.3.7", None),
+    ({"USERS_HOST": ALB}, "header.host", ALB, "10.0.3.7", None),
+    ({"USERS_HOST": f"{ALB}:80"}, "header.host", ALB, "10.0.3.7", None),
+    ({"GREETING": "こんにちは", "USERS_URL": f"http://{ALB}/"}, "header.host", ALB, "10.0.3.7", None),
+])
+def test_host_header_against_configuration(configured: dict, header: str, host: str, address: str,
+                                           rule: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in configured.items():
+        monkeypatch.setenv(name, value)
+    finding = detect(Destination(host, 80, (address,)), inputs(host, location=header), NO_OPTIONS)
+    assert (finding.rule if finding else None) == rule
+
+
+def test_the_host_header_aside_another_input_still_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_URL", f"http://{ALB}")
+    both = Inputs([Input("header.host", ALB), Input("body.callback", f"http://{ALB}/admin")])
+    finding = detect(Destination(ALB, 80, ("10.0.3.7",)), both, NO_OPTIONS)
+    assert finding is not None and finding.input is not None and finding.input.location == "body.callback"

@@ -15,6 +15,16 @@ the thread's exception is swallowed, or ends a plain Thread (quietly: nobody cou
 Outside an invocation nothing is copied; the cost inside one is a ``copy_context()``, well
 under a microsecond.
 
+Worker pools of libraries go through ``submit`` too (asyncio's resolver threads behind
+``loop.getaddrinfo``, ``ThreadPoolExecutor.map``, boto3's S3 transfer manager behind
+``download_file``/``upload_file``), so their work runs under the invocation. One more step is
+needed where a library's worker catches ``Exception`` to hand a failure to the thread that waits:
+s3transfer's tasks and its cleanup callbacks do, and a block (a ``BaseException``) escaping one
+(the ``open`` of ``work/../x.1a2b3c4d``, then the ``remove`` of it) left ``download_file``
+waiting forever, until the function timed out. There a block is re-raised as ``WorkerBlocked``,
+both an AttackBlocked and an Exception: the transfer fails the normal way, and what
+``download_file`` raises is still a block to ``@protect``.
+
 Not covered: threads started before the invocation (a pool's workers run what ``submit``
 hands them, so pools are covered; a long-lived thread that takes work from a queue is not),
 and processes.
@@ -70,4 +80,45 @@ class Executors(Instrumentor):
         self.wrap(module.ThreadPoolExecutor, "submit", submit)
 
 
-INSTRUMENTORS = [Threading, Executors]
+class WorkerBlocked(AttackBlocked, Exception):
+    """A block inside a library's worker that hands on only ``Exception``: it fails the work the way
+    the library expects, and still ends the invocation as blocked."""
+
+
+def _handed_on_as_exception(wrapped, instance, args, kwargs):
+    try:
+        return wrapped(*args, **kwargs)
+    except AttackBlocked as blocked:
+        if isinstance(blocked, Exception):
+            raise
+        raise WorkerBlocked(blocked.finding) from blocked
+
+
+class S3TransferTasks(Instrumentor):
+    """A task's work: its failure is handed to the waiting ``download_file`` as the transfer's."""
+
+    module = "s3transfer.tasks"
+    version_module = "s3transfer"
+    tested_majors = (0,)
+
+    def patch(self, module: Any) -> None:
+        self.wrap(module.Task, "_execute_main", _handed_on_as_exception)
+
+
+class S3TransferCallbacks(Instrumentor):
+    """Failure cleanups and done callbacks (removing the partial download): a block there is logged
+    and skipped as any failure is, and the transfer still announces that it is done."""
+
+    module = "s3transfer.futures"
+    version_module = "s3transfer"
+    tested_majors = (0,)
+
+    def patch(self, module: Any) -> None:
+        def run_callback(wrapped, instance, args, kwargs):
+            with suppress(AttackBlocked):  # recorded, and kept on the invocation's context
+                return wrapped(*args, **kwargs)
+
+        self.wrap(module.TransferCoordinator, "_run_callback", run_callback)
+
+
+INSTRUMENTORS = [Threading, Executors, S3TransferTasks, S3TransferCallbacks]
