@@ -10,10 +10,11 @@ can exhaust Python's.
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from . import kinds
 from .decoders import unquoting
-from .http import HTTP_FIELDS, decode_base64, form_pairs
+from .http import decode_base64, form_pairs
 from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
@@ -156,7 +157,7 @@ class _Collector:
         self.walk(request.authorizer, "authorizer")
         for location, value in request.stray:  # complete now: every accessor above has run
             self.walk(value, location)
-        self.walk_fields(request.event, HTTP_FIELDS)
+        self.walk_fields(request.event, request.fields)
         if request.truncated and not self.truncated:
             self.truncated = request.truncated
 
@@ -352,7 +353,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     gives up (None) on whatever it does not read the walk's way: a body that is not JSON, stray or
     unknown parts, nesting past the depth cap, or an event past the size caps.
     """
-    if not request.is_http or any(name not in HTTP_FIELDS for name in request.event):
+    if not request.is_http or any(name not in request.fields for name in request.event):
         return None
     values: list[str] = []
     add, extend = values.append, values.extend
@@ -430,7 +431,9 @@ def collect_inputs(request: Request, limits: Limits,
     def load() -> tuple[list[Input], str | None]:
         collector = _Collector(limits)
         event = request.event
-        if request.is_http:
+        if request.kind in kinds.TRIGGER_KINDS:
+            _trigger_adapters()[request.kind](collector, event)
+        elif request.is_http:
             collector.http(request)
         elif request.kind == kinds.EVENTBRIDGE:
             collector.walk(event.get("detail"), "detail")
@@ -448,3 +451,10 @@ def collect_inputs(request: Request, limits: Limits,
         return http_values(request, limits)
 
     return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values)
+
+
+@cache
+def _trigger_adapters() -> dict[str, Callable[[_Collector, Any], None]]:
+    from .triggers import adapters  # the rarer triggers' adapters, loaded by the first such event
+
+    return adapters()
