@@ -172,6 +172,9 @@ class _Collector:
             for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
                 if part.filename is not None:
                     self.add(f"body.{part.name}#filename", part.filename)
+                    content = part.file_text  # a text file's content is input; a binary one's is not
+                    if content is not None:
+                        self.add(f"body.{part.name}#content", content)
                 else:
                     self.add(f"body.{part.name}", part.text)
             return
