@@ -429,8 +429,12 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
 
 
 def collect_inputs(request: Request, limits: Limits,
-                   on_truncated: Callable[[str], None] | None = None) -> Inputs:
-    """The invocation's inputs, flattened from the event behind ``request`` on first use."""
+                   on_truncated: Callable[[str], None] | None = None, trusted: frozenset[str] = frozenset()) -> Inputs:
+    """The invocation's inputs, flattened from the event behind ``request`` on first use; none at all
+    when the policy trusts the event's trigger (``trusted``, the policy's ``sources``)."""
+    if trusted and _is_trusted(request, trusted):
+        return Inputs(values=list)
+
     def load() -> tuple[list[Input], str | None]:
         collector = _Collector(limits)
         event = request.event
@@ -454,6 +458,16 @@ def collect_inputs(request: Request, limits: Limits,
         return http_values(request, limits)
 
     return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values)
+
+
+def _is_trusted(request: Request, trusted: frozenset[str]) -> bool:
+    """Whether the policy trusts the event's trigger; a batch of records only if it trusts every record's."""
+    if request.kind not in trusted:
+        return False
+    if request.kind not in kinds.RECORD_KINDS:
+        return True
+    records = request.event.get("Records")
+    return all(kinds.record_kind(record) in trusted for record in records)
 
 
 @cache
