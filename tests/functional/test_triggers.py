@@ -99,6 +99,8 @@ KINDS: dict[str, tuple[Callable[[str], Any], Callable[[Any], str], bool]] = {
                             lambda event: event["prev"]["result"]["name"], False),
     "appsync request header": (lambda name: appsync_event(headers={"x-user": name}),
                                lambda event: event["request"]["headers"]["x-user"], False),
+    "appsync cookie": (lambda name: appsync_event(headers={"cookie": f"session=1; user={name}"}),
+                       lambda event: event["request"]["headers"]["cookie"].split("user=")[1], False),
     "cognito user attribute": (lambda name: cognito_event(user_attributes={"custom:nickname": name}),
                                lambda event: event["request"]["userAttributes"]["custom:nickname"], False),
     "cognito client metadata": (lambda name: cognito_event(client_metadata={"referrer": name}),
@@ -248,4 +250,35 @@ def test_a_kafka_consumer_under_the_exec_wrapper(wrapped: ModuleType, db_path: P
     assert names_left(db_path) == ["alice", "carol"]  # the first record's own delete ran; the attack's never did
     assert records.detections()[0]["input"]["location"] == "records.orders-0[1].value.name"
     assert wrapped.handler(kafka_event({"name": "carol"}, {"name": "dave"}), LambdaContext()) == {"deleted": 1}
+    assert names_left(db_path) == ["alice"]
+
+
+# ------------------------------------------------------------------ through Powertools' resolvers
+
+def test_powertools_lattice_and_appsync_resolvers(db_path: Path, records) -> None:
+    from aws_lambda_powertools.event_handler import AppSyncResolver, VPCLatticeV2Resolver
+
+    lattice = VPCLatticeV2Resolver()
+    appsync = AppSyncResolver()
+
+    @lattice.delete("/users/<name>")
+    def delete_by_path(name: str) -> dict:
+        return {"deleted": delete_user(db_path, unquote(name))}
+
+    @appsync.resolver(type_name="Mutation", field_name="deleteUser")
+    def delete_by_argument(name: str) -> dict:
+        return {"deleted": delete_user(db_path, name)}
+
+    serve_lattice = protect(lambda event, context: lattice.resolve(event, context), mode="block")
+    serve_appsync = protect(lambda event, context: appsync.resolve(event, context), mode="block")
+    answer = serve_lattice(lattice_event("DELETE", "/users/x'%20OR%20'1'='1"), LambdaContext())
+    assert answer["statusCode"] == 403
+    with pytest.raises(RequestBlocked):
+        serve_appsync(appsync_event({"name": ATTACK}, field_name="deleteUser", parent_type="Mutation"),
+                      LambdaContext())
+    assert names_left(db_path) == ["alice", "bob", "carol"]
+    assert [d["input"]["location"] for d in records.detections()] == ["path[1]", "arguments.name"]
+    assert json.loads(serve_lattice(lattice_event("DELETE", "/users/bob"), LambdaContext())["body"]) == {"deleted": 1}
+    assert serve_appsync(appsync_event({"name": "carol"}, field_name="deleteUser", parent_type="Mutation"),
+                         LambdaContext()) == {"deleted": 1}
     assert names_left(db_path) == ["alice"]

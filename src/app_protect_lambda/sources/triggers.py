@@ -204,10 +204,15 @@ def _resolver(collector: _Collector, event: dict[Any, Any], prefix: str) -> None
     if isinstance(request, dict):
         headers = request.get("headers")
         if isinstance(headers, dict) and all(isinstance(value, str) for value in headers.values()):
-            for name, values in header_inputs({str(name).lower(): [value]
-                                               for name, value in headers.items()}).items():
+            lowered = {str(name).lower(): [value] for name, value in headers.items()}
+            for name, values in header_inputs(lowered).items():
                 for value in values:
                     collector.add(f"{dot}header.{name}", value)
+            for pair in lowered.get("cookie", [""])[0].split(";"):  # header_inputs leaves cookies to their reader
+                name, sep, value = pair.strip().partition("=")
+                if sep and name:
+                    collector.add(f"{dot}cookie.{name}#key", name)
+                    collector.add(f"{dot}cookie.{name}", value)
         else:
             collector.walk(headers, f"{dot}header")
         _rest(collector, request, frozenset({"headers", "domainName"}), f"{dot}request")
