@@ -212,6 +212,17 @@ def test_a_gzip_bomb_costs_the_cap_and_says_so(db_path: Path, records) -> None:
     assert notices, records.all()
 
 
+def test_an_attack_in_the_second_member_of_a_gzip_file_is_blocked(db_path: Path, records) -> None:
+    """``gzip.decompress`` reads every member of a file; so does the reader of CloudWatch Logs data."""
+    document = json.dumps({"logEvents": [{"id": "1", "timestamp": 0, "message": ATTACK}]}).encode()
+    data = gzip.compress(document[:12]) + gzip.compress(document[12:])
+    handler = deleting_handler(db_path, lambda event: _logs(event)[0]["message"], False)
+    with pytest.raises(RequestBlocked):
+        protect(handler, mode="block")({"awslogs": {"data": base64.b64encode(data).decode()}}, LambdaContext())
+    assert names_left(db_path) == ["alice", "bob", "carol"]
+    assert records.detections()[0]["input"]["location"] == "logEvents[0].message"
+
+
 # ------------------------------------------------------------------ through the exec wrapper
 
 KAFKA_MODULE = '''

@@ -126,6 +126,8 @@ EVENTS: dict[str, Callable[[], Any]] = {
         {"value": "", "headers": [{"h": [120] * (MB // 4)}, {"g": [300, "x"] * 1000}]}]}},
     "CloudWatch Logs gzip bomb": lambda: {"awslogs": {"data": base64.b64encode(
         __import__("gzip").compress(b"{" + b" " * (64 * MB))).decode()}},
+    "CloudWatch Logs, many gzip members": lambda: {"awslogs": {"data": base64.b64encode(
+        __import__("gzip").compress(b"") * (MB // 20)).decode()}},
     "CloudWatch Logs, many log events": lambda: {"awslogs": {"data": base64.b64encode(__import__("gzip").compress(
         json.dumps({"logEvents": [{"id": str(i), "message": "m"} for i in range(MB // 40)]}).encode())).decode()}},
     "AppSync batch": lambda: [{"arguments": {"a": "b"}, "info": {"fieldName": "f", "parentTypeName": "Q"},

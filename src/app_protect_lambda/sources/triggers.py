@@ -46,6 +46,9 @@ _COGNITO_FIELDS = frozenset({"version", "triggerSource", "region", "userPoolId",
                              "request", "response"})
 # Gzip or zlib, by the header: CloudWatch Logs sends gzip.
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
+# CloudWatch sends one member. Each further one costs a copy of the rest (``unused_data``), so an
+# unbounded count is quadratic: 1 MB of 50,000 empty members took 0.46 s here, 46 ms with this cap.
+_MAX_GZIP_MEMBERS = 100
 
 
 def _rest(collector: _Collector, part: dict[Any, Any], known: frozenset[str], location: str) -> None:
@@ -144,14 +147,14 @@ def cloudwatch_logs(collector: _Collector, event: dict[Any, Any]) -> None:
     if compressed is None:
         return
     cap = collector.limits.max_bytes
-    inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
-    try:
-        text = inflater.decompress(compressed, cap + 1)
-    except zlib.error:  # not gzip: the decoded bytes are what a handler would read
+    inflated = _gunzip(compressed, cap)
+    if inflated is None:  # not gzip: the decoded bytes are what a handler would read
         collector.walk(compressed.decode("utf-8", "replace"), location)
         return
-    if len(text) > cap or inflater.unconsumed_tail:
-        collector.truncated = f"CloudWatch Logs data larger than {cap} bytes once decompressed"
+    text, whole = inflated
+    if not whole:
+        collector.truncated = f"CloudWatch Logs data larger than {cap} bytes once decompressed, or of more " \
+                              f"than {_MAX_GZIP_MEMBERS} gzip members"
         return
     document = _json(text)
     if not isinstance(document, dict):
@@ -167,6 +170,31 @@ def cloudwatch_logs(collector: _Collector, event: dict[Any, Any]) -> None:
     if not isinstance(log_events, list):
         collector.walk(log_events, "logEvents")
     _rest(collector, document, _LOGS_FIELDS, "awslogs")
+
+
+def _gunzip(compressed: bytes, cap: int) -> tuple[bytes, bool] | None:
+    """What ``gzip.decompress`` makes of ``compressed`` (every member of a multi-member file), up to
+    ``cap`` bytes and ``_MAX_GZIP_MEMBERS`` members, and whether that was all of it; None if it is not
+    gzip (or zlib) at all."""
+    chunks: list[bytes] = []
+    room = cap + 1  # one byte past the cap tells a file of exactly ``cap`` bytes from a longer one
+    rest = compressed
+    for _ in range(_MAX_GZIP_MEMBERS):
+        inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
+        try:
+            chunk = inflater.decompress(rest, room)
+        except zlib.error:
+            if not chunks:
+                return None
+            break  # trailing bytes that are no member: the members before them stand
+        chunks.append(chunk)
+        room -= len(chunk)
+        rest = inflater.unused_data
+        if room <= 0 or not inflater.eof or not rest:
+            break
+    else:
+        return b"".join(chunks), False  # more members than the cap
+    return b"".join(chunks), room > 0
 
 
 def _json(raw: bytes) -> Any:
