@@ -420,12 +420,19 @@ class EdgeRequest(Request):
             return {}
         for index, extra in enumerate(records[1:], 1):
             self.stray.append((f"records[{index}]", extra))
-        record = _dict(records[0])
-        self._stray_fields(record, _EDGE_RECORD_FIELDS, "records[0]")
-        cf = _dict(record.get("cf"))
-        self._stray_fields(cf, _EDGE_CF_FIELDS, "cf")
-        self._stray_fields(_dict(cf.get("request")), _EDGE_REQUEST_FIELDS, "cf.request")
+        record = self._part(records[0], "records[0]", _EDGE_RECORD_FIELDS)
+        cf = self._part(record.get("cf"), "cf", _EDGE_CF_FIELDS)
+        self._part(cf.get("request"), "cf.request", _EDGE_REQUEST_FIELDS)
         return cf
+
+    def _part(self, part: Any, location: str, known: frozenset[str]) -> dict[Any, Any]:
+        """``part`` if it is a mapping (its unknown fields stray), else {} (and the part itself strays)."""
+        if not isinstance(part, dict):
+            if part is not None:
+                self.stray.append((location, part))
+            return {}
+        self._stray_fields(part, known, location)
+        return part
 
     def _stray_fields(self, part: dict[Any, Any], known: frozenset[str], location: str) -> None:
         for name, value in part.items():
