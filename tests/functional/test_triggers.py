@@ -239,29 +239,58 @@ def handler(event, context):
 '''
 
 
+LATTICE_MODULE = '''
+import sqlite3
+
+def handler(event, context):
+    name = event["query_string_parameters"]["name"]
+    with sqlite3.connect(DB) as db:
+        deleted = db.execute(f"DELETE FROM users WHERE name = '{name}'").rowcount
+    return {"statusCode": 200, "statusDescription": "200 OK", "isBase64Encoded": False, "body": str(deleted)}
+'''
+
+
 @pytest.fixture
-def wrapped(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The bootstrap handler of the exec wrapper, wrapping a Kafka consumer in a task root."""
-    name = f"consumer_{tmp_path.name.replace('-', '_')}"
-    (tmp_path / f"{name}.py").write_text(f"DB = {str(db_path)!r}\n" + KAFKA_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("APP_PROTECT_MODE", "block")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    yield importlib.import_module("app_protect_lambda.bootstrap")
+def wrap(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ModuleType]]:
+    """The bootstrap handler of the exec wrapper, wrapping the function of ``source`` in a task root."""
+    name = f"function_{tmp_path.name.replace('-', '_')}"
+
+    def bootstrap(source: str) -> ModuleType:
+        (tmp_path / f"{name}.py").write_text(f"DB = {str(db_path)!r}\n" + source)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.setenv("APP_PROTECT_MODE", "block")
+        monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
+        monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
+        sys.modules.pop("app_protect_lambda.bootstrap", None)
+        config.reset()
+        return importlib.import_module("app_protect_lambda.bootstrap")
+
+    yield bootstrap
     sys.modules.pop(name, None)
     sys.modules.pop("app_protect_lambda.bootstrap", None)
 
 
-def test_a_kafka_consumer_under_the_exec_wrapper(wrapped: ModuleType, db_path: Path, records) -> None:
+def test_a_kafka_consumer_under_the_exec_wrapper(wrap: Callable[[str], ModuleType], db_path: Path,
+                                                 records) -> None:
+    wrapped = wrap(KAFKA_MODULE)
     with pytest.raises(RequestBlocked):
         wrapped.handler(kafka_event({"name": "bob"}, {"name": ATTACK}, self_managed=True), LambdaContext())
     assert names_left(db_path) == ["alice", "carol"]  # the first record's own delete ran; the attack's never did
     assert records.detections()[0]["input"]["location"] == "records.orders-0[1].value.name"
     assert wrapped.handler(kafka_event({"name": "carol"}, {"name": "dave"}), LambdaContext()) == {"deleted": 1}
     assert names_left(db_path) == ["alice"]
+
+
+def test_a_vpc_lattice_target_under_the_exec_wrapper(wrap: Callable[[str], ModuleType], db_path: Path,
+                                                     records) -> None:
+    wrapped = wrap(LATTICE_MODULE)
+    answer = wrapped.handler(lattice_event(query={"name": ATTACK}, version=1), LambdaContext())
+    assert answer["statusCode"] == 403 and answer["statusDescription"] == "403 Forbidden"
+    assert names_left(db_path) == ["alice", "bob", "carol"]
+    assert records.detections()[0]["request"]["kind"] == "vpc-lattice-v1"
+    answer = wrapped.handler(lattice_event(query={"name": "bob"}, version=1), LambdaContext())
+    assert answer == {"statusCode": 200, "statusDescription": "200 OK", "isBase64Encoded": False, "body": "1"}
+    assert names_left(db_path) == ["alice", "carol"]
 
 
 # ------------------------------------------------------------------ through Powertools' resolvers
