@@ -12,7 +12,7 @@ CloudWatch Logs data is decompressed to at most ``max_bytes`` (the cap on all in
 together; anything past it could not be an input anyway): a gzip bomb costs what
 the cap costs, never what it expands to, and the record says it was cut. Measured
 here (``python -m bench.triggers``): a 64 MB bomb (87 kB of base64) costs about
-20 ms; 6 MB of decompressed log JSON (42,000 log events) about 90 ms, of which
+20 ms; 6 MB of decompressed log JSON (42,000 log events) 60-90 ms across runs, of which
 decompression 9 ms and parsing 46 ms; 250 kB of log JSON 10 ms.
 """
 from __future__ import annotations
