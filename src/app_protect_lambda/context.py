@@ -69,7 +69,8 @@ class RequestContext:
         if self._inputs is None:
             # The inputs keep their loader, which must not hold the context: that would make a
             # reference cycle of every invocation, freed only by the cycle collector.
-            self._inputs = collect_inputs(self.request, self.policy.limits, partial(_truncated, ref(self)))
+            self._inputs = collect_inputs(self.request, self.policy.limits, partial(_truncated, ref(self)),
+                                          self.policy.trusted_sources)
         return self._inputs
 
 

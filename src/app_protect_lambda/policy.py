@@ -212,9 +212,13 @@ def _default_protections() -> Mapping[AttackKind, Protection]:
     return MappingProxyType({kind: _default_protection(kind) for kind in AttackKind})
 
 
-class Policy(namedtuple("Policy", "mode fail protections reporting limits source",
-                        defaults=(Mode.REPORT, "open", None, Reporting(), Limits(), "defaults"))):
-    """A validated policy. Build one with ``Policy.from_dict`` or ``Policy()``."""
+class Policy(namedtuple("Policy", "mode fail protections reporting limits source trusted_sources",
+                        defaults=(Mode.REPORT, "open", None, Reporting(), Limits(), "defaults", frozenset()))):
+    """A validated policy. Build one with ``Policy.from_dict`` or ``Policy()``.
+
+    ``trusted_sources`` are the triggers (``sources.kinds``) the policy's ``sources`` marks ``trusted``:
+    their events contribute no inputs. The default trusts nothing.
+    """
 
     __slots__ = ()
     mode: Mode
@@ -223,6 +227,7 @@ class Policy(namedtuple("Policy", "mode fail protections reporting limits source
     reporting: Reporting
     limits: Limits
     source: str
+    trusted_sources: frozenset[str]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Policy:
         policy = super().__new__(cls, *args, **kwargs)
@@ -246,7 +251,7 @@ class Policy(namedtuple("Policy", "mode fail protections reporting limits source
         """Validate a mapping. The defaults apply when the mapping has no ``mode``/``fail``."""
         if not isinstance(data, Mapping):
             raise PolicyError(f"expected a mapping at the top level, got {type(data).__name__}")
-        _reject_unknown("", data, {"version", "mode", "fail", "protections", "reporting", "limits"})
+        _reject_unknown("", data, {"version", "mode", "fail", "protections", "reporting", "limits", "sources"})
         version = data.get("version", 1)
         if version != 1:
             raise PolicyError(f"unsupported version {version!r} (this release reads version 1)",
@@ -260,6 +265,7 @@ class Policy(namedtuple("Policy", "mode fail protections reporting limits source
             reporting=Reporting(**_section("reporting", data.get("reporting") or {}, _REPORTING_KEYS)),
             limits=Limits(**_section("limits", data.get("limits") or {}, _LIMIT_KEYS)),
             source=source,
+            trusted_sources=_trusted_sources(data.get("sources") or {}),
         )
 
 
@@ -276,6 +282,19 @@ def _section(name: str, data: Any, validators: Mapping[str, Validator]) -> dict[
         raise PolicyError(f"expected a mapping, got {data!r}", key_path=name)
     _reject_unknown(name, data, validators)
     return {key: validators[key](f"{name}.{key}", value) for key, value in data.items()}
+
+
+def _trusted_sources(data: Any) -> frozenset[str]:
+    """``sources: {sqs: trusted, s3: untrusted}``: the triggers whose events carry no attacker's string."""
+    from .sources.kinds import ALL_KINDS
+
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"expected a mapping of trigger to trusted or untrusted, got {data!r}", key_path="sources")
+    _reject_unknown("sources", data, ALL_KINDS)
+    for name, value in data.items():
+        if value not in ("trusted", "untrusted"):
+            raise PolicyError(f"{value!r} is not one of trusted, untrusted", key_path=f"sources.{name}")
+    return frozenset(name for name, value in data.items() if value == "trusted")
 
 
 def _protections(data: Any) -> dict[AttackKind, Protection]:

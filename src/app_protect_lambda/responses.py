@@ -1,4 +1,5 @@
-"""What a blocked invocation returns: a 403 shaped for the HTTP event kind, or RequestBlocked."""
+"""What a blocked invocation returns: a 403 shaped for the HTTP event kind (API Gateway, ALB, Function URL,
+VPC Lattice, Lambda@Edge), or RequestBlocked."""
 from __future__ import annotations
 
 import json
@@ -25,6 +26,12 @@ def forbidden(context: RequestContext) -> dict[str, Any]:
         else:
             response["headers"] = {"Content-Type": "application/json"}
         return response
+    if request.kind in (kinds.LATTICE_V1, kinds.LATTICE_V2):  # one response format for both payload versions
+        return {"isBase64Encoded": False, "statusCode": 403, "statusDescription": "403 Forbidden",
+                "headers": {"Content-Type": "application/json"}, "body": body}
+    if request.kind == kinds.EDGE:  # CloudFront's: a string status, headers as lists of {key, value}
+        return {"status": "403", "statusDescription": "Forbidden",
+                "headers": {"content-type": [{"key": "Content-Type", "value": "application/json"}]}, "body": body}
     return {"statusCode": 403, "headers": {"Content-Type": "application/json"},
             "body": body, "isBase64Encoded": False}
 

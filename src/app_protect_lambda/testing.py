@@ -231,3 +231,141 @@ def kinesis_event(*payloads: Any) -> dict[str, Any]:
         "eventName": "aws:kinesis:record", "awsRegion": "us-east-1",
         "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/example",
     } for p in payloads]}
+
+
+def firehose_event(*payloads: Any, partition_key: str | None = None) -> dict[str, Any]:
+    """A Kinesis Data Firehose transformation batch; ``partition_key`` adds a Kinesis stream's metadata."""
+    event: dict[str, Any] = {
+        "invocationId": str(uuid.uuid4()), "region": "us-east-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/example",
+        "records": [{"recordId": f"4959{index}", "approximateArrivalTimestamp": 1767225600000,
+                     "data": _base64(_body(p)[0] or "")} for index, p in enumerate(payloads)],
+    }
+    if partition_key is not None:
+        event["sourceKinesisStreamArn"] = "arn:aws:kinesis:us-east-1:123456789012:stream/source"
+        for record in event["records"]:
+            record["kinesisRecordMetadata"] = {"shardId": "shardId-000000000000", "partitionKey": partition_key,
+                                               "approximateArrivalTimestamp": 1767225600000,
+                                               "sequenceNumber": "4959", "subsequenceNumber": ""}
+    return event
+
+
+def kafka_event(*values: Any, key: str | None = None, headers: dict[str, str] | None = None,
+                topic: str = "orders", self_managed: bool = False) -> dict[str, Any]:
+    """MSK (or, with ``self_managed``, self-managed Kafka): values and key base64, headers as byte lists."""
+    records = []
+    for offset, value in enumerate(values):
+        record: dict[str, Any] = {
+            "topic": topic, "partition": 0, "offset": offset, "timestamp": 1767225600000,
+            "timestampType": "CREATE_TIME", "value": _base64(_body(value)[0] or ""),
+            "headers": [{name: list(text.encode("utf-8", "surrogatepass"))} for name, text in (headers or {}).items()],
+        }
+        if key is not None:
+            record["key"] = _base64(key)
+        records.append(record)
+    event: dict[str, Any] = {"eventSource": "SelfManagedKafka" if self_managed else "aws:kafka",
+                             "bootstrapServers": "b-1.example.kafka.us-east-1.amazonaws.com:9092",
+                             "records": {f"{topic}-0": records}}
+    if not self_managed:
+        event["eventSourceArn"] = "arn:aws:kafka:us-east-1:123456789012:cluster/example/0123"
+    return event
+
+
+def cloudwatch_logs_event(*messages: str, log_group: str = "/aws/lambda/web") -> dict[str, Any]:
+    """A CloudWatch Logs subscription: the log events as JSON, gzipped, then base64, as CloudWatch sends them."""
+    import gzip
+
+    document = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": log_group,
+                "logStream": "2026/01/01/[$LATEST]0123", "subscriptionFilters": ["all"],
+                "logEvents": [{"id": str(index), "timestamp": 1767225600000, "message": message}
+                              for index, message in enumerate(messages)]}
+    raw = json.dumps(document).encode("utf-8", "surrogatepass")
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}}
+
+
+def appsync_event(arguments: dict[str, Any] | None = None, *, field_name: str = "getUser",
+                  parent_type: str = "Query", source: Any = None, identity: dict[str, Any] | None = None,
+                  headers: dict[str, str] | None = None, prev: Any = None,
+                  variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An AppSync direct Lambda resolver's event; a list of them is a batch (``BatchInvoke``)."""
+    return {
+        "arguments": arguments or {}, "source": source,
+        "identity": identity or {"sub": "0123", "username": "alice", "claims": {"sub": "0123"},
+                                 "issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+                                 "sourceIp": ["198.51.100.7"], "defaultAuthStrategy": "ALLOW"},
+        "request": {"headers": {"user-agent": "test-client/1.0", "content-type": "application/json",
+                                **(headers or {})},
+                    "domainName": None},
+        "prev": None if prev is None else {"result": prev},
+        "info": {"fieldName": field_name, "parentTypeName": parent_type, "selectionSetList": ["id", "email"],
+                 "selectionSetGraphQL": "{ id email }", "variables": variables or {}},
+        "stash": {},
+    }
+
+
+def cognito_event(trigger_source: str = "PreSignUp_SignUp", *, user_name: str = "alice",
+                  user_attributes: dict[str, str] | None = None, client_metadata: dict[str, str] | None = None,
+                  validation_data: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Cognito user-pool trigger; users edit their own attributes, so every one is theirs."""
+    request: dict[str, Any] = {"userAttributes": user_attributes or {"email": "alice@example.com"}}
+    if client_metadata is not None:
+        request["clientMetadata"] = client_metadata
+    if validation_data is not None:
+        request["validationData"] = validation_data
+    return {"version": "1", "triggerSource": trigger_source, "region": "us-east-1",
+            "userPoolId": "us-east-1_Example", "userName": user_name,
+            "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "0123456789abcdef"},
+            "request": request, "response": {}}
+
+
+def lattice_event(method: str = "GET", path: str = "/", *, query: dict[str, str] | None = None,
+                  headers: dict[str, str] | None = None, body: Any = None, base64_body: bool = False,
+                  version: int = 2, source_ip: str = "10.0.0.7") -> dict[str, Any]:
+    """A VPC Lattice request, payload ``version`` 1 (snake_case fields) or 2 (camelCase, header lists)."""
+    text, extra = _body(body)
+    all_headers = {"user-agent": "test-client/1.0", "x-forwarded-for": source_ip, **extra, **(headers or {})}
+    if text is not None and base64_body:
+        text = _base64(text)
+    if version == 1:
+        event: dict[str, Any] = {"raw_path": path, "method": method, "headers": all_headers,
+                                 "query_string_parameters": dict(query or {}), "is_base64_encoded": base64_body}
+    else:
+        event = {"version": "2.0", "path": path, "method": method,
+                 "headers": {name: [value] for name, value in all_headers.items()},
+                 "queryStringParameters": {name: [value] for name, value in (query or {}).items()},
+                 "isBase64Encoded": base64_body,
+                 "requestContext": {
+                     "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0123",
+                     "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0123",
+                     "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-0123",
+                     "identity": {"sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123",
+                                  "type": "AWS_IAM"},
+                     "region": "us-east-1", "timeEpoch": "1767225600000000"}}
+    if text is not None:
+        event["body"] = text
+    return event
+
+
+def edge_event(method: str = "GET", uri: str = "/", *, query: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None, body: Any = None, event_type: str = "viewer-request",
+               client_ip: str = "198.51.100.7") -> dict[str, Any]:
+    """A Lambda@Edge (CloudFront) event; a ``*-response`` ``event_type`` adds the origin's response."""
+    text, extra = _body(body)
+    all_headers = {"host": "d111111abcdef8.cloudfront.net", "user-agent": "test-client/1.0", **extra,
+                   **(headers or {})}
+    request: dict[str, Any] = {
+        "clientIp": client_ip, "method": method, "uri": uri,
+        "querystring": urlencode(list((query or {}).items()), errors="surrogatepass"),
+        "headers": {name.lower(): [{"key": name, "value": value}] for name, value in all_headers.items()},
+    }
+    if text is not None and not event_type.endswith("response"):
+        request["body"] = {"inputTruncated": False, "action": "read-only", "encoding": "base64",
+                           "data": _base64(text)}
+    cf: dict[str, Any] = {"config": {"distributionDomainName": "d111111abcdef8.cloudfront.net",
+                                     "distributionId": "EDFDVBD6EXAMPLE", "eventType": event_type,
+                                     "requestId": str(uuid.uuid4())},
+                          "request": request}
+    if event_type.endswith("response"):
+        cf["response"] = {"status": "200", "statusDescription": "OK",
+                          "headers": {"content-type": [{"key": "Content-Type", "value": "text/html"}]}}
+    return {"Records": [{"cf": cf}]}

@@ -53,6 +53,10 @@ FIELDS = frozenset({
     "http", "domainName", "identity", "sourceIp", "requestId", "httpMethod", "method", "resourcePath", "path",
     "rawPath", "routeKey", "headers", "multiValueHeaders", "queryStringParameters",
     "multiValueQueryStringParameters", "rawQueryString", "pathParameters", "cookies", "isBase64Encoded",
+    "records", "deliveryStreamArn", "kinesisRecordMetadata", "partitionKey", "value", "awslogs", "arguments",
+    "info", "fieldName", "parentTypeName", "prev", "result", "triggerSource", "userPoolId", "userName", "request",
+    "userAttributes", "raw_path", "query_string_parameters", "is_base64_encoded", "serviceArn", "cf", "uri",
+    "querystring", "encoding", "clientIp",
 })
 EVENT_SOURCES = ["aws:sqs", "aws:sns", "aws:s3", "aws:dynamodb", "aws:kinesis", "aws:other"]
 
@@ -136,7 +140,7 @@ def mutated_events(draw: st.DrawFn) -> Any:
             container[draw(st.text(max_size=12))] = draw(values)
         else:
             container.append(draw(values))
-    if draw(st.booleans()):
+    if isinstance(event, dict) and draw(st.booleans()):
         event["isBase64Encoded"] = draw(st.sampled_from([True, False, "true", 1, None]))
     return event
 
@@ -201,7 +205,7 @@ def internal_errors() -> Iterator[list[dict[str, Any]]]:
 
 
 def is_forbidden(result: Any) -> bool:
-    return isinstance(result, dict) and result.get("statusCode") == 403
+    return isinstance(result, dict) and (result.get("statusCode") == 403 or result.get("status") == "403")
 
 
 @FUZZ

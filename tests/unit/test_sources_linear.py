@@ -114,6 +114,27 @@ EVENTS: dict[str, Callable[[], Any]] = {
                                                       "kinesis": {"data": "A" * MB + "!"}}]},
     "DynamoDB image, wide": lambda: {"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {
         "NewImage": {f"k{i}": {"L": [{"S": "v"}, {"N": "1"}]} for i in range(MB // 40)}}}]},
+    "multipart text file of 1 MB": lambda: http_event(
+        "--b\r\nContent-Disposition: form-data; name=f; filename=a.txt\r\n\r\n" + "x' " * (MB // 3) + "\r\n--b--",
+        "multipart/form-data; boundary=b"),
+    "multipart, 1000 text files": lambda: http_event(
+        "".join(f"--b\r\nContent-Disposition: form-data; name=f{i}; filename=a\r\n\r\n{'y' * 1000}\r\n"
+                for i in range(1000)) + "--b--", "multipart/form-data; boundary=b"),
+    "Firehose batch": lambda: {"deliveryStreamArn": "arn", "records": [
+        {"data": base64.b64encode(b'{"a": "b"}').decode()} for _ in range(MB // 40)]},
+    "Kafka headers of many bytes": lambda: {"eventSource": "aws:kafka", "records": {"t-0": [
+        {"value": "", "headers": [{"h": [120] * (MB // 4)}, {"g": [300, "x"] * 1000}]}]}},
+    "CloudWatch Logs gzip bomb": lambda: {"awslogs": {"data": base64.b64encode(
+        __import__("gzip").compress(b"{" + b" " * (64 * MB))).decode()}},
+    "CloudWatch Logs, many gzip members": lambda: {"awslogs": {"data": base64.b64encode(
+        __import__("gzip").compress(b"") * (MB // 20)).decode()}},
+    "CloudWatch Logs, many log events": lambda: {"awslogs": {"data": base64.b64encode(__import__("gzip").compress(
+        json.dumps({"logEvents": [{"id": str(i), "message": "m"} for i in range(MB // 40)]}).encode())).decode()}},
+    "AppSync batch": lambda: [{"arguments": {"a": "b"}, "info": {"fieldName": "f", "parentTypeName": "Q"},
+                               "request": {"headers": {"h": "v"}}} for _ in range(MB // 100)],
+    "Lambda@Edge headers": lambda: {"Records": [{"cf": {"request": {"uri": "/", "headers": {
+        f"h{i}": [{"key": f"H{i}", "value": "v"}] for i in range(MB // 40)}}}}]},
+    "VPC Lattice query": lambda: {"raw_path": "/?" + "a=%41&" * (MB // 6), "method": "GET"},
 }
 
 

@@ -10,10 +10,11 @@ can exhaust Python's.
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from . import kinds
 from .decoders import unquoting
-from .http import HTTP_FIELDS, decode_base64, form_pairs
+from .http import decode_base64, form_pairs
 from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
@@ -156,7 +157,7 @@ class _Collector:
         self.walk(request.authorizer, "authorizer")
         for location, value in request.stray:  # complete now: every accessor above has run
             self.walk(value, location)
-        self.walk_fields(request.event, HTTP_FIELDS)
+        self.walk_fields(request.event, request.fields)
         if request.truncated and not self.truncated:
             self.truncated = request.truncated
 
@@ -171,6 +172,9 @@ class _Collector:
             for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
                 if part.filename is not None:
                     self.add(f"body.{part.name}#filename", part.filename)
+                    content = part.file_text  # a text file's content is input; a binary one's is not
+                    if content is not None:
+                        self.add(f"body.{part.name}#content", content)
                 else:
                     self.add(f"body.{part.name}", part.text)
             return
@@ -352,7 +356,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     gives up (None) on whatever it does not read the walk's way: a body that is not JSON, stray or
     unknown parts, nesting past the depth cap, or an event past the size caps.
     """
-    if not request.is_http or any(name not in HTTP_FIELDS for name in request.event):
+    if not request.is_http or any(name not in request.fields for name in request.event):
         return None
     values: list[str] = []
     add, extend = values.append, values.extend
@@ -425,12 +429,18 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
 
 
 def collect_inputs(request: Request, limits: Limits,
-                   on_truncated: Callable[[str], None] | None = None) -> Inputs:
-    """The invocation's inputs, flattened from the event behind ``request`` on first use."""
+                   on_truncated: Callable[[str], None] | None = None, trusted: frozenset[str] = frozenset()) -> Inputs:
+    """The invocation's inputs, flattened from the event behind ``request`` on first use; none at all
+    when the policy trusts the event's trigger (``trusted``, the policy's ``sources``)."""
+    if trusted and _is_trusted(request, trusted):
+        return Inputs(values=list)
+
     def load() -> tuple[list[Input], str | None]:
         collector = _Collector(limits)
         event = request.event
-        if request.is_http:
+        if request.kind in kinds.TRIGGER_KINDS:
+            _trigger_adapters()[request.kind](collector, event)
+        elif request.is_http:
             collector.http(request)
         elif request.kind == kinds.EVENTBRIDGE:
             collector.walk(event.get("detail"), "detail")
@@ -448,3 +458,20 @@ def collect_inputs(request: Request, limits: Limits,
         return http_values(request, limits)
 
     return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values)
+
+
+def _is_trusted(request: Request, trusted: frozenset[str]) -> bool:
+    """Whether the policy trusts the event's trigger; a batch of records only if it trusts every record's."""
+    if request.kind not in trusted:
+        return False
+    if request.kind not in kinds.RECORD_KINDS:
+        return True
+    records = request.event.get("Records")
+    return all(kinds.record_kind(record) in trusted for record in records)
+
+
+@cache
+def _trigger_adapters() -> dict[str, Callable[[_Collector, Any], None]]:
+    from .triggers import adapters  # the rarer triggers' adapters, loaded by the first such event
+
+    return adapters()

@@ -1,4 +1,5 @@
-"""One normalised view of the HTTP event shapes: API Gateway v1/v2/WebSocket, ALB, Function URL.
+"""One normalised view of the HTTP event shapes: API Gateway v1/v2/WebSocket, ALB, Function URL, and
+(adapters of their own, at the end) VPC Lattice v1/v2 and Lambda@Edge.
 
 Every field is computed on first access, so a request that nobody inspects
 costs almost nothing. Every accessor is total: the event may come from a
@@ -104,7 +105,17 @@ def decode_base64(text: str) -> tuple[bytes | None, bool]:
 
 
 class Request:
-    """The request behind one event. Non-HTTP events have only ``kind`` and ``request_id``."""
+    """The request behind one event. Non-HTTP events have only ``kind`` and ``request_id``.
+
+    ``Request(event, kind)`` makes the adapter of the kind's shape where it has one of its own
+    (VPC Lattice, Lambda@Edge, below), as ``pathlib.Path`` makes a ``PosixPath``.
+    """
+
+    # The top-level fields of the kind's own shape; flattening walks any other as a direct invoker's.
+    fields: frozenset[str] = HTTP_FIELDS
+
+    def __new__(cls, event: Any, kind: str, aws_request_id: str | None = None) -> Request:
+        return object.__new__(_ADAPTERS.get(kind, cls) if cls is Request else cls)
 
     def __init__(self, event: Any, kind: str, aws_request_id: str | None = None) -> None:
         self.event = event
@@ -297,3 +308,212 @@ class Request:
             return {"kind": self.kind, "id": self.aws_request_id}
         return {"kind": self.kind, "id": self.request_id, "source_ip": self.source_ip,
                 "method": self.method, "path": self.path, "user_agent": self.user_agent}
+
+
+def _merge_header(request: Request, target: dict[str, list[str]], name: Any, value: Any) -> None:
+    """One header of a name-to-value or name-to-values map, as ``Request.headers`` merges them."""
+    key = str(name).lower()
+    for item in value if isinstance(value, list) else [value]:
+        if key not in target or item not in target[key]:
+            request._add(target, "header", key, item)
+
+
+def _body_bytes(request: Request, body: Any, base64_flag: Any, location: str) -> bytes | None:
+    """A body field as sent: decoded when flagged base64 and decodable, as ``Request.body_bytes`` reads it."""
+    if body is None:
+        return None
+    if not isinstance(body, str):
+        request.stray.append((location, body))
+        return None
+    if base64_flag:
+        decoded, clean = decode_base64(body)
+        if decoded is not None:
+            if not clean:
+                request.stray.append((location, body))
+            return decoded
+    return body.encode("utf-8", "surrogatepass")
+
+
+class LatticeRequest(Request):
+    """VPC Lattice, payload v2: ``path``, ``method``, ``headers`` and ``queryStringParameters`` of lists."""
+
+    fields = frozenset({"version", "path", "method", "headers", "queryStringParameters", "body", "isBase64Encoded",
+                        "requestContext"})
+    _path_field, _query_field, _base64_field = "path", "queryStringParameters", "isBase64Encoded"
+
+    @memo
+    def headers(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {}
+        for name, value in (self._field("headers", dict, "header") or {}).items():
+            _merge_header(self, result, name, value)
+        return result
+
+    @memo
+    def method(self) -> str | None:
+        return _text(self._raw.get("method"))
+
+    @memo
+    def _raw_path(self) -> str | None:
+        return self._field(self._path_field, str, "path")
+
+    @memo
+    def path(self) -> str | None:
+        raw = self._raw_path
+        return raw.partition("?")[0] if raw else None
+
+    @memo
+    def path_params(self) -> dict[str, str]:
+        return {}
+
+    @memo
+    def query(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {}
+        _, _, raw_query = (self._raw_path or "").partition("?")  # v1's raw_path keeps the query string
+        if raw_query:
+            for name, value in form_pairs(self._within_query_cap(raw_query.split("&", MAX_QUERY_FIELDS))):
+                result.setdefault(name, []).append(value)
+        parameters = self._field(self._query_field, dict, "query") or {}
+        for name, values in self._within_query_cap(list(parameters.items())):
+            for value in values if isinstance(values, list) else [values]:
+                if value not in result.get(str(name), ()):
+                    self._add(result, "query", str(name), value)
+        return result
+
+    @memo
+    def body_bytes(self) -> bytes | None:
+        return _body_bytes(self, self._raw.get("body"), self._raw.get(self._base64_field), "body")
+
+    def source_ip_behind(self, trusted_proxies: int) -> str | None:
+        """Lattice gives no peer address of its own; it appends the client's to X-Forwarded-For."""
+        chain = [hop.strip() for header in self.headers.get("x-forwarded-for", [])
+                 for hop in header.split(",") if hop.strip()]
+        return chain[max(0, len(chain) - 1 - trusted_proxies)] if chain else None
+
+
+class LatticeV1Request(LatticeRequest):
+    """VPC Lattice, payload v1: ``raw_path`` (with the query string), single-value headers and parameters."""
+
+    fields = frozenset({"raw_path", "method", "headers", "query_string_parameters", "body", "is_base64_encoded"})
+    _path_field, _query_field, _base64_field = "raw_path", "query_string_parameters", "is_base64_encoded"
+
+
+# The parts of a Lambda@Edge record that CloudFront fills; any other part is a custom invoker's, and walked.
+_EDGE_RECORD_FIELDS = frozenset({"cf"})
+_EDGE_CF_FIELDS = frozenset({"config", "request", "response"})
+_EDGE_REQUEST_FIELDS = frozenset({"clientIp", "headers", "method", "querystring", "uri", "body", "origin"})
+
+
+class EdgeRequest(Request):
+    """Lambda@Edge (CloudFront): the viewer's request in ``Records[0].cf.request``.
+
+    In a response event (viewer or origin response) the request is there too, without its body;
+    the response's status and headers are the origin's, not the viewer's, so they are no input.
+    """
+
+    fields = frozenset({"Records"})
+
+    @memo
+    def _cf(self) -> dict[Any, Any]:
+        """``Records[0].cf``; every part that is not CloudFront's (more records, unknown fields) is stray."""
+        records = self._raw.get("Records")
+        if not isinstance(records, list) or not records:
+            return {}
+        for index, extra in enumerate(records[1:], 1):
+            self.stray.append((f"records[{index}]", extra))
+        record = self._part(records[0], "records[0]", _EDGE_RECORD_FIELDS)
+        cf = self._part(record.get("cf"), "cf", _EDGE_CF_FIELDS)
+        self._part(cf.get("request"), "cf.request", _EDGE_REQUEST_FIELDS)
+        return cf
+
+    def _part(self, part: Any, location: str, known: frozenset[str]) -> dict[Any, Any]:
+        """``part`` if it is a mapping (its unknown fields stray), else {} (and the part itself strays)."""
+        if not isinstance(part, dict):
+            if part is not None:
+                self.stray.append((location, part))
+            return {}
+        self._stray_fields(part, known, location)
+        return part
+
+    def _stray_fields(self, part: dict[Any, Any], known: frozenset[str], location: str) -> None:
+        for name, value in part.items():
+            if name not in known:
+                self.stray.append((f"{location}.{name}", value))
+
+    @memo
+    def _request(self) -> dict[Any, Any]:
+        return _dict(self._cf.get("request"))
+
+    def _request_field(self, name: str, expected: type[Expected], location: str) -> Expected | None:
+        value = self._request.get(name)
+        if isinstance(value, expected):
+            return value
+        if value is not None:
+            self.stray.append((location, value))
+        return None
+
+    @memo
+    def headers(self) -> dict[str, list[str]]:
+        """``{name: [{key, value}]}``: the names CloudFront lower-cases, the values in order."""
+        result: dict[str, list[str]] = {}
+        for name, entries in (self._request_field("headers", dict, "header") or {}).items():
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if isinstance(entry, dict) and set(entry) <= {"key", "value"}:
+                    _merge_header(self, result, name, entry.get("value"))
+                elif entry is not None:
+                    self.stray.append((f"header.{name}", entry))
+        return result
+
+    @memo
+    def method(self) -> str | None:
+        return _text(self._request.get("method"))
+
+    @memo
+    def path(self) -> str | None:
+        return self._request_field("uri", str, "path")
+
+    @memo
+    def path_params(self) -> dict[str, str]:
+        return {}
+
+    @memo
+    def query(self) -> dict[str, list[str]]:
+        """The query string as the viewer sent it, still encoded: decoded as ``parse_qsl`` does."""
+        result: dict[str, list[str]] = {}
+        raw_query = self._request_field("querystring", str, "query")
+        if raw_query:
+            for name, value in form_pairs(self._within_query_cap(raw_query.split("&", MAX_QUERY_FIELDS))):
+                result.setdefault(name, []).append(value)
+        return result
+
+    @memo
+    def body_bytes(self) -> bytes | None:
+        """``body.data``, base64 unless ``encoding`` says text; CloudFront's flags beside it are not input."""
+        body = self._request.get("body")
+        if body is None:
+            return None
+        if not isinstance(body, dict):
+            self.stray.append(("body", body))
+            return None
+        self._stray_fields(body, frozenset({"data", "encoding", "inputTruncated", "action"}), "body")
+        return _body_bytes(self, body.get("data"), body.get("encoding") != "text", "body")
+
+    def source_ip_behind(self, trusted_proxies: int) -> str | None:
+        """CloudFront's ``clientIp`` is the viewer it saw, as API Gateway's ``sourceIp`` is."""
+        forwarded = [hop.strip() for header in self.headers.get("x-forwarded-for", [])
+                     for hop in header.split(",") if hop.strip()]
+        peer = _text(self._request.get("clientIp"))
+        chain = [*forwarded, peer] if peer and (not forwarded or forwarded[-1] != peer) else forwarded
+        if not chain:
+            return peer
+        return chain[max(0, len(chain) - 1 - trusted_proxies)]
+
+    @memo
+    def request_id(self) -> str | None:
+        return _first_text(_dict(self._cf.get("config")).get("requestId"), self.aws_request_id)
+
+
+_ADAPTERS: dict[str, type[Request]] = {
+    kinds.LATTICE_V1: LatticeV1Request,
+    kinds.LATTICE_V2: LatticeRequest,
+    kinds.EDGE: EdgeRequest,
+}

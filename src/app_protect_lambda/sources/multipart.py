@@ -26,6 +26,23 @@ class Part(namedtuple("Part", "name filename content_type data")):
     def text(self) -> str:
         return self.data.decode("utf-8", "replace")
 
+    @property
+    def file_text(self) -> str | None:
+        """A file's content if it is text, else None.
+
+        Text is decided by the bytes alone: valid UTF-8 without a NUL byte (a PNG, a zip, a PDF or a
+        UTF-16 file fails at once). The declared content type is the sender's claim and is not
+        consulted: a text file sent as ``image/png`` is still read as text by a handler that reads
+        it as text. No size bound of its own: a request body is at most 6 MB, under the cap on all
+        inputs together (``limits.max_bytes``), which bounds it.
+        """
+        if b"\x00" in self.data:
+            return None
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
 
 @cache
 def _parameter() -> re.Pattern[str]:
