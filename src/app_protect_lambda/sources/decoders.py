@@ -2,9 +2,10 @@
 
 URL-decoding (``unquote`` and ``unquote_plus`` both: a ``+`` is a space to one and a plus to the
 other), base64 (either alphabet, padded or not, MIME line breaks allowed), hex, JSON (unescaping a
-string's content, a whole JSON string literal, and the strings and keys of a JSON object or array)
-and NFKC. Decoders chain, so a pagination cursor that is base64 of JSON gives its strings as
-``base64+json`` forms and a URL-encoded JSON filter as ``url+json``.
+string's content, a whole JSON string literal, and the strings and keys of a JSON object or array),
+the header and payload of a JWT (``Bearer eyJ...``, read unverified by many handlers) and NFKC.
+Decoders chain, so a pagination cursor that is base64 of JSON gives its strings as ``base64+json``
+forms and a URL-encoded JSON filter as ``url+json``.
 
 Bounds, since an attacker picks the value (each keeps decoding linear in it):
 
@@ -184,6 +185,23 @@ def _json_strings(value: str) -> list[str]:
     return strings
 
 
+@cache
+def _jwt_shape() -> re.Pattern[str]:
+    # A JSON Web Token, alone or after an auth scheme: header.payload.signature, base64url of JSON objects.
+    return re.compile(r"(?:[A-Za-z]+ +)?(eyJ[A-Za-z0-9_-]*)\.(eyJ[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*")
+
+
+def _jwt_forms(value: str) -> Iterator[str]:
+    """The header and payload of a JWT, as code that reads its claims before (or without) verifying
+    them decodes them; their strings follow as ``jwt+json`` forms."""
+    match = _jwt_shape().fullmatch(value.strip())
+    if match is not None:
+        for segment in match.groups():
+            decoded = _base64_form(segment)
+            if decoded is not None:
+                yield decoded
+
+
 def _nfkc_form(value: str) -> str | None:
     if value.isascii():
         return None
@@ -205,6 +223,9 @@ def _applicable_forms(text: str) -> Iterator[tuple[str, str | None]]:
         yield "hex", _hex_form(text)
     if "\\" in text:
         yield "json", _json_form(text)
+    if "eyJ" in text:
+        for segment in _jwt_forms(text):
+            yield "jwt", segment
     if text.lstrip()[:1] in _JSON_OPENERS:
         for inner in _json_strings(text):
             yield "json", inner
@@ -266,5 +287,5 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
 def may_decode(value: str) -> bool:
     """Whether any decoder could apply to ``value``; most inputs (words, sentences, addresses) not."""
     return not (value.isascii() and "%" not in value and "+" not in value and "\\" not in value
-                and value.lstrip()[:1] not in _JSON_OPENERS
+                and value.lstrip()[:1] not in _JSON_OPENERS and "eyJ" not in value
                 and (len(value) < _MIN_ENCODED_LENGTH or not _encodable_shape().fullmatch(value)))
