@@ -11,6 +11,8 @@ Bounds, since an attacker picks the value (each keeps decoding linear in it):
 
 - ``MAX_STEPS`` (3) decoders in one chain: enough for ``url+base64+json`` (a cookie holding a
   URL-encoded cursor), the deepest chain seen in handlers; each further step multiplies the forms.
+  A short string inside JSON (64 characters at most) brings its own remembered forms, as any short
+  input does, so its chain may go on past the JSON step by as many again.
 - ``FORMS_BUDGET`` characters of decoded forms per character of the value (8, plus 4 kB): forms
   are found breadth-first, so the first two steps are always complete (they make at most a few
   times the value, pluses and percent signs decoded both ways) and only a third step of a padded
@@ -23,7 +25,11 @@ an attacker wants); it is refused as noise only when more than a quarter of it i
 random bytes are (``123456`` as hex is ``\x124V``, not a form).
 
 Most inputs (words, sentences, addresses) meet no decoder's precondition, which ``may_decode``
-tells in C-speed tests before any decoder runs.
+tells in C-speed tests before any decoder runs. Measured here (``decoded_forms``, µs per value,
+before these decoders and with them): a word 0.14/0.16, a sentence 0.38/0.45, a UUID 3.0/3.1, a
+user agent 0.40/0.48, a URL-encoded search with pluses 3.5/6.7 (two readings now), a base64
+cursor of JSON 4.3/6.7 (four forms where there was one), a JSON filter 0.3/3.7, a bearer JWT
+0.7/11.6 (its claims). Values of 64 characters or fewer are remembered across invocations.
 """
 from __future__ import annotations
 
@@ -150,18 +156,27 @@ def _json_form(value: str) -> str | None:
     return text if isinstance(text, str) and text != value else None
 
 
-def _json_strings(value: str) -> list[str]:
-    """What ``json.loads`` makes of a JSON string literal, or the strings and keys of a JSON object or
-    array, to ``JSON_DEPTH`` levels; [] for anything else."""
+def _json_literal(value: str) -> str | None:
+    """What ``json.loads`` makes of a JSON string literal (``"x\\u0027"``), or None."""
     text = value.strip()
-    if len(text) < 2 or text[0] not in _JSON_OPENERS or text[-1] not in _JSON_CLOSERS:
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return None
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if type(parsed) is str else None
+
+
+def _json_members(value: str) -> list[str]:
+    """The strings and keys of a JSON object or array, to ``JSON_DEPTH`` levels; [] for anything else."""
+    text = value.strip()
+    if len(text) < 2 or text[0] not in "{[" or text[-1] not in "}]":
         return []
     try:
         parsed = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested past the parser's own limit
         return []
-    if type(parsed) is str:
-        return [parsed]
     strings: list[str] = []
     add = strings.append
     stack = [(parsed, 0)]
@@ -216,7 +231,8 @@ def _sql_quoted_form(value: str) -> str | None:
 
 def _applicable_forms(text: str) -> Iterator[tuple[str, str | None]]:
     """The decoders whose preconditions ``text`` meets, with what each made of it (None: nothing)."""
-    if "%" in text or "+" in text:
+    if "%" in text or ("+" in text and text.lstrip()[:1] not in _JSON_OPENERS):
+        # (A JSON text's pluses are its strings' own: their forms read them both ways.)
         yield from _url_forms(text)
     if len(text) >= _MIN_ENCODED_LENGTH and _encodable_shape().fullmatch(text):
         yield "base64", _base64_form(text)
@@ -226,9 +242,8 @@ def _applicable_forms(text: str) -> Iterator[tuple[str, str | None]]:
     if "eyJ" in text:
         for segment in _jwt_forms(text):
             yield "jwt", segment
-    if text.lstrip()[:1] in _JSON_OPENERS:
-        for inner in _json_strings(text):
-            yield "json", inner
+    if text.lstrip()[:1] == '"':
+        yield "json", _json_literal(text)
     if not text.isascii():
         yield "nfkc", _nfkc_form(text)
 
@@ -259,7 +274,10 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
     """(transform, decoded value) pairs for one string, ``MAX_STEPS`` decoding steps deep at most.
 
     Breadth-first, within ``FORMS_BUDGET`` characters per character of ``value``: the shorter
-    chains, the likelier ones, are all found before a longer one can spend the budget.
+    chains, the likelier ones, are all found before a longer one can spend the budget. The strings
+    of a JSON object or array (keys, names, dates, SKUs) are mostly short and recur in every
+    request: their own forms come from ``remembered_forms``, a lookup each, rather than decoding
+    again what the walk of a JSON body decodes anyway (a 2.5 kB SQS order body: 240 µs before, 50).
     """
     if not may_decode(value):
         return []  # most inputs (words, sentences, addresses): no decoder applies; 0.7 µs instead of 10
@@ -281,6 +299,27 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
             found[decoded] = transform
             if depth < MAX_STEPS and may_decode(decoded):
                 pending.append((decoded, transform, depth + 1))
+        if text.lstrip()[:1] in "{[":
+            chain = f"{prefix}+json" if prefix else "json"
+            for member in _json_members(text):
+                if member == value or member in found:
+                    continue
+                budget -= len(member)
+                if budget < 0:
+                    return [(transform, text) for text, transform in found.items()]
+                found[member] = chain
+                if depth >= MAX_STEPS:
+                    continue
+                if len(member) > REMEMBERED_LENGTH:
+                    if may_decode(member):
+                        pending.append((member, chain, depth + 1))
+                    continue
+                for transform, decoded in remembered_forms(member):
+                    if decoded != value and decoded not in found:
+                        budget -= len(decoded)
+                        if budget < 0:
+                            return [(transform, text) for text, transform in found.items()]
+                        found[decoded] = f"{chain}+{transform}"
     return [(transform, text) for text, transform in found.items()]
 
 
