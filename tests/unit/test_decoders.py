@@ -347,6 +347,8 @@ HOSTILE_VALUES: dict[str, Callable[[], str]] = {
     "url-encoded json": lambda: quote(json.dumps({"q": ["%27" * 10] * (MB // 100)})),
     "base64 lines of zeros": lambda: "AAAA\n" * (MB // 5),
     "base64 lines, CRLF": lambda: "QUFB\r\n" * (MB // 6),
+    "line breaks, then not base64": lambda: "a" + "\n" * MB + "!",
+    "padding and line breaks, then not base64": lambda: "a=" + "\r\n=" * (MB // 3) + "!",
     "base64 of NULs": lambda: base64.b64encode(b"\x00" * (MB * 3 // 4)).decode(),
     "base64 of control characters and text": lambda: base64.b64encode(b"\x01a" * (MB * 3 // 8)).decode(),
     "percent-encoded pluses": lambda: "%2B+" * (MB // 4),

@@ -67,8 +67,9 @@ _JSON_CLOSERS = "}]\""
 @cache
 def _encodable_shape() -> re.Pattern[str]:
     """Every string that base64 or hex decoding could apply to (either base64 alphabet covers hex;
-    MIME base64 breaks its lines)."""
-    return re.compile(r"[A-Za-z0-9+/_\r\n-]+={0,2}\s*")
+    MIME base64 breaks its lines). Linear: what may follow the padding (``=``, line breaks) cannot
+    start the run before it, where a trailing ``\\s*`` took 3.4 s on 40,000 line breaks and a ``!``."""
+    return re.compile(r"[A-Za-z0-9+/_\r\n-]+(?:=[=\r\n]*)?")
 
 
 def _readable(text: str) -> bool:
