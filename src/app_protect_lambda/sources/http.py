@@ -61,12 +61,24 @@ MAX_QUERY_FIELDS = 10_000
 
 
 def form_pairs(fields: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """What ``parse_qsl(..., keep_blank_values=True)`` makes of these ``&``-separated fields, one at a time."""
-    unquote_plus = unquoting()[1]
+    """What ``parse_qsl(..., keep_blank_values=True)`` makes of these ``&``-separated fields, one at a time.
+
+    A field holding a ``+`` is given a second time as ``unquote`` reads it: a plus to code that
+    decodes with ``unquote`` (or splits the raw query string itself), a space to ``parse_qs``.
+    """
+    unquote, unquote_plus = unquoting()
     for field in fields:
         if field:
             name, _, value = field.partition("=")
             yield unquote_plus(name), unquote_plus(value)
+            if "+" in field:
+                yield unquote(name), unquote(value)
+
+
+def _both_unquotings(text: str) -> list[str]:
+    """``text`` as ``unquote_plus`` reads it, then as ``unquote`` does where a ``+`` makes them differ."""
+    unquote, unquote_plus = unquoting()
+    return [unquote_plus(text), unquote(text)] if "+" in text else [unquote_plus(text)]
 
 
 def _dict(value: Any) -> dict[Any, Any]:
@@ -102,6 +114,32 @@ def decode_base64(text: str) -> tuple[bytes | None, bool]:
         return binascii.a2b_base64(text), clean
     except (binascii.Error, ValueError):  # bad padding, or not ASCII
         return None, False
+
+
+# The first bytes that may start a body json.loads reads as other than plain UTF-8: a byte-order mark
+# (UTF-8, UTF-16 or UTF-32) or a zero byte among the first two (UTF-16/32 text without a mark).
+_MARKED_STARTS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00")
+
+
+def body_encoding(raw: bytes) -> str:
+    """The encoding ``json.loads`` would read ``raw`` in (its ``detect_encoding``): ``utf-8`` for
+    all but the rare body that starts with a byte-order mark or zero bytes."""
+    if not raw.startswith(_MARKED_STARTS) and raw[1:2] != b"\x00":
+        return "utf-8"
+    from json import detect_encoding  # json is loaded already: flattening imports it
+
+    return detect_encoding(raw)
+
+
+@cache
+def _cookie_escape() -> re.Pattern[str]:
+    return re.compile(r"\\(?:([0-3][0-7][0-7])|(.))", re.DOTALL)
+
+
+def simple_cookie_value(value: str) -> str:
+    """A quoted cookie value as ``http.cookies.SimpleCookie`` reads it: quotes dropped, ``\\073``
+    octal escapes and ``\\x`` escaped characters undone (``"x\\047 OR 1=1"`` is ``x' OR 1=1``)."""
+    return _cookie_escape().sub(lambda match: chr(int(match[1], 8)) if match[1] else match[2], value[1:-1])
 
 
 class Request:
@@ -212,15 +250,16 @@ class Request:
         for name, values in self._within_query_cap(list(multi.items())):
             key = unquote_plus(str(name)) if decode else str(name)
             for value in values if isinstance(values, list) else [values]:
-                self._add(result, "query", key, unquote_plus(value) if decode and isinstance(value, str) else value)
+                for read in _both_unquotings(value) if decode and isinstance(value, str) else [value]:
+                    self._add(result, "query", key, read)
         for name, value in self._within_query_cap(list(single.items())):
             key = unquote_plus(str(name)) if decode else str(name)
-            value = unquote_plus(value) if decode and isinstance(value, str) else value
-            known = result.get(key)
-            # API Gateway v2 joins repeated parameters with commas; the raw query string gave them one by one.
-            # A value that differs still counts: the handler reads this field, whatever rawQueryString said.
-            if not known or (value not in known and value != ",".join(known)):
-                self._add(result, "query", key, value)
+            for read in _both_unquotings(value) if decode and isinstance(value, str) else [value]:
+                known = result.get(key)
+                # API Gateway v2 joins repeated parameters with commas; the raw query string gave them one by one.
+                # A value that differs still counts: the handler reads this field, whatever rawQueryString said.
+                if not known or (read not in known and read != ",".join(known)):
+                    self._add(result, "query", key, read)
         return result
 
     def _within_query_cap(self, fields: list[Any]) -> list[Any]:
@@ -243,7 +282,10 @@ class Request:
         for pair in pairs:
             name, sep, value = pair.strip().partition("=")
             if sep and name:
-                result.setdefault(name, []).append(value)
+                values = result.setdefault(name, [])
+                values.append(value)
+                if len(value) >= 2 and value[0] == value[-1] == '"' and "\\" in value:
+                    values.append(simple_cookie_value(value))
         return result
 
     @memo
@@ -262,9 +304,24 @@ class Request:
 
     @memo
     def body(self) -> str | None:
-        """The body as text (base64 decoded); undecodable bytes are replaced."""
+        """The body as text (base64 decoded); undecodable bytes are replaced.
+
+        A UTF-8 byte-order mark is dropped, as ``json.loads`` drops it from bytes. A base64 body in
+        UTF-16 or UTF-32 (a mark, or the zero bytes of its first characters, say so) that reads as
+        JSON there is read as ``json.loads`` reads it, and its UTF-8 reading is stray: walked too.
+        """
         raw = self.body_bytes
-        return None if raw is None else raw.decode("utf-8", "replace")
+        if raw is None:
+            return None
+        text = raw.decode("utf-8", "replace")
+        if self._raw.get("isBase64Encoded"):
+            encoding = body_encoding(raw)
+            if encoding not in ("utf-8", "utf-8-sig"):
+                wide = raw.decode(encoding, "replace").lstrip("\ufeff")
+                if wide.lstrip()[:1] in ("{", "[", '"'):
+                    self.stray.append(("body", text))
+                    return wide
+        return text[1:] if text[:1] == "\ufeff" else text
 
     @memo
     def content_type(self) -> str:
