@@ -36,6 +36,7 @@ from itertools import compress, filterfalse, repeat
 from operator import contains
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import transformed_inputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -449,7 +450,8 @@ def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any])
     if special is None and internal is None:
         return None  # public: the fast path
     address = next((c.effective for c in classes if c.endpoint or c.category), destination.host)
-    source = destination.carried or source_of(destination.host, destination.port, inputs)
+    source = destination.carried or source_of(destination.host, destination.port, inputs) or source_of(
+        destination.host, destination.port, transformed_inputs(inputs))  # type: ignore[arg-type]
     target = _target(destination, address)
     if source is None:
         if special is None or destination.trusted_caller():

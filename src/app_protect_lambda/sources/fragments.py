@@ -1,0 +1,430 @@
+"""Fragments of a sink argument that came from an input the code transformed on the way.
+
+Code rarely hands an input to a sink untouched: it strips it, lower-cases it, collapses its
+blanks, cuts it (``x[:40]``, ``x.split(",")[1]``), unescapes HTML, folds it to ASCII, or runs a
+naive sanitiser over it (``x.replace("<", "")``). Verbatim containment, the sinks' fast path,
+then finds nothing, and the structure the input carries goes unjudged. This module finds the
+pieces of the argument that carry structure (what a ``Family`` calls an anchor: a quote, an
+operator, ``..``, a scheme) and occur in some input once both are normalised alike, and hands
+them to the detector as inputs: the detector's own span judgement then applies unchanged.
+
+Normal form: HTML-unescaped (inputs only: the argument is what runs), folded to ASCII (NFKD,
+the rest dropped), lower-cased, runs of blanks as one space. Around each anchor of the
+argument the window grows, inside one input at a time, to the longest text both share: strip,
+case, collapse, truncation and split parts leave the window whole; a sanitiser's removal
+stops it where the character went, and the part with the anchor remains.
+
+Precision. Coincidences between the code's own text and a piece of a benign input are the
+risk, so a window counts only when:
+- it is the whole input (blanks aside) and at least ``Family.minimum`` characters long (4 for
+  most: ``'--`` alone, ``), (`` or ``a=b`` are too common to be anyone's), or it is a piece of
+  the input and at least ``PIECE_MINIMUM`` (8): a prefix (a truncation), a suffix, or a piece
+  bounded on both sides by a non-word character (a split part, a removed character). A
+  piece is where chance lives: ``name=`` of a value ``name=bob`` next to the code's
+  ``WHERE name=?``, ``', '`` of ``'hi', 'bye'`` (not bounded: never). ``Family.whole`` asks
+  for the whole input, where even a prefix is too loose (a Location that begins like the
+  Referer);
+- a quote at the window's edge is not the input's when another one stands next to it
+  outside the window, or when the window's edge is inside the input: shlex
+  reopens its quote next to the input's own (``'"'"'``), SQL doubles it (``''``);
+- the input is not a JSON object or array: its fields are inputs of their own, and its
+  punctuation (``"name":``) matches the code's quoting everywhere.
+
+Cost. The index (the 4-grams around the anchor characters of each input that holds an
+anchor) is built once per invocation and family, and only inputs with an anchor enter it:
+on the realistic route that is the User-Agent and Accept-Language headers. An argument
+costs one regular-expression pass for its anchors and a set look-up for each of the four
+4-grams around each; windows grow (a galloping search of substring tests in C) only where a
+4-gram is shared. Bounds: inputs of up to ``MAX_INPUT`` characters and ``MAX_INDEXED`` in all
+are indexed; per argument at most ``MAX_WINDOWS`` windows grow, each over at most
+``MAX_CANDIDATES`` inputs that share its 4-gram, so hostile input stays linear.
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from functools import cache, lru_cache, partial
+from itertools import accumulate
+
+from .inputs import UNLOCATED, Input
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from .inputs import Inputs
+
+GRAM = 4
+PIECE_MINIMUM = 8
+MAX_INPUT = 65536
+MAX_INDEXED = 1 << 18
+MAX_WINDOWS = 64
+MAX_CANDIDATES = 16
+MAX_OCCURRENCES = 8
+TRANSFORM = "transformed"
+_BLANKS = " \t\n\r\f\v"
+
+
+class Family:
+    """What carries structure for one detector.
+
+    ``anchors``: a regular expression for the structure in an argument (and in an input);
+    ``chars``: every character an anchor can hold, around which inputs are indexed;
+    ``quotes``: the characters an escaping of the code's own may put next to the input's (a
+    quote reopened or doubled), never taken as the input's at a window's edge;
+    ``minimum``: the shortest window that counts; ``whole``: the window must be the whole
+    input, blanks aside; ``removed``: texts a naive sanitiser deletes in one pass
+    (``x.replace("../", "")``), each giving the input a second indexed form without them.
+    """
+
+    __slots__ = ("anchors", "chars", "minimum", "name", "quotes", "removed", "whole")
+
+    def __init__(self, name: str, anchors: str, chars: str, *, quotes: str = "", minimum: int = GRAM,
+                 whole: bool = False, removed: tuple[str, ...] = ()) -> None:
+        if minimum < GRAM:
+            raise ValueError(f"a window shorter than {GRAM} characters cannot be indexed")
+        self.name, self.anchors, self.chars, self.quotes = name, anchors, chars, quotes
+        self.minimum, self.whole, self.removed = minimum, whole, removed
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r})"
+
+
+# ---------------------------------------------------------------- the normal form
+
+@cache
+def _unescape() -> Callable[[str], str]:
+    from html import unescape
+    return unescape
+
+
+@cache
+def _decompose() -> Callable[[str], str]:
+    from unicodedata import normalize
+    return partial(normalize, "NFKD")
+
+
+@cache
+def _blank_run() -> re.Pattern[str]:
+    return re.compile(f"[{_BLANKS}]+")
+
+
+@cache
+def _loose_blanks() -> re.Pattern[str]:
+    """Blanks the normal form changes: two in a row, or one that is not a space."""
+    return re.compile(f"[{_BLANKS}]{{2}}|[\t\n\r\f\v]")
+
+
+def _ascii(text: str) -> str:
+    return _decompose()(text).encode("ascii", "ignore").decode("ascii")
+
+
+def normal(text: str, *, unescape: bool = False) -> str:
+    """``text`` in the normal form; ``unescape`` for an input (HTML entities decoded first)."""
+    if unescape and "&" in text:
+        text = _unescape()(text)
+    if not text.isascii():
+        text = _ascii(text)
+    text = text.lower()
+    return _blank_run().sub(" ", text) if _loose_blanks().search(text) else text
+
+
+def _positions(text: str) -> tuple[str, list[int]]:
+    """``normal(text)`` built one character at a time, with the index in ``text`` of each character."""
+    out: list[str] = []
+    index: list[int] = []
+    blank = False
+    for i, char in enumerate(text):
+        for folded in (char if char < "\x80" else _ascii(char)).lower():
+            if folded in _BLANKS:
+                if blank:
+                    continue
+                folded, blank = " ", True
+            else:
+                blank = False
+            out.append(folded)
+            index.append(i)
+    return "".join(out), index
+
+
+# ---------------------------------------------------------------- the index of one invocation
+
+@lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _container(text: str) -> bool:
+    """A JSON object or array: its fields are inputs of their own."""
+    text = text.strip()
+    return len(text) > 1 and ((text[0] == "{" and text[-1] == "}") or (text[0] == "[" and text[-1] == "]"))
+
+
+class _Index:
+    """The normalised inputs that hold an anchor, and the 4-grams around their anchor characters."""
+
+    __slots__ = ("grams", "sources", "texts")
+
+    def __init__(self, values: tuple[str, ...], family: Family) -> None:
+        anchors = _compiled(family.anchors)
+        chars = _compiled("[" + re.escape(family.chars) + "]")
+        self.texts: list[str] = []
+        self.sources: list[str] = []
+        self.grams: dict[str, list[int]] = {}
+        total = 0
+        for value in _worth_indexing(values, family):
+            if not family.minimum <= len(value) <= MAX_INPUT or _container(value):
+                continue
+            text = normal(value, unescape=True)
+            forms = [text, *{text.replace(removed, "") for removed in family.removed if removed in text}]
+            for form in forms:
+                if len(form) < family.minimum or anchors.search(form) is None or total + len(form) > MAX_INDEXED:
+                    continue
+                total += len(form)
+                self._add(form, value, chars)
+
+    def _add(self, text: str, value: str, chars: re.Pattern[str]) -> None:
+        number = len(self.texts)
+        self.texts.append(text)
+        self.sources.append(value)
+        grams = self.grams
+        last = len(text) - GRAM
+        found = [match.start() for match in chars.finditer(text)]
+        if len(found) * GRAM >= last:  # dense: every 4-gram, once each
+            starts: Iterable[int] = range(last + 1)
+        else:
+            starts = sorted({start for position in found
+                             for start in range(max(0, position - GRAM + 1), min(position, last) + 1)})
+        for start in starts:
+            owners = grams.setdefault(text[start:start + GRAM], [])
+            if (not owners or owners[-1] != number) and len(owners) < MAX_CANDIDATES:
+                owners.append(number)
+
+
+def _worth_indexing(values: tuple[str, ...], family: Family) -> Iterator[str]:
+    """The values that may hold an anchor once normalised: one with an anchor, an ``&`` (an HTML
+    entity may hide one) or a character past ASCII (folding may make one). Found by one search
+    over all of them joined, in C: most values of a request hold none."""
+    joined = "\x00".join(values)
+    worth = _compiled(f"(?:{family.anchors})|&|[^\x00-\x7f]")
+    ends = list(accumulate(map(len, values), lambda end, size: end + size + 1, initial=-1))[1:]
+    position = 0
+    while (match := worth.search(joined, position)) is not None:
+        number = bisect_left(ends, match.start())
+        yield values[number]
+        position = ends[number] + 1
+
+
+_indexes: dict[tuple[int, str], tuple[Inputs, _Index]] = {}
+
+
+def _index(inputs: Inputs, family: Family) -> _Index:
+    """The index of ``inputs`` for ``family``, built on the first argument of the invocation that asks."""
+    key = (id(inputs), family.name)
+    entry = _indexes.get(key)
+    if entry is not None and entry[0] is inputs:
+        return entry[1]
+    if len(_indexes) >= 8:  # earlier invocations'
+        _indexes.clear()
+    index = _Index(inputs.values, family)
+    _indexes[key] = (inputs, index)
+    return index
+
+
+# ---------------------------------------------------------------- windows
+
+def _grow(argument: str, start: int, end: int, text: str) -> tuple[int, int]:
+    """The longest window around [start, end) of ``argument`` that occurs in ``text``, of two
+    maximal ones: grown rightwards first, or leftwards first."""
+    right_end = _rightwards(argument, start, end, text)
+    right = (_leftwards(argument, start, right_end, text), right_end)
+    left_start = _leftwards(argument, start, end, text)
+    left = (left_start, _rightwards(argument, left_start, end, text))
+    return right if right[1] - right[0] >= left[1] - left[0] else left
+
+
+def _rightwards(argument: str, start: int, end: int, text: str) -> int:
+    """The last end such that ``argument[start:end]`` occurs in ``text`` (it does at ``end``):
+    the step doubles while the window keeps occurring, then halves, about 2 log n substring tests."""
+    step, limit, doubling = 1, len(argument), True
+    while step and end < limit:
+        probe = min(end + step, limit)
+        if argument[start:probe] in text:
+            end = probe
+            if doubling:
+                step *= 2
+        else:
+            doubling = False
+            step //= 2
+    return end
+
+
+def _leftwards(argument: str, start: int, end: int, text: str) -> int:
+    """The first start such that ``argument[start:end]`` occurs in ``text``, as ``_rightwards``."""
+    step, doubling = 1, True
+    while step and start > 0:
+        probe = max(start - step, 0)
+        if argument[probe:end] in text:
+            start = probe
+            if doubling:
+                step *= 2
+        else:
+            doubling = False
+            step //= 2
+    return start
+
+
+def _placed(text: str, window: str, family: Family) -> tuple[int, int] | None:
+    """Where, inside ``window``, a piece of the input ``text`` lies that a transformation could
+    have left, or None.
+
+    Away from the input's own start and end, a structural character at the window's edge may be
+    the code's (the quote shlex or a doubled ``''`` reopens next to the input's quote): it is cut
+    off, and what remains must still be long enough and carry an anchor.
+    """
+    size = len(window)
+    at = text.find(window)
+    seen = 0
+    quotes = family.quotes
+    while at != -1 and seen < MAX_OCCURRENCES:
+        seen += 1
+        end = at + size
+        if family.whole:
+            if not text[:at].strip() and not text[end:].strip():
+                return 0, size
+        else:
+            lead = 0
+            if at:
+                while lead < size and window[lead] in quotes:
+                    lead += 1
+            tail = size
+            if end < len(text):
+                while tail > lead and window[tail - 1] in quotes:
+                    tail -= 1
+            first, last = at + lead, at + tail
+            whole = not text[:first].strip() and not text[last:].strip()
+            if tail - lead >= (family.minimum if whole else max(family.minimum, PIECE_MINIMUM)) and (
+                    whole or first == 0 or last == len(text) or
+                    (not text[first - 1].isalnum() and not text[last].isalnum())
+            ) and _compiled(family.anchors).search(window, lead, tail) is not None:
+                return lead, tail
+        at = text.find(window, at + 1)
+    return None
+
+
+def _windows(norm: str, index: _Index, family: Family) -> list[tuple[int, int, int]]:
+    """(start, end, input number) of each window of the normalised argument that counts."""
+    found: list[tuple[int, int, int]] = []
+    grams, texts = index.grams, index.texts
+    covered = grown = 0
+    last = len(norm) - GRAM
+    for anchor in _compiled(family.anchors).finditer(norm):
+        first, after = anchor.span()
+        if first < covered:
+            continue
+        owners: dict[int, None] = {}  # the inputs that share a 4-gram around the anchor, in order
+        for start in range(max(0, after - GRAM), min(first, last) + 1):
+            owners.update(dict.fromkeys(grams.get(norm[start:start + GRAM], ())))
+        if not owners:
+            continue
+        best: tuple[int, int, int] | None = None
+        for number in owners:
+            if grown >= MAX_WINDOWS:
+                return found
+            grown += 1
+            text = texts[number]
+            start, end = _grow(norm, first, after, text)
+            quotes = family.quotes
+            # A structural character at the edge next to another one outside: who wrote it is unknown
+            # (shlex reopens its quote next to the input's, SQL doubles it), so it is not the input's.
+            if start and norm[start] in quotes and norm[start - 1] in quotes:
+                start += 1
+            if end < len(norm) and norm[end - 1] in quotes and norm[end] in quotes:
+                end -= 1
+            if end - start < family.minimum or (best is not None and end - start <= best[1] - best[0]):
+                continue
+            placed = _placed(text, norm[start:end], family)
+            if placed is not None:
+                best = (start + placed[0], start + placed[1], number)
+        if best is not None:
+            found.append(best)
+            covered = best[1]
+    return found
+
+
+_last: list[tuple[Inputs, str, str, list[Input]]] = []
+
+
+def transformed(argument: str, inputs: Inputs, family: Family) -> list[Input]:
+    """The fragments of ``argument`` that carry ``family``'s structure and come from an input
+    the code transformed, each as an input: the fragment as it is in the argument, located by
+    the input it came from (``Inputs.locate`` finds where), ``transform`` "transformed"."""
+    if _last and _last[0][0] is inputs and _last[0][1] == family.name and _last[0][2] == argument:
+        return _last[0][3]  # the sink's fast path asked for this argument a moment ago
+    index = _index(inputs, family)
+    found: list[Input] = []
+    if index.texts:
+        norm = normal(argument)
+        windows = _windows(norm, index, family)
+        if windows:
+            found = _fragments(argument, norm, windows, index)
+    _last[:] = [(inputs, family.name, argument, found)]
+    return found
+
+
+def _fragments(argument: str, norm: str, windows: list[tuple[int, int, int]], index: _Index) -> list[Input]:
+    mapped, positions = _positions(argument)
+    fragments: list[Input] = []
+    for start, end, number in windows:
+        window = norm[start:end]
+        if mapped[start:end] != window:  # the two normal forms differ: find the window again
+            start = mapped.find(window)
+            if start == -1:
+                continue
+            end = start + len(window)
+        fragment = argument[positions[start]:positions[end - 1] + 1]
+        fragments.append(Input(UNLOCATED + index.sources[number], fragment, TRANSFORM))
+    return fragments
+
+
+# ---------------------------------------------------------------- whole inputs, transformed
+
+class Transformed:
+    """The inputs as code commonly transforms them whole: normalised, and cut into the parts a
+    ``split`` on blanks, commas, semicolons or bars gives. For detectors that look for a value
+    inside the inputs (SSRF: the host a connection goes to) rather than an input inside the
+    argument; ``values`` and ``forms`` as ``Inputs`` has them, each form located by its input."""
+
+    __slots__ = ("forms", "values")
+
+    def __init__(self, inputs: Inputs) -> None:
+        forms: dict[str, Input] = {}
+        total = 0
+        for value in inputs.values:
+            if len(value) > MAX_INPUT or total > MAX_INDEXED:
+                continue
+            text = normal(value, unescape=True).strip()
+            pieces = [text, *_separators().split(text)] if _separators().search(text) else [text]
+            for piece in pieces:
+                if piece != value and len(piece) >= 2 and piece not in forms:
+                    total += len(piece)
+                    forms[piece] = Input(UNLOCATED + value, piece, TRANSFORM)
+        self.forms = tuple(forms.values())
+        self.values = tuple(forms)
+
+
+@cache
+def _separators() -> re.Pattern[str]:
+    return re.compile(r"[\s,;|]+")
+
+
+_transformed: list[tuple[Inputs, Transformed]] = []
+
+
+def transformed_inputs(inputs: Inputs) -> Transformed:
+    """``Transformed(inputs)``, built once per invocation."""
+    if _transformed and _transformed[0][0] is inputs:
+        return _transformed[0][1]
+    view = Transformed(inputs)
+    _transformed[:] = [(inputs, view)]
+    return view
