@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 MAX_OCCURRENCES = 16
 # What carries shell syntax in a fragment an input left after the code transformed it: separators,
 # pipes, redirections, substitutions, quotes, globs, braces, comments (sources/fragments.py).
-FRAGMENTS = Family("shell", r"[;|&$`<>()'\"\\*?{}~#\[]", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
+FRAGMENTS = Family("shell", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
 
 # Character classes of a shell command line.
 LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)

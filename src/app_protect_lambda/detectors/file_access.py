@@ -409,7 +409,7 @@ def _extraction(root: str, members: list[Member], rules: Rules) -> Finding | Non
 
 # What makes a path climb in a fragment an input left after the code transformed it; a naive
 # sanitiser's one pass of ``replace("../", "")`` gives the input a second form (sources/fragments.py).
-FRAGMENTS = Family("path", r"\.\.", "./\\", removed=("../", "..\\"))
+FRAGMENTS = Family("path", ("..",), removed=("../", "..\\"))
 
 
 def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rules) -> Finding | None:

@@ -49,7 +49,7 @@ MAX_OCCURRENCES = 16
 MIN_WHOLE = 6  # a Location shorter than this inside an input proves nothing
 # A scheme's colon, the slashes or backslashes that open an authority; a fragment must be the whole
 # input, blanks aside: a Location that merely starts like the Referer is the site's own doing.
-FRAGMENTS = Family("redirect", r":|//|\\\\", ":/\\", minimum=MIN_WHOLE, whole=True)
+FRAGMENTS = Family("redirect", (":", "//", "\\\\"), minimum=MIN_WHOLE, whole=True)
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript"})
 _C0_AND_SPACE = "".join(chr(code) for code in range(0x21))

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 MAX_OCCURRENCES = 16
 # What carries SQL structure in a fragment an input left after the code transformed it: a quote,
 # a statement separator, an operator, a parenthesis, a comment (sources/fragments.py).
-FRAGMENTS = Family("sql", r"['\"`;=<>()|&#]|--|/\*", "'\"`;=<>()|&#-/*", quotes="'\"`")
+FRAGMENTS = Family("sql", ("--", "/*", *"'\"`;=<>()|&#"), quotes="'\"`")
 
 _COMMENT = "comment"
 _DOLLAR = "dollar"
