@@ -186,6 +186,12 @@ def test_fragments_are_as_in_the_argument_and_located() -> None:
     assert found[0].describe().endswith("(transformed)")
 
 
+def test_values_with_nul_and_empty_values_are_placed_right() -> None:
+    values = inputs("", "a\x00b", "", "\x00\x00", "x' OR '1'='1", "-", "-y")
+    found = transformed("SELECT 1 FROM t WHERE a = 'X' OR '1'='1'", values, sql_injection.FRAGMENTS)
+    assert [(item.location, item.value) for item in found] == [("\x00unlocated:x' OR '1'='1", "X' OR '1'='1")]
+
+
 def test_no_anchor_no_work() -> None:
     assert transformed("SELECT id FROM users WHERE active", inputs("x' OR 1=1 --"), sql_injection.FRAGMENTS) == []
 
