@@ -35,7 +35,7 @@ def _none(*args: Any) -> list:
     return []
 
 
-def _nothing_transformed(inputs: Any) -> _NoFragments:
+def _nothing_transformed(*args: Any) -> _NoFragments:
     return _NoFragments()
 
 

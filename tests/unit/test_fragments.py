@@ -192,6 +192,13 @@ def test_values_with_nul_and_empty_values_are_placed_right() -> None:
     assert [(item.location, item.value) for item in found] == [("\x00unlocated:x' OR '1'='1", "X' OR '1'='1")]
 
 
+@pytest.mark.parametrize("padding", [0, 5000])  # the index searched joined, and the table of 4-grams
+def test_both_kinds_of_index_find_the_same(padding: int) -> None:
+    values = inputs("Mozilla/5.0 (X11; Linux x86_64); " * (padding // 30), "  X' OR 'A'='A ", "O'Brien")
+    statement = "SELECT 1 FROM t WHERE a = 'x' or 'a'='a' AND b = 'o''brien'"
+    assert [item.value for item in transformed(statement, values, sql_injection.FRAGMENTS)] == ["x' or 'a'='a"]
+
+
 def test_no_anchor_no_work() -> None:
     assert transformed("SELECT id FROM users WHERE active", inputs("x' OR 1=1 --"), sql_injection.FRAGMENTS) == []
 

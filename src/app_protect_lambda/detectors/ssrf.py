@@ -450,8 +450,10 @@ def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any])
     if special is None and internal is None:
         return None  # public: the fast path
     address = next((c.effective for c in classes if c.endpoint or c.category), destination.host)
-    source = destination.carried or source_of(destination.host, destination.port, inputs) or source_of(
-        destination.host, destination.port, transformed_inputs(inputs))  # type: ignore[arg-type]
+    source = destination.carried or source_of(destination.host, destination.port, inputs)
+    if source is None:  # an input the code unescaped or split before it connected
+        source = source_of(destination.host, destination.port,
+                           transformed_inputs(inputs, host_key(destination.host)))  # type: ignore[arg-type]
     target = _target(destination, address)
     if source is None:
         if special is None or destination.trusted_caller():
