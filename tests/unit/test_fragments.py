@@ -199,6 +199,14 @@ def test_both_kinds_of_index_find_the_same(padding: int) -> None:
     assert [item.value for item in transformed(statement, values, sql_injection.FRAGMENTS)] == ["x' or 'a'='a"]
 
 
+def test_anchors_inside_a_found_window_do_not_count_towards_the_cap() -> None:
+    padding = "a'" * 30000  # one input of 60,000 characters holding 30,000 quotes
+    values = inputs(padding, padding[:-2] + "b'", "x' OR '1'='1")
+    statement = f"SELECT 1 FROM t WHERE a = '{padding.upper()}' AND c = '{padding.upper()}' AND b = 'X' OR '1'='1'"
+    found = transformed(statement, values, sql_injection.FRAGMENTS)
+    assert "X' OR '1'='1" in [item.value for item in found]
+
+
 def test_no_anchor_no_work() -> None:
     assert transformed("SELECT id FROM users WHERE active", inputs("x' OR 1=1 --"), sql_injection.FRAGMENTS) == []
 

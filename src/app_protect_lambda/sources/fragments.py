@@ -47,9 +47,13 @@ The whole route: +50 ± 18 µs per invocation, on a 1.5 ms protected invocation.
 (about 2 log n substring tests in C) only where a 4-gram is shared. Bounds: inputs of up to
 ``MAX_INPUT`` characters and ``MAX_INDEXED`` in all are indexed (the rest only verbatim);
 per argument at most ``MAX_WINDOWS`` windows grow, each in at most ``MAX_CANDIDATES`` inputs
-that share its 4-gram; hostile input stays linear, about 1 µs per character of an argument
-made of anchors (1 MB of ``'='`` against 60 kB of ``'=`` took 0.9 s here, the SQL reading
-itself about as long).
+that share its 4-gram, and the first ``MAX_ANCHORS`` anchors are looked at (about 1 µs each
+when no window grows: 1 MB of ``'='`` took 1.1-1.5 s uncapped, 60 ms capped, where the SQL
+reading of it takes 50 ms). Anchors past the cap are left to verbatim containment. Reaching
+it takes 50,000 anchors outside every window found: the code's own structure, inputs the code
+escaped, or an input too long to be indexed (an indexed input's own structure is one window,
+skipped). That is the known limit: a transformed payload after more than 50,000 such anchors
+in one argument is judged only verbatim.
 
 ``Transformed`` serves the detectors that look for a value inside the inputs (SSRF: the
 host) rather than an input inside the argument.
@@ -75,6 +79,7 @@ SMALL_INDEX = 4096
 MAX_INPUT = 65536
 MAX_INDEXED = 1 << 18
 MAX_WINDOWS = 64
+MAX_ANCHORS = 50000
 MAX_CANDIDATES = 16
 MAX_OCCURRENCES = 8
 TRANSFORM = "transformed"
@@ -378,10 +383,14 @@ def _windows(norm: str, index: _Index, family: Family) -> list[tuple[int, int, i
     covered = grown = 0
     last = len(norm) - GRAM
     holding = index.holding
+    looked = 0
     for anchor in index.anchors.finditer(norm):  # type: ignore[union-attr]
         first, after = anchor.span()
         if first < covered:
-            continue
+            continue  # inside a window found: not counted
+        looked += 1
+        if looked > MAX_ANCHORS:
+            break
         owners: dict[int, None] = {}  # the inputs that share a 4-gram around the anchor, in order
         for start in range(max(0, after - GRAM), min(first, last) + 1):
             numbers = holding(norm[start:start + GRAM])
