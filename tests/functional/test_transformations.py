@@ -1,7 +1,8 @@
 """Transformations between the event and the sink do not hide an input: an attack that the code
 strips, re-cases, collapses, cuts, splits, unescapes, half-sanitises or folds to ASCII before a
 real sink is blocked there, from HTTP and from SQS, and the harm never happens (sqlite rows,
-files outside the folder, the shell's redirection); benign values that look alike pass unchanged."""
+files outside the folder, the shell's redirection, a request to a local server, a redirect
+sent); benign values that look alike pass unchanged."""
 from __future__ import annotations
 
 import html
@@ -15,11 +16,14 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 import pytest
 
 from app_protect_lambda import RequestBlocked, protect, sinks
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event, sqs_event
+
+from .network_support import TIMEOUT, LocalServer
 
 
 def ascii_fold(text: str) -> str:
@@ -282,3 +286,51 @@ def test_each_payload_does_harm_after_its_transformation_when_unprotected(name: 
     assert [path.name.lower() for path in work.iterdir() if path.is_file()] == ["pwned.txt"]
     target = os.path.normpath(os.path.join(folder, transform(PATH_ATTACKS[name])))
     assert not target.startswith(str(folder) + os.sep)
+
+
+# ---------------------------------------------------------------- redirects and outbound calls
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+@pytest.mark.parametrize(("value", "transform"), [
+    ("  https://evil.example/login ", str.strip), ("HTTPS://EVIL.EXAMPLE/login", str.lower),
+    ("https:&#47;&#47;evil.example/login", html.unescape), ("/home,https://evil.example/x", lambda x: x.split(",")[1]),
+])
+def test_an_open_redirect_through_a_transformation_is_blocked(value: str, transform: Callable[[str], str],
+                                                              trigger: str, records) -> None:
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        return {"statusCode": 302, "headers": {"Location": transform(name_of(event))}, "body": ""}
+
+    answer = run(handler, TRIGGERS[trigger](value))
+    assert blocked(answer) and "evil.example" not in json.dumps(answer)
+    assert records.detections()[0]["protection"] == "open_redirect"
+
+
+@pytest.mark.parametrize("value", ["  /account ", "/HOME", "https:&#47;&#47;shop.example.com/cart"])
+def test_a_transformed_same_site_redirect_passes(value: str, records) -> None:
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        location = html.unescape(name_of(event)).strip().lower()
+        return {"statusCode": 302, "headers": {"Location": location}, "body": ""}
+
+    event = apigw_v2_event("GET", "/login", query={"name": value}, headers={"host": "shop.example.com"})
+    assert handler(event, LambdaContext())["statusCode"] == 302
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+@pytest.mark.parametrize("template", ["http://127&#46;0&#46;0&#46;1:{port}/admin",
+                                      "https://cdn.example.com,http://127.0.0.1:{port}/admin"])
+def test_ssrf_through_unescape_or_split_is_blocked(template: str, trigger: str, records) -> None:
+    sinks.instrument()
+    with LocalServer() as server:
+        @protect(mode="block")
+        def handler(event: dict, context: Any) -> dict:
+            url = html.unescape(name_of(event)).split(",")[-1]
+            with urlopen(url, timeout=TIMEOUT) as reply:
+                return {"statusCode": 200, "body": reply.read().decode()}
+
+        answer = run(handler, TRIGGERS[trigger](template.format(port=server.port)))
+        assert blocked(answer) and "internal-secret" not in json.dumps(answer)
+        assert server.untouched
+    assert records.detections()[0]["protection"] == "ssrf"
