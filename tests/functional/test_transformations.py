@@ -334,3 +334,48 @@ def test_ssrf_through_unescape_or_split_is_blocked(template: str, trigger: str, 
         assert blocked(answer) and "internal-secret" not in json.dumps(answer)
         assert server.untouched
     assert records.detections()[0]["protection"] == "ssrf"
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+@pytest.mark.parametrize(("value", "transform"), [
+    ("  --use-compress-program=touch pwned.txt ", str.strip),
+    ("a.txt,--use-compress-program=touch pwned.txt", lambda x: x.split(",")[1]),
+])
+def test_option_injection_through_a_transformation_is_blocked(value: str, transform: Callable[[str], str],
+                                                              trigger: str, tmp_path: Path, records) -> None:
+    (tmp_path / "a.txt").write_text("report")
+    sinks.instrument()
+
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        subprocess.run(["tar", "-cf", "out.tar", transform(name_of(event))], cwd=tmp_path, check=False,
+                       stderr=subprocess.DEVNULL)
+        return {"statusCode": 200, "body": "archived"}
+
+    assert blocked(run(handler, TRIGGERS[trigger](value)))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt"]  # tar never ran, nor touch
+    assert records.detections()[0]["rule"] == "cmdi.option"
+
+
+@pytest.mark.parametrize("value", ["  A.TXT ", "a.txt,a.txt"])
+def test_a_transformed_file_name_in_an_argument_vector_passes(value: str, tmp_path: Path, records) -> None:
+    (tmp_path / "a.txt").write_text("report")
+    sinks.instrument()
+
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        name = name_of(event).split(",")[-1].strip().lower()
+        subprocess.run(["tar", "-cf", "out.tar", "--", name], cwd=tmp_path, check=True)
+        return {"statusCode": 200, "body": "archived"}
+
+    assert run(handler, http(value)) == {"statusCode": 200, "body": "archived"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt", "out.tar"]
+    assert records.detections() == []
+
+
+def test_the_option_payload_does_harm_when_unprotected(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("report")
+    payload = "  --use-compress-program=touch pwned.txt ".strip()
+    subprocess.run(["tar", "-cf", "out.tar", payload, "a.txt"], cwd=tmp_path, check=False,
+                   stderr=subprocess.DEVNULL)  # outside an invocation: nothing is judged
+    assert (tmp_path / "pwned.txt").exists()

@@ -88,6 +88,22 @@ def test_traversal_through_each_transformation_is_found(name: str, transform: Ca
     assert finding is not None and finding.rule == "file.traversal"
 
 
+@pytest.mark.parametrize(("vector", "payload", "transform"), [
+    (["git", "clone", "{}", "/tmp/repo"], "  --upload-pack=touch /tmp/pwned ", str.strip),
+    (["curl", "-s", "{}", "https://api.example.com"], "-O /TMP/PWNED", str.lower),
+    (["curl", "-s", "{}", "https://api.example.com"], "https://a.example,--output=/tmp/pwned",
+     lambda x: x.split(",")[1]),
+])
+def test_option_injection_through_a_transformation_is_found(vector: list[str], payload: str,
+                                                            transform: Callable[[str], str]) -> None:
+    argv = [part.format(transform(payload)) for part in vector]
+    assert payload not in argv
+    command = Command(argv)
+    assert command_injection.Prefilter(inputs(payload)).may_inject(command)
+    finding = command_injection.detect(command, inputs(payload), {})
+    assert finding is not None and finding.rule == "cmdi.option"
+
+
 def test_traversal_through_a_naive_sanitiser_is_found() -> None:
     payload = "....//....//etc/passwd"
     path = "/srv/files/" + payload.replace("../", "")
@@ -151,6 +167,19 @@ SHELL_BENIGN = [
 @pytest.mark.parametrize(("script", "values"), SHELL_BENIGN)
 def test_benign_shell_is_allowed(script: str, values: list[str]) -> None:
     assert command_injection.detect(Command([script], shell=True), inputs(*values), {}) is None
+
+
+ARGV_BENIGN = [
+    (["convert", "in.png", "-resize", "{}", "out.png"], " -100 "),  # a negative number, stripped
+    (["git", "log", "--format=%h", "{}"], "  Main-Branch "),
+    (["true", "--order", "{}"], "ord-2026-118734"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), ARGV_BENIGN)
+def test_benign_argument_vectors_are_allowed(vector: list[str], payload: str) -> None:
+    command = Command([part.format(payload.strip().lower()) for part in vector])
+    assert command_injection.detect(command, inputs(payload, "en-GB,en;q=0.9", "2026-03-14T09:00:01Z"), {}) is None
 
 
 PATH_BENIGN = [

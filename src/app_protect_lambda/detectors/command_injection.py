@@ -44,6 +44,8 @@ MAX_OCCURRENCES = 16
 # What carries shell syntax in a fragment an input left after the code transformed it: separators,
 # pipes, redirections, substitutions, quotes, globs, braces, comments (sources/fragments.py).
 FRAGMENTS = Family("shell", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
+# In an argument vector, what may start an option (`` --upload-pack=...``.strip()).
+OPTION_FRAGMENTS = Family("option", ("-",))
 
 # Character classes of a shell command line.
 LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)
@@ -531,7 +533,8 @@ class Prefilter:
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
         text = "\x00".join([arg for arg in argv[1:] if arg[:1] == "-"])
-        return bool(text) and any(map(text.__contains__, every))
+        return bool(text) and (any(map(text.__contains__, every)) or
+                               bool(transformed(text, self.inputs, OPTION_FRAGMENTS)))
 
 
 # ---------------------------------------------------------------- detection
@@ -759,7 +762,7 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
     if len(argv) < 2:
         return None
     joined = "\x00".join(argv)
-    candidates = inputs.occurring_in(joined, _any)
+    candidates = inputs.occurring_in(joined, _any) + transformed(joined, inputs, OPTION_FRAGMENTS)
     if not candidates:
         return None
     words, offset = [], 0
