@@ -45,7 +45,7 @@ MAX_OCCURRENCES = 16
 # pipes, redirections, substitutions, quotes, globs, braces, comments (sources/fragments.py).
 FRAGMENTS = Family("shell", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
 # In an argument vector, what may start an option (`` --upload-pack=...``.strip()).
-OPTION_FRAGMENTS = Family("option", ("-",))
+OPTION_FRAGMENTS = Family("option", ("-",), leading=True)
 
 # Character classes of a shell command line.
 LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)

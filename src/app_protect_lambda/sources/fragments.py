@@ -95,20 +95,22 @@ class Family:
     quote reopened or doubled), never taken as the input's at a window's edge;
     ``minimum``: the shortest window that counts; ``whole``: the window must be the whole
     input, blanks aside; ``removed``: texts a naive sanitiser deletes in one pass
-    (``x.replace("../", "")``), each giving the input a second indexed form without them.
+    (``x.replace("../", "")``), each giving the input a second indexed form without them;
+    ``leading``: only an input in which a needle starts a word (after a blank or a list
+    separator) is indexed, as an option's dash must (``ord-2026-1`` never starts one).
     """
 
-    __slots__ = ("anchors", "minimum", "name", "needles", "quotes", "removed", "whole")
+    __slots__ = ("anchors", "leading", "minimum", "name", "needles", "quotes", "removed", "whole")
 
     def __init__(self, name: str, needles: Iterable[str], *, quotes: str = "", minimum: int = GRAM,
-                 whole: bool = False, removed: tuple[str, ...] = ()) -> None:
+                 whole: bool = False, removed: tuple[str, ...] = (), leading: bool = False) -> None:
         self.needles = tuple(sorted(needles, key=len, reverse=True))
         if minimum < GRAM or any(len(needle) > GRAM or not needle or any(map(str.isalpha, needle))
                                  for needle in self.needles):
             raise ValueError(f"needles of 1 to {GRAM} characters without letters, windows of {GRAM} or more")
         self.name, self.quotes = name, quotes
         self.anchors = self.pattern(self.needles)
-        self.minimum, self.whole, self.removed = minimum, whole, removed
+        self.minimum, self.whole, self.removed, self.leading = minimum, whole, removed, leading
 
     @staticmethod
     def pattern(needles: tuple[str, ...]) -> str:
@@ -208,6 +210,7 @@ class _Index:
 
     def __init__(self, values: tuple[str, ...], family: Family) -> None:
         anchors = _compiled(family.anchors)
+        leading = _compiled(f"(?:^|[\\s,;|])(?:{family.anchors})") if family.leading else None
         self.texts: list[str] = []
         self.sources: list[str] = []
         total = 0
@@ -216,7 +219,11 @@ class _Index:
         for value in _matching(values, (*family.needles, "&"), non_ascii=True):
             if not family.minimum <= len(value) <= MAX_INPUT or _container(value):
                 continue
+            if leading is not None and leading.search(value) is None and value.isascii() and "&" not in value:
+                continue  # normalising cannot make a needle start a word here
             text = normal(value, unescape=True)
+            if leading is not None and leading.search(text) is None:
+                continue
             forms = [text, *{text.replace(removed, "") for removed in family.removed if removed in text}]
             for form in forms:
                 if len(form) < family.minimum or anchors.search(form) is None or total + len(form) > MAX_INDEXED:
