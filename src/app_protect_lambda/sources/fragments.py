@@ -275,8 +275,7 @@ def _matching(values: tuple[str, ...], needles: Iterable[str], *, non_ascii: boo
     on the realistic route's 84 values, these finds about 2. A value may hold any character, NUL
     too, so the joined text has no separator and a hit is placed by the values' ends.
     """
-    joined = "".join(values)  # a needle across two values only makes one more hit; none is missed
-    ends = list(accumulate(map(len, values)))
+    joined, ends = _joined(values)
     hits: set[int] = set()
     for needle in needles:
         at = joined.find(needle)
@@ -287,6 +286,19 @@ def _matching(values: tuple[str, ...], needles: Iterable[str], *, non_ascii: boo
     if non_ascii and not joined.isascii():
         hits.update(number for number, value in enumerate(values) if not value.isascii())
     return [values[number] for number in sorted(hits)]
+
+
+_last_joined: list[tuple[tuple[str, ...], str, list[int]]] = []
+
+
+def _joined(values: tuple[str, ...]) -> tuple[str, list[int]]:
+    """The values joined (a needle across two values only makes one more hit; none is missed)
+    and where each ends, shared by the families of one invocation."""
+    if _last_joined and _last_joined[0][0] is values:
+        return _last_joined[0][1], _last_joined[0][2]
+    joined, ends = "".join(values), list(accumulate(map(len, values)))
+    _last_joined[:] = [(values, joined, ends)]
+    return joined, ends
 
 
 _indexes: dict[str, tuple[Inputs, _Index]] = {}  # per family, the last invocation's
