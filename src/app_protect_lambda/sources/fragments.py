@@ -43,7 +43,10 @@ invocation builds the index (the normalised inputs that hold an anchor: the valu
 a needle are found by ``str.find`` over all of them joined) and costs 15-18 µs; each later
 one 2.8 µs (its normal form, a pass for the anchors some input holds, four 4-gram look-ups
 per anchor); a statement with none of those anchors a few ``in`` tests; the SSRF view 3 µs.
-The whole route: +50 ± 18 µs per invocation, on a 1.5 ms protected invocation. Windows grow
+Timed inside whole protected invocations of the route (cold caches, a loaded machine: every
+figure there about 2-3 times the above) the correlation took 60-95 µs of CPU per invocation,
+of a protected invocation of 1.4-2 ms; the whole route on against off measured +26 to +137 µs,
+with standard errors of 18-145 µs between runs. Windows grow
 (about 2 log n substring tests in C) only where a 4-gram is shared. Bounds: inputs of up to
 ``MAX_INPUT`` characters and ``MAX_INDEXED`` in all are indexed (the rest only verbatim);
 per argument at most ``MAX_WINDOWS`` windows grow, each in at most ``MAX_CANDIDATES`` inputs
