@@ -30,6 +30,7 @@ from functools import cache, lru_cache
 from itertools import accumulate
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import Family, transformed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
     from ..sources.inputs import Input
 
 MAX_OCCURRENCES = 16
+# What carries shell syntax in a fragment an input left after the code transformed it: separators,
+# pipes, redirections, substitutions, quotes, globs, braces, comments (sources/fragments.py).
+FRAGMENTS = Family("shell", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
+# In an argument vector, what may start an option (`` --upload-pack=...``.strip()).
+OPTION_FRAGMENTS = Family("option", ("-",), leading=True)
 
 # Character classes of a shell command line.
 LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)
@@ -500,9 +506,10 @@ class Prefilter:
     a wrapper that runs another program.
     """
 
-    __slots__ = ("every", "everything", "lengths")
+    __slots__ = ("every", "everything", "inputs", "lengths")
 
     def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
         self.every = inputs.values  # distinct, shared with the other families
         self.everything = frozenset(self.every)
         self.lengths = frozenset(map(len, self.every))
@@ -511,8 +518,9 @@ class Prefilter:
         every = self.every
         if not every:
             return False
-        if command.shell:
-            return any(map(command.script.__contains__, every))
+        if command.shell:  # verbatim, else a piece of an input the code transformed
+            script = command.script
+            return any(map(script.__contains__, every)) or bool(transformed(script, self.inputs, FRAGMENTS))
         program = command.program
         if program in self.everything:
             return True
@@ -523,9 +531,10 @@ class Prefilter:
         argv = command.argv
         if name in SHELLS or name in _WRAPPERS:
             text = "\x00".join(argv)
-        else:
-            text = "\x00".join([arg for arg in argv[1:] if arg[:1] == "-"])
-        return bool(text) and any(map(text.__contains__, every))
+            return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
+        text = "\x00".join([arg for arg in argv[1:] if arg[:1] == "-"])
+        return bool(text) and (any(map(text.__contains__, every)) or
+                               bool(transformed(text, self.inputs, OPTION_FRAGMENTS)))
 
 
 # ---------------------------------------------------------------- detection
@@ -557,7 +566,8 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
 
 
 def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0) -> Finding | None:
-    candidates = inputs.occurring_in(script, _any)
+    # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way.
+    candidates = inputs.occurring_in(script, _any) + transformed(script, inputs, FRAGMENTS)
     if not candidates:
         return None
     classes, contexts = classify(script)
@@ -752,7 +762,7 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
     if len(argv) < 2:
         return None
     joined = "\x00".join(argv)
-    candidates = inputs.occurring_in(joined, _any)
+    candidates = inputs.occurring_in(joined, _any) + transformed(joined, inputs, OPTION_FRAGMENTS)
     if not candidates:
         return None
     words, offset = [], 0

@@ -40,11 +40,12 @@ import re
 from functools import lru_cache
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import Family, transformed
 from ..sources.inputs import Input
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from typing import Any
 
     from ..sources import Inputs
@@ -406,8 +407,13 @@ def _extraction(root: str, members: list[Member], rules: Rules) -> Finding | Non
     return None
 
 
+# What makes a path climb in a fragment an input left after the code transformed it; a naive
+# sanitiser's one pass of ``replace("../", "")`` gives the input a second form (sources/fragments.py).
+FRAGMENTS = Family("path", ("..",), removed=("../", "..\\"))
+
+
 def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rules) -> Finding | None:
-    for item in inputs.view(relevant):
+    for item in _climbing(path, inputs):
         if item.value in path:
             finding = _judge_occurrences(path, item)
             if finding:
@@ -431,6 +437,14 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                                    item, forms[-1])
                 start = path.find(item.value, start + 1)
     return None
+
+
+def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
+    """The inputs that may make ``path`` climb: every relevant form, then, if the path climbs and
+    none of them made it, the pieces of inputs the code transformed on the way."""
+    yield from inputs.view(relevant)
+    if ".." in path:
+        yield from transformed(path, inputs, FRAGMENTS)
 
 
 def _sensitive(forms: tuple[str, ...], rules: Rules) -> bool:

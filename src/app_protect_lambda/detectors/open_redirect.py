@@ -35,17 +35,21 @@ from functools import cache, lru_cache
 from urllib.parse import unquote
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import Family, transformed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
-    from ..sources import Inputs
+    from ..sources import Input, Inputs
 
 MAX_LOCATION = 65536  # characters of a Location read past its leading controls
 MAX_OCCURRENCES = 16
 MIN_WHOLE = 6  # a Location shorter than this inside an input proves nothing
+# A scheme's colon, the slashes or backslashes that open an authority; a fragment must be the whole
+# input, blanks aside: a Location that merely starts like the Referer is the site's own doing.
+FRAGMENTS = Family("redirect", (":", "//", "\\\\"), minimum=MIN_WHOLE, whole=True)
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript"})
 _C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
@@ -181,16 +185,16 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
         reading.kind == "host" and same_site(reading.target, redirect.site_hosts, allow_domains))]
     if not offsite:
         return None
-    candidates = inputs.occurring_in(location, relevant)
-    for reading in offsite:
-        for item in candidates:
-            start = location.find(item.value)
-            seen = 0
-            while start != -1 and seen < MAX_OCCURRENCES:
-                seen += 1
-                if _decides(location, start, start + len(item.value), reading):
-                    return _finding(reading, item)
-                start = location.find(item.value, start + 1)
+    for candidates in _candidates(location, inputs):
+        for reading in offsite:
+            for item in candidates:
+                start = location.find(item.value)
+                seen = 0
+                while start != -1 and seen < MAX_OCCURRENCES:
+                    seen += 1
+                    if _decides(location, start, start + len(item.value), reading):
+                        return _finding(reading, item)
+                    start = location.find(item.value, start + 1)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
     whole = location.strip()
     if len(whole) >= MIN_WHOLE:
@@ -198,6 +202,12 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
             if len(item.value) > len(whole) and whole in item.value:
                 return _finding(offsite[0], item)
     return None
+
+
+def _candidates(location: str, inputs: Inputs) -> Iterator[list[Input]]:
+    """The inputs in ``location`` verbatim, then the inputs the code transformed on the way there."""
+    yield inputs.occurring_in(location, relevant)
+    yield transformed(location, inputs, FRAGMENTS)
 
 
 def _finding(reading: _Reading, item: Any) -> Finding:

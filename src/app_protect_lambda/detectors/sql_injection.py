@@ -26,6 +26,7 @@ from bisect import bisect_right
 from functools import cache
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import Family, transformed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     Region = tuple[int, int, int, int, str | None]
 
 MAX_OCCURRENCES = 16
+# What carries SQL structure in a fragment an input left after the code transformed it: a quote,
+# a statement separator, an operator, a parenthesis, a comment (sources/fragments.py).
+FRAGMENTS = Family("sql", ("--", "/*", *"'\"`;=<>()|&#"), quotes="'\"`")
 
 _COMMENT = "comment"
 _DOLLAR = "dollar"
@@ -153,8 +157,15 @@ def _word_at(text: str, index: int) -> bool:
 
 def detect(statement: str, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
     candidates = inputs.occurring_in(statement, relevant)
-    if not candidates:
-        return None
+    finding = _judge(statement, candidates) if candidates else None
+    if finding is None:  # the pieces of inputs the code changed on the way (case, strip, cut, sanitiser)
+        fragments = transformed(statement, inputs, FRAGMENTS)
+        if fragments:
+            finding = _judge(statement, fragments)
+    return finding
+
+
+def _judge(statement: str, candidates: list[Input]) -> Finding | None:
     spans: list[tuple[Input, int]] = []
     for item in candidates:
         index = statement.find(item.value)

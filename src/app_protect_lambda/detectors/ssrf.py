@@ -44,6 +44,7 @@ from itertools import compress, filterfalse, repeat
 from operator import contains
 
 from ..findings import AttackKind, Finding
+from ..sources.fragments import transformed_inputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -492,6 +493,9 @@ def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any])
         return None  # public: the fast path
     address = next((c.effective for c in classes if c.endpoint or c.category), destination.host)
     source = destination.carried or source_of(destination.host, destination.port, inputs)
+    if source is None:  # an input the code unescaped or split before it connected
+        source = source_of(destination.host, destination.port,
+                           transformed_inputs(inputs, host_key(destination.host)))  # type: ignore[arg-type]
     if source is not None and source.location == _HOST_HEADER and special is None and destination.carried is None \
             and _configured(destination):
         source = _beyond_host_header(destination, inputs)

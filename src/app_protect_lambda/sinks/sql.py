@@ -15,9 +15,10 @@ from contextvars import ContextVar
 from functools import lru_cache
 
 from ..context import current
-from ..detectors.sql_injection import relevant
+from ..detectors.sql_injection import FRAGMENTS, relevant
 from ..findings import AttackKind
 from ..guard import failsafe, inspect
+from ..sources.fragments import transformed
 from . import early_connections
 from .base import Instrumentor
 from .live_objects import with_subclasses
@@ -52,8 +53,9 @@ def check_statement(sink: str, statement: Any, connection: Any = None) -> None:
 @failsafe(KIND)
 def _check(context: RequestContext, sink: str, statement: Any, connection: Any) -> None:
     text = statement if type(statement) is str else statement_text(statement, connection)
-    # The common case, no input in the statement, is settled here without the guard.
-    if text and context.inputs.any_in(text, relevant):
+    # The common case, no input in the statement, is settled here without the guard; a statement
+    # with structure then costs a look for the pieces of inputs that the code transformed.
+    if text and (context.inputs.any_in(text, relevant) or transformed(text, context.inputs, FRAGMENTS)):
         inspect(KIND, sink, text, context=context)
 
 
