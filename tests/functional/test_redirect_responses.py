@@ -13,6 +13,7 @@ from app_protect_lambda.testing import (
     alb_event,
     apigw_v1_event,
     apigw_v2_event,
+    edge_event,
     function_url_event,
 )
 
@@ -168,4 +169,32 @@ def test_report_mode_leaves_the_response_and_records_once(records) -> None:
 def test_off_mode_records_nothing(records) -> None:
     reply = redirector("off")(apigw_v1_event(query={"next": "//evil.example"}), LambdaContext())
     assert reply["statusCode"] == 302
+    assert records.detections() == []
+
+
+def edge_redirector():
+    """A Lambda@Edge viewer-request function that answers a login redirect in CloudFront's shape."""
+    @protect(policy={"mode": "block"})
+    def handler(event, context):
+        query = parse_qs(event["Records"][0]["cf"]["request"]["querystring"])
+        target = query.get("next", ["/"])[0]
+        return {"status": "302", "statusDescription": "Found",
+                "headers": {"location": [{"key": "Location", "value": target}]}}
+    return handler
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example", "/\\evil.example"])
+def test_lambda_edge_redirect_off_site_is_blocked(target: str, records) -> None:
+    reply = edge_redirector()(edge_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["status"] == "403"
+    assert "location" not in reply.get("headers", {})
+    [record] = records.detections()
+    assert record["protection"] == "open_redirect"
+
+
+@pytest.mark.parametrize("target", ["/account/settings", f"https://{HOST}/welcome", "?page=2"])
+def test_lambda_edge_same_site_redirect_passes_unchanged(target: str, records) -> None:
+    reply = edge_redirector()(edge_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply == {"status": "302", "statusDescription": "Found",
+                     "headers": {"location": [{"key": "Location", "value": target}]}}
     assert records.detections() == []

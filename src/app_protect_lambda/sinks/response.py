@@ -132,8 +132,12 @@ def _is_redirect(status: Any) -> bool:
 
 
 def redirect_locations(response: dict) -> list[str]:
-    """Every Location header of a 3xx response, from headers and multiValueHeaders, any case."""
-    if not _is_redirect(response.get("statusCode")):
+    """Every Location header of a 3xx response, from headers and multiValueHeaders, any case.
+
+    Lambda@Edge answers in CloudFront's shape: ``status`` (a string) and headers as
+    ``{"location": [{"key": "Location", "value": ...}]}``.
+    """
+    if not _is_redirect(response.get("statusCode", response.get("status"))):
         return []
     locations: list[str] = []
     for field in ("headers", "multiValueHeaders"):
@@ -144,6 +148,8 @@ def redirect_locations(response: dict) -> list[str]:
             if not isinstance(name, str) or name.lower() != "location":
                 continue
             for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, dict):  # CloudFront's {"key": ..., "value": ...}
+                    item = item.get("value")
                 if isinstance(item, str) and item not in locations:
                     locations.append(item)
     return locations
