@@ -514,3 +514,26 @@ def test_benign_archives(tmp_path: Path, how: str, records) -> None:
     result = invoke(extractor(target, "block", how), upload(data))
     assert "report.v2.final.pdf" in result["body"] and "請求書 2024.txt" in result["body"]
     assert records.detections() == []
+
+
+@pytest.mark.parametrize("name", ["./../escaped.txt", ".//../escaped.txt", "./.././escaped.txt"])
+def test_pathlib_dropping_dot_segments_does_not_hide_the_climb(site: Path, name: str) -> None:
+    """pathlib turns ``public / "./../x"`` into ``public/../x``: the input occurs only without its ``.``."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        (site / event["queryStringParameters"]["name"]).write_text("planted")
+        return ok("saved")
+
+    assert_blocked(invoke(handler, apigw_v1_event(query={"name": name})))
+    assert not (site.parent / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["./notes-copy.txt", "sub/./../kept.txt", ".//sub/kept.txt"])
+def test_dot_segments_that_stay_inside_pass(site: Path, name: str) -> None:
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        (site / event["queryStringParameters"]["name"]).write_text("kept")
+        return ok("saved")
+
+    assert invoke(handler, apigw_v1_event(query={"name": name})) == ok("saved")
+    assert (site / name).read_text() == "kept"

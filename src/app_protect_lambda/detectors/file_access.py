@@ -442,9 +442,24 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
 def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
     """The inputs that may make ``path`` climb: every relevant form, then, if the path climbs and
     none of them made it, the pieces of inputs the code transformed on the way."""
-    yield from inputs.view(relevant)
+    for item in inputs.view(relevant):
+        yield item
+        if "/." in item.value or "//" in item.value or item.value.startswith("./"):
+            # pathlib drops `.` segments and doubled separators: `public / "./../x"` is `public/../x`,
+            # where only this reading of the input occurs.
+            reading = _as_pathlib_reads(item.value)
+            if reading != item.value:
+                yield Input(item.location, reading, f"{item.transform}+pathlib" if item.transform else "pathlib")
     if ".." in path:
         yield from transformed(path, inputs, FRAGMENTS)
+
+
+def _as_pathlib_reads(value: str) -> str:
+    """``value`` as ``str(PurePosixPath(value))`` spells it (``..`` kept; a leading ``//`` read as ``/``),
+    without importing pathlib."""
+    parts = [part for part in value.split("/") if part and part != "."]
+    root = "/" if value.startswith("/") else ""
+    return root + "/".join(parts) if parts or root else "."
 
 
 def _sensitive(forms: tuple[str, ...], rules: Rules) -> bool:
