@@ -100,3 +100,15 @@ def test_a_sql_injection_through_a_cognito_attribute_is_blocked(records) -> None
 
     assert handler(with_v1_claims(apigw_v1_event()), LambdaContext())["statusCode"] == 403
     assert records.detections()[0]["input"]["location"] == "authorizer.claims.custom:nickname"
+
+
+def test_an_s3_key_is_read_both_ways_code_unquotes_it() -> None:
+    """S3 sends a key's spaces as `+`: `unquote_plus` makes them spaces again, `unquote` keeps them."""
+    from urllib.parse import unquote
+
+    from app_protect_lambda.testing import s3_event
+
+    event = s3_event("reports/x' OR '1'='1.csv")
+    sent = event["Records"][0]["s3"]["object"]["key"]
+    values = {item.value for item in RequestContext(event, None, Policy()).inputs.forms}
+    assert {"reports/x' OR '1'='1.csv", unquote(sent)} <= values

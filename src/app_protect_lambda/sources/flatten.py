@@ -247,7 +247,10 @@ class _Collector:
         if not isinstance(key, str):
             self.walk(target, f"{prefix}.s3.object")
             return
-        self.add(f"{prefix}.s3.object.key", unquoting()[1](key))
+        decoded = unquoting()[1](key)
+        self.add(f"{prefix}.s3.object.key", decoded)
+        if decoded != key:  # as sent too: its forms hold what `unquote` (which keeps a `+`) makes of it
+            self.add(f"{prefix}.s3.object.key", key)
 
     def _dynamodb(self, record: dict[Any, Any], prefix: str) -> None:
         stream = record.get("dynamodb")
