@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import re
 from functools import cache
+from itertools import chain
 
 from . import kinds
 from .decoders import unquoting
@@ -65,7 +66,32 @@ def form_pairs(fields: Iterable[str]) -> Iterator[tuple[str, str]]:
     for field in fields:
         if field:
             name, _, value = field.partition("=")
-            yield unquote_plus(name), unquote_plus(value)
+            if "%" in field or "+" in field:  # else decoding changes nothing (unquote_plus: ~1 µs a call)
+                yield unquote_plus(name), unquote_plus(value)
+            else:
+                yield name, value
+
+
+@cache
+def _form_field() -> re.Pattern[str]:
+    return re.compile(r"([^&=]*)=?([^&]*)")
+
+
+@cache
+def _encoded_separator() -> re.Pattern[str]:
+    return re.compile(r"%(?:26|3[dD])")
+
+
+def form_values(text: str) -> list[str]:
+    """The names and values of ``form_pairs(text.split("&"))`` (and a few empty strings), without a Python
+    step per field: decoding the whole body at once gives what decoding each field gives, unless an
+    encoded ``&`` or ``=`` would become a separator (then field by field). A 6 MB form: ~60 ms by
+    field, ~15 ms at once."""
+    if "%" in text or "+" in text:
+        if _encoded_separator().search(text):
+            return [text for pair in form_pairs(text.split("&")) for text in pair]
+        text = unquoting()[1](text)
+    return list(chain.from_iterable(_form_field().findall(text)))
 
 
 def _dict(value: Any) -> dict[Any, Any]:
