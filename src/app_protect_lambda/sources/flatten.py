@@ -249,16 +249,19 @@ class _Collector:
             return
         content_type = request.content_type
         if "multipart/form-data" in content_type:
-            from .multipart import MAX_PARTS, parse_multipart
+            from .multipart import MAX_PARTS, header_parameters, parse_multipart
 
-            parts = parse_multipart(request.body_bytes or b"", request.header("content-type") or "")
+            raw = request.body_bytes or b""
+            parts = parse_multipart(raw, request.header("content-type") or "")
             for part in parts:
                 if part.filename is not None:
                     self.add(f"body.{part.name}#filename", part.filename)
                 else:
                     self.add(f"body.{part.name}", part.text)
-            if len(parts) >= MAX_PARTS:
-                self.drop(f"more than {MAX_PARTS} multipart parts")
+            if len(parts) >= MAX_PARTS:  # the reader stops there: were there more? (the last delimiter closes)
+                boundary = header_parameters(request.header("content-type") or "").get("boundary", "").strip()
+                if raw.count(b"--" + boundary.encode("utf-8", "surrogatepass")) > MAX_PARTS + 1:
+                    self.drop(f"more than {MAX_PARTS} multipart parts")
             return
         if "application/x-www-form-urlencoded" in content_type:
             self.form(text)
