@@ -448,8 +448,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     same parts through the same accessors and walks the JSON body bare (~50 µs), and the walk with
     locations runs only when a value does occur. It must find every value the walk finds, so it
     gives up (None) on whatever it does not read the walk's way: a body that is not JSON, stray or
-    unknown parts, or nesting past the depth cap (where the walk's locations stop growing). It reads
-    past the count and size caps, as ``collect_values`` does.
+    unknown parts. Like the walk, it reads past the depth cap, and past the count and size caps.
     """
     if not request.is_http or any(name not in HTTP_FIELDS for name in request.event):
         return None
@@ -479,7 +478,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
         parsed = _maybe_json(text)
         if type(parsed) is _Literals or not isinstance(parsed, (dict, list)) \
                 or not _json_values(parsed, values, limits):
-            return None
+            return None  # not JSON, too deep for json.loads, or past the parsing cap: collect_values reads it
     if request.stray or request.truncated:
         return None
     return values
@@ -487,19 +486,14 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
 
 def _json_values(value: dict[Any, Any] | list[Any], values: list[str], limits: Limits) -> bool:
     """The strings, keys and numbers of a parsed JSON value, and of JSON held in its strings, as ``walk``
-    reads them; False when the nesting goes past ``max_depth``, or the JSON in strings past ``max_bytes``
-    of parsing (``collect_values`` then reads it, and says what it could not)."""
-    max_depth, parsed = limits.max_depth, limits.max_bytes
+    reads them, at any depth; False when the JSON in strings goes past ``max_bytes`` of parsing
+    (``collect_values`` then reads it, and says what it could not)."""
+    room = limits.max_bytes
     add = values.append
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[Any] = [value]
     pop, push = stack.pop, stack.append
     while stack:
-        value, depth = pop()
-        if depth > max_depth:
-            return False
-        depth += 1  # the depth of what this container holds, as the walk counts it
-        if depth > max_depth and value:
-            return False  # the walk stops at the first node past the cap: its values are its own
+        value = pop()
         if type(value) is dict:
             items: Any = value.values()
             for name in value:
@@ -511,16 +505,16 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], limits: L
             if kind is str:
                 add(item)
                 if item[:1] in _JSON_OPENERS or item[:1].isspace():
-                    parsed -= len(item)
-                    if parsed < 0:
+                    room -= len(item)
+                    if room < 0:
                         return False
                     nested = _maybe_json(item)
                     if type(nested) is _Literals:
-                        return False
+                        return False  # the walk reads it by its literals: collect_values does the same
                     if isinstance(nested, (dict, list)):
-                        push((nested, depth + 1))  # a string's JSON is one level below the string
+                        push(nested)
             elif kind is dict or kind is list:
-                push((item, depth))
+                push(item)
             elif kind is int or kind is float:
                 number = _number_text(item)
                 if number is not None and len(number) >= 2:

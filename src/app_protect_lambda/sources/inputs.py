@@ -13,8 +13,8 @@ import re
 from bisect import bisect_right
 from collections import namedtuple
 from functools import cache
-from itertools import compress, repeat
-from operator import add, itemgetter, mod, mul, neg
+from itertools import accumulate, compress, repeat
+from operator import add, itemgetter, le, mod, mul, ne, neg
 
 from .decoders import REMEMBERED_LENGTH, forms_of, remembered_forms
 
@@ -55,12 +55,45 @@ def _special() -> re.Pattern[str]:
 
 
 @cache
-def _encoded() -> re.Pattern[str]:
-    """A whole value hex or base64 decoding could apply to: hex pairs (6 characters or more), or 8 or
-    more base64 characters whose length is not one more than a multiple of 4 (``decoders``' rules)."""
-    base64 = "[A-Za-z0-9/_=-]"
-    return re.compile(rf"(?:[0-9a-fA-F]{{2}}){{3,}}|(?={base64}{{8}})(?=[A-Za-z0-9/_-]+={{0,2}}\Z)"
-                      rf"(?:{base64}{{4}})*(?:{base64}{{2,3}})?")
+def _special_run() -> re.Pattern[str]:
+    """``_special`` and the rest of its line: one match per value of a newline-joined list."""
+    return re.compile(r"[%+\\\x80-\U0010ffff][^\n]*")
+
+
+@cache
+def _word() -> re.Pattern[str]:
+    """A whole value of the base64 or hex alphabets, long enough for either (``decoders.may_decode``)."""
+    return re.compile(r"[A-Za-z0-9/_-]{6,}={0,2}")
+
+
+def _decodable(values: list[str]) -> list[str]:
+    """The values some decoder might turn into text: a superset of those ``decoders.decoded_forms`` gives
+    forms for, found in C (0.2-0.3 µs a value, where asking each costs 1-7 µs).
+
+    A character only some decoder reads (``_special``) sends a value on: found by one scan of the
+    values joined by newlines, where no value holds one (else value by value). Words of the base64
+    or hex alphabet (``SKU-0000123``, ``field123``, hashes) are common in large events and rarely
+    decode to text: those base64 may apply to (not one more than a multiple of 4 long) are decoded
+    here, all at once through ``map``, and sent on only if the bytes are text (``_text_when_decoded``).
+    """
+    joined = "\n".join(values)
+    if joined.count("\n") == len(values) - 1:  # a line is a value
+        found = [match.start() for match in _special_run().finditer(joined)]
+        if found:
+            after = list(accumulate(map(add, map(len, values), repeat(1))))  # where each line's successor starts
+            special = [values[bisect_right(after, start + 1)] for start in found]
+        else:
+            special = []
+    else:
+        special = list(filter(_special().search, values))
+    words = list(filter(_word().fullmatch, values))
+    hexes = list(filter(_hex_pairs().fullmatch, words))
+    words = list(compress(words, map(le, repeat(8), map(len, words))))  # base64 forms need 8 characters
+    words = list(compress(words, map(ne, map(mod, map(len, words), repeat(4)), repeat(1))))  # and no 4n+1
+    wanted = dict.fromkeys(special)
+    if words or hexes:
+        wanted.update(dict.fromkeys(_text_when_decoded(words, hexes)))
+    return list(wanted)
 
 
 @cache
@@ -78,24 +111,9 @@ def _unusable() -> re.Pattern[str]:
 _URL_SAFE = str.maketrans("-_", "+/")
 
 
-def _decodable(values: list[str]) -> list[str]:
-    """The values some decoder might turn into text: a superset of those ``decoders.decoded_forms`` gives
-    forms for, found in C (about 0.3 µs a value, where asking each costs 1-7 µs).
-
-    A character only some decoder reads (``_special``) sends a value on. Words of the base64 or hex
-    alphabet (``_encoded``: ``SKU-0000123``, ``field123``, hashes) are common in large events and
-    rarely decode to text: they are decoded here, all at once through ``map``, and sent on only if
-    the bytes are UTF-8 without control characters, as ``decoders`` requires.
-    """
-    wanted = dict.fromkeys(filter(_special().search, values))
-    words = [value for value in filter(_encoded().fullmatch, values) if value not in wanted]
-    if words:
-        wanted.update(dict.fromkeys(_text_when_decoded(words)))
-    return list(wanted)
-
-
-def _text_when_decoded(words: list[str]) -> list[str]:
-    """The ``words`` whose base64 or hex decoding is text; all of them if the batch cannot be decoded."""
+def _text_when_decoded(words: list[str], hexes: list[str]) -> list[str]:
+    """The ``words`` whose base64 decoding is text and the ``hexes`` whose hex decoding is; all of them if
+    the batch cannot be decoded."""
     import binascii
 
     try:
@@ -103,11 +121,10 @@ def _text_when_decoded(words: list[str]) -> list[str]:
                      map(mul, repeat("="), map(mod, map(neg, map(len, words)), repeat(4))))
         as_base64 = list(map(binascii.a2b_base64, padded))
     except (binascii.Error, ValueError):  # a padding a2b_base64 refuses: ask decoders of each
-        return words
+        return words + hexes
     unusable = _unusable().search
     texts = map(bytes.decode, as_base64, repeat("utf-8"), repeat("surrogateescape"))
     kept = [word for word, text in zip(words, texts, strict=True) if text and unusable(text) is None]
-    hexes = list(filter(_hex_pairs().fullmatch, words))
     texts = map(bytes.decode, map(bytes.fromhex, hexes), repeat("utf-8"), repeat("surrogateescape"))
     kept += [word for word, text in zip(hexes, texts, strict=True) if text and unusable(text) is None]
     return kept
@@ -116,6 +133,7 @@ def _text_when_decoded(words: list[str]) -> list[str]:
 # From this many distinct values on, a sink's argument is looked up in them rather than scanned for each:
 # 131,000 values took 5.6 ms a sink call to scan, and narrowing them to a detector's relevant ones 40 ms.
 INDEXED = 20_000
+SCANS_BEFORE_INDEX = 3
 
 
 class _ByLength:
@@ -152,7 +170,7 @@ class Inputs:
     that runs on first use: a check that never looks at the inputs never pays for them.
     """
 
-    __slots__ = ("_decoded", "_fast_values", "_forms", "_index", "_load", "_narrowed", "_raw", "_scanned",
+    __slots__ = ("_decoded", "_fast_values", "_forms", "_index", "_load", "_narrowed", "_raw", "_scans",
                  "_truncated", "_values", "_views", "max_decode_chars")
 
     def __init__(self, raw: Iterable[Input] = (), *, max_decode_chars: int = 65536,
@@ -171,7 +189,7 @@ class Inputs:
         self._views: dict[Callable[[str], bool], tuple[Input, ...]] = {}
         self._narrowed: dict[Callable[[str], bool], tuple[str, ...] | None] = {}  # None: asked once
         self._index: _ByLength | None = None
-        self._scanned = False  # a sink call has scanned the values once
+        self._scans = 0  # sink calls that scanned every value
 
     @property
     def raw(self) -> tuple[Input, ...]:
@@ -288,16 +306,16 @@ class Inputs:
 
     def _occurring(self, argument: str) -> Iterable[str]:
         """The values that occur in ``argument``: one containment test per value, in C; for a large
-        event, from the second call on, a look-up of each of the argument's substrings of a length some
+        event, after the first calls, a look-up of each of the argument's substrings of a length some
         value has, where that makes fewer tests (``_ByLength``)."""
         values = self.values
         if len(values) < INDEXED:
             return filter(argument.__contains__, values)
         index = self._index
-        if index is None:  # the first call scans: an invocation with one sink call builds nothing
-            if self._scanned:
+        if index is None:  # building costs about two scans: the first two calls scan, the third builds
+            self._scans += 1
+            if self._scans == SCANS_BEFORE_INDEX:
                 self._index = _ByLength(values)
-            self._scanned = True
             return filter(argument.__contains__, values)
         return index.occurring(argument, values)
 
