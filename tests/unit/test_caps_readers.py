@@ -47,7 +47,7 @@ def test_the_lookup_by_length_finds_what_the_scan_finds(items: list[str], argume
 @BOUNDED
 @given(st.text(alphabet="ab=&%+26D3dé", max_size=40))
 def test_a_form_decoded_at_once_gives_the_values_decoded_field_by_field(body: str) -> None:
-    by_field = {text for pair in form_pairs(body.split("&")) for text in pair}
+    by_field = {text for pair in form_pairs(body.split("&")) for text in pair if text}  # "" is no input
     assert by_field <= set(form_values(body))
 
 
