@@ -375,3 +375,24 @@ def test_through_the_exec_wrapper_padding_is_no_bypass(tmp_path: Path, monkeypat
     finally:
         sys.modules.pop("app_protect_lambda.bootstrap", None)
         sys.modules.pop("caps_probe", None)
+
+
+def test_past_max_decoded_values_to_decode_on_exceeded_decides(db_path: Path, records: Any) -> None:
+    """Decoding is the one per-value cost that matters (1-9 µs): past ``max_decoded`` distinct values
+    that need it, the policy decides, rather than an attacker buying seconds of CPU per invocation."""
+    body = {"pad": [f"%{index:x}" for index in range(3000)], "name": ATTACK}
+    event = apigw_v1_event("POST", "/users", body=body)
+    assert run(db_path, event, lambda event: json.loads(_body(event))["name"], max_decoded=100) == "403"
+    assert users(db_path) == ["alice", "bob"]
+    detection = records.detections()[0]
+    assert (detection["rule"], detection["action"]) == ("inspection.exceeded", "blocked")
+    assert "distinct values to decode" in detection["message"]
+
+
+def test_values_that_need_no_decoding_do_not_count_toward_max_decoded(db_path: Path, records: Any) -> None:
+    body = {"words": [f"parcel {index} by the door" for index in range(3000)], "ids": list(range(3000)),
+            "names": [f"東京都{index}番地" for index in range(3000)], "name": "alice"}
+    event = apigw_v1_event("POST", "/users", body=body)
+    assert run(db_path, event, lambda event: json.loads(_body(event))["name"], max_decoded=100) == "200"
+    assert users(db_path) == ["bob"]  # the handler's own delete of alice: benign, allowed
+    assert records.detections() == []

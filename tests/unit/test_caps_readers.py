@@ -8,6 +8,7 @@ is validated like every limit key.
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from app_protect_lambda.context import exceeded_mode
 from app_protect_lambda.errors import PolicyError
 from app_protect_lambda.policy import Mode, Policy
 from app_protect_lambda.sources.decoders import decoded_forms
+from app_protect_lambda.sources.flatten import _literals
 from app_protect_lambda.sources.http import form_pairs, form_values
 from app_protect_lambda.sources.inputs import _ByLength, _decodable
 
@@ -32,7 +34,7 @@ values = st.lists(st.one_of(words, encoded, url_safe, hexed), max_size=40)
 @BOUNDED
 @given(values)
 def test_the_decode_prefilter_keeps_every_value_that_has_forms(items: list[str]) -> None:
-    kept = set(_decodable(list(dict.fromkeys(items))))
+    kept = set(_decodable(list(dict.fromkeys(items)), len(items)))
     assert {item for item in items if decoded_forms(item)} <= kept
 
 
@@ -72,3 +74,38 @@ def test_on_exceeded_refuses_anything_else_naming_the_key(value: object) -> None
 ])
 def test_on_exceeded_defaults_to_block_when_a_protection_blocks(policy: dict, expected: Mode) -> None:
     assert exceeded_mode(Policy.from_dict(policy)) is expected
+
+
+# Worst cases for the new readers, as tests/unit/test_worst_case.py bounds the others: each input is
+# built to hurt one scan (runs of quotes and backslashes, separators that must be decoded one by one,
+# values that every prefilter sends on), and must finish well within BUDGET seconds of CPU.
+MB = 1 << 20
+LOOP = 256 << 10  # where the work is a step per character, as in test_worst_case.py
+BUDGET = 2.0
+
+
+def _fill(unit: str, size: int = MB) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+WORST = {
+    "literals: escaped quotes": lambda: _literals('"' + _fill('\\"')),
+    "literals: backslash runs": lambda: _literals(_fill('"\\\\\\')),
+    "literals: unclosed strings": lambda: _literals(_fill('"a')),
+    "form: encoded separators": lambda: form_values(_fill("a%26b%3D&")),
+    "form: plus and percent": lambda: form_values(_fill("+%2")),
+    "prefilter: percent values": lambda: _decodable([f"%{index:x}" for index in range(MB // 8)], 20_000),
+    "prefilter: base64 text": lambda: _decodable(
+        [base64.b64encode(f"w{index:07d}".encode()).decode() for index in range(MB // 16)], 20_000),
+    "prefilter: full-width": lambda: _decodable([f"\uff41{index}" for index in range(MB // 12)], 20_000),
+    "lookup: a long argument": lambda: list(_ByLength(tuple(f"v{index}" for index in range(50_000))).occurring(
+        _fill("v1 ", LOOP), tuple(f"v{index}" for index in range(50_000)))),
+}
+
+
+@pytest.mark.parametrize("name", list(WORST))
+def test_worst_case_within_budget(name: str) -> None:
+    started = time.process_time()
+    WORST[name]()
+    spent = time.process_time() - started
+    assert spent < BUDGET, f"{name}: {spent:.2f} s"
