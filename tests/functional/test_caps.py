@@ -10,6 +10,7 @@ Every attack case checks the harmful effect: the sqlite rows are still there.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -396,3 +397,21 @@ def test_values_that_need_no_decoding_do_not_count_toward_max_decoded(db_path: P
     assert run(db_path, event, lambda event: json.loads(_body(event))["name"], max_decoded=100) == "200"
     assert users(db_path) == ["bob"]  # the handler's own delete of alice: benign, allowed
     assert records.detections() == []
+
+
+def test_a_handler_that_swallows_the_on_exceeded_block_is_still_judged_at_its_next_sink(db_path: Path,
+                                                                                          records: Any) -> None:
+    event = apigw_v1_event("POST", "/users", body={"pad": [f"%{index:x}" for index in range(3000)], "name": ATTACK})
+
+    @protect(policy=Policy.from_dict({"mode": "block", "limits": {"max_decoded": 100}}))
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with sqlite3.connect(db_path) as db:
+            with contextlib.suppress(BaseException):  # a handler that swallows everything, as some do
+                db.execute("SELECT count(*) FROM users").fetchone()  # the inspection: on_exceeded blocks
+            db.execute(f"DELETE FROM users WHERE name = '{json.loads(event['body'])['name']}'")
+        db.close()
+        return {"statusCode": 200, "body": "deleted"}
+
+    assert handler(event, LambdaContext())["statusCode"] == 403
+    assert users(db_path) == ["alice", "bob"]
+    assert [rule for rule, _ in verdicts(records)] == ["inspection.exceeded", "sqli.structure"]

@@ -201,7 +201,7 @@ class Inputs:
     that runs on first use: a check that never looks at the inputs never pays for them.
     """
 
-    __slots__ = ("_decoded", "_fast_values", "_forms", "_index", "_load", "_max_decoded", "_narrowed",
+    __slots__ = ("_capped", "_decoded", "_fast_values", "_forms", "_index", "_load", "_max_decoded", "_narrowed",
                  "_on_exceeded", "_raw", "_scans", "_truncated", "_values", "_views", "max_decode_chars")
 
     def __init__(self, raw: Iterable[Input] = (), *, max_decode_chars: int = 65536,
@@ -215,6 +215,7 @@ class Inputs:
         self._load = load
         self._max_decoded = max_decoded
         self._on_exceeded = on_exceeded
+        self._capped: str | None = None  # why decoding stopped short, if it did
         self._fast_values = values
         self._raw: tuple[Input, ...] | None = None if load is not None else tuple(raw)
         self._truncated: str | None = None
@@ -267,10 +268,8 @@ class Inputs:
             values = _decodable(values, len(values) if cap is None else cap)
             if cap is not None and len(values) > cap:
                 values = values[:cap]
-                heard, self._on_exceeded = self._on_exceeded, None
-                if heard is not None:
-                    heard(f"more than {cap} distinct values to decode: the decoded forms of the rest are not "
-                          f"inspected, the values themselves are")
+                self._capped = (f"more than {cap} distinct values to decode: the decoded forms of the rest "
+                                f"are not inspected, the values themselves are")
         remembered = min(REMEMBERED_LENGTH, self.max_decode_chars)
         limit = self.max_decode_chars
         for value in values:
@@ -298,6 +297,7 @@ class Inputs:
                 known = {item.value for item in forms}
                 forms += [_new_tuple(Input, (PAST_CAP, value, "")) for value in self.values if value not in known]
             self._forms = tuple(forms)
+            self._tell()
         return self._forms
 
     @property
@@ -321,7 +321,15 @@ class Inputs:
                 extra = [text for forms in filter(None, map(decoded.get, distinct)) for _, text in forms
                          if len(text) >= MIN_LENGTH and text not in unique]
                 self._values = tuple(every + list(dict.fromkeys(extra)) if extra else every)
+            self._tell()
         return self._values
+
+    def _tell(self) -> None:
+        """Say that decoding was capped, once, after what was read is kept: the policy may block (raise)
+        here, and a handler that swallows the block must not find the values gone at its next sink."""
+        if self._capped is not None and self._on_exceeded is not None:
+            heard, self._on_exceeded = self._on_exceeded, None
+            heard(self._capped)
 
     def view(self, relevant: Callable[[str], bool]) -> tuple[Input, ...]:
         """The forms a detector cares about (``relevant`` is a module-level predicate)."""
