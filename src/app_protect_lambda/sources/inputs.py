@@ -6,6 +6,15 @@ passes such a string to a sink verbatim, so ``Inputs.forms`` adds the forms code
 commonly turns it into (URL-decoded, base64, hex, JSON-unescaped, NFKC). The
 forms are computed on first use and memoised: an invocation that reaches no sink
 never pays for them.
+
+A large event is read whole (the caps bound cost, not what is checked), so what
+each value costs decides what an attacker's padding costs the owner. Reading a
+value is ~0.2 µs; decoding one 1-9 µs, which for 131,000 keys was 870 ms. So
+the values no decoder applies to are sorted out in C first (``_decodable``), and
+past ``max_decoded`` values that need it the policy decides. A sink call tests
+each value against its argument in C (~0.04 µs a value); for 20,000 values and
+more, from the third call or for a long argument, the argument's substrings are
+looked up instead (``_ByLength``).
 """
 from __future__ import annotations
 
