@@ -23,7 +23,7 @@ from bisect import bisect_right
 from collections import namedtuple
 from functools import cache
 from itertools import accumulate, compress, filterfalse, islice, repeat
-from operator import add, and_, itemgetter, le, mod, mul, ne, neg, not_
+from operator import add, and_, itemgetter, le, ne, not_
 
 from .decoders import REMEMBERED_LENGTH, forms_of, remembered_forms
 
@@ -117,11 +117,11 @@ def _decodable(values: list[str], enough: int) -> list[str]:
         return list(wanted)
     # By length first (base64: 8 or more, not 4n+1; hex: 6 or more, even), then by alphabet: most words
     # of a large event fail the length rules, and a length test in C is cheaper than a match.
-    sizes = list(map(len, values))
-    words = list(filter(_word().fullmatch, compress(values, map(and_, map(le, repeat(8), sizes),
-                                                                 map(ne, map(mod, sizes, repeat(4)), repeat(1))))))
-    hexes = list(filter(_hex_pairs().fullmatch, compress(values, map(and_, map(le, repeat(6), sizes),
-                                                                     map(not_, map(mod, sizes, repeat(2)))))))
+    long = list(compress(values, map(le, repeat(6), map(len, values))))
+    sizes = list(map(len, long))
+    words = list(filter(_word().fullmatch, compress(long, map(and_, map(le, repeat(8), sizes),
+                                                               map(ne, map(and_, sizes, repeat(3)), repeat(1))))))
+    hexes = list(filter(_hex_pairs().fullmatch, compress(long, map(not_, map(and_, sizes, repeat(1))))))
     for start in range(0, max(len(words), len(hexes)), CHUNK):
         if len(wanted) > enough:
             break
@@ -146,6 +146,7 @@ def _unusable() -> re.Pattern[str]:
 
 
 _URL_SAFE = str.maketrans("-_", "+/")
+_PADDING = ("", "===", "==", "=")  # by length % 4: what makes a base64 text whole (a 4n+1 one never is)
 
 
 def _text_when_decoded(words: list[str], hexes: list[str]) -> list[str]:
@@ -155,7 +156,7 @@ def _text_when_decoded(words: list[str], hexes: list[str]) -> list[str]:
 
     try:
         padded = map(add, map(str.translate, words, repeat(_URL_SAFE)),
-                     map(mul, repeat("="), map(mod, map(neg, map(len, words)), repeat(4))))
+                     map(_PADDING.__getitem__, map(and_, map(len, words), repeat(3))))
         as_base64 = list(map(binascii.a2b_base64, padded))
     except (binascii.Error, ValueError):  # a padding a2b_base64 refuses: ask decoders of each
         return words + hexes
