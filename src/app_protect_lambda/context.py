@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .detectors.file_access import Gate
     from .findings import Finding
-    from .policy import Policy
+    from .policy import Mode, Policy
     from .sinks.network import NetworkState
     from .sinks.shell import ShellState
     from .sources import Input, Inputs
@@ -74,12 +74,36 @@ class RequestContext:
         return self._inputs
 
 
-def _truncated(context: ReferenceType[RequestContext], reason: str) -> None:
-    from .reporting import notice
-
+def _truncated(context: ReferenceType[RequestContext], what: str, unread: bool) -> None:
+    """An event past an inspection cap: a notice when every value was still read, else the policy's
+    ``limits.on_exceeded`` decides, through the guard like any finding (a record saying blocked or reported)."""
     alive = context()
-    if alive is not None:
-        notice(alive, "inspection_truncated", reason)
+    if alive is None:
+        return
+    if not unread:
+        from .reporting import notice
+
+        notice(alive, "inspection_truncated", what)
+        return
+    from .findings import Finding
+    from .guard import decide
+
+    mode = exceeded_mode(alive.policy)
+    finding = Finding(None, EXCEEDED_RULE, f"the event is past an inspection cap ({what}); "
+                      f"limits.on_exceeded: {mode.value}", None, what)
+    decide(alive, finding, "inspection", what, mode)
+
+
+EXCEEDED_RULE = "inspection.exceeded"
+
+
+def exceeded_mode(policy: Policy) -> Mode:
+    """``limits.on_exceeded``, or block when any protection blocks (an event past the caps is theirs to stop)."""
+    from .policy import ENFORCED, Mode
+
+    if policy.limits.on_exceeded is not None:
+        return policy.limits.on_exceeded
+    return Mode.BLOCK if any(policy.mode_for(kind) is Mode.BLOCK for kind in ENFORCED) else Mode.REPORT
 
 
 def current() -> RequestContext | None:

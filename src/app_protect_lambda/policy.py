@@ -114,6 +114,13 @@ def _mode(path: str, value: Any) -> Mode:
         raise PolicyError(f"{value!r} is not one of off, report, block", key_path=path) from None
 
 
+def _on_exceeded(path: str, value: Any) -> Mode:
+    mode = _mode(path, value)
+    if mode is Mode.OFF:  # an event past the caps unchecked is the bypass the caps must not be
+        raise PolicyError(f"{value!r} is not one of block, report", key_path=path)
+    return mode
+
+
 def _fail(path: str, value: Any) -> str:
     if value not in ("open", "closed"):
         raise PolicyError(f"{value!r} is not one of open, closed", key_path=path)
@@ -179,15 +186,26 @@ class Reporting(namedtuple("Reporting", "event_bus include_stack max_value_chars
     max_value_chars: int
 
 
-class Limits(namedtuple("Limits", "max_depth max_inputs max_bytes max_decode_chars",
-                        defaults=(32, 5000, 8 * 1024 * 1024, 65536))):
-    """Bounds that keep a hostile event's inspection cheap. Hitting one is recorded."""
+class Limits(namedtuple("Limits", "max_depth max_inputs max_bytes max_decode_chars on_exceeded max_decoded",
+                        defaults=(32, 100_000, 8 * 1024 * 1024, 65536, None, 20_000))):
+    """Bounds that keep a hostile event's inspection cheap, never a way around it. Hitting one is recorded.
+
+    Past ``max_depth`` locations stop growing and the walk goes on; past ``max_inputs`` or
+    ``max_bytes`` the values are still read, without locations (a Lambda event is at most 6 MB,
+    so ``max_bytes`` bounds the work). What no reader can read (query parameters or multipart
+    parts past their caps, JSON in strings past ``max_bytes`` of parsing, the decoded forms of more
+    than ``max_decoded`` distinct values) is ``on_exceeded``'s: ``block`` or ``report``; None blocks
+    when a protection is in block mode. Decoding is the one cost per value that matters (1-9 µs
+    where reading a value costs 0.2): 20,000 such values are ~0.15 s, a hostile 6 MB of them 5 s.
+    """
 
     __slots__ = ()
     max_depth: int
     max_inputs: int
     max_bytes: int
     max_decode_chars: int
+    on_exceeded: Mode | None
+    max_decoded: int
 
 
 _REPORTING_KEYS: dict[str, Validator] = {
@@ -200,6 +218,8 @@ _LIMIT_KEYS: dict[str, Validator] = {
     "max_inputs": _positive_int,
     "max_bytes": _positive_int,
     "max_decode_chars": _non_negative_int,
+    "on_exceeded": _on_exceeded,
+    "max_decoded": _positive_int,
 }
 
 

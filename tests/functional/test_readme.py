@@ -48,7 +48,7 @@ def test_policy_example_is_valid_and_means_what_it_says(tmp_path) -> None:
     assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.BLOCK
     assert policy.mode_for(AttackKind.SANDBOX_PERSISTENCE) is Mode.REPORT
     assert policy.options(AttackKind.SSRF)["allow_hosts"][1] == "*.internal.example.com"
-    assert policy.reporting.event_bus == "default" and policy.limits.max_inputs == 5000
+    assert policy.reporting.event_bus == "default" and policy.limits.max_inputs == 100000
 
 
 def _section(heading: str) -> str:

@@ -195,7 +195,10 @@ def test_depth_cap() -> None:
     request = Request({"version": "2.0", "requestContext": {"http": {"method": "POST"}},
                        "body": json.dumps(deep)}, "apigw-v2")
     inputs = collect_inputs(request, Limits(max_depth=10))
-    assert inputs.truncated and "nesting deeper than 10" in inputs.truncated
+    # Past the cap the locations stop growing, and the walk goes on: the leaf is an input still.
+    assert inputs.truncated is None
+    leaf = [item for item in inputs.raw if item.value == "x' OR 1=1"]
+    assert [item.location for item in leaf] == ["body" + ".d" * 10 + " (past the depth cap)"]
 
 
 def test_size_cap() -> None:

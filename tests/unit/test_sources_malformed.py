@@ -187,7 +187,9 @@ def test_deep_nesting_does_not_exhaust_the_stack() -> None:
     inputs = collect_inputs(Request(deep, "direct"), Limits(max_depth=10 ** 6))
     assert [item.value for item in inputs.raw] == [ATTACK] and inputs.truncated is None
     capped = collect_inputs(Request(deep, "direct"), Limits())
-    assert capped.raw == () and capped.truncated and "nesting deeper than 32" in capped.truncated
+    # Past the cap the walk goes on with the location frozen: linear, and no value left out.
+    assert [item.value for item in capped.raw] == [ATTACK] and capped.truncated is None
+    assert capped.raw[0].location == "event" + "[0]" * 32 + " (past the depth cap)"
 
 
 def test_deep_dynamodb_image_does_not_exhaust_the_stack() -> None:

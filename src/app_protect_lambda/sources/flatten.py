@@ -1,7 +1,13 @@
 """Every attacker-controlled string of an event, with its location, within the caps.
 
 Flattening is total: whatever the event holds, it returns inputs and never
-raises. A shape that matches no trigger is walked as a direct invocation (every
+raises. A cap bounds the cost, never what is checked: past the depth cap the
+walk goes on with the location frozen (``body.a.b (past the depth cap)``: each
+location growing by a segment a level would make a deep event quadratic), and
+the values-only reader (``collect_values``) reads every value whatever the
+count or size; only what a reader had to drop (query parameters or multipart
+parts past their caps, JSON nested in strings past ``max_bytes`` of parsing) is
+left to the policy's ``limits.on_exceeded``. A shape that matches no trigger is walked as a direct invocation (every
 string is an input); a trigger's adapter that meets a part in the wrong shape
 walks that part the same way instead of dropping it. The walk keeps its own
 stack rather than recursing, so neither a deep event nor a deep caller's stack
@@ -10,11 +16,13 @@ can exhaust Python's.
 from __future__ import annotations
 
 import json
+import re
+from contextlib import suppress
 from functools import cache
 
 from . import kinds
 from .decoders import unquoting
-from .http import decode_base64, form_pairs
+from .http import decode_base64, form_pairs, form_values
 from .inputs import Input, Inputs
 
 TYPE_CHECKING = False
@@ -36,6 +44,32 @@ _UNDYNAMO_DEPTH = 64
 
 _new_tuple = tuple.__new__
 _JSON_OPENERS = frozenset("{[")
+PAST_DEPTH = " (past the depth cap)"
+
+
+class _Literals(list[str]):
+    """The string literals of a JSON text too deep for ``json.loads``, unescaped."""
+
+
+@cache
+def _string_literal() -> re.Pattern[str]:
+    # The unrolled form (runs of plain characters between escapes), and a literal left open runs to the
+    # end of the text: then no match can fail and restart inside a string. The closed form alone took
+    # minutes on a megabyte of escaped quotes never closed, from each of which a match was tried again.
+    return re.compile(r'"([^"\\]*(?:\\.?[^"\\]*)*)(?:"|\Z)', re.DOTALL)
+
+
+def _literals(text: str) -> _Literals:
+    """Every string literal of ``text``, keys included, in one C-speed scan: what a JSON text nested
+    deeper than the parser's recursion limit holds (its numbers are left out: a number changes no
+    statement's structure). An escaped literal is unescaped as JSON does; one that is not valid
+    JSON stays as written."""
+    found = _Literals(_string_literal().findall(text))
+    for index, literal in enumerate(found):
+        if "\\" in literal:
+            with suppress(ValueError):
+                found[index] = json.loads(f'"{literal}"')
+    return found
 
 
 def _maybe_json(text: str) -> Any:
@@ -44,8 +78,14 @@ def _maybe_json(text: str) -> Any:
         return None
     try:
         return json.loads(stripped)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        return _literals(stripped)
+    except ValueError:
         return None
+
+
+def _past_depth(location: str) -> str:
+    return location if location.endswith(PAST_DEPTH) else location + PAST_DEPTH
 
 
 def _number_text(value: int | float) -> str | None:
@@ -56,7 +96,12 @@ def _number_text(value: int | float) -> str | None:
 
 
 class _Collector:
-    """The inputs found so far, within the caps; says why it stopped, if it did."""
+    """The inputs found so far, within the caps; says why it stopped, if it did.
+
+    ``truncated`` says why the walk stopped early (the values-only reader read on); ``dropped``
+    says what no reader could read (on_exceeded decides); ``passed`` names the parts read past
+    the depth cap, located with ``PAST_DEPTH``.
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -64,7 +109,10 @@ class _Collector:
         self.max_bytes = limits.max_bytes
         self.items: list[Input] = []
         self.size = 0
+        self.parsed = 0  # characters of strings opened as JSON: each level of JSON in a string is parsed again
         self.truncated: str | None = None
+        self.dropped: str | None = None
+        self.passed: str | None = None
 
     def add(self, location: str, value: str) -> None:
         # The hot loop of flattening (75 calls for a 30-field JSON body): the checks in one line, the
@@ -76,12 +124,34 @@ class _Collector:
             self.truncated = f"more than {self.max_inputs} inputs" if len(self.items) >= self.max_inputs \
                 else f"inputs larger than {self.max_bytes} characters in all"
 
+    def drop(self, reason: str) -> None:
+        if self.dropped is None:
+            self.dropped = reason
+
+    def opened(self, text: str) -> Any:
+        """``text`` parsed as JSON if it holds some, within ``max_bytes`` of parsing in all, else None.
+
+        A string opened as JSON counts by its values, not its own length as well (a 6 MB SQS batch
+        of JSON bodies is 6 MB of inputs, not 12). Each level of JSON in a string is parsed again,
+        so the parsing has its own bound, past which the rest is dropped.
+        """
+        if self.parsed + len(text) > self.max_bytes:
+            self.drop(f"JSON nested in strings, more than {self.max_bytes} characters to parse in all")
+            return None
+        nested = _maybe_json(text)
+        if isinstance(nested, (dict, list)):
+            self.parsed += len(text)
+            self.size -= len(text)
+            return nested
+        return None
+
     def walk(self, value: Any, location: str) -> None:
         """Leaves of a JSON-like value; object keys are inputs too; strings holding JSON are opened.
 
         The hot loop of an invocation's first check (about 100 nodes for a 30-field JSON body): the
         common cases are tested by exact type and ``add`` is inlined, about half the cost of a
-        call per node; subclasses of str, dict and list take the slower branches below.
+        call per node; subclasses of str, dict and list take the slower branches below. Past
+        ``max_depth`` the location stops growing (``PAST_DEPTH``) and the walk goes on.
         """
         max_depth = self.limits.max_depth
         items = self.items
@@ -98,9 +168,6 @@ class _Collector:
                     return
                 self.size += len(key)
                 append(_new_tuple(Input, (location + "#key", key, "")))
-            if depth > max_depth:
-                self.truncated = f"nesting deeper than {max_depth} levels at {location}"
-                return
             kind = type(value)
             if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
                 if len(items) >= max_inputs or self.size + len(value) > max_bytes:
@@ -109,17 +176,34 @@ class _Collector:
                 self.size += len(value)
                 append(_new_tuple(Input, (location, value, "")))
                 if value[:1] in _JSON_OPENERS or value[:1].isspace():
-                    nested = _maybe_json(value)
-                    if isinstance(nested, (dict, list)):
+                    nested = self.opened(value)
+                    if type(nested) is _Literals:
+                        past = _past_depth(location)
+                        self.passed = self.passed or past
+                        for literal in reversed(nested):
+                            push((literal, past, depth + 1, None))
+                    elif nested is not None:
                         push((nested, location, depth + 1, None))
             elif kind is dict or isinstance(value, dict):
                 child_depth = depth + 1
+                if child_depth > max_depth:
+                    past = _past_depth(location)
+                    self.passed = self.passed or past
+                    for name, item in reversed(value.items()):
+                        push((item, past, child_depth, name if type(name) is str else str(name)))
+                    continue
                 prefix = location + "." if location else ""
                 for name, item in reversed(value.items()):
                     name = name if type(name) is str else str(name)
                     push((item, prefix + name, child_depth, name))
             elif kind is list or isinstance(value, list):
                 child_depth = depth + 1
+                if child_depth > max_depth:
+                    past = _past_depth(location)
+                    self.passed = self.passed or past
+                    for index in range(len(value) - 1, -1, -1):
+                        push((value[index], past, child_depth, None))
+                    continue
                 for index in range(len(value) - 1, -1, -1):
                     push((value[index], f"{location}[{index}]", child_depth, None))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -158,8 +242,8 @@ class _Collector:
         for location, value in request.stray:  # complete now: every accessor above has run
             self.walk(value, location)
         self.walk_fields(request.event, request.fields)
-        if request.truncated and not self.truncated:
-            self.truncated = request.truncated
+        if request.truncated:  # the query accessor read only part of the parameters
+            self.drop(request.truncated)
 
     def body(self, request: Request) -> None:
         text = request.body
@@ -167,9 +251,11 @@ class _Collector:
             return
         content_type = request.content_type
         if "multipart/form-data" in content_type:
-            from .multipart import parse_multipart
+            from .multipart import MAX_PARTS, header_parameters, parse_multipart
 
-            for part in parse_multipart(request.body_bytes or b"", request.header("content-type") or ""):
+            raw = request.body_bytes or b""
+            parts = parse_multipart(raw, request.header("content-type") or "")
+            for part in parts:
                 if part.filename is not None:
                     self.add(f"body.{part.name}#filename", part.filename)
                     content = part.file_text  # a text file's content is input; a binary one's is not
@@ -177,15 +263,21 @@ class _Collector:
                         self.add(f"body.{part.name}#content", content)
                 else:
                     self.add(f"body.{part.name}", part.text)
+            if len(parts) >= MAX_PARTS:  # the reader stops there: were there more? (the last delimiter closes)
+                boundary = header_parameters(request.header("content-type") or "").get("boundary", "").strip()
+                if raw.count(b"--" + boundary.encode("utf-8", "surrogatepass")) > MAX_PARTS + 1:
+                    self.drop(f"more than {MAX_PARTS} multipart parts")
             return
         if "application/x-www-form-urlencoded" in content_type:
-            for name, value in form_pairs(text.split("&")):
-                self.add(f"body.{name}#key", name)
-                self.add(f"body.{name}", value)
-                if self.truncated:
-                    return
+            self.form(text)
             return
         parsed = _maybe_json(text)
+        if type(parsed) is _Literals:  # nested deeper than json.loads goes: the text, and its strings all the same
+            self.add("body", text)
+            self.passed = self.passed or "body" + PAST_DEPTH
+            for literal in parsed:
+                self.walk(literal, "body" + PAST_DEPTH)
+            return
         if isinstance(parsed, (dict, list)):
             self.walk(parsed, "body")
             return
@@ -195,6 +287,13 @@ class _Collector:
             for name, value in form_pairs(text.split("&")):
                 if value != text:
                     self.add(f"body.{name}", value)
+
+    def form(self, text: str) -> None:
+        for name, value in form_pairs(text.split("&")):
+            self.add(f"body.{name}#key", name)
+            self.add(f"body.{name}", value)
+            if self.truncated:
+                return
 
     def records(self, event: dict[Any, Any]) -> None:
         """Each record by the service it names: one batch may mix them when a custom invoker built it."""
@@ -357,7 +456,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
     same parts through the same accessors and walks the JSON body bare (~50 µs), and the walk with
     locations runs only when a value does occur. It must find every value the walk finds, so it
     gives up (None) on whatever it does not read the walk's way: a body that is not JSON, stray or
-    unknown parts, nesting past the depth cap, or an event past the size caps.
+    unknown parts. Like the walk, it reads past the depth cap, and past the count and size caps.
     """
     if not request.is_http or any(name not in request.fields for name in request.event):
         return None
@@ -377,7 +476,7 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
         extend(items)
     authorizer = request.authorizer
     if authorizer is not None and (not isinstance(authorizer, (dict, list))
-                                   or not _json_values(authorizer, values, limits.max_depth)):
+                                   or not _json_values(authorizer, values, limits)):
         return None
     text = request.body
     if text:
@@ -385,27 +484,24 @@ def http_values(request: Request, limits: Limits) -> list[str] | None:
         if "multipart/form-data" in content_type or "application/x-www-form-urlencoded" in content_type:
             return None
         parsed = _maybe_json(text)
-        if not isinstance(parsed, (dict, list)) or not _json_values(parsed, values, limits.max_depth):
-            return None
-    if request.stray or request.truncated or len(values) > limits.max_inputs \
-            or sum(map(len, values)) > limits.max_bytes:
+        if type(parsed) is _Literals or not isinstance(parsed, (dict, list)) \
+                or not _json_values(parsed, values, limits):
+            return None  # not JSON, too deep for json.loads, or past the parsing cap: collect_values reads it
+    if request.stray or request.truncated:
         return None
     return values
 
 
-def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth: int) -> bool:
+def _json_values(value: dict[Any, Any] | list[Any], values: list[str], limits: Limits) -> bool:
     """The strings, keys and numbers of a parsed JSON value, and of JSON held in its strings, as ``walk``
-    reads them; False when the nesting goes past ``max_depth``."""
+    reads them, at any depth; False when the JSON in strings goes past ``max_bytes`` of parsing
+    (``collect_values`` then reads it, and says what it could not)."""
+    room = limits.max_bytes
     add = values.append
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[Any] = [value]
     pop, push = stack.pop, stack.append
     while stack:
-        value, depth = pop()
-        if depth > max_depth:
-            return False
-        depth += 1  # the depth of what this container holds, as the walk counts it
-        if depth > max_depth and value:
-            return False  # the walk stops at the first node past the cap: its values are its own
+        value = pop()
         if type(value) is dict:
             items: Any = value.values()
             for name in value:
@@ -417,11 +513,16 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
             if kind is str:
                 add(item)
                 if item[:1] in _JSON_OPENERS or item[:1].isspace():
+                    room -= len(item)
+                    if room < 0:
+                        return False
                     nested = _maybe_json(item)
+                    if type(nested) is _Literals:
+                        return False  # the walk reads it by its literals: collect_values does the same
                     if isinstance(nested, (dict, list)):
-                        push((nested, depth + 1))  # a string's JSON is one level below the string
+                        push(nested)
             elif kind is dict or kind is list:
-                push((item, depth))
+                push(item)
             elif kind is int or kind is float:
                 number = _number_text(item)
                 if number is not None and len(number) >= 2:
@@ -431,36 +532,157 @@ def _json_values(value: dict[Any, Any] | list[Any], values: list[str], max_depth
     return True
 
 
+class _ValueCollector(_Collector):
+    """The walk's reading, values only and never stopped by a count or size: what the sinks' fast
+    paths test, for every kind of event.
+
+    The adapters are the walk's own (they call ``add``, ``walk``, ``multi`` and ``form``), so a
+    value an adapter decodes is read here too. Locations cost ~2.5 µs an input, so this builds
+    none; the walk with locations runs only when a value does occur in a sink's argument.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits)
+        self.found: list[str] = []
+        self.deepest = 0
+
+    def add(self, location: str, value: str) -> None:
+        self.found.append(value)
+
+    def multi(self, prefix: str, values: dict[str, list[str]], names: bool = True) -> None:
+        found = self.found
+        for name, items in values.items():
+            if names:
+                found.append(name)
+            found.extend(items)
+
+    def form(self, text: str) -> None:
+        self.found.extend(form_values(text))
+
+    def walk(self, value: Any, location: str) -> None:
+        """Every string, key and number as ``_Collector.walk`` reads them, at any depth.
+
+        Only containers go through the stack; the strings of a container are taken in its own
+        loop, which makes a flat object of 100,000 keys a few milliseconds.
+        """
+        found = self.found
+        append = found.append
+        stack: list[tuple[Any, int]] = [(value, 0)]
+        pop, push = stack.pop, stack.append
+        deepest = self.deepest
+        while stack:
+            value, depth = pop()
+            deepest = depth if depth > deepest else deepest
+            kind = type(value)
+            if kind is dict or (kind is not str and isinstance(value, dict)):
+                for name in value:
+                    append(name if type(name) is str else str(name))
+                items: Any = value.values()
+            elif kind is list or (kind is not str and isinstance(value, list)):
+                items = value
+            else:
+                items = (value,)
+                depth -= 1
+            depth += 1
+            for item in items:
+                kind = type(item)
+                if kind is str or (kind is not dict and kind is not list and isinstance(item, str)):
+                    append(item)
+                    if item[:1] in _JSON_OPENERS or item[:1].isspace():
+                        nested = self.opened(item)
+                        if nested is not None:
+                            push((nested, depth + 1))
+                elif kind is dict or kind is list or isinstance(item, (dict, list)):
+                    push((item, depth))
+                elif (kind is int or kind is float or isinstance(item, (int, float))) and not isinstance(item, bool):
+                    text = _number_text(item)
+                    if text is not None and len(text) >= 2:
+                        append(text)
+        self.deepest = deepest
+
+    def verdict(self) -> tuple[str, bool] | None:
+        """What the policy must hear of this event's caps: (what happened, whether a part went unread)."""
+        limits = self.limits
+        if self.dropped is not None:
+            return f"{self.dropped}: the rest is not inspected", True
+        over = []
+        if len(self.found) > limits.max_inputs:
+            over.append(f"more than {limits.max_inputs} inputs")
+        if sum(map(len, self.found)) + self.size > limits.max_bytes:
+            over.append(f"inputs larger than {limits.max_bytes} characters in all")
+        if self.deepest > limits.max_depth or self.passed is not None:
+            over.append(f"nesting deeper than {limits.max_depth} levels")
+        if not over:
+            return None
+        return (f"{', '.join(over)}: every value is still an input (those the walk for locations did not reach "
+                f"are located as past the cap, or{PAST_DEPTH})"), False
+
+
+def _read(collector: _Collector, request: Request) -> None:
+    """Flatten the event behind ``request`` into ``collector``, by its kind."""
+    event = request.event
+    if request.kind in kinds.TRIGGER_KINDS:
+        _trigger_adapters()[request.kind](collector, event)
+    elif request.is_http:
+        collector.http(request)
+    elif request.kind == kinds.EVENTBRIDGE:
+        collector.walk(event.get("detail"), "detail")
+        collector.walk(event.get("resources"), "resources")  # ARNs a custom producer names
+        collector.walk_fields(event, _EVENTBRIDGE_FIELDS)
+    elif request.kind in kinds.RECORD_KINDS:
+        collector.records(event)
+    else:
+        collector.walk(event, "event")
+
+
+def collect_values(request: Request, limits: Limits) -> tuple[list[str], tuple[str, bool] | None]:
+    """Every value of the event (a superset of the walk's), and what the policy must hear of its caps."""
+    collector = _ValueCollector(limits)
+    _read(collector, request)
+    return collector.found, collector.verdict()
+
+
 def collect_inputs(request: Request, limits: Limits,
-                   on_truncated: Callable[[str], None] | None = None, trusted: frozenset[str] = frozenset()) -> Inputs:
+                   on_truncated: Callable[[str, bool], None] | None = None,
+                   trusted: frozenset[str] = frozenset()) -> Inputs:
     """The invocation's inputs, flattened from the event behind ``request`` on first use; none at all
-    when the policy trusts the event's trigger (``trusted``, the policy's ``sources``)."""
+    when the policy trusts the event's trigger (``trusted``, the policy's ``sources``).
+
+    ``on_truncated(what, unread)`` hears once of an event past a cap: ``unread`` when a part
+    could not be read at all (the policy's ``on_exceeded`` decides), else only that the values
+    past the cap were read without their locations.
+    """
     if trusted and _is_trusted(request, trusted):
         return Inputs(values=list)
 
     def load() -> tuple[list[Input], str | None]:
         collector = _Collector(limits)
-        event = request.event
-        if request.kind in kinds.TRIGGER_KINDS:
-            _trigger_adapters()[request.kind](collector, event)
-        elif request.is_http:
-            collector.http(request)
-        elif request.kind == kinds.EVENTBRIDGE:
-            collector.walk(event.get("detail"), "detail")
-            collector.walk(event.get("resources"), "resources")  # ARNs a custom producer names
-            collector.walk_fields(event, _EVENTBRIDGE_FIELDS)
-        elif request.kind in kinds.RECORD_KINDS:
-            collector.records(event)
-        else:
-            collector.walk(event, "event")
-        if collector.truncated and on_truncated is not None:
-            on_truncated(collector.truncated)
-        return collector.items, collector.truncated
+        _read(collector, request)
+        return collector.items, collector.truncated or collector.dropped
 
-    def values() -> list[str] | None:
-        return http_values(request, limits)
+    heard: list[tuple[str, bool]] = []
 
-    return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values)
+    def values() -> list[str]:
+        found = http_values(request, limits)
+        verdict: tuple[str, bool] | None = None
+        if found is None:
+            found, verdict = collect_values(request, limits)
+        elif len(found) > limits.max_inputs or sum(map(len, found)) > limits.max_bytes:
+            # read all the same: the walk for locations is what stops
+            verdict = (f"more than {limits.max_inputs} inputs or {limits.max_bytes} characters: every value is "
+                       f"still an input (those the walk for locations did not reach are located as past the cap)"),\
+                False
+        if verdict is not None and on_truncated is not None and not heard:
+            heard.append(verdict)
+            on_truncated(*verdict)
+        return found
+
+    def decoding_exceeded(what: str) -> None:
+        if on_truncated is not None:
+            on_truncated(what, True)
+
+    return Inputs(load=load, max_decode_chars=limits.max_decode_chars, values=values,
+                  max_decoded=limits.max_decoded, on_exceeded=decoding_exceeded)
 
 
 def _is_trusted(request: Request, trusted: frozenset[str]) -> bool:

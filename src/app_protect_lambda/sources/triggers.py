@@ -153,8 +153,8 @@ def cloudwatch_logs(collector: _Collector, event: dict[Any, Any]) -> None:
         return
     text, whole = inflated
     if not whole:
-        collector.truncated = f"CloudWatch Logs data larger than {cap} bytes once decompressed, or of more " \
-                              f"than {_MAX_GZIP_MEMBERS} gzip members"
+        collector.drop(f"CloudWatch Logs data larger than {cap} bytes once decompressed, or of more "
+                       f"than {_MAX_GZIP_MEMBERS} gzip members")
         return
     document = _json(text)
     if not isinstance(document, dict):
