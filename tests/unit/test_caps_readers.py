@@ -8,6 +8,7 @@ is validated like every limit key.
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
@@ -23,12 +24,18 @@ from app_protect_lambda.sources.http import form_pairs, form_values
 from app_protect_lambda.sources.inputs import _ByLength, _decodable
 
 BOUNDED = settings(max_examples=300, deadline=None, derandomize=True, database=None)
-ALPHABET = "abcXYZ0189+/=_-%\\' \u00e9\uff21\t"
+ALPHABET = "abcXYZ0189+/=_-%\\' \u00e9\uff21\t\n\r{[\"eyJ"
 words = st.text(alphabet=ALPHABET, max_size=16)
 encoded = st.binary(max_size=12).map(lambda raw: base64.b64encode(raw).decode())
 url_safe = st.text(max_size=10).map(lambda text: base64.urlsafe_b64encode(text.encode()).decode().rstrip("="))
 hexed = st.text(max_size=8).map(lambda text: text.encode().hex())
-values = st.lists(st.one_of(words, encoded, url_safe, hexed), max_size=40)
+controls = st.binary(min_size=6, max_size=12).map(lambda raw: base64.b64encode(raw).decode())  # NULs, \x1b
+broken = encoded.map(lambda text: text[:8] + "\n" + text[8:] + "\r\n")  # MIME line breaks
+as_json = st.text(alphabet=ALPHABET, max_size=10).map(lambda text: json.dumps({"q": text}))
+jwt = st.text(alphabet=ALPHABET, max_size=10).map(
+    lambda text: "eyJhbGciOiJub25lIn0." + base64.urlsafe_b64encode(json.dumps({"sub": text}).encode()).decode()
+    .rstrip("=") + ".")
+values = st.lists(st.one_of(words, encoded, url_safe, hexed, controls, broken, as_json, jwt), max_size=40)
 
 
 @BOUNDED

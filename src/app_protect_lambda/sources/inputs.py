@@ -59,14 +59,17 @@ BATCHED = 2048
 
 @cache
 def _special() -> re.Pattern[str]:
-    """A character only some decoders read: percent or plus (URL), backslash (JSON, SQL quoting)."""
-    return re.compile(r"[%+\\]")
+    """What only some decoders read (``decoders.may_decode``): percent or plus (URL), backslash (JSON, SQL
+    quoting), a line break (MIME base64), a JSON opener first (JSON in a string), ``eyJ`` (a JWT's
+    ``{"``), trailing blanks (base64 with a trailing line break)."""
+    return re.compile(r'[%+\\\r\n]|eyJ|^\s*[{\["]|\s\Z')
 
 
 @cache
 def _special_run() -> re.Pattern[str]:
-    """``_special`` and the rest of its line: one match per value of a newline-joined list."""
-    return re.compile(r"[%+\\][^\n]*")
+    """``_special`` and the rest of its line: one match per value of a newline-joined list (no value
+    holds a newline there)."""
+    return re.compile(r'(?m)(?:[%+\\\r]|eyJ|^[^\S\n]*[{\["]|[^\S\n]$)[^\n]*')
 
 
 @cache
@@ -140,9 +143,9 @@ def _hex_pairs() -> re.Pattern[str]:
 
 @cache
 def _unusable() -> re.Pattern[str]:
-    """What no decoded form may hold: undecodable UTF-8 (kept as surrogates) or a control character
-    other than tab, newline and return (``decoders._printable`` refuses both, and more)."""
-    return re.compile("[\udc80-\udcff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    """What no decoded form may hold: undecodable UTF-8 (kept as surrogates). Control characters may
+    be kept (``decoders._printable`` weighs them): a value that decodes to any UTF-8 is sent on."""
+    return re.compile("[\udc80-\udcff]")
 
 
 _URL_SAFE = str.maketrans("-_", "+/")
