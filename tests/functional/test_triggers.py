@@ -201,15 +201,27 @@ def test_the_edge_record_names_the_viewer_and_cloudfronts_request_id(db_path: Pa
                        "user_agent": "test-client/1.0"}
 
 
-def test_a_gzip_bomb_costs_the_cap_and_says_so(db_path: Path, records) -> None:
-    """A CloudWatch Logs payload that expands past the inputs cap is cut there, and the record says why."""
+def test_a_gzip_bomb_costs_the_cap_and_is_left_to_on_exceeded(db_path: Path, records) -> None:
+    """A CloudWatch Logs payload that expands past the bytes cap is cut there: what is past it is unread,
+    so ``limits.on_exceeded`` decides (block, by default in block mode; report lets it through)."""
     bomb = base64.b64encode(gzip.compress(b"{" + b" " * (20 << 20))).decode()
-    calls = []
-    protected = protect(lambda event, context: calls.append(delete_user(db_path, "bob")), mode="block")
-    protected({"awslogs": {"data": bomb}}, LambdaContext())
-    assert calls == [1]
-    notices = [record for record in records.all() if "decompressed" in json.dumps(record)]
-    assert notices, records.all()
+    calls: list[None] = []
+
+    def handler(event: dict, context: object) -> None:
+        calls.append(delete_user(db_path, "bob"))
+
+    with pytest.raises(RequestBlocked):
+        protect(handler, mode="block")({"awslogs": {"data": bomb}}, LambdaContext())
+    assert calls == [] and names_left(db_path) == ["alice", "bob", "carol"]
+    [blocked] = records.detections()
+    assert (blocked["rule"], blocked["action"]) == ("inspection.exceeded", "blocked")
+    assert "decompressed" in blocked["message"]
+
+    protect(handler, policy={"mode": "block", "limits": {"on_exceeded": "report"}})(
+        {"awslogs": {"data": bomb}}, LambdaContext())
+    assert len(calls) == 1
+    reported = records.detections()[-1]
+    assert (reported["rule"], reported["action"]) == ("inspection.exceeded", "reported")
 
 
 def test_an_attack_in_the_second_member_of_a_gzip_file_is_blocked(db_path: Path, records) -> None:
