@@ -233,17 +233,21 @@ class Inputs:
     """
 
     __slots__ = ("_capped", "_decoded", "_fast_values", "_forms", "_index", "_load", "_max_decoded", "_narrowed",
-                 "_on_exceeded", "_raw", "_scans", "_truncated", "_values", "_views", "max_decode_chars")
+                 "_on_exceeded", "_opened", "_raw", "_scans", "_truncated", "_values", "_views", "max_decode_chars")
 
     def __init__(self, raw: Iterable[Input] = (), *, max_decode_chars: int = 65536,
                  load: Callable[[], tuple[Iterable[Input], str | None]] | None = None,
                  values: Callable[[], list[str] | None] | None = None,
-                 max_decoded: int | None = None, on_exceeded: Callable[[str], None] | None = None) -> None:
+                 max_decoded: int | None = None, on_exceeded: Callable[[str], None] | None = None,
+                 opened: set[str] | None = None) -> None:
         """``values``, if given, returns every value ``load`` would find, without locations (or None
         where it cannot): the sinks' fast paths then never pay for the locations. Past ``max_decoded``
         distinct values that a decoder applies to (1-7 µs each), the rest are not decoded, and
-        ``on_exceeded`` hears of it once (the policy's ``limits.on_exceeded`` decides)."""
+        ``on_exceeded`` hears of it once (the policy's ``limits.on_exceeded`` decides). ``opened``
+        (filled as the event is read) holds the strings read as JSON, whose members are values of
+        their own: such a string is not decoded again."""
         self._load = load
+        self._opened = opened if opened is not None else set()
         self._max_decoded = max_decoded
         self._on_exceeded = on_exceeded
         self._capped: str | None = None  # why decoding stopped short, if it did
@@ -303,11 +307,12 @@ class Inputs:
                                 f"are not inspected, the values themselves are")
         remembered = min(REMEMBERED_LENGTH, self.max_decode_chars)
         limit = self.max_decode_chars
+        opened = self._opened
         for value in values:
             if value not in decoded:
                 size = len(value)
                 decoded[value] = remembered_forms(value) if MIN_LENGTH <= size <= remembered else \
-                    forms_of(value) if remembered < size <= limit else ()
+                    forms_of(value) if remembered < size <= limit and value not in opened else ()
         return decoded
 
     @property
