@@ -178,7 +178,7 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
     memo = (key, port_number, addresses)
     if carried is None and memo in state.benign:
         return True
-    destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch)
+    destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch, context.request.kind)
     if ssrf.worth_judging(destination) and inspect(
             KIND, sink, destination, describe=lambda: _argument(state, destination), context=context):
         return None
