@@ -15,8 +15,8 @@ from urllib.parse import unquote
 import pytest
 import requests
 
-from app_protect_lambda import RequestBlocked, protect
-from app_protect_lambda.testing import LambdaContext, alb_event, apigw_v2_event, sqs_event
+from app_protect_lambda import RequestBlocked, protect, testing
+from app_protect_lambda.testing import LambdaContext, alb_event, sqs_event
 
 from .network_support import TIMEOUT, LocalServer, install_resolver
 
@@ -32,7 +32,7 @@ def server() -> Iterator[LocalServer]:
 @pytest.fixture(autouse=True)
 def resolver(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return install_resolver(monkeypatch, {ALB: "127.0.0.1", "internal.example": "127.0.0.1",
-                                          "metadata.example": "169.254.169.254"})
+                                          "xray.example": "127.0.0.1", "metadata.example": "169.254.169.254"})
 
 
 def calls_configured_service(event: dict, context: Any) -> dict:
@@ -63,16 +63,17 @@ def test_the_albs_host_header_naming_the_configured_service_passes(
     assert records.detections() == []
 
 
-def test_a_configured_bare_host_name_passes(server: LocalServer, records, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("USERS_HOST", ALB.upper())  # configuration is compared as host names are: folded
+def test_a_configured_host_and_port_passes(server: LocalServer, records, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_ENDPOINT", f"{ALB.upper()}:{server.port}")  # compared as host names are: folded
 
     @protect(mode="block")
     def handler(event: dict, context: Any) -> dict:
-        url = f"http://{os.environ['USERS_HOST'].lower()}:{server.port}/users/1"
+        url = f"http://{os.environ['USERS_ENDPOINT'].lower()}/users/1"
         return {"statusCode": 200, "body": requests.get(url, timeout=TIMEOUT).text}
 
-    assert handler(apigw_v2_event(headers={"host": ALB}), LambdaContext())["statusCode"] == 200
-    assert len(server.requests) == 1 and records.detections() == []
+    assert handler(alb_event(headers={"host": ALB}), LambdaContext()) == {"statusCode": 200,
+                                                                          "body": "internal-secret"}
+    assert [r["path"] for r in server.requests] == ["/users/1"] and records.detections() == []
 
 
 # ---------------------------------------------------------------- attacks: still blocked
@@ -132,3 +133,35 @@ def test_a_queue_message_naming_the_configured_host_is_still_ssrf(server: LocalS
     with pytest.raises(RequestBlocked):
         handler(sqs_event({"callback": f"http://{ALB}:{server.port}/admin"}), LambdaContext())
     assert server.untouched
+
+
+# ---------------------------------------------------------------- attacks: the environment is not all configuration
+
+@pytest.mark.parametrize(("name", "value", "host"), [
+    ("DB_HOST", "{alb}", "{alb}:{port}"),  # a bare host says nothing of the port it serves
+    ("USERS_URL", "http://{alb}:8080", "{alb}:{port}"),  # another port than the one configured
+    ("AWS_XRAY_DAEMON_ADDRESS", "xray.example:{port}", "xray.example:{port}"),  # the platform's, not the function's
+    ("_X_AMZN_UPSTREAM", "http://xray.example:{port}", "xray.example:{port}"),
+    ("LAMBDA_UPSTREAM", "http://xray.example:{port}", "xray.example:{port}"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:{port}", "localhost:{port}"),  # an extension in the sandbox
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:{port}", "127.0.0.1:{port}"),
+])
+def test_a_host_header_naming_what_the_environment_merely_holds_is_blocked(
+        name: str, value: str, host: str, server: LocalServer, records, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value.format(alb=ALB, port=server.port))
+    event = alb_event(headers={"host": host.format(alb=ALB, port=server.port)})
+    assert protect(mode="block")(calls_own_host)(event, LambdaContext())["statusCode"] == 403
+    assert server.untouched
+    [record] = records.detections()
+    assert record["rule"] == "ssrf.internal" and record["input"]["location"] == "header.host"
+
+
+@pytest.mark.parametrize("make_event", [testing.apigw_v1_event, testing.apigw_v2_event,
+                                        testing.function_url_event])
+def test_only_an_albs_host_header_names_configuration(make_event: Any, server: LocalServer, records,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_URL", f"http://{ALB}:{server.port}")  # the API's Host is its own domain, never this
+    event = make_event(headers={"host": f"{ALB}:{server.port}"})
+    assert protect(mode="block")(calls_own_host)(event, LambdaContext())["statusCode"] == 403
+    assert server.untouched
+    assert records.detections()[0]["input"]["location"] == "header.host"

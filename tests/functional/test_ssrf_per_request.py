@@ -8,8 +8,10 @@ request must never reach the server (or ask the proxy to connect).
 from __future__ import annotations
 
 import asyncio
+import html
 import http.client
 import json
+import socket
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -234,6 +236,56 @@ def test_an_internal_target_through_a_proxy_is_blocked_before_the_proxy_is_asked
     assert record["protection"] == "ssrf" and record["input"]["location"] == "query.url"
 
 
+TRANSFORMED_TARGETS = [  # (what the input holds, what the code makes of it): the target is named only after
+    ("http://internal&#46;example:8080/admin", html.unescape),
+    ("http://169&period;254.169.254/latest/meta-data/", html.unescape),
+    ("http://metadata&#x2e;example/latest/api/token", html.unescape),
+    ("docs.example,internal.example", lambda value: f"http://{value.split(',')[1]}:8080/admin"),
+    ("a;b|metadata.example", lambda value: f"http://{value.split('|')[1]}/latest/api/token"),
+]
+
+
+@pytest.mark.parametrize(("value", "transform"), TRANSFORMED_TARGETS)
+@pytest.mark.parametrize("client", PROXIED)
+def test_a_target_an_input_names_once_transformed_through_a_proxy_is_blocked(
+        client: str, value: str, transform: Callable[[str], str], proxy: LocalServer, records) -> None:
+    handler = through(PROXIED[client](proxy.url), lambda event: transform(_query(event)))
+    assert handler(apigw_v1_event(query={"url": value}), LambdaContext())["statusCode"] == 403
+    assert proxy.untouched
+    [record] = records.detections()
+    assert record["protection"] == "ssrf" and record["input"]["location"] == "query.url"
+
+
+@pytest.mark.parametrize("client", PROXIED)
+def test_a_transformed_target_from_a_queue_message_through_a_proxy_is_blocked(client: str, proxy: LocalServer,
+                                                                              records) -> None:
+    handler = through(PROXIED[client](proxy.url), lambda event: html.unescape(_message(event)))
+    with pytest.raises(RequestBlocked):
+        handler(sqs_event({"url": "http://internal&#46;example:8080/admin"}), LambdaContext())
+    assert proxy.untouched
+    assert records.detections()[0]["rule"] == "ssrf.internal"
+
+
+@pytest.mark.parametrize("client", PROXIED)
+def test_transformed_inputs_that_name_no_internal_target_through_a_proxy_pass(client: str, proxy: LocalServer,
+                                                                              records) -> None:
+    fetch = PROXIED[client](proxy.url)
+    # unescaped to a public name; a list naming an internal host beside the one the code uses; an entity in prose
+    unescaped = through(fetch, lambda event: html.unescape(_query(event)))
+    assert unescaped(apigw_v1_event(query={"url": "http://api.partner&#46;example/v1?q=a&amp;b"}),
+                     LambdaContext()) == {"statusCode": 200, "body": "proxied"}
+    first = through(fetch, lambda event: f"http://{_query(event).split(',')[0]}/v1")
+    assert first(apigw_v1_event(query={"url": "api.partner.example,internal.example"}),
+                 LambdaContext())["statusCode"] == 200
+    code_chosen = through(fetch, lambda event: f"http://internal.example:8080/search?q={quote(_query(event))}")
+    assert code_chosen(apigw_v1_event(query={"url": "Tom &amp; Jerry on internal.example"}),
+                       LambdaContext())["statusCode"] == 200
+    assert [r["path"] for r in proxy.requests] == [
+        "http://api.partner.example/v1?q=a&b", "http://api.partner.example/v1",
+        "http://internal.example:8080/search?q=Tom%20%26amp%3B%20Jerry%20on%20internal.example"]
+    assert records.detections() == []
+
+
 @pytest.mark.parametrize("client", ["requests", "urllib"])
 def test_a_proxy_from_the_environment_is_no_way_around(client: str, proxy: LocalServer, records,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,6 +360,47 @@ def test_a_redirect_onto_a_connection_already_judged_in_the_invocation_is_judged
     session.close()
     assert [r["path"] for r in server.requests] == ["/health"]  # the pooled connection never carried /admin
     assert records.detections()[0]["rule"] == "ssrf.redirect"
+
+
+def test_a_redirect_from_a_url_an_input_names_once_unescaped_is_carried(server: LocalServer, records) -> None:
+    with LocalServer(redirect_to=f"http://internal.example:{server.port}/admin") as partner:
+        @protect(policy={"mode": "block", "protections": {"ssrf": {"mode": "block",
+                                                                   "allow_hosts": ["partner.example"]}}})
+        def handler(event: dict, context: Any) -> dict:
+            return {"statusCode": 200, "body": requests.get(html.unescape(_query(event)), timeout=TIMEOUT).text}
+
+        event = apigw_v1_event(query={"url": f"http://partner&#46;example:{partner.port}/start"})
+        assert handler(event, LambdaContext())["statusCode"] == 403
+        assert [r["path"] for r in partner.requests] == ["/start"]
+    assert server.untouched
+    [record] = records.detections()
+    assert record["rule"] == "ssrf.redirect" and record["input"]["location"] == "query.url"
+
+
+def raw_connect(server: LocalServer, pick: Callable[[dict], str]) -> Any:
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        with socket.socket() as raw:
+            raw.settimeout(TIMEOUT)
+            raw.connect((pick(event), server.port))  # a name: resolved inside C, not through getaddrinfo
+            raw.sendall(b"GET /raw HTTP/1.0\r\n\r\n")
+            return {"statusCode": 200, "body": raw.recv(4096).split(b" ")[1].decode()}
+    return handler
+
+
+def test_a_raw_connect_by_a_name_an_input_names_once_unescaped_is_judged(server: LocalServer, records) -> None:
+    handler = raw_connect(server, lambda event: html.unescape(_query(event)))
+    assert handler(apigw_v1_event(query={"url": "internal&#46;example"}), LambdaContext())["statusCode"] == 403
+    assert server.untouched
+    [record] = records.detections()
+    assert record["rule"] == "ssrf.internal" and record["input"]["location"] == "query.url"
+
+
+def test_a_raw_connect_by_a_name_the_code_chose_passes(server: LocalServer, records) -> None:
+    handler = raw_connect(server, lambda event: "localhost")
+    event = apigw_v1_event(query={"url": "Tom &amp; Jerry, localhost fans; see localhost.example"})
+    assert handler(event, LambdaContext()) == {"statusCode": 200, "body": "200"}
+    assert [r["path"] for r in server.requests] == ["/raw"] and records.detections() == []
 
 
 def test_a_hand_built_absolute_form_request_to_a_proxy_is_judged(proxy: LocalServer, records) -> None:

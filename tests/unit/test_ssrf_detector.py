@@ -217,27 +217,63 @@ ALB = "internal-users-1234567890.us-east-1.elb.amazonaws.com"
     ({}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
     ({"USERS_URL": "http://users.internal:8080"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
     ({"USERS_URL": f"http://{ALB}:8080"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # another port
+    ({"USERS_URL": f"https://{ALB}"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # 443, not 80
     ({"USERS_URL": f"see {ALB}"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # mentioned, not a host
     ({"USERS_URL": f"http://x.{ALB}"}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),
+    ({"USERS_HOST": ALB}, "header.host", ALB, "10.0.3.7", "ssrf.internal"),  # a bare host says nothing of the port
+    ({"DB_HOST": "10.0.1.5"}, "header.host", "10.0.1.5", "10.0.1.5", "ssrf.internal"),
     ({"USERS_URL": f"http://{ALB}"}, "header.x-forwarded-host", ALB, "10.0.3.7", "ssrf.internal"),
     ({"IMDS": "http://169.254.169.254"}, "header.host", "169.254.169.254", "169.254.169.254", "ssrf.metadata"),
+    # the platform's variables are not the function's configuration, the sandbox is never behind an ALB
+    ({"AWS_XRAY_DAEMON_ADDRESS": "10.0.3.7:80"}, "header.host", "10.0.3.7", "10.0.3.7", "ssrf.internal"),
+    ({"_X_AMZN_SERVICE": "http://10.0.3.7"}, "header.host", "10.0.3.7", "10.0.3.7", "ssrf.internal"),
+    ({"LAMBDA_UPSTREAM": "http://10.0.3.7"}, "header.host", "10.0.3.7", "10.0.3.7", "ssrf.internal"),
+    ({"TRACES": "http://localhost:80"}, "header.host", "localhost", "127.0.0.1", "ssrf.internal"),
+    ({"TRACES": "http://127.0.0.1:80"}, "header.host", "127.0.0.1", "127.0.0.1", "ssrf.internal"),
+    ({"AGENT": "http://169.254.79.129:80"}, "header.host", "169.254.79.129", "169.254.79.129", "ssrf.internal"),
     # benign: the Host header names the service the environment configures
     ({"USERS_URL": f"http://{ALB}"}, "header.host", ALB, "10.0.3.7", None),
     ({"USERS_URL": f"http://{ALB.upper()}/v1/users"}, "header.host", ALB, "10.0.3.7", None),
-    ({"USERS_HOST": ALB}, "header.host", ALB, "10.0.3.7", None),
+    ({"USERS_URL": f"http://svc:secret@{ALB}/v1"}, "header.host", ALB, "10.0.3.7", None),
     ({"USERS_HOST": f"{ALB}:80"}, "header.host", ALB, "10.0.3.7", None),
+    ({"USERS_URL": "http://10.0.3.7/users"}, "header.host", "10.0.3.7", "10.0.3.7", None),
+    ({"SERVICES": f'{{"users": "http://{ALB}:80/v1"}}'}, "header.host", ALB, "10.0.3.7", None),
     ({"GREETING": "こんにちは", "USERS_URL": f"http://{ALB}/"}, "header.host", ALB, "10.0.3.7", None),
 ])
 def test_host_header_against_configuration(configured: dict, header: str, host: str, address: str,
                                            rule: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in configured.items():
         monkeypatch.setenv(name, value)
-    finding = detect(Destination(host, 80, (address,)), inputs(host, location=header), NO_OPTIONS)
+    finding = detect(Destination(host, 80, (address,), trigger="alb"), inputs(host, location=header), NO_OPTIONS)
     assert (finding.rule if finding else None) == rule
+
+
+@pytest.mark.parametrize("trigger", [None, "apigw-v1", "apigw-v2", "function-url", "vpc-lattice-v2", "sqs"])
+def test_only_an_albs_host_header_names_configuration(trigger: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_URL", f"http://{ALB}")
+    finding = detect(Destination(ALB, 80, ("10.0.3.7",), trigger=trigger), inputs(ALB, location="header.host"),
+                     NO_OPTIONS)
+    assert finding is not None and finding.rule == "ssrf.internal"
+
+
+@pytest.mark.parametrize(("configured", "header", "host", "port", "address"), [
+    # the reviewer's shapes: what Lambda and its extensions configure, named by an ALB's Host header
+    ("AWS_XRAY_DAEMON_ADDRESS=169.254.79.129:2000", "169.254.79.129:2000", "169.254.79.129", 2000, "169.254.79.129"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318", "localhost:4318", "localhost", 4318, "127.0.0.1"),
+    ("DB_HOST=10.0.1.5", "10.0.1.5:5432", "10.0.1.5", 5432, "10.0.1.5"),
+    ("DB_HOST=10.0.1.5", "10.0.1.5", "10.0.1.5", 80, "10.0.1.5"),
+    ("USERS_URL=http://10.0.1.5", "10.0.1.5", "10.0.1.5", None, "10.0.1.5"),  # the port called is unknown
+])
+def test_the_environment_at_large_is_not_configuration(configured: str, header: str, host: str, port: int | None,
+                                                       address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(*configured.split("=", 1))
+    finding = detect(Destination(host, port, (address,), trigger="alb"), inputs(header, location="header.host"),
+                     NO_OPTIONS)
+    assert finding is not None and finding.rule == "ssrf.internal" and finding.input.location == "header.host"
 
 
 def test_the_host_header_aside_another_input_still_chooses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USERS_URL", f"http://{ALB}")
     both = Inputs([Input("header.host", ALB), Input("body.callback", f"http://{ALB}/admin")])
-    finding = detect(Destination(ALB, 80, ("10.0.3.7",)), both, NO_OPTIONS)
+    finding = detect(Destination(ALB, 80, ("10.0.3.7",), trigger="alb"), both, NO_OPTIONS)
     assert finding is not None and finding.input is not None and finding.input.location == "body.callback"

@@ -45,13 +45,15 @@ asked for wherever the socket hooks cannot:
   host, since httpcore pools and proxies without http.client.
 
 A host *name* there is resolved by us only when an input (or a redirect it led)
-chose it; that no input chose a name is remembered for the invocation. A request
-reported at this layer is not reported again by the socket hooks it goes on to.
-Measured (``python -m bench.per_request``, 2 shared cores): a request on a warm
-connection already judged in the invocation adds 0.36 µs, its first request of
-an invocation to 127.0.0.1 (internal, so the inputs are asked) 13-14 µs; httpx
-adds 0.9 µs per request to a name judged before, 7 µs the first time; against
-requests of 110-460 µs on loopback.
+chose it, as it came or as code commonly makes it (HTML-unescaped, split on
+``,;|``: the detector's transformed view); that no input chose a name is
+remembered for the invocation. A request reported at this layer is not reported
+again by the socket hooks it goes on to. Measured (``python -m bench.per_request``,
+2 shared cores): a request on a warm connection already judged in the invocation
+adds 0.36 µs, its first request of an invocation to 127.0.0.1 (internal, so the
+inputs are asked) 13-16 µs; httpx adds 0.9 µs per request to a name judged
+before, 11 µs the first time (7 µs before the transformed view was asked too);
+against requests of 110-460 µs on loopback.
 
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
@@ -137,6 +139,21 @@ def _sdk_credential_fetch() -> bool:
     return False
 
 
+def _chosen_by(context: RequestContext, host: str, port: int | None) -> Input | None:
+    """The input that chose ``host``, as it came or as code commonly makes it (unescaped, split).
+
+    The detector asks both when it judges; a layer that decides by this whether a name is worth
+    resolving at all (a request through a proxy, a connect by name) must ask both too, or a name
+    an input spells only once transformed is never resolved, so never judged.
+    """
+    from ..sources.fragments import transformed_inputs
+
+    ssrf, _ = _modules()
+    inputs = context.inputs
+    return ssrf.source_of(host, port, inputs) or ssrf.source_of(
+        host, port, transformed_inputs(inputs, ssrf.host_key(host)))
+
+
 def _host_text(host: Any) -> str | None:
     if isinstance(host, str):
         return host
@@ -178,7 +195,7 @@ def _judge(context: RequestContext, sink: str, host: str, port: Any, addresses: 
     memo = (key, port_number, addresses)
     if carried is None and memo in state.benign:
         return True
-    destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch)
+    destination = ssrf.Destination(host, port_number, addresses, carried, _sdk_credential_fetch, context.request.kind)
     if ssrf.worth_judging(destination) and inspect(
             KIND, sink, destination, describe=lambda: _argument(state, destination), context=context):
         return None
@@ -244,7 +261,7 @@ def _check_connect(context: RequestContext, sink: str, address: Any) -> None:
         return
     state = _state(context)
     carried = bool(state.carried) and ssrf.host_key(host) in state.carried
-    if not carried and ssrf.source_of(host, ssrf.port_number(port), context.inputs) is None:
+    if not carried and _chosen_by(context, host, ssrf.port_number(port)) is None:
         return
     import _socket
 
@@ -360,7 +377,7 @@ def _carry_redirect(context: RequestContext, sink: str, connection: Any, respons
     host, port, base = _requested_origin(state, connection)
     origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
     if origin is None:
-        origin = ssrf.source_of(host, ssrf.port_number(port), context.inputs)
+        origin = _chosen_by(context, host, ssrf.port_number(port))
     if origin is None or len(state.carried) >= _MAX_REMEMBERED:
         return
     from urllib.parse import urljoin, urlsplit
@@ -459,7 +476,7 @@ def _resolved_if_chosen(context: RequestContext, host: str, port: Any) -> tuple[
     if not carried:
         if (key, number) in state.unchosen:
             return ()
-        if ssrf.source_of(host, number, context.inputs) is None:
+        if _chosen_by(context, host, number) is None:
             if len(state.unchosen) < _MAX_REMEMBERED:
                 state.unchosen.add((key, number))
             return ()
