@@ -4,7 +4,8 @@ A ``functools.partial(sqlite3.connect, path)`` kept from before ``@protect`` hol
 function, and ``sqlite3.Connection(path)`` opens a connection without any ``connect``: neither
 gives a checking subclass, and the connection is not alive yet when instrumentation looks for
 early ones. The ``sqlite3.connect/handle`` audit event gives each its trace hook: the attack's
-statement never changes a row, benign statements run unchanged.
+statement never changes a row, benign statements run unchanged. Also here: an application's
+own trace callback (its SQL logging) keeps running once the connection is hooked (review 1.14).
 """
 from __future__ import annotations
 
@@ -235,3 +236,27 @@ def test_exec_wrapper_judges_connections_made_without_the_patched_connect(uninst
     assert_blocked(invoke(bootstrap.handler, trigger("nobody' OR '1'='1")), records)
     assert rows(database) == before
 
+
+# ------------------------------------------------------------------------------------------- the application's trace
+
+def test_the_applications_own_sql_log_keeps_running_on_an_early_connection(uninstrumented, database: Path,
+                                                                            records) -> None:
+    connection = sqlite3.connect(database, isolation_level=None)
+    log: list[str] = []
+    connection.set_trace_callback(log.append)  # its SQL logging, at module scope
+    connection.execute("SELECT 1")
+
+    @protect(mode="block")
+    def handler(event, context):
+        connection.execute(f"UPDATE users SET email = 'seen' WHERE name = '{name_of(event)}'")
+        return {"statusCode": 200, "body": "ok"}
+
+    connection.execute("SELECT 3")  # outside an invocation
+    assert invoke(handler, http("bob")) == {"statusCode": 200, "body": "ok"}
+    assert_blocked(invoke(handler, http("nobody' OR '1'='1")), records)
+    assert rows(database, "SELECT count(*) FROM users WHERE email = 'seen'") == [(1,)]
+    sinks.uninstrument()
+    sinks.instrument()  # adopted again: ours is replaced, the application's kept once
+    connection.execute("SELECT 4")
+    assert log == ["SELECT 1", "SELECT 3", "UPDATE users SET email = 'seen' WHERE name = 'bob'",
+                   "UPDATE users SET email = 'seen' WHERE name = 'nobody' OR '1'='1'", "SELECT 4"]
