@@ -260,3 +260,23 @@ def test_the_applications_own_sql_log_keeps_running_on_an_early_connection(unins
     connection.execute("SELECT 4")
     assert log == ["SELECT 1", "SELECT 3", "UPDATE users SET email = 'seen' WHERE name = 'bob'",
                    "UPDATE users SET email = 'seen' WHERE name = 'nobody' OR '1'='1'", "SELECT 4"]
+
+
+@pytest.mark.parametrize("where", ["audit hook", "after init"])
+def test_an_error_of_ours_never_fails_the_applications_connect(database: Path, records,
+                                                               monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    from app_protect_lambda.sinks import early_connections
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("injected internal error")
+
+    sinks.instrument()
+    if where == "audit hook":
+        monkeypatch.setattr(early_connections.AfterInit, "attach", broken)
+    else:
+        monkeypatch.setattr(early_connections, "attach_sqlite", broken)
+    connection = sqlite3.Connection(database)  # not raised here: recorded, and the connection works
+    assert connection.execute("SELECT count(*) FROM users").fetchone() == (5,)
+    assert sys.getprofile() is None
+    [error] = records.internal_errors()
+    assert "injected internal error" in error["error"]
