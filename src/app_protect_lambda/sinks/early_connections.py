@@ -38,16 +38,18 @@ set before is kept: ours calls it after judging); the trace text
 has bound parameters expanded (``'O''Brien'``), which the detector reads as the literal it is.
 
 Cost, from ``python -m bench.early_connections`` (CPython 3.11, CPU time, hooked against the
-same connection unhooked, inside an invocation with a browser's 27 inputs): +2.9 µs per
-``execute`` with no input in the statement (a connection opened after instrumentation, whose
-subclass checks in Python: +1.3 µs), +9.6 µs with an input inside a literal of a 178-character
-statement, and per row for ``executemany`` (+60 µs for 10 rows). Of these, the look for pieces
-of transformed inputs (``sources.fragments.transformed``, as the patched connections ask) costs
-+1.2 µs a repeated statement and ~4 µs a new one holding one of the inputs' ``= ; ( )``: each
+same connection unhooked, inside an invocation with a browser's 27 inputs; three runs on a
+shared machine): +1.7-2.9 µs per ``execute`` with no input in the statement (a connection
+opened after instrumentation, whose subclass checks in Python: +1.3 µs), +9.6-12.5 µs with an
+input inside a literal of a 178-character statement, and per row for ``executemany`` (+60-80 µs
+for 10 rows). Of these, the look for pieces of transformed inputs
+(``sources.fragments.transformed``, as the patched connections ask) costs up to 1.2 µs for a
+repeated statement and ~4 µs for a new one holding one of the inputs' ``= ; ( )``: each
 ``executemany`` row is a new text to the trace (its parameters expanded), where the patched
-connection judges the template once (+18 µs for 10 rows without this look). The statement-part test first
-looks for the statement in the cuttable inputs joined, in one call: a User-Agent and an
-Accept-Language hold a ";" in most requests, and testing them one by one cost 1.5 µs a statement.
+connection judges the template once (+18 µs for 10 rows without this look). The
+statement-part test first looks for the statement in the cuttable inputs joined, in one call:
+a User-Agent and an Accept-Language hold a ";" in most requests, and testing them one by one
+cost 1.5 µs a statement.
 """
 from __future__ import annotations
 
