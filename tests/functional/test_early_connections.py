@@ -641,3 +641,74 @@ def test_exec_wrapper_adopts_a_psycopg2_connection_opened_before_it(uninstrument
             early.connection.close()
         for name in ("early_pg_app", "app_protect_lambda.bootstrap"):
             sys.modules.pop(name, None)
+
+
+# ------------------------------------------------------------------------------------------- transformed inputs
+
+# The code transforms the value before formatting it in (review 1.1): the trace hook looks for the pieces of
+# inputs that carry SQL structure, as the patched connections do.
+TRANSFORMS = [
+    ("strip", str.strip, "  nobody' OR '1'='1  "),
+    ("lower", str.lower, "NOBODY' OR 'A'='A"),
+    ("upper", str.upper, "nobody' or 'a'='a"),
+    ("split", lambda value: value.split(",")[1], "a,nobody' OR '1'='1"),
+    ("stacked after strip", str.strip, "  nobody'; DELETE FROM users; --  "),
+]
+
+
+def transformed_handler(connection: Any, transform: Any, method: str = "execute") -> Any:
+    @protect(mode="block")
+    def handler(event, context):
+        value = transform(name_of(event))
+        getattr(connection, method)(f"UPDATE users SET email = 'pwned' WHERE name = '{value}';")
+        connection.commit()
+        return {"statusCode": 200, "body": "ok"} if "Records" not in event else {"ok": True}
+    return handler
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=["http", "sqs"])
+@pytest.mark.parametrize(("name", "transform", "payload"), TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
+def test_a_transformed_attack_on_an_early_connection_is_blocked(uninstrumented, database: Path, records, trigger,
+                                                                 name, transform, payload) -> None:
+    connection = sqlite3.connect(database, isolation_level=None)
+    before = rows(database)
+    method = "executescript" if name.startswith("stacked") else "execute"
+    assert_blocked(invoke(transformed_handler(connection, transform, method), trigger(payload)), records)
+    assert rows(database) == before  # no e-mail changed, no row deleted
+    assert type(connection) is sqlite3.Connection
+
+
+# Transformed benign values: bound as parameters (the trace shows them expanded and quoted, 'o''brien',
+# 'nobody'' or ''a''=''a'), and inline where they hold no quote.
+TRANSFORMED_BENIGN = [
+    ("lower", str.lower, "O'Brien"), ("lower", str.lower, "NOBODY' OR 'A'='A"), ("strip", str.strip, "  x' OR 1=1 -- "),
+    ("split", lambda value: value.split(",")[1], "a,1 OR 1=1; --"), ("upper", str.upper, "50%; -- not a comment"),
+    ("strip", str.strip, "  john smith  "),
+]
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=["http", "sqs"])
+@pytest.mark.parametrize(("name", "transform", "value"), TRANSFORMED_BENIGN,
+                         ids=[f"{t[0]}-{t[2].strip()}" for t in TRANSFORMED_BENIGN])
+def test_transformed_benign_values_on_an_early_connection_run_unchanged(uninstrumented, database: Path, records,
+                                                                        trigger, name, transform, value) -> None:
+    connection = sqlite3.connect(database)
+
+    @protect(mode="block")
+    def handler(event, context):
+        changed = transform(name_of(event))
+        connection.execute("UPDATE users SET email = ? WHERE id = 2", (changed,))
+        connection.executemany("UPDATE users SET password = ? WHERE id = ?", [(changed, 4)])
+        if "'" not in changed:
+            connection.execute(f"UPDATE products SET title = 'note: {changed}' WHERE id = 1")
+        connection.commit()
+        return {"statusCode": 200, "body": "ok"} if "Records" not in event else {"ok": True}
+
+    assert invoke(handler, trigger(value)) in ({"statusCode": 200, "body": "ok"}, {"ok": True})
+    changed = transform(value)
+    assert rows(database, "SELECT email FROM users WHERE id = 2") == [(changed,)]
+    assert rows(database, "SELECT password FROM users WHERE id = 4") == [(changed,)]
+    if "'" not in changed:
+        assert rows(database, "SELECT title FROM products WHERE id = 1") == [(f"note: {changed}",)]
+    assert count_users(database) == 5
+    assert records.detections() == []

@@ -252,3 +252,32 @@ def test_the_task_root_bounds_the_functions_own_code(tmp_path: Path, monkeypatch
         sinks.instrument()
         for name in ("rb_entry", "rb_shell"):
             sys.modules.pop(name, None)
+
+
+def test_a_dependency_packaged_in_the_task_root_is_rebound_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                marker: Path, records) -> None:
+    """``pip install -t .`` puts a dependency beside the handler, with no site-packages in its path: its
+    module globals are rebound like the function's own (the rebinding docstring says so)."""
+    root = tmp_path / "var-task"
+    (root / "rb_vendorlib").mkdir(parents=True)
+    (root / "rb_vendorlib" / "__init__.py").write_text(
+        "from os import system\n\n\ndef thumbnail(name):\n    return system(f'echo {name} > /dev/null')\n")
+    (root / "rb_lambda.py").write_text(
+        "from rb_vendorlib import thumbnail\n\n\ndef handler(event, context):\n"
+        "    code = thumbnail(event['queryStringParameters']['name'])\n"
+        "    return {'statusCode': 200, 'body': str(code)}\n")
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(root))
+    sinks.uninstrument()
+    try:
+        handler = protect(mode="block")(importlib.import_module("rb_lambda").handler)
+        assert is_patched(sys.modules["rb_vendorlib"].system)
+        assert_blocked(invoke(handler, http("system", f"x; touch {marker}")), records, "command_injection")
+        assert not marker.exists()
+        records.clear()
+        assert invoke(handler, http("system", "holiday photo-2024_v2.png")) == {"statusCode": 200, "body": "0"}
+        assert records.detections() == []
+    finally:
+        sinks.instrument()
+        for name in ("rb_lambda", "rb_vendorlib"):
+            sys.modules.pop(name, None)

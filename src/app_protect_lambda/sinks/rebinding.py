@@ -5,9 +5,15 @@
 (the decorator instruments when it is applied, after the module's imports ran) such a
 call was never checked. When ``@protect`` is applied, the globals of the handler's module,
 and of the modules loaded from the function's own code (under the task root, else the
-handler's directory; never site-packages, nor this package), that still hold an original
-sink function are pointed at its replacement. The replacement behaves as the original
-outside an invocation.
+handler's directory; never a path through a ``site-packages`` or ``dist-packages``
+directory, nor this package), that still hold an original sink function are pointed at its
+replacement. The replacement behaves as the original outside an invocation.
+
+On Lambda the deployment package's dependencies usually sit in the task root itself, next to
+the handler (``pip install -t .`` puts ``/var/task/requests/``, with no ``site-packages`` in
+the path), so the globals of those vendored libraries are rebound too, as if they were the
+function's own code: their sink calls are then judged as the exec wrapper would judge them.
+Dependencies in a layer (``/opt/python``) or a virtualenv's ``site-packages`` are not.
 
 Only module globals are rebound: a sink function kept in a class attribute, a closure, a
 default argument or a container is still the original (the exec wrapper and

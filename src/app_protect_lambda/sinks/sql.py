@@ -148,6 +148,7 @@ class SQLite3(Instrumentor):
         if dbapi2.connect is original:
             self.replace(dbapi2, "connect", module.connect)
         early_connections.enable(True)
+        early_connections.watch_sqlite()  # the connections made without the patched connect
 
     def uninstrument(self) -> None:
         early_connections.enable(False)
