@@ -44,6 +44,11 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{b64url(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{b64url(json.dumps(claims).encode())}."
 
 
+def jwt_of(payload: str, encoding: str = "utf-8") -> str:
+    """A JWT whose payload is exactly ``payload``, in ``encoding`` (json.loads reads bytes in UTF-8, -16, -32)."""
+    return f"{b64url(json.dumps({'alg': 'none'}).encode())}.{b64url(payload.encode(encoding))}."
+
+
 def escaped_json(value: Any) -> str:
     """JSON with every quote escaped: the payload never occurs in the text as sent."""
     return json.dumps(value).replace("'", "\\u0027").replace(";", "\\u003b").replace("..", "\\u002e.")
@@ -72,6 +77,11 @@ ENCODINGS: dict[str, Encoding] = {
     "unquote keeps a plus": (lambda v: quote(v, safe="+"), unquote),  # unquote_plus would make it a space
     "jwt claims": (lambda v: "Bearer " + jwt({"sub": v, "iat": 1767225600}),
                    lambda w: json.loads(unpadded_b64decode(w.split()[1].split(".")[1]))["sub"]),
+    # Review finding 1.8: json.loads reads a payload that does not start {" (its base64 not eyJ) all the same.
+    "jwt claims after a blank": (lambda v: "Bearer " + jwt_of(" " + json.dumps({"sub": v})),
+                                 lambda w: json.loads(unpadded_b64decode(w.split()[1].split(".")[1]))["sub"]),
+    "jwt claims in utf-16": (lambda v: jwt_of(json.dumps({"sub": v}), "utf-16"),
+                             lambda w: json.loads(unpadded_b64decode(w.split(".")[1]))["sub"]),
 }
 
 

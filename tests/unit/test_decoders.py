@@ -49,6 +49,11 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{header}.{b64url(json.dumps(claims).encode())}."
 
 
+def jwt_of(payload: bytes, header: bytes = b'{"alg": "none"}') -> str:
+    """A JWT of these exact bytes (json.loads reads bytes in UTF-8, -16 or -32, a mark and blanks first)."""
+    return f"{b64url(header)}.{b64url(payload)}."
+
+
 # (value as sent, the form that must be found, its transform)
 ATTACK_FORMS = {
     "json object in a string": ('{"q": "x\\u0027 OR 1=1"}', "x' OR 1=1", "json"),
@@ -75,6 +80,18 @@ ATTACK_FORMS = {
     "hex yielding a vertical tab": (b"x'\x0bOR 1=1".hex(), "x'\x0bOR 1=1", "hex"),
     "jwt claims": ("Bearer " + jwt({"sub": ATTACK}), ATTACK, "jwt+json"),
     "bare jwt": (jwt({"sub": ATTACK}), ATTACK, "jwt+json"),
+    # Review finding 1.8: a payload json.loads reads that does not start {" (so its base64 not eyJ).
+    "jwt payload with a blank first": (jwt_of(b' {"sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload with a blank after the brace": (jwt_of(b'{ "sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload after a line break": ("Bearer " + jwt_of(b'\n{"sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload with a byte-order mark": (jwt_of(b'\xef\xbb\xbf{"sub": "%s"}' % ATTACK.encode()), ATTACK,
+                                           "jwt+json"),
+    "jwt payload in utf-16": (jwt_of(json.dumps({"sub": ATTACK}).encode("utf-16-le")), ATTACK, "jwt+json"),
+    "jwt header not eyJ either": (jwt_of(b'{"sub": "%s"}' % ATTACK.encode(), header=b'{ "alg": "none"}') + "sig",
+                                  ATTACK, "jwt+json"),
+    "jwt in the standard alphabet, padded": (
+        base64.b64encode(b'{"alg":"none"}').decode() + "." + base64.b64encode(
+            b'{ "sub": "%s", "n": "???~~~>>>"}' % ATTACK.encode()).decode() + ".", ATTACK, "jwt+json"),
 }
 
 
@@ -99,6 +116,16 @@ BENIGN_FORMS = {
     "an email address with a plus": ("jo+orders@example.com", {"jo orders@example.com": "url-plus"}),
     "json with numbers only": ("[1, 2, 3]", {}),
     "not json": ("[brackets] and {braces}", {}),
+    "host name": ("eu-west-1.example.com", {}),
+    "three dotted words": ("Inc. A. e.g.", {}),
+    "version": ("v1.2.3-e4", {}),
+    "file name with two extensions": ("export.2026-12-01.csv", {}),
+    "dotted segments that are base64 of text": (f"{b64url(b'hello')}.{b64url(b'  world')}.{b64url(b'x')}", {}),
+    "signed jwt of benign claims": ("Bearer " + jwt_of(b' {"sub": "alice", "scope": "read"}') + "c2ln",
+                                    {' {"sub": "alice", "scope": "read"}'.strip(): "jwt",
+                                     '{"alg": "none"}': "jwt", "sub": "jwt+json", "alice": "jwt+json",
+                                     "scope": "jwt+json", "read": "jwt+json", "alg": "jwt+json",
+                                     "none": "jwt+json"}),
     "cursor": (b64url(b'{"after":"2026-11-30","id":812}'),
                {'{"after":"2026-11-30","id":812}': "base64", "after": "base64+json", "2026-11-30": "base64+json",
                 "id": "base64+json"}),
@@ -360,6 +387,10 @@ HOSTILE_VALUES: dict[str, Callable[[], str]] = {
     "jwt openers": lambda: "eyJ" * (MB // 3),
     "jwt-like segments": lambda: "Bearer " + "eyJa." * (MB // 5),
     "a long scheme before a jwt": lambda: "a" * MB + " eyJ.eyJ.",
+    "blanks before segments": lambda: " e" * (MB // 2) + ".",
+    "one long segment, then a dot": lambda: " " + "e" * MB + ".",
+    "dotted object starts": lambda: "a.e" * (MB // 3),
+    "a long header, two dots": lambda: "e" * MB + ".e.",
 }
 
 
