@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -20,6 +20,7 @@ from app_protect_lambda.context import RequestContext
 from app_protect_lambda.policy import Limits, Policy
 from app_protect_lambda.sources import Request, collect_inputs, event_kind
 from app_protect_lambda.sources.decoders import (
+    BUDGET_SPENT,
     FORMS_BUDGET,
     FORMS_BUDGET_FLOOR,
     JSON_DEPTH,
@@ -157,6 +158,49 @@ def test_breadth_first_the_strings_of_a_padded_json_are_all_found() -> None:
     padding = [quote(quote(f"pad{i}' ")) for i in range(3000)]
     value = json.dumps({"pad": padding, "q": ATTACK})
     assert forms(value)[ATTACK] == "json"
+
+
+REVIEW_PADDING = "%2525252541+\\u0041" * 2
+HEAVIER_PADDING = "%25252B%2B+%5Cu0041+\\u0025"  # more forms a character: 11 times the value in all
+
+
+def padded_cursor(members: int, payload: str = ATTACK, padding: str = REVIEW_PADDING) -> str:
+    """Review finding 1.9: a URL-encoded JSON array whose members, heavy in %25, + and \\u, spend the budget
+    ahead of the last one, base64 of the payload (which the code reads: json, then base64)."""
+    strings = [padding + str(index).zfill(4) for index in range(members)]
+    return quote(json.dumps([*strings, base64.b64encode(payload.encode()).decode()]))
+
+
+def test_padding_ahead_of_the_payload_leaves_it_a_form() -> None:
+    """The strings of the JSON have a budget of their own: 200 such members took all of it (8.3 times the value)."""
+    assert forms(padded_cursor(200))[ATTACK] == "url+json+base64"
+
+
+def test_running_out_of_budget_is_said() -> None:
+    """However many members: past the budget the last pair says so (``Inputs`` tells ``limits.on_exceeded``)."""
+    value = padded_cursor(1000, padding=HEAVIER_PADDING)
+    found = decoded_forms(value)
+    assert found[-1] == (BUDGET_SPENT, "")
+    assert ATTACK not in {text for _, text in found}
+    assert sum(len(text) for _, text in found) <= 2 * (FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR)
+
+
+BENIGN_HEAVY = {  # values that decode a lot and stay well within the budget
+    "json of 500 url-encoded query strings": json.dumps(
+        [urlencode({"q": f"tea & biscuits {index}", "utm": "a+b c"}) for index in range(500)]),
+    "url-encoded json filter of 500 phrases": quote(json.dumps({"q": [f"hello world {index} & more+stuff 100%"
+                                                                      for index in range(500)]})),
+    "base64 cursor of 1000 keys": base64.b64encode(json.dumps(
+        {f"k{index}": f"v {index}+x%20" for index in range(1000)}).encode()).decode(),
+    "twice url-encoded json with pluses": quote(quote(json.dumps([f"a+b {index} %" for index in range(500)]))),
+}
+
+
+@pytest.mark.parametrize("value", BENIGN_HEAVY.values(), ids=BENIGN_HEAVY.keys())
+def test_benign_values_that_decode_a_lot_stay_within_the_budget(value: str) -> None:
+    found = decoded_forms(value)
+    assert found and found[-1][0] != BUDGET_SPENT
+    assert sum(len(text) for _, text in found) < 6 * len(value)
 
 
 def test_json_strings_past_the_depth_cap_are_not_forms() -> None:

@@ -14,10 +14,14 @@ Bounds, since an attacker picks the value (each keeps decoding linear in it):
   URL-encoded cursor), the deepest chain seen in handlers; each further step multiplies the forms.
   A short string inside JSON (64 characters at most) brings its own remembered forms, as any short
   input does, so its chain may go on past the JSON step by as many again.
-- ``FORMS_BUDGET`` characters of decoded forms per character of the value (8, plus 4 kB): forms
+- ``FORMS_BUDGET`` characters of decoded forms per character of the value (8, plus 4 kB), and as
+  many again for the forms of the short strings of a JSON text in it (remembered ones): forms
   are found breadth-first, so the first two steps are always complete (they make at most a few
   times the value, pluses and percent signs decoded both ways) and only a third step of a padded
-  value can be cut short. Every decoder is linear in what it reads, so the work is too.
+  value can be cut short. Every decoder is linear in what it reads, so the work is too. A value
+  cut short is known (``BUDGET_SPENT``): padding that spends the budget ahead of the one form
+  that matters (200 array members heavy in ``%25``, then base64 of the payload) would otherwise
+  switch the checks off for it, so ``limits.on_exceeded`` decides, as past the other caps.
 - ``JSON_DEPTH`` (32) levels of an opened JSON value, the walk's default depth cap; strings past it
   are not forms (the raw value still is an input).
 
@@ -49,6 +53,9 @@ MAX_STEPS = 3
 FORMS_BUDGET = 8
 FORMS_BUDGET_FLOOR = 4096
 JSON_DEPTH = 32
+# The transform of the pair ``decoded_forms`` ends with when the budget ran out: its text is empty (no
+# input is), and ``Inputs`` tells ``limits.on_exceeded`` of it, as of values past ``max_decoded``.
+BUDGET_SPENT = "budget-spent"
 
 
 @cache
@@ -317,7 +324,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
     quoted = _sql_quoted_form(value)
     if quoted is not None:
         found[quoted] = "sql-quoted"
-    budget = FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR
+    budget = members_budget = FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR
     pending: deque[tuple[str, str, int]] = deque([(value, "", 1)])
     while pending:
         text, prefix, depth = pending.popleft()
@@ -326,7 +333,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                 continue
             budget -= len(decoded)
             if budget < 0:
-                return [(transform, text) for text, transform in found.items()]
+                return _cut_short(found)
             transform = f"{prefix}+{name}" if prefix else name
             found[decoded] = transform
             if depth < MAX_STEPS and may_decode(decoded):
@@ -338,7 +345,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                     continue
                 budget -= len(member)
                 if budget < 0:
-                    return [(transform, text) for text, transform in found.items()]
+                    return _cut_short(found)
                 found[member] = chain
                 if depth >= MAX_STEPS:
                     continue
@@ -347,12 +354,18 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                         pending.append((member, chain, depth + 1))
                     continue
                 for transform, decoded in remembered_forms(member):
+                    if transform == BUDGET_SPENT:  # the member's own budget: it stands for this value's
+                        return _cut_short(found)
                     if decoded != value and decoded not in found:
-                        budget -= len(decoded)
-                        if budget < 0:
-                            return [(transform, text) for text, transform in found.items()]
+                        members_budget -= len(decoded)
+                        if members_budget < 0:
+                            return _cut_short(found)
                         found[decoded] = f"{chain}+{transform}"
     return [(transform, text) for text, transform in found.items()]
+
+
+def _cut_short(found: dict[str, str]) -> list[tuple[str, str]]:
+    return [(transform, text) for text, transform in found.items()] + [(BUDGET_SPENT, "")]
 
 
 def may_decode(value: str) -> bool:

@@ -25,7 +25,7 @@ from functools import cache
 from itertools import accumulate, compress, filterfalse, islice, repeat
 from operator import add, and_, contains, itemgetter, le, ne, not_
 
-from .decoders import JWT_HINT, REMEMBERED_LENGTH, forms_of, remembered_forms
+from .decoders import BUDGET_SPENT, JWT_HINT, REMEMBERED_LENGTH, forms_of, remembered_forms
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -308,8 +308,11 @@ class Inputs:
         for value in values:
             if value not in decoded:
                 size = len(value)
-                decoded[value] = remembered_forms(value) if MIN_LENGTH <= size <= remembered else \
+                forms = decoded[value] = remembered_forms(value) if MIN_LENGTH <= size <= remembered else \
                     forms_of(value) if remembered < size <= limit else ()
+                if forms and forms[-1][0] == BUDGET_SPENT and self._capped is None:
+                    self._capped = (f"the decoded forms of a value of {size} characters passed their budget: "
+                                    f"the rest of its forms are not inspected, the value itself is")
         return decoded
 
     @property
