@@ -21,6 +21,7 @@ from app_protect_lambda.testing import LambdaContext, apigw_v1_event, function_u
 
 BOUNDARY = "----form7MA4YWxkTrZu0gW"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' OR '1'='1"
+JUNK = bytes(range(0x80, 0x100)) * 8  # not UTF-8, no quote or line break: a file read as Latin-1 whole
 
 
 def upload(content: bytes, *, content_type: str = "text/plain", filename: str = "names.txt",
@@ -35,8 +36,8 @@ def upload(content: bytes, *, content_type: str = "text/plain", filename: str = 
 
 def file_content(event: dict) -> bytes:
     body = base64.b64decode(event["body"])
-    [part] = [part for part in parse_multipart(body, f"multipart/form-data; boundary={BOUNDARY}") if part.filename]
-    return part.data
+    parts = [part for part in parse_multipart(body, f"multipart/form-data; boundary={BOUNDARY}") if part.filename]
+    return parts[0].data  # as sent; the parts after it are the readings of a file that is not clean UTF-8
 
 
 @pytest.fixture
@@ -105,24 +106,27 @@ def test_benign_text_files_pass(content: bytes, deleted: int, db_path: Path, rec
     assert records.detections() == []
 
 
-@pytest.mark.parametrize(("content", "text"), [
-    (b"name,email\nann,a@example.com\n", "name,email\nann,a@example.com\n"),
-    ("\u00e9t\u00e9".encode(), "\u00e9t\u00e9"),
-    (PNG, PNG.decode("latin-1")),  # a NUL byte and invalid UTF-8
-    ("x' OR 1=1".encode("utf-16"), "x' OR 1=1"),  # byte-order mark: as a UTF-16 reader reads it
-    ("\ufeffx' OR 1=1".encode(), "x' OR 1=1"),  # utf-8-sig
-    (b"x' OR 1=1\xff", "x' OR 1=1\u00ff"),
-    (b"x' OR\x00 1=1", "x' OR\x00 1=1"),
-    ("Zo\u00eb\n".encode() + b"Ren\xe9e\n", "Zo\u00eb\nRen\u00e9e\n"),  # UTF-8 kept, the stray byte Latin-1
+@pytest.mark.parametrize(("content", "text", "other_readings"), [
+    (b"name,email\nann,a@example.com\n", "name,email\nann,a@example.com\n", False),
+    ("\u00e9t\u00e9".encode(), "\u00e9t\u00e9", False),
+    (PNG, PNG.decode("latin-1"), True),  # a NUL byte and invalid UTF-8 (one stray byte: text to the reader)
+    ("x' OR 1=1".encode("utf-16"), "x' OR 1=1", False),  # byte-order mark: as a UTF-16 reader reads it
+    ("\ufeffx' OR 1=1".encode(), "x' OR 1=1", False),  # utf-8-sig
+    (b"x' OR 1=1\xff", "x' OR 1=1\u00ff", True),
+    (b"x' OR\x00 1=1", "x' OR\x00 1=1", False),
+    ("Zo\u00eb\n".encode() + b"Ren\xe9e\n", "Zo\u00eb\nRen\u00e9e\n", True),  # UTF-8 kept, the stray Latin-1
+    (JUNK + b"x", JUNK.decode("latin-1") + "x", False),  # binary: Latin-1 whole, no other reading
 ])
-def test_every_file_is_read_as_text(content: bytes, text: str) -> None:
+def test_every_file_is_read_as_text(content: bytes, text: str, other_readings: bool) -> None:
     inputs = RequestContext(upload(content), None, Policy()).inputs.raw
-    assert [item.value for item in inputs if item.location == "body.file#content"] == [text]
+    found = [item.value for item in inputs if item.location == "body.file#content"]
+    # A text file with stray bytes is read as the handlers that replace or drop them read it, too.
+    others = [content.decode("utf-8", "replace"), content.decode("utf-8", "ignore")] if other_readings else []
+    assert found == [text, *others]
     assert ("body.file#filename", "names.txt") in [(item.location, item.value) for item in inputs]
 
 
 ATTACK = b"nobody' OR '1'='1"
-JUNK = bytes(range(0x80, 0x100)) * 8  # not UTF-8, no quote or line break: a file read as Latin-1 whole
 # How the handler turns the file's bytes into text, and files it is given: a byte that is not UTF-8, a NUL.
 READERS: dict[str, Callable[[bytes], str]] = {
     "latin-1": lambda data: data.decode("latin-1"),
@@ -137,6 +141,8 @@ FILES = {
     "binary junk before the line": (JUNK + b"\n" + ATTACK + b"\n",
                                     ["latin-1", "utf-8, replace", "utf-8, ignore"]),
     "utf-16 with a byte-order mark": (("bob\n" + ATTACK.decode() + "\n").encode("utf-16"), ["utf-16"]),
+    "a latin-1 byte inside the line": (b"bob\n" + ATTACK.replace(b"body", b"b\xe9ody") + b"\n",
+                                       ["latin-1", "utf-8, replace", "utf-8, ignore"]),
 }
 
 
@@ -185,6 +191,8 @@ def test_the_file_attacks_are_real(name: str, reader: str, db_path: Path) -> Non
 
 @pytest.mark.parametrize(("content", "reader"), [
     (b"bob\nRen\xe9e\n", "latin-1"),  # an export from a spreadsheet
+    (b"bob\nRen\xe9e\n", "utf-8, replace"),
+    (b"bob\nRen\xe9e\n", "utf-8, ignore"),
     (b"bob\x00\nalice\n", "utf-8, NULs dropped"),
     ("alice\nO'Brien\nbob\n".encode("utf-16"), "utf-16"),
     (JUNK + b"\nbob\n", "utf-8, ignore"),
