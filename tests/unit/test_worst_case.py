@@ -36,7 +36,7 @@ from app_protect_lambda.policy import Policy
 from app_protect_lambda.reporting import redaction
 from app_protect_lambda.sources import decoders
 from app_protect_lambda.sources.inputs import Input, Inputs
-from app_protect_lambda.sources.multipart import Part
+from app_protect_lambda.sources.multipart import Part, _other_readings
 
 MB = 1 << 20
 LOOP = 256 << 10
@@ -261,7 +261,7 @@ def decode_case(value: str) -> Callable[[], object]:
 
 
 def upload_case(data: bytes) -> Callable[[], object]:
-    return lambda: Part("file", "a.csv", "text/csv", data).file_text
+    return lambda: (Part("file", "a.csv", "text/csv", data).file_text, _other_readings(data))
 
 
 OTHERS = {

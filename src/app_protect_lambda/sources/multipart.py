@@ -9,7 +9,8 @@ a 1 MB one now takes about 10 ms.
 Where frameworks read a part two ways, both readings are parts: a file name given as ``filename``
 and as ``filename*`` (RFC 2231/5987: ``UTF-8''%2E%2E%2Fx``, continuations ``filename*0*=`` ...
 joined; RFC 6266 has clients send both, and parsers differ in which they keep), and a
-``Content-Transfer-Encoding: quoted-printable`` or ``base64`` part, as sent and decoded.
+``Content-Transfer-Encoding: quoted-printable`` or ``base64`` part, as sent and decoded, and a text
+file with bytes UTF-8 refuses, as read by handlers that replace those bytes and by those that drop them.
 """
 from __future__ import annotations
 
