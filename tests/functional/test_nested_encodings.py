@@ -44,6 +44,11 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{b64url(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{b64url(json.dumps(claims).encode())}."
 
 
+def jwt_of(payload: str, encoding: str = "utf-8") -> str:
+    """A JWT whose payload is exactly ``payload``, in ``encoding`` (json.loads reads bytes in UTF-8, -16, -32)."""
+    return f"{b64url(json.dumps({'alg': 'none'}).encode())}.{b64url(payload.encode(encoding))}."
+
+
 def escaped_json(value: Any) -> str:
     """JSON with every quote escaped: the payload never occurs in the text as sent."""
     return json.dumps(value).replace("'", "\\u0027").replace(";", "\\u003b").replace("..", "\\u002e.")
@@ -72,6 +77,11 @@ ENCODINGS: dict[str, Encoding] = {
     "unquote keeps a plus": (lambda v: quote(v, safe="+"), unquote),  # unquote_plus would make it a space
     "jwt claims": (lambda v: "Bearer " + jwt({"sub": v, "iat": 1767225600}),
                    lambda w: json.loads(unpadded_b64decode(w.split()[1].split(".")[1]))["sub"]),
+    # Review finding 1.8: json.loads reads a payload that does not start {" (its base64 not eyJ) all the same.
+    "jwt claims after a blank": (lambda v: "Bearer " + jwt_of(" " + json.dumps({"sub": v})),
+                                 lambda w: json.loads(unpadded_b64decode(w.split()[1].split(".")[1]))["sub"]),
+    "jwt claims in utf-16": (lambda v: jwt_of(json.dumps({"sub": v}), "utf-16"),
+                             lambda w: json.loads(unpadded_b64decode(w.split(".")[1]))["sub"]),
 }
 
 
@@ -370,3 +380,88 @@ def test_benign_values_read_the_same_ways_pass_unchanged(reading: str, sink: Sin
         answer = http_handler(sink, kind, lambda v: v, read)(event, LambdaContext())
         assert answer == {"statusCode": 200, "body": sink.call(kind, value)}, value
     assert records.detections() == []
+
+
+# ------------------------------------------------------------ padding that spends the decoding budget (review 1.9)
+
+REVIEW_PADDING = "%2525252541+\\u0041" * 2  # 200 such members took the whole budget ahead of the payload
+HEAVIER_PADDING = "%25252B%2B+%5Cu0041+\\u0025"  # more forms a character: past both budgets
+ORDINARY_PADDING = "q=tea+%26+biscuits&utm=a%2Bb+c"  # a saved search, as a client stores it
+
+
+def padded_cursor(value: str, padding: str, members: int) -> str:
+    """A URL-encoded JSON array of ``members`` padding strings, then base64 of ``value``."""
+    strings = [f"{padding}{index:04}" for index in range(members)]
+    return quote(json.dumps([*strings, base64.b64encode(value.encode()).decode()]))
+
+
+def read_padded_cursor(wire: str) -> str:
+    return base64.b64decode(json.loads(unquote(wire))[-1]).decode()
+
+
+# name -> (padding, members, the rule that blocks)
+PADDED = {"review's padding, 200 members": (REVIEW_PADDING, 200, "sqli.structure"),
+          "heavier padding, 300 members": (HEAVIER_PADDING, 300, "inspection.exceeded")}
+PADDED_CARRIERS = ["query", "sqs body", "sqs json field"]
+
+
+@pytest.mark.parametrize("carrier", PADDED_CARRIERS)
+@pytest.mark.parametrize("case", list(PADDED))
+def test_padding_that_spends_the_decoding_budget_cannot_hide_an_attack(case: str, carrier: str, sink: Sink,
+                                                                        records) -> None:
+    """Either the payload's form is still found (the JSON's strings have a budget of their own), or the
+    budget ran out and ``limits.on_exceeded`` decides (block by default when a protection blocks)."""
+    padding, members, rule = PADDED[case]
+    wire = padded_cursor(sink.attack("sql"), padding, members)
+    assert read_padded_cursor(wire) == sink.attack("sql") and sink.attack("sql") not in wire
+    if carrier in HTTP_CARRIERS:
+        build, read = HTTP_CARRIERS[carrier]
+        assert http_handler(sink, "sql", read_padded_cursor, read)(build(wire), LambdaContext())["statusCode"] == 403
+    else:
+        build, read = SQS_CARRIERS[carrier]
+        with pytest.raises(RequestBlocked):
+            sqs_handler(sink, "sql", read_padded_cursor, read)(build(wire), LambdaContext())
+    assert not sink.harmed("sql")
+    detection = records.detections()[0]
+    # In a JSON body the whole body is a value to decode too, whose chain (json, url, json) spends its budget.
+    rules = {rule, "inspection.exceeded"} if carrier == "sqs json field" else {rule}
+    assert detection["rule"] in rules and detection["action"] == "blocked"
+
+
+@pytest.mark.parametrize("case", list(PADDED))
+def test_the_padded_attacks_are_real(case: str, sink: Sink) -> None:
+    padding, members, _ = PADDED[case]
+    build, read = HTTP_CARRIERS["query"]
+    http_handler(sink, "sql", read_padded_cursor, read, mode=None)(
+        build(padded_cursor(sink.attack("sql"), padding, members)), LambdaContext())
+    assert sink.harmed("sql")
+
+
+@pytest.mark.parametrize("carrier", PADDED_CARRIERS)
+def test_long_benign_cursors_pass_unchanged(carrier: str, sink: Sink, records) -> None:
+    """500 saved searches, each URL-encoded with pluses, then the value: well within the budget."""
+    for value in BENIGN_VALUES["sql"]:
+        wire = padded_cursor(value, ORDINARY_PADDING, 500)
+        if carrier in HTTP_CARRIERS:
+            build, read = HTTP_CARRIERS[carrier]
+            answer = http_handler(sink, "sql", read_padded_cursor, read)(build(wire), LambdaContext())
+            assert answer == {"statusCode": 200, "body": sink.call("sql", value)}
+        else:
+            build, read = SQS_CARRIERS[carrier]
+            assert sqs_handler(sink, "sql", read_padded_cursor, read)(build(wire), LambdaContext()) == \
+                [sink.call("sql", value)]
+    assert records.detections() == []
+    assert visits(sink.db_path)["alice"] > 0 and visits(sink.db_path)["bob"] == 0
+
+
+def test_past_the_budget_the_policy_may_say_report(sink: Sink, records) -> None:
+    """``limits.on_exceeded: report`` is the owner's choice: the request goes on, and the record says why."""
+    from app_protect_lambda.policy import Policy
+
+    def handler(event: dict, context: Any) -> dict:
+        return {"statusCode": 200, "body": sink.call("sql", read_padded_cursor(event["queryStringParameters"]["q"]))}
+
+    policy = Policy.from_dict({"mode": "block", "limits": {"on_exceeded": "report"}})
+    wire = padded_cursor(sink.attack("sql"), HEAVIER_PADDING, 300)
+    protect(policy=policy)(handler)(HTTP_CARRIERS["query"][0](wire), LambdaContext())
+    assert [(item["rule"], item["action"]) for item in records.detections()] == [("inspection.exceeded", "reported")]

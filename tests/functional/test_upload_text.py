@@ -1,6 +1,8 @@
-"""The content of an uploaded text file is input: a handler that reads a CSV or a list of names out of a
-multipart upload builds statements and paths from it. A binary file's content is not (no handler reads
-a PNG into a statement), and neither is text the part's bytes cannot be decoded to."""
+"""The content of an uploaded file is input: a handler that reads a CSV or a list of names out of a
+multipart upload builds statements and paths from it. Whatever its bytes: a handler reads a file with
+one Latin-1 byte as Latin-1 or with ``errors="replace"``, and one with a NUL byte all the same, so
+neither byte may take the rest of the file out of the inputs (review finding 1.4). A binary file is
+read too (as Latin-1), and passes where no statement holds its bytes as text."""
 from __future__ import annotations
 
 import base64
@@ -19,6 +21,7 @@ from app_protect_lambda.testing import LambdaContext, apigw_v1_event, function_u
 
 BOUNDARY = "----form7MA4YWxkTrZu0gW"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' OR '1'='1"
+JUNK = bytes(range(0x80, 0x100)) * 8  # not UTF-8, no quote or line break: a file read as Latin-1 whole
 
 
 def upload(content: bytes, *, content_type: str = "text/plain", filename: str = "names.txt",
@@ -33,8 +36,8 @@ def upload(content: bytes, *, content_type: str = "text/plain", filename: str = 
 
 def file_content(event: dict) -> bytes:
     body = base64.b64decode(event["body"])
-    [part] = [part for part in parse_multipart(body, f"multipart/form-data; boundary={BOUNDARY}") if part.filename]
-    return part.data
+    parts = [part for part in parse_multipart(body, f"multipart/form-data; boundary={BOUNDARY}") if part.filename]
+    return parts[0].data  # as sent; the parts after it are the readings of a file that is not clean UTF-8
 
 
 @pytest.fixture
@@ -103,22 +106,113 @@ def test_benign_text_files_pass(content: bytes, deleted: int, db_path: Path, rec
     assert records.detections() == []
 
 
-@pytest.mark.parametrize(("content", "is_input"), [
-    (b"name,email\nann,a@example.com\n", True),
-    ("\u00e9t\u00e9".encode(), True),
-    (PNG, False),  # a NUL byte and invalid UTF-8
-    ("x' OR 1=1".encode("utf-16"), False),
-    (b"x' OR 1=1\xff", False),
-    (b"x' OR\x00 1=1", False),
+@pytest.mark.parametrize(("content", "text", "other_readings"), [
+    (b"name,email\nann,a@example.com\n", "name,email\nann,a@example.com\n", False),
+    ("\u00e9t\u00e9".encode(), "\u00e9t\u00e9", False),
+    (PNG, PNG.decode("latin-1"), True),  # a NUL byte and invalid UTF-8 (one stray byte: text to the reader)
+    ("x' OR 1=1".encode("utf-16"), "x' OR 1=1", False),  # byte-order mark: as a UTF-16 reader reads it
+    ("\ufeffx' OR 1=1".encode(), "x' OR 1=1", False),  # utf-8-sig
+    (b"x' OR 1=1\xff", "x' OR 1=1\u00ff", True),
+    (b"x' OR\x00 1=1", "x' OR\x00 1=1", False),
+    ("Zo\u00eb\n".encode() + b"Ren\xe9e\n", "Zo\u00eb\nRen\u00e9e\n", True),  # UTF-8 kept, the stray Latin-1
+    (JUNK + b"x", JUNK.decode("latin-1") + "x", False),  # binary: Latin-1 whole, no other reading
 ])
-def test_what_counts_as_a_text_file(content: bytes, is_input: bool) -> None:
+def test_every_file_is_read_as_text(content: bytes, text: str, other_readings: bool) -> None:
     inputs = RequestContext(upload(content), None, Policy()).inputs.raw
     found = [item.value for item in inputs if item.location == "body.file#content"]
-    assert found == ([content.decode()] if is_input else [])
+    # A text file with stray bytes is read as the handlers that replace or drop them read it, too.
+    others = [content.decode("utf-8", "replace"), content.decode("utf-8", "ignore")] if other_readings else []
+    assert found == [text, *others]
     assert ("body.file#filename", "names.txt") in [(item.location, item.value) for item in inputs]
 
 
-def test_a_binary_upload_whose_bytes_hold_sql_words_is_not_an_input(db_path: Path, records) -> None:
+ATTACK = b"nobody' OR '1'='1"
+# How the handler turns the file's bytes into text, and files it is given: a byte that is not UTF-8, a NUL.
+READERS: dict[str, Callable[[bytes], str]] = {
+    "latin-1": lambda data: data.decode("latin-1"),
+    "utf-8, replace": lambda data: data.decode("utf-8", "replace"),
+    "utf-8, ignore": lambda data: data.decode("utf-8", "ignore"),
+    "utf-8, NULs dropped": lambda data: data.decode("utf-8", "replace").replace("\x00", ""),
+    "utf-16": lambda data: data.decode("utf-16"),
+}
+FILES = {
+    "a latin-1 byte": (b"bob\xe9\n" + ATTACK + b"\n", ["latin-1", "utf-8, replace", "utf-8, ignore"]),
+    "a nul byte": (b"bob\x00\n" + ATTACK + b"\n", ["utf-8, NULs dropped"]),
+    "binary junk before the line": (JUNK + b"\n" + ATTACK + b"\n",
+                                    ["latin-1", "utf-8, replace", "utf-8, ignore"]),
+    "utf-16 with a byte-order mark": (("bob\n" + ATTACK.decode() + "\n").encode("utf-16"), ["utf-16"]),
+    "a latin-1 byte inside the line": (b"bob\n" + ATTACK.replace(b"body", b"b\xe9ody") + b"\n",
+                                       ["latin-1", "utf-8, replace", "utf-8, ignore"]),
+}
+
+
+def import_lines(db_path: Path, read: Callable[[bytes], str], mode: str | None = "block") -> Callable[..., Any]:
+    """Marks as imported the users an uploaded file names, one a line, read the way ``read`` reads it."""
+    def handler(event: dict, context: Any) -> dict:
+        with sqlite3.connect(db_path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS imported (name TEXT)")
+            for line in read(file_content(event)).splitlines():
+                if line.strip():
+                    db.execute(f"INSERT INTO imported SELECT name FROM users WHERE name = '{line.strip()}'")
+        return {"statusCode": 200}
+
+    return protect(mode=mode)(handler) if mode else handler
+
+
+def imported(db_path: Path) -> list[str]:
+    with sqlite3.connect(db_path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS imported (name TEXT)")
+        return sorted(name for (name,) in db.execute("SELECT name FROM imported"))
+
+
+FILE_CASES = [pytest.param(name, reader, id=f"{name}-{reader}") for name, (_, readers) in FILES.items()
+              for reader in readers]
+
+
+@pytest.mark.parametrize(("name", "reader"), FILE_CASES)
+@pytest.mark.parametrize("builder", [apigw_v1_event, function_url_event])
+def test_an_attack_line_in_a_file_that_is_not_clean_utf8_is_blocked(name: str, reader: str,
+                                                                    builder: Callable[..., dict], db_path: Path,
+                                                                    records) -> None:
+    content, _ = FILES[name]
+    answer = import_lines(db_path, READERS[reader])(upload(content, content_type="text/csv", builder=builder),
+                                                    LambdaContext())
+    assert answer["statusCode"] == 403
+    assert imported(db_path) == []
+    assert records.detections()[0]["input"]["location"] == "body.file#content"
+
+
+@pytest.mark.parametrize(("name", "reader"), FILE_CASES)
+def test_the_file_attacks_are_real(name: str, reader: str, db_path: Path) -> None:
+    content, _ = FILES[name]
+    import_lines(db_path, READERS[reader], mode=None)(upload(content), LambdaContext())
+    assert set(imported(db_path)) == {"alice", "bob"}  # the OR made every user match
+
+
+@pytest.mark.parametrize(("content", "reader"), [
+    (b"bob\nRen\xe9e\n", "latin-1"),  # an export from a spreadsheet
+    (b"bob\nRen\xe9e\n", "utf-8, replace"),
+    (b"bob\nRen\xe9e\n", "utf-8, ignore"),
+    (b"bob\x00\nalice\n", "utf-8, NULs dropped"),
+    ("alice\nO'Brien\nbob\n".encode("utf-16"), "utf-16"),
+    (JUNK + b"\nbob\n", "utf-8, ignore"),
+])
+def test_benign_files_that_are_not_clean_utf8_pass_unchanged(content: bytes, reader: str, db_path: Path,
+                                                             records) -> None:
+    with sqlite3.connect(db_path) as db:
+        db.execute("INSERT INTO users VALUES ('O''Brien')")
+    db.close()
+    lines = [line.strip() for line in READERS[reader](content).splitlines() if line.strip()]
+    if "O'Brien" in lines:  # the handler escapes quotes itself here
+        handler = import_lines(db_path, lambda data: READERS[reader](data).replace("'", "''"))
+    else:
+        handler = import_lines(db_path, READERS[reader])
+    assert handler(upload(content, content_type="text/csv"), LambdaContext()) == {"statusCode": 200}
+    assert imported(db_path) == sorted(name for name in ("alice", "bob", "O'Brien") if name in lines)
+    assert records.detections() == []
+
+
+def test_a_binary_upload_whose_bytes_hold_sql_words_passes(db_path: Path, records) -> None:
     """The handler stores the PNG with a parameter; no statement ever holds its bytes as text."""
     @protect(mode="block")
     def handler(event: dict, context: Any) -> dict:

@@ -35,7 +35,16 @@ as_json = st.text(alphabet=ALPHABET, max_size=10).map(lambda text: json.dumps({"
 jwt = st.text(alphabet=ALPHABET, max_size=10).map(
     lambda text: "eyJhbGciOiJub25lIn0." + base64.urlsafe_b64encode(json.dumps({"sub": text}).encode()).decode()
     .rstrip("=") + ".")
-values = st.lists(st.one_of(words, encoded, url_safe, hexed, controls, broken, as_json, jwt), max_size=40)
+# JWT segments that hold a JSON object however json.loads reads bytes: blanks or a byte-order mark first, UTF-16/32.
+json_object = st.tuples(st.sampled_from(["", " ", "\n ", "\t", "\r", "\ufeff"]),
+                        st.sampled_from(["utf-8", "utf-16", "utf-16-be", "utf-32-le"]),
+                        st.text(alphabet=ALPHABET, max_size=8)).map(
+    lambda parts: base64.urlsafe_b64encode((parts[0] + json.dumps({"sub": parts[2]})).encode(parts[1]))
+    .decode().rstrip("="))
+segment = st.one_of(json_object, words, url_safe)
+dotted = st.tuples(st.sampled_from(["", "Bearer ", " ", "x."]), segment, segment, st.one_of(segment, st.just(""))).map(
+    lambda parts: f"{parts[0]}{parts[1]}.{parts[2]}.{parts[3]}")
+values = st.lists(st.one_of(words, encoded, url_safe, hexed, controls, broken, as_json, jwt, dotted), max_size=40)
 
 
 @BOUNDED
@@ -107,6 +116,9 @@ WORST = {
     "prefilter: base64 text": lambda: _decodable(
         [base64.b64encode(f"w{index:07d}".encode()).decode() for index in range(MB // 16)], 20_000),
     "prefilter: full-width": lambda: _decodable([f"\uff41{index}" for index in range(MB // 12)], 20_000),
+    "prefilter: jwt-shaped values": lambda: _decodable(
+        [f"Bearer e{index:09d}.e{index:09d}." for index in range(MB // 32)], 20_000),
+    "prefilter: segments and blanks": lambda: _decodable(["a" * 10, _fill("e" * 12 + ". B ")], 20_000),
     "lookup: a long argument": lambda: list(_ByLength(tuple(f"v{index}" for index in range(50_000))).occurring(
         _fill("v1 ", LOOP), tuple(f"v{index}" for index in range(50_000)))),
 }

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -20,6 +20,7 @@ from app_protect_lambda.context import RequestContext
 from app_protect_lambda.policy import Limits, Policy
 from app_protect_lambda.sources import Request, collect_inputs, event_kind
 from app_protect_lambda.sources.decoders import (
+    BUDGET_SPENT,
     FORMS_BUDGET,
     FORMS_BUDGET_FLOOR,
     JSON_DEPTH,
@@ -49,6 +50,11 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{header}.{b64url(json.dumps(claims).encode())}."
 
 
+def jwt_of(payload: bytes, header: bytes = b'{"alg": "none"}') -> str:
+    """A JWT of these exact bytes (json.loads reads bytes in UTF-8, -16 or -32, a mark and blanks first)."""
+    return f"{b64url(header)}.{b64url(payload)}."
+
+
 # (value as sent, the form that must be found, its transform)
 ATTACK_FORMS = {
     "json object in a string": ('{"q": "x\\u0027 OR 1=1"}', "x' OR 1=1", "json"),
@@ -75,6 +81,18 @@ ATTACK_FORMS = {
     "hex yielding a vertical tab": (b"x'\x0bOR 1=1".hex(), "x'\x0bOR 1=1", "hex"),
     "jwt claims": ("Bearer " + jwt({"sub": ATTACK}), ATTACK, "jwt+json"),
     "bare jwt": (jwt({"sub": ATTACK}), ATTACK, "jwt+json"),
+    # Review finding 1.8: a payload json.loads reads that does not start {" (so its base64 not eyJ).
+    "jwt payload with a blank first": (jwt_of(b' {"sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload with a blank after the brace": (jwt_of(b'{ "sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload after a line break": ("Bearer " + jwt_of(b'\n{"sub": "%s"}' % ATTACK.encode()), ATTACK, "jwt+json"),
+    "jwt payload with a byte-order mark": (jwt_of(b'\xef\xbb\xbf{"sub": "%s"}' % ATTACK.encode()), ATTACK,
+                                           "jwt+json"),
+    "jwt payload in utf-16": (jwt_of(json.dumps({"sub": ATTACK}).encode("utf-16-le")), ATTACK, "jwt+json"),
+    "jwt header not eyJ either": (jwt_of(b'{"sub": "%s"}' % ATTACK.encode(), header=b'{ "alg": "none"}') + "sig",
+                                  ATTACK, "jwt+json"),
+    "jwt in the standard alphabet, padded": (
+        base64.b64encode(b'{"alg":"none"}').decode() + "." + base64.b64encode(
+            b'{ "sub": "%s", "n": "???~~~>>>"}' % ATTACK.encode()).decode() + ".", ATTACK, "jwt+json"),
 }
 
 
@@ -99,6 +117,16 @@ BENIGN_FORMS = {
     "an email address with a plus": ("jo+orders@example.com", {"jo orders@example.com": "url-plus"}),
     "json with numbers only": ("[1, 2, 3]", {}),
     "not json": ("[brackets] and {braces}", {}),
+    "host name": ("eu-west-1.example.com", {}),
+    "three dotted words": ("Inc. A. e.g.", {}),
+    "version": ("v1.2.3-e4", {}),
+    "file name with two extensions": ("export.2026-12-01.csv", {}),
+    "dotted segments that are base64 of text": (f"{b64url(b'hello')}.{b64url(b'  world')}.{b64url(b'x')}", {}),
+    "signed jwt of benign claims": ("Bearer " + jwt_of(b' {"sub": "alice", "scope": "read"}') + "c2ln",
+                                    {' {"sub": "alice", "scope": "read"}'.strip(): "jwt",
+                                     '{"alg": "none"}': "jwt", "sub": "jwt+json", "alice": "jwt+json",
+                                     "scope": "jwt+json", "read": "jwt+json", "alg": "jwt+json",
+                                     "none": "jwt+json"}),
     "cursor": (b64url(b'{"after":"2026-11-30","id":812}'),
                {'{"after":"2026-11-30","id":812}': "base64", "after": "base64+json", "2026-11-30": "base64+json",
                 "id": "base64+json"}),
@@ -130,6 +158,49 @@ def test_breadth_first_the_strings_of_a_padded_json_are_all_found() -> None:
     padding = [quote(quote(f"pad{i}' ")) for i in range(3000)]
     value = json.dumps({"pad": padding, "q": ATTACK})
     assert forms(value)[ATTACK] == "json"
+
+
+REVIEW_PADDING = "%2525252541+\\u0041" * 2
+HEAVIER_PADDING = "%25252B%2B+%5Cu0041+\\u0025"  # more forms a character: 11 times the value in all
+
+
+def padded_cursor(members: int, payload: str = ATTACK, padding: str = REVIEW_PADDING) -> str:
+    """Review finding 1.9: a URL-encoded JSON array whose members, heavy in %25, + and \\u, spend the budget
+    ahead of the last one, base64 of the payload (which the code reads: json, then base64)."""
+    strings = [padding + str(index).zfill(4) for index in range(members)]
+    return quote(json.dumps([*strings, base64.b64encode(payload.encode()).decode()]))
+
+
+def test_padding_ahead_of_the_payload_leaves_it_a_form() -> None:
+    """The strings of the JSON have a budget of their own: 200 such members took all of it (8.3 times the value)."""
+    assert forms(padded_cursor(200))[ATTACK] == "url+json+base64"
+
+
+def test_running_out_of_budget_is_said() -> None:
+    """However many members: past the budget the last pair says so (``Inputs`` tells ``limits.on_exceeded``)."""
+    value = padded_cursor(1000, padding=HEAVIER_PADDING)
+    found = decoded_forms(value)
+    assert found[-1] == (BUDGET_SPENT, "")
+    assert ATTACK not in {text for _, text in found}
+    assert sum(len(text) for _, text in found) <= 2 * (FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR)
+
+
+BENIGN_HEAVY = {  # values that decode a lot and stay well within the budget
+    "json of 500 url-encoded query strings": json.dumps(
+        [urlencode({"q": f"tea & biscuits {index}", "utm": "a+b c"}) for index in range(500)]),
+    "url-encoded json filter of 500 phrases": quote(json.dumps({"q": [f"hello world {index} & more+stuff 100%"
+                                                                      for index in range(500)]})),
+    "base64 cursor of 1000 keys": base64.b64encode(json.dumps(
+        {f"k{index}": f"v {index}+x%20" for index in range(1000)}).encode()).decode(),
+    "twice url-encoded json with pluses": quote(quote(json.dumps([f"a+b {index} %" for index in range(500)]))),
+}
+
+
+@pytest.mark.parametrize("value", BENIGN_HEAVY.values(), ids=BENIGN_HEAVY.keys())
+def test_benign_values_that_decode_a_lot_stay_within_the_budget(value: str) -> None:
+    found = decoded_forms(value)
+    assert found and found[-1][0] != BUDGET_SPENT
+    assert sum(len(text) for _, text in found) < 6 * len(value)
 
 
 def test_json_strings_past_the_depth_cap_are_not_forms() -> None:
@@ -360,6 +431,10 @@ HOSTILE_VALUES: dict[str, Callable[[], str]] = {
     "jwt openers": lambda: "eyJ" * (MB // 3),
     "jwt-like segments": lambda: "Bearer " + "eyJa." * (MB // 5),
     "a long scheme before a jwt": lambda: "a" * MB + " eyJ.eyJ.",
+    "blanks before segments": lambda: " e" * (MB // 2) + ".",
+    "one long segment, then a dot": lambda: " " + "e" * MB + ".",
+    "dotted object starts": lambda: "a.e" * (MB // 3),
+    "a long header, two dots": lambda: "e" * MB + ".e.",
 }
 
 

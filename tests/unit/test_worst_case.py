@@ -17,8 +17,10 @@ bounds, not measurements.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 
@@ -34,6 +36,7 @@ from app_protect_lambda.policy import Policy
 from app_protect_lambda.reporting import redaction
 from app_protect_lambda.sources import decoders
 from app_protect_lambda.sources.inputs import Input, Inputs
+from app_protect_lambda.sources.multipart import Part, _other_readings
 
 MB = 1 << 20
 LOOP = 256 << 10
@@ -257,6 +260,10 @@ def decode_case(value: str) -> Callable[[], object]:
     return lambda: decoders.decoded_forms(value)
 
 
+def upload_case(data: bytes) -> Callable[[], object]:
+    return lambda: (Part("file", "a.csv", "text/csv", data).file_text, _other_readings(data))
+
+
 OTHERS = {
     "redaction access key ids": lambda: redact_case(fill("AKIA")),
     "redaction almost access key ids": lambda: redact_case(fill("AKIAABCDEFGHIJKLMNO ")),
@@ -275,6 +282,14 @@ OTHERS = {
     "decoders percent encoding": lambda: decode_case(fill("%25", LOOP)),
     "decoders JSON escapes": lambda: decode_case(fill("\\u0041")),
     "decoders backslashes": lambda: decode_case(fill("\\")),
+    "decoders a JWT of long segments": lambda: decode_case("Bearer " + fill("e") + "." + fill("I") + "."),
+    "decoders JWT-shaped blanks and dots": lambda: decode_case(fill(" eyJhbGciOiJub25l.")),
+    "decoders padding past the budget": lambda: decode_case(
+        quote(json.dumps([f"%25252B%2B+%5Cu0041+\\u0025{index:05}" for index in range(LOOP // 64)]))),
+    "upload text: stray bytes in UTF-8": lambda: upload_case(fill("\u00e9", MB // 2).encode() + b"\xe9" * 4000),
+    "upload text: stray bytes late": lambda: upload_case(b"a" * MB + bytes(range(0x80, 0x100)) * 16),
+    "upload text: random-looking bytes": lambda: upload_case(bytes(range(256)) * (MB // 256)),
+    "upload text: a UTF-16 mark, then odd bytes": lambda: upload_case(b"\xff\xfe" + b"\x00\xd8" * (MB // 2)),
 }
 
 CASES = {**SQL, **SHELL, **SANDBOX, **FILES, **OUTBOUND, **OTHERS}

@@ -3,7 +3,8 @@
 URL-decoding (``unquote`` and ``unquote_plus`` both: a ``+`` is a space to one and a plus to the
 other), base64 (either alphabet, padded or not, MIME line breaks allowed), hex, JSON (unescaping a
 string's content, a whole JSON string literal, and the strings and keys of a JSON object or array),
-the header and payload of a JWT (``Bearer eyJ...``, read unverified by many handlers) and NFKC.
+the header and payload of a JWT (``Bearer eyJ...``, read unverified by many handlers: any segment that
+decodes to a JSON object, in any encoding ``json.loads`` reads bytes in) and NFKC.
 Decoders chain, so a pagination cursor that is base64 of JSON gives its strings as ``base64+json``
 forms and a URL-encoded JSON filter as ``url+json``.
 
@@ -13,10 +14,14 @@ Bounds, since an attacker picks the value (each keeps decoding linear in it):
   URL-encoded cursor), the deepest chain seen in handlers; each further step multiplies the forms.
   A short string inside JSON (64 characters at most) brings its own remembered forms, as any short
   input does, so its chain may go on past the JSON step by as many again.
-- ``FORMS_BUDGET`` characters of decoded forms per character of the value (8, plus 4 kB): forms
+- ``FORMS_BUDGET`` characters of decoded forms per character of the value (8, plus 4 kB), and as
+  many again for the forms of the short strings of a JSON text in it (remembered ones): forms
   are found breadth-first, so the first two steps are always complete (they make at most a few
   times the value, pluses and percent signs decoded both ways) and only a third step of a padded
-  value can be cut short. Every decoder is linear in what it reads, so the work is too.
+  value can be cut short. Every decoder is linear in what it reads, so the work is too. A value
+  cut short is known (``BUDGET_SPENT``): padding that spends the budget ahead of the one form
+  that matters (200 array members heavy in ``%25``, then base64 of the payload) would otherwise
+  switch the checks off for it, so ``limits.on_exceeded`` decides, as past the other caps.
 - ``JSON_DEPTH`` (32) levels of an opened JSON value, the walk's default depth cap; strings past it
   are not forms (the raw value still is an input).
 
@@ -29,7 +34,8 @@ tells in C-speed tests before any decoder runs. Measured here (``decoded_forms``
 before these decoders and with them): a word 0.14/0.16, a sentence 0.38/0.45, a UUID 3.0/3.1, a
 user agent 0.40/0.48, a URL-encoded search with pluses 3.5/6.7 (two readings now), a base64
 cursor of JSON 4.3/6.7 (four forms where there was one), a JSON filter 0.3/3.7, a bearer JWT
-0.7/11.6 (its claims). Values of 64 characters or fewer are remembered across invocations.
+0.7/11.6 (its claims; 14 now that any segment holding a JSON object is read, and a host name
+0.9 as before). Values of 64 characters or fewer are remembered across invocations.
 """
 from __future__ import annotations
 
@@ -47,6 +53,9 @@ MAX_STEPS = 3
 FORMS_BUDGET = 8
 FORMS_BUDGET_FLOOR = 4096
 JSON_DEPTH = 32
+# The transform of the pair ``decoded_forms`` ends with when the budget ran out: its text is empty (no
+# input is), and ``Inputs`` tells ``limits.on_exceeded`` of it, as of values past ``max_decoded``.
+BUDGET_SPENT = "budget-spent"
 
 
 @cache
@@ -61,7 +70,6 @@ def _hex_shape() -> re.Pattern[str]:
 
 _MIN_ENCODED_LENGTH = 6  # the shortest hex form; base64 forms need 8
 _JSON_OPENERS = "{[\""
-_JSON_CLOSERS = "}]\""
 
 
 @cache
@@ -201,21 +209,51 @@ def _json_members(value: str) -> list[str]:
     return strings
 
 
+# A JWT segment: base64url, though the decoders code uses (``urlsafe_b64decode``) take either alphabet.
+_SEGMENT = "[A-Za-z0-9_+/=-]"
+# What base64 of a JSON object starts with, in every encoding ``json.loads`` reads bytes in: "{" gives e,
+# a blank before it I, C or D, a UTF-8 byte-order mark 7, a UTF-16/32 one / or _, a NUL (UTF-16-BE) A.
+_OBJECT_START = "[eICD7A_/]"
+# Base64 of 7 bytes, the shortest object that holds a string of two characters ({"ab":1}, 8, less a byte):
+# no shorter segment is read, so ``api.example.com`` is no JWT to the prefilters (``example``: 7 characters).
+_OBJECT_SEGMENT = 10
+# A value that may be a JWT one of whose first two segments ``_jwt_forms`` reads (blanks around it aside):
+# the prefilters (``may_decode``, ``inputs._special``) look for this.
+JWT_HINT = (rf"(?:[A-Za-z]+ +)?(?:{_OBJECT_START}{_SEGMENT}{{{_OBJECT_SEGMENT - 1},}}\.{_SEGMENT}+"
+            rf"|{_SEGMENT}+\.{_OBJECT_START}{_SEGMENT}{{{_OBJECT_SEGMENT - 1},}})\.{_SEGMENT}*")
+
+
 @cache
 def _jwt_shape() -> re.Pattern[str]:
-    # A JSON Web Token, alone or after an auth scheme: header.payload.signature, base64url of JSON objects.
-    return re.compile(r"(?:[A-Za-z]+ +)?(eyJ[A-Za-z0-9_-]*)\.(eyJ[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*")
+    """A JSON Web Token, alone or after an auth scheme: header.payload.signature (the last may be empty)."""
+    return re.compile(rf"(?:[A-Za-z]+ +)?({_SEGMENT}+)\.({_SEGMENT}+)\.{_SEGMENT}*")
+
+
+@cache
+def _jwt_hint() -> re.Pattern[str]:
+    return re.compile(rf"\s*{JWT_HINT}\s*")
 
 
 def _jwt_forms(value: str) -> Iterator[str]:
     """The header and payload of a JWT, as code that reads its claims before (or without) verifying
-    them decodes them; their strings follow as ``jwt+json`` forms."""
+    them decodes them (``json.loads(urlsafe_b64decode(segment))``); their strings follow as
+    ``jwt+json`` forms. Any segment that decodes to a JSON object counts, whatever it starts with:
+    ``{ "sub"``, a blank first, a byte-order mark, UTF-16 (``json.loads`` reads bytes in each), where
+    only ``eyJ`` (``{"``) was read before, so `` {"sub": ...}`` was never decoded."""
     match = _jwt_shape().fullmatch(value.strip())
-    if match is not None:
-        for segment in match.groups():
-            decoded = _base64_form(segment)
-            if decoded is not None:
-                yield decoded
+    if match is None:
+        return
+    for segment in match.groups():
+        if segment[:1] not in _OBJECT_START or len(segment) < _OBJECT_SEGMENT or len(segment) % 4 == 1:
+            continue
+        try:
+            raw = binascii.a2b_base64(segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4))
+            text = raw.decode(json.detect_encoding(raw))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        text = text.lstrip(" \t\r\n")
+        if text[:1] == "{":
+            yield text
 
 
 def _nfkc_form(value: str) -> str | None:
@@ -240,7 +278,7 @@ def _applicable_forms(text: str) -> Iterator[tuple[str, str | None]]:
         yield "hex", _hex_form(text)
     if "\\" in text:
         yield "json", _json_form(text)
-    if "eyJ" in text:
+    if "." in text:
         for segment in _jwt_forms(text):
             yield "jwt", segment
     if text.lstrip()[:1] == '"':
@@ -286,7 +324,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
     quoted = _sql_quoted_form(value)
     if quoted is not None:
         found[quoted] = "sql-quoted"
-    budget = FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR
+    budget = members_budget = FORMS_BUDGET * len(value) + FORMS_BUDGET_FLOOR
     pending: deque[tuple[str, str, int]] = deque([(value, "", 1)])
     while pending:
         text, prefix, depth = pending.popleft()
@@ -295,7 +333,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                 continue
             budget -= len(decoded)
             if budget < 0:
-                return [(transform, text) for text, transform in found.items()]
+                return _cut_short(found)
             transform = f"{prefix}+{name}" if prefix else name
             found[decoded] = transform
             if depth < MAX_STEPS and may_decode(decoded):
@@ -307,7 +345,7 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                     continue
                 budget -= len(member)
                 if budget < 0:
-                    return [(transform, text) for text, transform in found.items()]
+                    return _cut_short(found)
                 found[member] = chain
                 if depth >= MAX_STEPS:
                     continue
@@ -316,16 +354,22 @@ def decoded_forms(value: str) -> list[tuple[str, str]]:
                         pending.append((member, chain, depth + 1))
                     continue
                 for transform, decoded in remembered_forms(member):
+                    if transform == BUDGET_SPENT:  # the member's own budget: it stands for this value's
+                        return _cut_short(found)
                     if decoded != value and decoded not in found:
-                        budget -= len(decoded)
-                        if budget < 0:
-                            return [(transform, text) for text, transform in found.items()]
+                        members_budget -= len(decoded)
+                        if members_budget < 0:
+                            return _cut_short(found)
                         found[decoded] = f"{chain}+{transform}"
     return [(transform, text) for text, transform in found.items()]
+
+
+def _cut_short(found: dict[str, str]) -> list[tuple[str, str]]:
+    return [(transform, text) for text, transform in found.items()] + [(BUDGET_SPENT, "")]
 
 
 def may_decode(value: str) -> bool:
     """Whether any decoder could apply to ``value``; most inputs (words, sentences, addresses) not."""
     return not (value.isascii() and "%" not in value and "+" not in value and "\\" not in value
-                and value.lstrip()[:1] not in _JSON_OPENERS and "eyJ" not in value
+                and value.lstrip()[:1] not in _JSON_OPENERS and ("." not in value or not _jwt_hint().fullmatch(value))
                 and (len(value) < _MIN_ENCODED_LENGTH or not _encodable_shape().fullmatch(value)))

@@ -25,7 +25,7 @@ from functools import cache
 from itertools import accumulate, compress, filterfalse, islice, repeat
 from operator import add, and_, contains, itemgetter, le, ne, not_
 
-from .decoders import REMEMBERED_LENGTH, forms_of, remembered_forms
+from .decoders import BUDGET_SPENT, JWT_HINT, REMEMBERED_LENGTH, forms_of, remembered_forms
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,17 +60,19 @@ BATCHED = 2048
 @cache
 def _special() -> re.Pattern[str]:
     """What only some decoders read (``decoders.may_decode``): percent (URL), backslash (JSON, SQL
-    quoting), a line break (MIME base64), a JSON opener first (JSON in a string), ``eyJ`` (a JWT's
-    ``{"``). A plus is ``_pluses``'s."""
-    return re.compile(r'[%\\\r\n]|eyJ|^\s*[{\["]')
+    quoting), a line break (MIME base64), a JSON opener first (JSON in a string), a JWT one of whose
+    segments may hold a JSON object (``decoders.JWT_HINT``). A plus is ``_pluses``'s."""
+    return re.compile(rf'[%\\\r\n]|^\s*(?:{JWT_HINT})\s*\Z|^\s*[{{\["]')
 
 
 @cache
 def _special_runs() -> tuple[re.Pattern[str], ...]:
     """``_special`` in a newline-joined list (no value holds a newline there), one simple pattern each:
     a pattern of alternatives re cannot scan for by its first character took 34 ms on 2 MB of values,
-    these ~7 ms together. A match of the JSON opener starts at the newline before its value."""
-    return re.compile(r"[%\\\r][^\n]*"), re.compile(r"eyJ[^\n]*"), re.compile(r'\n[^\S\n]*[{\["]')
+    these ~7 ms together. A match of the JSON opener (or of a JWT's header) starts at the newline before
+    its value."""
+    return (re.compile(r"[%\\\r][^\n]*"), re.compile(rf"(?:^|\n)[^\S\n]*(?:{JWT_HINT})[^\S\n]*(?=\n|\Z)"),
+            re.compile(r'\n[^\S\n]*[{\["]'))
 
 
 @cache
@@ -311,8 +313,11 @@ class Inputs:
         for value in values:
             if value not in decoded:
                 size = len(value)
-                decoded[value] = remembered_forms(value) if MIN_LENGTH <= size <= remembered else \
+                forms = decoded[value] = remembered_forms(value) if MIN_LENGTH <= size <= remembered else \
                     forms_of(value) if remembered < size <= limit and value not in opened else ()
+                if forms and forms[-1][0] == BUDGET_SPENT and self._capped is None:
+                    self._capped = (f"the decoded forms of a value of {size} characters passed their budget: "
+                                    f"the rest of its forms are not inspected, the value itself is")
         return decoded
 
     @property
