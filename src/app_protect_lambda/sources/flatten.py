@@ -260,9 +260,7 @@ class _Collector:
             for part in parts:
                 if part.filename is not None:
                     self.add(f"body.{part.name}#filename", part.filename)
-                    content = part.file_text  # a text file's content is input; a binary one's is not
-                    if content is not None:
-                        self.add(f"body.{part.name}#content", content)
+                    self.add(f"body.{part.name}#content", part.file_text)  # text or binary, as read
                 else:
                     self.add(f"body.{part.name}", part.text)
             if len(parts) >= MAX_PARTS:  # the reader stops there: were there more? (the last delimiter closes)
