@@ -82,14 +82,14 @@ PIECE_MINIMUM = 8
 SMALL_INDEX = 4096
 MAX_INPUT = 65536
 MAX_INDEXED = 1 << 18
-MAX_WINDOWS = 64
+MAX_WINDOWS = 1024
+MAX_GROWN = 1 << 22  # per argument, characters of the inputs windows grow in
 MAX_ANCHORS = 50000
-MAX_CANDIDATES = 16
+MAX_CANDIDATES = 256
 MAX_OCCURRENCES = 8
 MAX_REMOVED = 3  # per input, the punctuation characters a sanitiser may have deleted between the others
 MAX_SEGMENTS = 4096  # per input past MAX_INPUT, its lines holding an anchor
 MAX_PROBES = 64  # per invocation, pieces of an argument looked for in the inputs that did not fit
-MAX_SHORT = 256  # inputs shorter than PIECE_MINIMUM sharing one 4-gram (a containment test each)
 CHUNK = 4096  # the argument is mapped back to its characters a chunk at a time, around the windows
 TRANSFORM = "transformed"
 _BLANKS = " \t\n\r\f\v"
@@ -311,7 +311,7 @@ class _Index:
 
     def holding(self, gram: str) -> Iterable[int]:
         """The numbers of the texts that hold ``gram`` (with an anchor; 4 characters: the short
-        texts, 8: the others), at most ``MAX_CANDIDATES`` (``MAX_SHORT`` short); past it ``capped``."""
+        texts, 8: the others), at most ``MAX_CANDIDATES``; past it ``capped``."""
         if self.grams is not None:
             numbers = self.grams.get(gram, ())
             if numbers and gram in self.full:
@@ -320,7 +320,7 @@ class _Index:
         if gram not in self.every:
             return ()
         short = len(gram) == GRAM
-        most = MAX_SHORT if short else MAX_CANDIDATES
+        most = MAX_CANDIDATES
         texts = self.texts
         numbers = [number for number in (self.short if short else range(len(texts))) if gram in texts[number]]
         if len(numbers) > most:
@@ -347,20 +347,20 @@ def _segments(value: str, anchors: re.Pattern[str]) -> list[str]:
     ``MAX_INPUT`` long, at most ``MAX_SEGMENTS`` of them and then the rest whole (too long to
     index: it is only looked for): code handles such an input a line or a field at a time, and a
     line is where its payload sits."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # distinct lines, in order
     anchor = anchors.search(value)
     while anchor is not None:
         at = anchor.start()
         if len(found) >= MAX_SEGMENTS:
-            found.append(value[at:])
+            found[value[at:]] = None
             break
         low = max(0, at - MAX_INPUT // 2)
         start = value.rfind("\n", low, at) + 1 or low
         end = value.find("\n", at, start + MAX_INPUT)
         end = min(len(value), start + MAX_INPUT) if end == -1 else end
-        found.append(value[start:end].strip("\r"))
+        found[value[start:end].strip("\r")] = None
         anchor = anchors.search(value, end)
-    return found
+    return list(found)
 
 
 def _forms(text: str, family: Family) -> list[str]:
@@ -390,7 +390,7 @@ def _words() -> re.Pattern[str]:
 def _add_grams(grams: dict[str, list[int]], full: set[str], number: int, text: str,
                overlapping: re.Pattern[str], size: int) -> None:
     """Record text ``number`` under each of its grams of ``size`` that holds a whole anchor; a gram
-    held by ``MAX_CANDIDATES`` texts already (``MAX_SHORT`` for 4-grams) goes in ``full``."""
+    held by ``MAX_CANDIDATES`` texts already goes in ``full``."""
     last = len(text) - size
     found = [match.span(1) for match in overlapping.finditer(text)]  # every anchor, overlapping too
     if len(found) * size >= last:  # dense: every gram, once each
@@ -398,7 +398,7 @@ def _add_grams(grams: dict[str, list[int]], full: set[str], number: int, text: s
     else:  # the grams that hold a whole anchor, as an argument's are looked up
         starts = sorted({start for first, after in found
                          for start in range(max(0, after - size), min(first, last) + 1)})
-    most = MAX_SHORT if size == GRAM else MAX_CANDIDATES
+    most = MAX_CANDIDATES
     for start in starts:
         gram = text[start:start + size]
         owners = grams.setdefault(gram, [])
@@ -542,7 +542,7 @@ def _windows(norm: str, index: _Index, family: Family) -> tuple[list[tuple[int, 
     which cap stopped the search short, if one did."""
     found: list[tuple[int, int, int]] = []
     texts = index.texts
-    covered = grown = grown_short = 0
+    covered = grown = grown_in = 0
     size = len(norm)
     holding = index.holding
     shorts = index.shorts
@@ -569,29 +569,26 @@ def _windows(norm: str, index: _Index, family: Family) -> tuple[list[tuple[int, 
             else:
                 continue
         eights = range(max(0, after - PIECE_MINIMUM), min(first, size - PIECE_MINIMUM) + 1)
-        for start in eights if long else ():  # a window of 8 or more holds an 8-gram with the anchor
-            numbers = holding(norm[start:start + PIECE_MINIMUM])
+        for start in eights if long or index.rest else ():  # a window of 8 or more holds an 8-gram with the anchor
+            gram = norm[start:start + PIECE_MINIMUM]
+            numbers = holding(gram)
             if numbers:
                 owners.update(dict.fromkeys(numbers))
+            elif index.rest and index.dropped(gram):  # an input that did not fit may hold the window
+                return found, index.capped
         for start in fours if short else ():  # a shorter one is a whole short input
             numbers = holding(norm[start:start + GRAM])
             if numbers:
                 owners.update(dict.fromkeys(numbers))
-        if index.rest and any(index.dropped(norm[start:start + PIECE_MINIMUM]) for start in eights):
-            return found, index.capped
         if not owners:
             continue
         best: tuple[int, int, int] | None = None
         for number in owners:
             text = texts[number]
-            if number in shorts:  # a few substring tests in a short text
-                grown_short += 1
-                if grown_short > MAX_SHORT * 4:
-                    return found, f"transformed inputs: more than {MAX_SHORT * 4} short windows"
-            else:
-                grown += 1
-                if grown > MAX_WINDOWS:
-                    return found, f"transformed inputs: more than {MAX_WINDOWS} windows in one argument"
+            grown += 1
+            grown_in += len(text)
+            if grown > MAX_WINDOWS or grown_in > MAX_GROWN:
+                return found, f"transformed inputs: more than {MAX_WINDOWS} windows in one argument"
             start, end = _grow(norm, first, after, text)
             # A structural character at the edge next to another one outside: who wrote it is unknown
             # (shlex reopens its quote next to the input's, SQL doubles it), so it is not the input's.
