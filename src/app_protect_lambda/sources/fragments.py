@@ -549,6 +549,7 @@ def _windows(norm: str, index: _Index, family: Family) -> tuple[list[tuple[int, 
     long = len(shorts) < len(texts)
     short = bool(shorts)
     every = index.every if index.grams is None else None  # the small index: searched joined
+    table, rest, probed = index.grams, index.rest, index.probed
     quotes = family.quotes
     looked = 0
     for anchor in index.anchors.finditer(norm):  # type: ignore[union-attr]
@@ -569,15 +570,16 @@ def _windows(norm: str, index: _Index, family: Family) -> tuple[list[tuple[int, 
             else:
                 continue
         eights = range(max(0, after - PIECE_MINIMUM), min(first, size - PIECE_MINIMUM) + 1)
-        for start in eights if long or index.rest else ():  # a window of 8 or more holds an 8-gram with the anchor
+        for start in eights if long or rest else ():  # a window of 8 or more holds an 8-gram with the anchor
             gram = norm[start:start + PIECE_MINIMUM]
-            numbers = holding(gram)
+            numbers = holding(gram) if table is None or gram in table else None  # the table inline: 50,000 anchors
             if numbers:
                 owners.update(dict.fromkeys(numbers))
-            elif index.rest and index.dropped(gram):  # an input that did not fit may hold the window
-                return found, index.capped
+            elif rest and (probed[gram] if gram in probed else index.dropped(gram)):
+                return found, index.capped  # an input that did not fit may hold the window
         for start in fours if short else ():  # a shorter one is a whole short input
-            numbers = holding(norm[start:start + GRAM])
+            gram = norm[start:start + GRAM]
+            numbers = holding(gram) if table is None or gram in table else None
             if numbers:
                 owners.update(dict.fromkeys(numbers))
         if not owners:
@@ -665,19 +667,19 @@ def _fragments(argument: str, norm: str, windows: list[tuple[int, int, int]], in
     bounds, offsets = chunks if chunks is not None else _chunked(argument)[1]
     if offsets[-1] != len(norm):  # cannot happen (normal is per character): map it all
         bounds, offsets = [0, len(argument)], [0, len(norm)]
+    mapped: dict[int, list[int]] = {}  # per chunk, where each of its normal characters is in it
+
+    def place(at: int) -> int:
+        """Where the character ``at`` of the normal form is in ``argument`` (each chunk mapped once)."""
+        chunk = bisect_right(offsets, at) - 1
+        positions = mapped.get(chunk)
+        if positions is None:
+            after_blank = norm[offsets[chunk] - 1:offsets[chunk]] == " "
+            positions = mapped[chunk] = _positions(argument[bounds[chunk]:bounds[chunk + 1]], after_blank)[1]
+        return bounds[chunk] + positions[at - offsets[chunk]]
+
     for start, end, number in windows:
-        first = bisect_right(offsets, start) - 1
-        last = bisect_right(offsets, end - 1)
-        base = bounds[first]
-        mapped, positions = _positions(argument[base:bounds[last]], norm[offsets[first] - 1:offsets[first]] == " ")
-        window = norm[start:end]
-        start -= offsets[first]
-        if mapped[start:start + len(window)] != window:  # the two normal forms differ: find it again
-            start = mapped.find(window)
-            if start == -1:
-                continue
-        end = start + len(window)
-        fragment = argument[base + positions[start]:base + positions[end - 1] + 1]
+        fragment = argument[place(start):place(end - 1) + 1]
         fragments.append(Input(UNLOCATED + index.sources[number], fragment, TRANSFORM))
     return fragments
 
