@@ -8,11 +8,16 @@ pieces of the argument that carry structure (what a ``Family`` calls an anchor: 
 operator, ``..``, a scheme) and occur in some input once both are normalised alike, and hands
 them to the detector as inputs: the detector's own span judgement then applies unchanged.
 
-Normal form: HTML-unescaped (inputs only: the argument is what runs), folded to ASCII (NFKD,
-the rest dropped), lower-cased, runs of blanks as one space. Around each anchor of the
-argument the window grows, inside one input at a time, to the longest text both share: strip,
-case, collapse, truncation and split parts leave the window whole; a sanitiser's removal
-stops it where the character went, and the part with the anchor remains.
+Normal form: HTML-unescaped (inputs only: the argument is what runs), folded to ASCII
+(typographic quotes and dashes to their ASCII forms, as unidecode or a table of smart quotes
+would, then NFKD and the rest dropped), lower-cased, runs of blanks as one space. Around each
+anchor of the argument the window grows, inside one input at a time, to the longest text both
+share: strip, case, collapse, truncation and split parts leave the window whole; a sanitiser's
+removal stops it where the character went, and the part with the anchor remains. Repeating
+the deleted character between all the others leaves no part long enough (``x<'< <O<R<``), so
+each input is also indexed with each of its ``MAX_REMOVED`` most repeated punctuation
+characters deleted. An input past ``MAX_INPUT`` (an upload, a CSV) is indexed by its distinct
+lines that hold an anchor, as code reads it.
 
 Precision. Coincidences between the code's own text and a piece of a benign input are the
 risk, so a window counts only when:
@@ -27,8 +32,12 @@ risk, so a window counts only when:
 - a quote at the window's edge is not the input's when another one stands next to it
   outside the window, or when the window's edge is inside the input: shlex
   reopens its quote next to the input's own (``'"'"'``), SQL doubles it (``''``);
-- the input is not a JSON object or array: its fields are inputs of their own, and its
-  punctuation (``"name":``) matches the code's quoting everywhere.
+- the input is not a JSON object or array (it parses as one; the shape alone is not enough):
+  its fields are inputs of their own, and its punctuation (``"name":``) matches the code's
+  quoting everywhere.
+So an input of 8 characters or more is a candidate only where it shares the 8-gram around an
+anchor, a shorter one the 4-gram: junk that shares the payload's 4-grams and nothing longer
+never stands in its way.
 
 Who calls. A detector judges the fragments whenever the inputs that occur verbatim were
 judged harmless (a benign input in the statement must not hide a transformed one beside it;
@@ -39,24 +48,31 @@ remembers its last answer, so the detector's question after the fast path's cost
 Cost, measured on the realistic route (``python -m bench.transformations``: the route
 protected with the correlation on against off, in alternating rounds; 84 inputs, of which
 the User-Agent and Accept-Language headers hold a SQL anchor). The first statement of an
-invocation builds the index (the normalised inputs that hold an anchor: the values holding
-a needle are found by ``str.find`` over all of them joined) and costs 15-18 µs; each later
-one 2.8 µs (its normal form, a pass for the anchors some input holds, four 4-gram look-ups
-per anchor); a statement with none of those anchors a few ``in`` tests; the SSRF view 3 µs.
-Timed inside whole protected invocations of the route (cold caches, a loaded machine: every
-figure there about 2-3 times the above) the correlation took 60-95 µs of CPU per invocation,
-of a protected invocation of 1.4-2 ms; the whole route on against off measured +26 to +137 µs,
-with standard errors of 18-145 µs between runs. Windows grow
-(about 2 log n substring tests in C) only where a 4-gram is shared. Bounds: inputs of up to
-``MAX_INPUT`` characters and ``MAX_INDEXED`` in all are indexed (the rest only verbatim);
-per argument at most ``MAX_WINDOWS`` windows grow, each in at most ``MAX_CANDIDATES`` inputs
-that share its 4-gram, and the first ``MAX_ANCHORS`` anchors are looked at (about 1 µs each
-when no window grows: 1 MB of ``'='`` took 1.1-1.5 s uncapped, 60 ms capped, where the SQL
-reading of it takes 50 ms). Anchors past the cap are left to verbatim containment. Reaching
-it takes 50,000 anchors outside every window found: the code's own structure, inputs the code
-escaped, or an input too long to be indexed (an indexed input's own structure is one window,
-skipped). That is the known limit: a transformed payload after more than 50,000 such anchors
-in one argument is judged only verbatim.
+invocation builds the index (the normalised inputs that hold an anchor and their forms
+without a repeated character: the values holding a needle are found by ``str.find`` over all
+of them joined) and costs 21-24 µs (13-16 without the forms, measured in the same runs); each
+later one 3.2 µs (2.8 before 8-grams) (its normal form, a pass for the anchors some input holds, four 4-gram
+tests per anchor, 8-gram look-ups only where one is shared); a statement with none of those
+anchors a few ``in`` tests; the SSRF view 3 µs. Timed inside whole protected invocations of
+the route (cold caches, a loaded machine: every figure there 2-3 times the above) the
+correlation took 89-128 µs of CPU per invocation, of a protected invocation of 1.4-2 ms.
+A statement carrying a 1 MB document and one transformed payload: 5-6 ms ASCII, 16-18 ms
+non-ASCII, 20-22 ms with runs of blanks, a few ms over what its normal form alone costs (1,
+11-12 and 17-22 ms); the window is mapped back to the argument a 4096-character chunk at a time (the whole
+argument in Python took 180-430 ms).
+
+Bounds, each one told: inputs are indexed smallest first up to ``MAX_INDEXED`` characters;
+an input that did not fit is looked for only where an argument's 8-gram is in no indexed
+one, at most ``MAX_PROBES`` times per invocation (0.4-1 ms each on 720 kB); a gram keeps
+``MAX_CANDIDATES`` inputs; per argument ``MAX_WINDOWS`` windows grow (in ``MAX_GROWN``
+characters of inputs, about 2 log n substring tests each) and the first ``MAX_ANCHORS``
+anchors outside the windows found are looked at (1 MB of ``'='`` against an input of 60,000
+took 200 ms). A search stopped by any of them asks ``limits.on_exceeded`` (``inspection.exceeded``,
+as for the event's own caps; blocked by default when a protection blocks) rather than answering
+with what it found so far. Known limits, not told: an input with more than ``MAX_REMOVED``
+punctuation characters repeated more often than the one a sanitiser deleted is indexed
+without the others only, and a deletion of several different characters at once is not
+undone; such a payload is judged on its windows of 8 or more that remain.
 
 ``Transformed`` serves the detectors that look for a value inside the inputs (SSRF: the
 host) rather than an input inside the argument.
