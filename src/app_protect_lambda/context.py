@@ -97,6 +97,14 @@ def _truncated(context: ReferenceType[RequestContext], what: str, unread: bool) 
 EXCEEDED_RULE = "inspection.exceeded"
 
 
+def exceeded(what: str) -> None:
+    """A check of the invocation in progress stopped short at one of its caps (``what``): as for the
+    event's caps, ``limits.on_exceeded`` decides through the guard (blocking raises AttackBlocked)."""
+    alive = current()
+    if alive is not None:
+        _truncated(ref(alive), what, True)
+
+
 def exceeded_mode(policy: Policy) -> Mode:
     """``limits.on_exceeded``, or block when any protection blocks (an event past the caps is theirs to stop)."""
     from .policy import ENFORCED, Mode

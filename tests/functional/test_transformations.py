@@ -21,9 +21,12 @@ from urllib.request import urlopen
 import pytest
 
 from app_protect_lambda import RequestBlocked, protect, sinks
+from app_protect_lambda.policy import Policy
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event, sqs_event
 
 from .network_support import TIMEOUT, LocalServer
+
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def ascii_fold(text: str) -> str:
@@ -35,24 +38,34 @@ TRANSFORMATIONS: dict[str, Callable[[str], str]] = {
     "truncate": lambda x: x[:40], "split": lambda x: x.split(",")[1], "html.unescape": html.unescape,
     "replace <": lambda x: x.replace("<", ""), "re.sub [;&|]": lambda x: re.sub("[;&|]", "", x),
     "ascii fold": ascii_fold,
+    # a deleted character repeated between the others, a bracketed value that is no JSON, typographic
+    # quotes a code folding turns into ASCII ones (outside review 1.2, 1.5, 1.6)
+    "interleaved <": lambda x: x.replace("<", ""), "interleaved |": lambda x: re.sub("[;&|]", "", x),
+    "lower, bracketed": str.lower, "smart quotes": lambda x: x.translate(SMART_QUOTES),
 }
 SQL_ATTACKS = {
     "strip": "  x' OR '1'='1  ", "lower": "X' OR 'A'='A", "upper": "x' or 'a'='a",
     "collapse": "x'   OR\t'1'='1", "truncate": "x' OR '1'='1' --" + "padding " * 10,
     "split": "alice,x' OR '1'='1", "html.unescape": "x&#39; OR &#39;1&#39;=&#39;1",
     "replace <": "<x' OR '1'='1", "re.sub [;&|]": "x' OR 1=1 --;", "ascii fold": "x' OR 'é'='é",
+    "interleaved <": "x<'< <O<R< <'<1<'<=<'<1", "interleaved |": "x|'| |O|R| |1|=|1| |-|-",
+    "lower, bracketed": "{X' OR 1=1 OR '}", "smart quotes": "nobody\u2019 OR \u20191\u2019=\u20191",
 }
 SHELL_ATTACKS = {
     "strip": "  a.png >pwned.txt  ", "lower": "A.PNG >PWNED.TXT", "upper": "a.png >pwned.txt",
     "collapse": "a.png   >pwned.txt", "truncate": "a.png >pwned.txt " + "b" * 60,
     "split": "x.png,a.png >pwned.txt", "html.unescape": "a.png &gt;pwned.txt",
     "replace <": "<a.png >pwned.txt", "re.sub [;&|]": "a.png;>pwned.txt", "ascii fold": "á.png >pwned.txt",
+    "interleaved <": "a<.p<ng <><pw<ned<.t<xt", "interleaved |": "a|.|p|n|g| |>|p|w|n|e|d|.|t|x|t",
+    "lower, bracketed": "{A.PNG >PWNED.TXT #}", "smart quotes": "\u2018a.png\u2019 >pwned.txt",
 }
 PATH_ATTACKS = {
     "strip": "  ../../escaped.txt ", "lower": "../../ESCAPED.TXT", "upper": "../../escaped.txt",
     "collapse": "../../escaped   now.txt", "truncate": "../../escaped.txt" + "x" * 60,
     "split": "a.txt,../../escaped.txt", "html.unescape": "&period;&period;/&period;&period;/escaped.txt",
     "replace <": "<../../escaped.txt", "re.sub [;&|]": "a|../../../escaped.txt", "ascii fold": "../../éscaped.txt",
+    "interleaved <": "<.<.</<.<.</escaped.txt", "interleaved |": ".|.|/|.|.|/|escaped.txt",
+    "lower, bracketed": "{../../../ESCAPED.TXT}", "smart quotes": "../../escaped\u2019s.txt",
 }
 
 
@@ -340,6 +353,9 @@ def test_ssrf_through_unescape_or_split_is_blocked(template: str, trigger: str, 
 @pytest.mark.parametrize(("value", "transform"), [
     ("  --use-compress-program=touch pwned.txt ", str.strip),
     ("a.txt,--use-compress-program=touch pwned.txt", lambda x: x.split(",")[1]),
+    ("file=--use-compress-program=touch pwned.txt", lambda x: x.split("=", 1)[1]),
+    ("file:--use-compress-program=touch pwned.txt", lambda x: x.split(":", 1)[1]),
+    ("/--use-compress-program=touch pwned.txt", lambda x: x.lstrip("/")),
 ])
 def test_option_injection_through_a_transformation_is_blocked(value: str, transform: Callable[[str], str],
                                                               trigger: str, tmp_path: Path, records) -> None:
@@ -379,3 +395,137 @@ def test_the_option_payload_does_harm_when_unprotected(tmp_path: Path) -> None:
     subprocess.run(["tar", "-cf", "out.tar", payload, "a.txt"], cwd=tmp_path, check=False,
                    stderr=subprocess.DEVNULL)  # outside an invocation: nothing is judged
     assert (tmp_path / "pwned.txt").exists()
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_ssrf_to_a_single_label_host_spelled_with_an_entity_is_blocked(trigger: str, records) -> None:
+    sinks.instrument()
+    with LocalServer() as server:
+        @protect(mode="block")
+        def handler(event: dict, context: Any) -> dict:
+            with urlopen(f"http://{html.unescape(name_of(event))}:{server.port}/", timeout=TIMEOUT) as reply:
+                return {"statusCode": 200, "body": reply.read().decode()}
+
+        answer = run(handler, TRIGGERS[trigger]("local&#104;ost"))
+        assert blocked(answer) and "internal-secret" not in json.dumps(answer)
+        assert server.untouched
+    assert records.detections()[0]["protection"] == "ssrf"
+
+
+# ---------------------------------------------------------------- caps: junk does not switch the correlation off
+
+def update_named(db_path: Path, name: Callable[[dict], str], policy: Policy | None = None) -> Any:
+    @protect(policy=policy or Policy.from_dict({"mode": "block"}))
+    def handler(event: dict, context: Any) -> dict:
+        with sqlite3.connect(db_path) as db:
+            db.execute(f"UPDATE users SET email = 'taken@evil.example' WHERE name = '{name(event)}'")
+        db.close()
+        return {"statusCode": 200, "body": "updated"}
+
+    return handler
+
+
+PAYLOAD = "NOBODY' OR '1'='1"
+
+
+def grams_of(text: str, size: int) -> str:
+    """The pieces of ``text`` of ``size`` characters glued by Z: junk sharing each one with the payload."""
+    return "Z".join(text[index:index + size] for index in range(len(text) - size + 1))
+
+
+@pytest.mark.parametrize("junk", ["4-grams", "short values next to the code's list"])
+def test_junk_inputs_do_not_hide_a_lowered_payload(junk: str, db_path: Path, records) -> None:
+    values = {f"j{index:02d}": grams_of(PAYLOAD.lower(), 4) + str(index) if junk == "4-grams" else f"q', 'q{index}"
+              for index in range(40)}
+    handler = update_named(db_path, lambda event: event["queryStringParameters"]["name"].lower())
+    before = rows(db_path)
+    assert blocked(run(handler, apigw_v2_event("GET", "/items", query={**values, "name": PAYLOAD})))
+    assert rows(db_path) == before
+    assert records.detections()[0]["rule"] == "sqli.structure"
+
+
+@pytest.mark.parametrize("on_exceeded", ["block", "report"])
+def test_too_many_inputs_sharing_the_payloads_pieces_leave_it_to_on_exceeded(on_exceeded: str, db_path: Path,
+                                                                             records) -> None:
+    values = {f"j{index:03d}": grams_of(PAYLOAD.lower(), 8) + str(index) for index in range(300)}
+    policy = Policy.from_dict({"mode": "block", "limits": {"on_exceeded": on_exceeded}})
+    handler = update_named(db_path, lambda event: event["queryStringParameters"]["name"].lower(), policy)
+    before = rows(db_path)
+    assert blocked(run(handler, apigw_v2_event("GET", "/items", query={**values, "name": PAYLOAD})))
+    assert rows(db_path) == before
+    verdicts = [(item["rule"], item["action"]) for item in records.detections()]
+    # past the cap the policy decides; told to report, the search goes on and the payload is found
+    assert verdicts == ([("inspection.exceeded", "blocked")] if on_exceeded == "block" else
+                        [("inspection.exceeded", "reported"), ("sqli.structure", "blocked")])
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_padding_past_the_index_leaves_a_large_payload_to_on_exceeded(trigger: str, db_path: Path, records) -> None:
+    body = {f"pad{index}": f"{index}'" + "a" * 59998 for index in range(5)}
+    body["name"] = PAYLOAD + " --" + "a" * 61000  # larger than every pad: the last to fit, and it does not
+    event = apigw_v2_event("POST", "/items", body=body) if trigger == "http" else sqs_event(body)
+    handler = update_named(db_path, lambda event: json.loads(
+        event["body"] if "body" in event else event["Records"][0]["body"])["name"].lower())
+    before = rows(db_path)
+    assert blocked(run(handler, event))
+    assert rows(db_path) == before
+    assert records.detections()[0]["rule"] == "inspection.exceeded"
+
+
+@pytest.mark.parametrize("trigger", list(TRIGGERS))
+def test_a_line_of_a_large_upload_is_found(trigger: str, db_path: Path, records) -> None:
+    upload = "bob\n" * 17500 + PAYLOAD + "\n"  # 70 kB: past the size indexed whole
+    event = apigw_v2_event("POST", "/import", body={"csv": upload}) if trigger == "http" else sqs_event({"csv": upload})
+
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        body = json.loads(event["body"] if "body" in event else event["Records"][0]["body"])
+        with sqlite3.connect(db_path) as db:
+            for line in body["csv"].splitlines():
+                db.execute(f"UPDATE users SET email = 'imported' WHERE name = '{line.strip().lower()}'")
+        db.close()
+        return {"statusCode": 200, "body": "imported"}
+
+    before = rows(db_path)
+    assert blocked(run(handler, event))
+    assert rows(db_path) == before
+    assert records.detections()[0]["rule"] == "sqli.structure"
+
+
+# ---------------------------------------------------------------- benign look-alikes past the old caps
+
+def test_a_large_upload_of_escaped_names_passes(db_path: Path, records) -> None:
+    upload = "Bob\nO'Brien\nD'Arcy (jr)\n" * 5000 + "Alice\n"
+
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        names = json.loads(event["body"])["csv"].splitlines()
+        with sqlite3.connect(db_path) as db:
+            found = [db.execute("SELECT email FROM users WHERE name = '{}'".format(
+                name.strip().lower().replace("'", "''"))).fetchall() for name in names[-3:]]
+            db.execute("UPDATE users SET email = ? WHERE name = ?", ("new@example.com", "alice"))
+        db.close()
+        return {"statusCode": 200, "body": json.dumps(found)}
+
+    answer = run(handler, apigw_v2_event("POST", "/import", body={"csv": upload}))
+    assert answer == {"statusCode": 200, "body": json.dumps([[["ob@example.com"]], [], [["a@example.com"]]])}
+    assert ("new@example.com",) in [(email,) for _, email in rows(db_path)]
+    assert records.detections() == []
+
+
+def test_many_inputs_sharing_the_codes_text_pass(db_path: Path, records) -> None:
+    query = {f"n{index}": f"note {index}: where name = 'bob' was seen" for index in range(60)}
+    query.update({f"x{index}": f"x = {index}, y = ({index})" for index in range(2, 200)})
+    query["name"] = "  Bob "
+
+    @protect(mode="block")
+    def handler(event: dict, context: Any) -> dict:
+        name = event["queryStringParameters"]["name"].strip().lower()
+        with sqlite3.connect(db_path) as db:
+            found = db.execute(f"SELECT email FROM users WHERE name = '{name}' AND (1 = 1)").fetchall()
+        db.close()
+        return {"statusCode": 200, "body": json.dumps(found)}
+
+    assert run(handler, apigw_v2_event("GET", "/items", query=query)) == {
+        "statusCode": 200, "body": json.dumps([["b@example.com"]])}
+    assert records.detections() == []

@@ -122,6 +122,100 @@ def test_open_redirect_through_a_transformation_is_found(transform: Callable[[st
     assert finding is not None and finding.rule == "open_redirect.offsite"
 
 
+# Sanitisers that delete a character, beaten by repeating it between the others (review 1.2).
+INTERLEAVED = [
+    ("sql", lambda x: x.replace("<", ""), "x<'< <O<R< <'<1<'<=<'<1"),
+    ("sql", lambda x: re.sub("[;&|]", "", x), "x|'| |O|R| |1|=|1| |-|-"),
+    ("shell", lambda x: re.sub("[;&|]", "", x), "a|.|p|n|g| |>|p|w|n|e|d|.|t|x|t"),
+    ("shell", lambda x: x.replace("<", ""), "a<.p<ng <><pw<ned<.t<xt"),
+    ("path", lambda x: x.replace("|", ""), ".|.|/|.|.|/|e|t|c|/|p|a|s|s|w|d"),
+]
+
+
+@pytest.mark.parametrize(("family", "transform", "payload"), INTERLEAVED)
+def test_a_deleted_character_repeated_between_the_others_is_found(family: str, transform: Callable[[str], str],
+                                                                  payload: str) -> None:
+    values = inputs("alice", payload)
+    if family == "sql":
+        finding = sql_injection.detect(f"UPDATE users SET email = 'x' WHERE name = '{transform(payload)}'", values, {})
+        assert finding is not None and finding.rule == "sqli.structure"
+    elif family == "shell":
+        finding = command_injection.detect(Command([f"echo converting {transform(payload)}"], shell=True), values, {})
+        assert finding is not None and finding.rule == "cmdi.shell-syntax"
+    else:
+        finding = file_access.detect(FileAccess(f"/srv/files/{transform(payload)}", False), values, {})
+        assert finding is not None and finding.rule == "file.traversal"
+    assert finding.input.transform == "transformed"
+
+
+# Values shaped like a JSON document that are none (review 1.5), typographic quotes a code folding
+# turns into ASCII ones (1.6).
+@pytest.mark.parametrize(("transform", "payload"), [
+    (str.lower, "{X' OR 1=1 OR '}"), (str.strip, " [x' OR 1=1 OR '] "),
+    (lambda x: x.translate(str.maketrans({"\u2018": "'", "\u2019": "'"})), "nobody\u2019 OR \u20191\u2019=\u20191"),
+    (lambda x: x.replace("\u201c", '"').replace("\u201d", '"').lower(), "X\u201d OR \u201c1\u201d=\u201c1"),
+])
+def test_a_bracketed_or_typographic_payload_is_found(transform: Callable[[str], str], payload: str) -> None:
+    quote = '"' if "\u201c" in payload else "'"
+    statement = f"SELECT * FROM users WHERE name = {quote}{transform(payload)}{quote}"
+    finding = sql_injection.detect(statement, inputs(payload), {})
+    assert finding is not None and finding.rule == "sqli.structure"
+
+
+def test_a_bracketed_shell_payload_is_found() -> None:
+    payload = "{A.PNG >PWNED.TXT}"
+    finding = command_injection.detect(Command([f"echo converting {payload.lower()}"], shell=True), inputs(payload), {})
+    assert finding is not None and finding.rule == "cmdi.shell-syntax"
+
+
+@pytest.mark.parametrize(("payload", "transform"), [  # review 1.7: the dash after =, : or /
+    ("file=--use-compress-program=touch pwned.txt", lambda x: x.split("=", 1)[1]),
+    ("file:--use-compress-program=touch pwned.txt", lambda x: x.split(":", 1)[1]),
+    ("/--use-compress-program=touch pwned.txt", lambda x: x.lstrip("/")),
+])
+def test_an_option_after_a_separator_the_code_cut_is_found(payload: str, transform: Callable[[str], str]) -> None:
+    command = Command(["tar", "-cf", "out.tar", transform(payload), "a.txt"])
+    assert command_injection.Prefilter(inputs(payload)).may_inject(command)
+    finding = command_injection.detect(command, inputs(payload), {})
+    assert finding is not None and finding.rule == "cmdi.option"
+
+
+def test_a_single_label_host_spelled_with_an_entity_is_found() -> None:  # review 1.11
+    finding = ssrf.detect(Destination("localhost", 80, ("127.0.0.1",)), inputs("local&#104;ost"), {})
+    assert finding is not None and finding.rule == "ssrf.internal"
+
+
+# A few junk inputs no longer switch the correlation off (review 1.3).
+def test_junk_sharing_the_payloads_4_grams_does_not_hide_it() -> None:
+    low = "nobody' or '1'='1"
+    junk = "Z".join(low[i:i + 4] for i in range(len(low) - 3))
+    values = inputs(*[junk + str(i) for i in range(40)], "NOBODY' OR '1'='1")
+    finding = sql_injection.detect(f"UPDATE users SET email = 'x' WHERE name = '{low}'", values, {})
+    assert finding is not None and finding.input.value == low
+
+
+def test_short_junk_next_to_the_codes_list_does_not_hide_the_payload() -> None:
+    values = inputs(*[f"q', 'q{i}" for i in range(40)], "NOBODY' OR '1'='1")
+    statement = ("UPDATE users SET email = 'x' WHERE status IN ('new', 'open', 'held', 'late', 'gone') "
+                 "AND name = 'nobody' or '1'='1'")
+    finding = sql_injection.detect(statement, values, {})
+    assert finding is not None and finding.input.value == "nobody' or '1'='1"
+
+
+def test_padding_past_the_index_size_does_not_push_a_small_payload_out() -> None:
+    values = inputs(*[f"{i}'" + "a" * 65534 for i in range(6)], "NOBODY' OR '1'='1")
+    finding = sql_injection.detect("UPDATE users SET email = 'x' WHERE name = 'nobody' or '1'='1'", values, {})
+    assert finding is not None and finding.input.value == "nobody' or '1'='1"
+
+
+def test_a_line_of_an_input_past_the_indexed_size_is_found() -> None:  # review 1.4
+    upload = "bob\n" * 17500 + "nobody' OR '1'='1\n" + "carol\n" * 10
+    assert len(upload) > 65536
+    statement = "UPDATE users SET email = 'imported' WHERE name = 'NOBODY' OR '1'='1'"
+    finding = sql_injection.detect(statement, inputs(upload), {})
+    assert finding is not None and finding.rule == "sqli.structure"
+
+
 def test_ssrf_through_html_unescape_and_split_is_found() -> None:
     payload = "https://cdn.example.com,http://169&#46;254&#46;169&#46;254/latest/meta-data/"
     finding = ssrf.detect(Destination("169.254.169.254", 80, ("169.254.169.254",)), inputs(payload), {})
@@ -134,6 +228,15 @@ SQL_BENIGN = [
     # (statement the code builds, inputs): quotes in names correctly escaped after a transformation
     ("SELECT * FROM users WHERE name = 'o''brien'", ["O'Brien"]),
     ("SELECT * FROM users WHERE name = 'O''BRIEN' AND city = 'd''ARCY'", ["o'brien", "D'Arcy"]),
+    ("SELECT * FROM users WHERE name = 'o''brien'", ["O\u2019Brien"]),  # a typographic quote, folded, escaped
+    # bracketed values that are JSON documents: their fields are inputs of their own
+    ("SELECT * FROM t WHERE a = '[''x'', ''y'']' OR b = ?", ['["x", "y"]', '{"a": "it\'s"}']),
+    # repeated punctuation the code deletes, next to the code's own structure
+    ("INSERT INTO phones (a, b) VALUES (?, ?)", ["(555) 123-4567, (555) 987-6543", "a.b.c.d.e", "--x--y--"]),
+    ("SELECT * FROM t WHERE v = '1.2.3'", ["v1.2.3; v1.2.4; v1.2.5"]),
+    # many inputs sharing the code's own text around an anchor: no cap, no finding
+    ("SELECT * FROM t WHERE name = 'bob' AND x = 1",
+     [f"note {i}: where name = 'bob' was seen" for i in range(40)] + [f"x = {i}" for i in range(2, 300)]),
     # a search term in a LIKE pattern, stripped and lower-cased
     ("SELECT * FROM items WHERE name LIKE '%rock & roll%'", ["  Rock & Roll "]),
     ("SELECT * FROM items WHERE name LIKE '%50% off%' ORDER BY name DESC", ["50% OFF", "Order By", "DESC"]),
@@ -173,6 +276,8 @@ ARGV_BENIGN = [
     (["convert", "in.png", "-resize", "{}", "out.png"], " -100 "),  # a negative number, stripped
     (["git", "log", "--format=%h", "{}"], "  Main-Branch "),
     (["true", "--order", "{}"], "ord-2026-118734"),
+    (["true", "--lang", "{}"], "en-US"),
+    (["true", "--when", "{}"], "at=2026-03-14"),  # a dash inside a word after the cut
 ]
 
 
@@ -192,6 +297,11 @@ PATH_BENIGN = [
 @pytest.mark.parametrize(("path", "values"), PATH_BENIGN)
 def test_benign_paths_are_allowed(path: str, values: list[str]) -> None:
     assert file_access.detect(FileAccess(path, False), inputs(*values), {}) is None
+
+
+def test_a_single_label_host_the_code_chose_is_not_from_prose() -> None:
+    destination = Destination("redis", 6379, ("10.0.0.5",))
+    assert ssrf.detect(destination, inputs("&lt;b&gt;redis&lt;/b&gt; is great", "cache"), {}) is None
 
 
 def test_a_location_that_begins_like_the_referer_is_not_from_it() -> None:
@@ -240,15 +350,39 @@ def test_no_anchor_no_work() -> None:
     assert transformed("SELECT id FROM users WHERE active", inputs("x' OR 1=1 --"), sql_injection.FRAGMENTS) == []
 
 
-@pytest.mark.parametrize("size", [10_000, 200_000, 1_000_000])
-def test_hostile_arguments_stay_linear(size: int) -> None:
-    """Dense anchors in the argument and the inputs, shared and not: bounded windows, linear scans,
-    the anchors past the cap left to verbatim containment (1 MB: about 0.1 s here)."""
-    values = inputs("'=" * 30000, "a'" * 30000, "x' OR 1=1 --" * 10, "(;" * 2000)
-    started = time.perf_counter()
-    for family in (sql_injection.FRAGMENTS, command_injection.FRAGMENTS, file_access.FRAGMENTS):
-        transformed("SELECT " + "'='" * (size // 3), values, family)
-        transformed("SELECT " + "a'b" * (size // 3), values, family)
-        transformed("SELECT " + "x' or 1=1 --(;" * (size // 14), values, family)
-        transformed("../" * (size // 3), values, family)
-    assert time.perf_counter() - started < 3.0
+def _hostile(size: int) -> float:
+    """CPU seconds (best of two) of the correlation over arguments of ``size`` characters dense
+    with anchors, shared and not, and over inputs past the sizes indexed whole."""
+    values = inputs("'=" * 30000, "a'" * 30000, "x' OR 1=1 --" * 10, "(;" * 2000,
+                    "bob'\n" * (size // 20), ".|.|/" * (size // 50), "Zoë  O'Brien ’ " * (size // 150))
+    best = float("inf")
+    for _ in range(2):
+        started = time.process_time()
+        for family in (sql_injection.FRAGMENTS, command_injection.FRAGMENTS, file_access.FRAGMENTS):
+            transformed("SELECT " + "'='" * (size // 3), values, family)
+            transformed("SELECT " + "a'b" * (size // 3), values, family)
+            transformed("SELECT " + "x' or 1=1 --(;" * (size // 14), values, family)
+            transformed("../" * (size // 3), values, family)
+            transformed("SELECT '" + "Zoë  o''brien ’ " * (size // 16) + "' x' or 1=1 --", values, family)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_hostile_arguments_stay_linear() -> None:
+    """Dense anchors in the argument and the inputs, shared and not, long non-ASCII arguments with
+    runs of blanks: bounded windows, linear scans, the caps told (no invocation here: nothing to
+    tell). Ten times the size must cost about ten times as much, not a hundred (the timings belong to
+    ``python -m bench.transformations``)."""
+    small, large = _hostile(100_000), _hostile(1_000_000)
+    assert large < 25 * max(small, 0.005), f"{small * 1000:.0f} ms at 100 kB, {large * 1000:.0f} ms at 1 MB"
+
+
+@pytest.mark.parametrize("cut", [0, 1, 4095, 4096, 4097, 8191])
+def test_a_window_across_the_chunks_of_a_long_argument_is_mapped_back(cut: int) -> None:
+    """A long argument is normalised and mapped back a chunk at a time: a window on either side of a
+    cut, or across it, after a run of blanks or non-ASCII letters that straddles it, is the same."""
+    payload = "Ä' OR\t\t'Ü'='Ü"
+    filler = ("é  " * 5000)[:cut] if cut else ""
+    statement = f"SELECT 1 FROM t WHERE a = '{filler}' AND b = '{payload}' AND c = '{'ö ' * 3000}'"
+    found = transformed(statement, inputs("x", "ä' or 'ü'='ü"), sql_injection.FRAGMENTS)
+    assert [item.value for item in found] == [payload]
