@@ -143,10 +143,12 @@ def _pluses(values: list[str], wanted: dict[str, None]) -> None:
     and where that reading is a value already (both readings of a form field or query parameter are),
     the plus adds nothing but what base64 makes of it, which the words' batch decides. A 1 MB form
     of 26,000 fields like ``Leave+parcel+by+the+door`` sent every one on, and past ``max_decoded``."""
-    present = set(values)
-    for value in compress(values, map(contains, values, repeat("+"))):
-        if value not in wanted and value.replace("+", " ") not in present:
-            wanted[value] = None
+    pluses = list(compress(values, map(contains, values, repeat("+"))))
+    if pluses:
+        present = set(values)
+        for value in pluses:
+            if value not in wanted and value.replace("+", " ") not in present:
+                wanted[value] = None
 
 
 # The decoders' prefilters run on this many values at a time, to stop soon after ``enough`` are found.
