@@ -8,10 +8,8 @@ alone, without the request: a warm connection's check, and the first request of 
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import httpx
 import requests
@@ -42,19 +40,9 @@ server.serve_forever()
 """
 
 
-@contextmanager
-def keep_alive_server() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-I", "-c", _KEEP_ALIVE_SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        port = (process.stdout.readline() if process.stdout else "").strip()
-        if not port.isdigit():
-            raise RuntimeError("the local server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+def keep_alive_server() -> AbstractContextManager[str]:
+    """An HTTP/1.1 keep-alive server on 127.0.0.1; yields its base URL."""
+    return route.serving(_KEEP_ALIVE_SERVER)
 
 
 def _clients(base: str) -> dict[str, Callable[[], object]]:

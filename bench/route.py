@@ -26,7 +26,7 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -127,14 +127,20 @@ def lambda_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+def stock_server() -> AbstractContextManager[str]:
+    """The route's stock service on 127.0.0.1; yields its base URL."""
+    return serving(_STOCK_SERVER)
+
+
 @contextmanager
-def stock_server() -> Iterator[str]:
-    """A local HTTP server in a child process; yields its base URL, stops it on exit."""
-    process = subprocess.Popen([sys.executable, "-I", "-c", _STOCK_SERVER], stdout=subprocess.PIPE, text=True)
+def serving(script: str) -> Iterator[str]:
+    """A local HTTP server run by ``script`` (which prints its port) in a child process; yields its base
+    URL, stops it on exit."""
+    process = subprocess.Popen([sys.executable, "-I", "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         port = (process.stdout.readline() if process.stdout else "").strip()
         if not port.isdigit():
-            raise RuntimeError("the local stock server did not start")
+            raise RuntimeError("the local server did not start")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
