@@ -103,6 +103,13 @@ RUNNERS = [
     ("subprocess.Popen", lambda p: subprocess.run(["sh", str(p)], check=False)),
     ("os.system", lambda p: os.system(str(p))),
     ("os.posix_spawn", lambda p: os.waitpid(os.posix_spawn(str(p), [str(p)], os.environ), 0)),
+    # behind programs that run the rest of their arguments, another path to it, a cd before it
+    ("subprocess.Popen", lambda p: subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", str(p)], check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["timeout", "5", str(p)], check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["nice", "-n", "5", "nohup", str(p)], check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run([f"/proc/self/root{p}"], check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(f"cd {p.parent} && ./payload", shell=True, check=False)),
+    ("os.system", lambda p: os.system(f". {p}")),
 ]
 
 

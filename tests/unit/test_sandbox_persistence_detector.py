@@ -80,3 +80,56 @@ def test_a_command_execve_refuses_runs_nothing() -> None:
     assert evidence(Command(["/tmp/x " + "a" * (limit - 10)], shell=True)) == "/tmp/x"
     assert evidence(Command(["/tmp/x " + "a" * limit], shell=True)) is None
     assert evidence(Command(["/tmp/x", "a" * (limit + 1)])) is None
+
+
+@pytest.mark.parametrize(("vector", "found"), [
+    # a dropped program behind a program that runs the rest of its arguments
+    (["env", "/tmp/x"], "/tmp/x"),
+    (["env", "-i", "PATH=/usr/bin", "/tmp/x", "--flag"], "/tmp/x"),
+    (["env", "-u", "HOME", "/tmp/x"], "/tmp/x"),
+    (["env", "-S", "/tmp/x --quiet"], "/tmp/x"),
+    (["timeout", "5", "/tmp/x"], "/tmp/x"),
+    (["timeout", "-s", "KILL", "10s", "/tmp/x"], "/tmp/x"),
+    (["nice", "-n", "10", "/tmp/x"], "/tmp/x"),
+    (["nohup", "/tmp/x"], "/tmp/x"),
+    (["setsid", "-f", "/tmp/x"], "/tmp/x"),
+    (["stdbuf", "-o0", "/tmp/x"], "/tmp/x"),
+    (["taskset", "-c", "0", "/tmp/x"], "/tmp/x"),
+    (["timeout", "5", "nohup", "python3", "/tmp/x.py"], "/tmp/x.py"),
+    (["/lib64/ld-linux-x86-64.so.2", "/tmp/x"], "/tmp/x"),
+    (["/lib/ld-linux-aarch64.so.1", "--library-path", "/tmp", "/tmp/x"], "/tmp/x"),
+    # another path to the same file, or none at all
+    (["/proc/self/root/tmp/x"], "/tmp/x"),
+    (["/proc/1/cwd/../tmp/x"], None),  # cwd/.. is not a root: resolved lexically it is /proc/1/tmp/x
+    (["/proc/self/fd/3"], "/proc/self/fd/3"),
+    (["/dev/fd/7", "arg"], "/dev/fd/7"),
+    # benign: wrappers of installed programs, and operands that only look like programs
+    (["env", "LANG=C", "sort", "/tmp/in.txt"], None),
+    (["timeout", "30", "/usr/bin/convert", "/tmp/in.png", "/tmp/out.jpg"], None),
+    (["nice", "-n", "5", "tar", "-czf", "/tmp/out.tgz", "/var/task/data"], None),
+    (["env", "-C", "/tmp", "ls"], None),
+])
+def test_wrappers_loaders_and_proc_paths(vector: list[str], found: str | None) -> None:
+    assert evidence(Command(vector)) == found
+
+
+@pytest.mark.parametrize(("script", "found"), [
+    ("cd /tmp && ./x", "/tmp/x"),
+    ("cd /tmp; cd sub && ./run.sh", "/tmp/sub/run.sh"),
+    ("cd /tmp && python3 x.py", "/tmp/x.py"),
+    (". /tmp/env.sh", "/tmp/env.sh"),
+    ("cd /tmp && source ./evil.sh", "/tmp/evil.sh"),
+    ("nohup /tmp/x &", "/tmp/x"),
+    ("cd /var/task && ./bin/tool --version", None),
+    ("cd /tmp && ls -la && cat out.txt", None),
+    (". /var/task/env.sh && echo ok", None),
+])
+def test_shell_scripts_follow_cd_and_source(script: str, found: str | None) -> None:
+    assert evidence(Command([script], shell=True)) == found
+
+
+def test_fast_path_sees_descriptors_and_roots() -> None:
+    options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
+    prefixes = sandbox_persistence.dropped_program_prefixes(options)
+    for vector in (["/proc/self/fd/3"], ["/dev/fd/7"], ["env", "/tmp/x"]):
+        assert sandbox_persistence.may_run_dropped_program(Command(vector), prefixes)
