@@ -190,3 +190,72 @@ def test_search_term_named_like_the_program_in_a_shell_command(tmp_path: Path, r
 
     assert output_of(invoke(handler, query(q="grep"))) == "1\n"
     assert records.detections() == []
+
+
+# ---------------------------------------------------------------- program text as an argument
+
+def tool_handler(build):
+    @protect(policy=POLICY)
+    def handler(event, context):
+        value = event["queryStringParameters"]["q"]
+        found = subprocess.run(build(value), capture_output=True, text=True, timeout=20).stdout
+        return {"statusCode": 200, "body": json.dumps({"output": found})}
+    return handler
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Path:
+    data = tmp_path / "users.txt"
+    data.write_text("alice admin\nbob user\n")
+    return data
+
+
+def test_awk_system_is_blocked(users: Path, marker: Path, records) -> None:
+    handler = tool_handler(lambda q: ["awk", f'$1 == "{q}" {{print $2}}', str(users)])
+    assert output_of(invoke(handler, query(q="bob"))) == "user\n"
+    assert records.detections() == []
+    attack = f'x" || 1 {{system("touch {marker}")}} "'
+    result = invoke(handler, query(q=attack))
+    assert_blocked(result, records, "cmdi.code")
+    assert not marker.exists()
+    subprocess.run(["awk", f'$1 == "{attack}" {{print $2}}', str(users)], capture_output=True)  # unprotected
+    assert marker.exists()
+
+
+def test_sed_e_flag_is_blocked(users: Path, marker: Path, records) -> None:
+    handler = tool_handler(lambda q: ["sed", f"s/{q}/member/", str(users)])
+    assert output_of(invoke(handler, query(q="user"))) == "alice admin\nbob member\n"
+    assert records.detections() == []
+    attack = "alice/touch " + str(marker).replace("/", "\\/") + "/e;s/x"
+    result = invoke(handler, query(q=attack))
+    assert_blocked(result, records, "cmdi.code")
+    assert not marker.exists()
+    subprocess.run(["sed", f"s/{attack}/member/", str(users)], capture_output=True)  # unprotected, it runs
+    assert marker.exists()
+
+
+def test_jq_env_is_blocked(tmp_path: Path, records) -> None:
+    data = tmp_path / "users.json"
+    data.write_text('[{"name": "bob", "role": "user"}]')
+    handler = tool_handler(lambda q: ["jq", "-r", f'.[] | select(.name == "{q}") | .role', str(data)])
+    assert output_of(invoke(handler, query(q="bob"))) == "user\n"
+    assert records.detections() == []
+    attack = 'bob") | {role: $ENV.AWS_SECRET_ACCESS_KEY} | select(. != "'
+    result = invoke(handler, query(q=attack))
+    assert_blocked(result, records, "cmdi.code")
+    assert "fakeSecretKey" not in json.dumps(result)
+    leaked = subprocess.run(["jq", "-r", f'.[] | select(.name == "{attack}") | .role', str(data)],
+                            capture_output=True, text=True).stdout  # unprotected, it prints the secret
+    assert leaked.startswith("fakeSecretKey")
+
+
+def test_python_c_is_blocked(marker: Path, records) -> None:
+    handler = tool_handler(lambda q: ["python3", "-c", f"print('{q}'.upper())"])
+    assert output_of(invoke(handler, query(q="it is ok (really)"))) == "IT IS OK (REALLY)\n"
+    assert records.detections() == []
+    attack = f"x'); open('{marker}', 'w'); print('"
+    result = invoke(handler, query(q=attack))
+    assert_blocked(result, records, "cmdi.code")
+    assert not marker.exists()
+    subprocess.run(["python3", "-c", f"print('{attack}'.upper())"], capture_output=True)  # unprotected
+    assert marker.exists()

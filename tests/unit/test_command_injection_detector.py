@@ -524,3 +524,80 @@ def test_program_position_still_chooses_the_program() -> None:
     assert shell("{} --version", "date").rule == "cmdi.program"
     assert argv(["git", "log"], "git").rule == "cmdi.program"
     assert shell("{} x; echo gitx", "git").rule == "cmdi.program"  # the other occurrence is no word of its own
+
+
+# ---------------------------------------------------------------- issue 11: program text as an argument
+
+def fill(vector: list[str], value: str) -> list[str]:
+    return [arg.replace("{}", value) for arg in vector]
+
+
+# (vector with {} where the input goes, payload)
+CODE_ATTACKS = [
+    (["awk", '$1 == "{}" {print}', "f"], 'x" {system("id")} "'),
+    (["awk", '{print "{}"}', "f"], '" ENVIRON["AWS_SECRET_ACCESS_KEY"] "'),
+    (["awk", "$3 > {}", "f"], '0 {system("id")}'),
+    (["gawk", "{print $1 {} }", "f"], '| "sh"'),
+    (["awk", "-F", ",", "-v", "x=1", '{print "{}"}', "f"], '" | "sh'),
+    (["jq", '.[] | select(.name == "{}")', "f"], 'x") | env | ("'),
+    (["jq", ".{}", "f"], "x | $ENV"),
+    (["jq", ".{}", "f"], "env"),
+    (["jq", '"\\({})"', "f"], "$ENV.AWS_SECRET_ACCESS_KEY"),
+    (["sed", "s/{}/x/", "f"], "a/x/e"),
+    (["sed", "s/a/{}/", "f"], "x/e"),
+    (["sed", "-e", "s/{}/x/g", "f"], "a/x/;e id;s/b"),
+    (["sed", "/{}/d", "f"], "a/e id\n/b"),
+    (["sed", "s/a/b/{}", "f"], "w /tmp/out"),
+    (["perl", "-e", "print '{}'"], "x'; system('id'); '"),
+    (["python3", "-c", "print('{}')"], "x'); __import__('os').system('id'); ('"),
+    (["python3", "-c", "print({})"], "__import__('os').system('id')"),
+    (["python3.12", "-c", "print({})"], "exec"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), CODE_ATTACKS)
+def test_program_text_attacks(vector: list[str], payload: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == "cmdi.code", finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+    # the same program text in a shell command, the input quoted by the shell: the program still reads it
+    script = " ".join(shlex.quote(arg) for arg in command.argv)
+    assert judge(Command([script], shell=True), payload).rule == "cmdi.code"
+
+
+CODE_BENIGN = [
+    (["awk", '$1 == "{}" {print}', "f"], "hello world (ok) | x"),
+    (["awk", "$3 > {}", "f"], "100"),
+    (["awk", "{print ${}}", "f"], "3"),
+    (["awk", "-f", "prog.awk", "{}"], 'x" {system("id")} "'),  # a file operand, not program text
+    (["awk", "-v", "q={}", '$1 == q', "f"], 'x" {system("id")} "'),  # a variable's value
+    (["jq", '.[] | select(.name == "{}")', "f"], "Bob (admin) | env"),
+    (["jq", ".{}", "f"], "name"),
+    (["jq", ".items[{}]", "f"], "2"),
+    (["jq", "--arg", "q", "{}", ".[] | select(.n == $q)", "f"], 'x") | env | ("'),
+    (["sed", "s/{}/x/g", "f"], "hello world"),
+    (["sed", "s/a/{}/g", "f"], "some replacement e w"),
+    (["sed", "-n", "/{}/p", "f"], "error"),
+    (["sed", "-f", "script.sed", "{}"], "a/x/e"),
+    (["python3", "-c", "print('{}')"], "it is fine"),
+    (["perl", "-e", 'print "{}"'], "x 1"),
+    (["python3", "script.py", "{}"], "x'); __import__('os')"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), CODE_BENIGN)
+def test_program_text_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_program_text_mask_is_linear() -> None:
+    import time
+
+    from app_protect_lambda.detectors import program_text
+
+    for language in ("awk", "jq", "sed", "python"):
+        text = '"\\(a)\\x' * 20000
+        started = time.perf_counter()
+        program_text.literal_mask(language, text)
+        assert time.perf_counter() - started < 0.5
