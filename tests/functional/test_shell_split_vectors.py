@@ -259,3 +259,24 @@ def test_python_c_is_blocked(marker: Path, records) -> None:
     assert not marker.exists()
     subprocess.run(["python3", "-c", f"print('{attack}'.upper())"], capture_output=True)  # unprotected
     assert marker.exists()
+
+
+# ---------------------------------------------------------------- shell forms
+
+def test_quotes_that_split_one_word_are_blocked(tmp_path: Path, records) -> None:
+    uploads, victim = tmp_path / "uploads", tmp_path / "keep.db"
+    uploads.mkdir()
+    victim.write_text("rows")
+    (uploads / "old.txt").write_text("x")
+
+    @protect(policy=POLICY)
+    def handler(event, context):
+        name = event["queryStringParameters"]["name"]
+        subprocess.run(f"rm -f '{uploads}/{name}'", shell=True, check=True)
+        return {"statusCode": 200, "body": json.dumps({"output": "removed"})}
+
+    result = invoke(handler, query(name=f"nothing' '{victim}"))
+    assert_blocked(result, records, "cmdi.shell-syntax")
+    assert victim.exists()
+    assert output_of(invoke(handler, query(name="old.txt"))) == "removed"
+    assert not (uploads / "old.txt").exists() and victim.exists()

@@ -601,3 +601,54 @@ def test_program_text_mask_is_linear() -> None:
         started = time.perf_counter()
         program_text.literal_mask(language, text)
         assert time.perf_counter() - started < 0.5
+
+
+# ---------------------------------------------------------------- issue 11: shell forms
+
+SHELL_FORM_ATTACKS = [
+    ("rm -f '{}'", "x' '/var/task/app.py", "splits a quoted word"),
+    ('rm -f "{}"', 'x" "/var/task/app.py', "splits a quoted word"),
+    ("cp '{}' /tmp/out", "a'\t'b", "splits a quoted word"),
+    ("A={} cmd", "~/x", "tilde"),
+    ("cat --file={}", "~root/.aws/credentials", "tilde"),
+    ("PATH=/bin:{} cmd", "~/bin", "tilde"),
+    ("echo {}", "$@", "parameter expansion"),
+    ("echo {}", "$*", "parameter expansion"),
+    ("echo {}", "${a[@]}", "parameter expansion"),
+    ('echo "{}"', "${BASH_ARGV[*]}", "parameter expansion"),
+    ("echo {}", "it's", "leaves a quote open"),
+    ('echo "{}"', 'a\\"b"', "breaks out of a quoted string"),
+    ('echo "{}"', "`id`", "command substitution"),
+    ('echo "{}" x', "a\\", "escapes the character after it"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), SHELL_FORM_ATTACKS)
+def test_shell_form_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload)
+    assert reason in finding.message
+
+
+SHELL_FORM_BENIGN = [
+    ("echo '{}'", "a b c"),  # blanks inside the code's quotes
+    ("echo {}", "'y z'"),  # the input's own quotes keep its blank
+    ("cat x{}", "~root"),  # a tilde inside a word is a letter
+    ("echo a:{}", "b~c"),
+    ("echo {}", "a\rb"),  # Linux sh: a carriage return is no separator
+    ("echo {}", "a\fb"),  # nor a form feed
+    ("echo {}", "a\vb"),
+    ("echo {}", "C:\\\\Users"),  # no drive letters on Lambda: a backslash-escaped backslash
+    ('echo "{}"', "it's 50% off"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SHELL_FORM_BENIGN)
+def test_shell_form_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_carriage_return_and_form_feed_are_not_separators_on_linux() -> None:
+    # What the docstring says of Lambda's Linux: sh splits words at blank, tab and newline only.
+    out = subprocess.run(["sh", "-c", "printf '%s|' a\rb a\fb"], capture_output=True).stdout
+    assert out == b"a\rb|a\fb|"

@@ -9,7 +9,13 @@ character it brings is literal text of the shell's words after quote removal:
 a quote that opens or closes, ``;``, ``|``, ``&``, a newline, ``<``/``>``,
 ``$(...)``, a backtick, ``$IFS``, ``*``/``?``/``[``, ``{}``, ``~`` or ``#``
 coming from an input changes the command. Blanks are allowed (they only split
-words), but a word that an input starts is then judged like an argument.
+words), but a word that an input starts is then judged like an argument; a blank
+an input brings between quotes it closes and reopens splits a quoted word and is
+not. A tilde is an expansion at a word's start and after an unquoted ``=`` or
+``:`` (assignments; bash takes ``--dir=~x`` too). This follows Lambda's Linux
+``sh``: words split at blank, tab and newline only (a carriage return or form
+feed is a letter, as a test shows), and a backslash is always an escape (no
+Windows drive letters or separators).
 
 Argument vectors never meet a shell, so plain data in them is harmless. There
 an input is an attack when it becomes the program (or the program a wrapper
@@ -288,7 +294,7 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
             classes[here] = OPERATOR
             if closer == ")":
                 depth += (c == "(") - (c == ")")
-        elif c in "*?[{}" or (c == "~" and _word_start(classes, here)):
+        elif c in "*?[{}" or (c == "~" and (_word_start(classes, here) or _after_assignment(text, classes, here))):
             classes[here] = GLOB
         elif c == "#" and _word_start(classes, here):
             classes[here] = COMMENT
@@ -305,6 +311,12 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
 
 def _word_start(classes: bytearray, i: int) -> bool:
     return i == 0 or classes[i - 1] in _WORD_BREAKS
+
+
+def _after_assignment(text: str, classes: bytearray, i: int) -> bool:
+    """A tilde right after an unquoted ``=`` or ``:``: expanded in an assignment (``A=~/x``,
+    ``PATH=a:~/bin``) and, by bash outside POSIX mode, in any word like one (``--dir=~root``)."""
+    return text[i - 1] in "=:" and classes[i - 1] == LITERAL
 
 
 def _dollar(text: str, i: int, classes: bytearray, in_double_quotes: bool) -> int:
@@ -770,6 +782,8 @@ def _syntax_reason(script: str, classes: bytearray, contexts: bytearray, start: 
         if cls == GLOB:
             return "adds a glob, brace or tilde expansion"
         return "adds a comment that cuts the command"
+    if contexts[start] % 3 and classes.find(BLANK, start, end) != -1:
+        return "splits a quoted word into several"  # closes the quote, adds a blank, opens it again
     if contexts[start] != contexts[end]:
         if contexts[start] % 3:
             return "breaks out of a quoted string"
