@@ -652,3 +652,49 @@ def test_carriage_return_and_form_feed_are_not_separators_on_linux() -> None:
     # What the docstring says of Lambda's Linux: sh splits words at blank, tab and newline only.
     out = subprocess.run(["sh", "-c", "printf '%s|' a\rb a\fb"], capture_output=True).stdout
     assert out == b"a\rb|a\fb|"
+
+
+# ---------------------------------------------------------------- issue 11: tools that interpret arguments
+
+INTERPRETING_ATTACKS = [
+    (["convert", "text:/proc/self/environ", "out.png"], "text:/proc/self/environ", "'text:'"),
+    (["convert", "MSL:/tmp/x.msl", "out.png"], "MSL:/tmp/x.msl", "'msl:'"),
+    (["magick", "|id", "out.png"], "|id", "'|'"),
+    (["convert", "in.png", "label:@/etc/passwd"], "label:@/etc/passwd", "'label:@'"),
+    (["mogrify", "@/tmp/list"], "@/tmp/list", "'@'"),
+    (["convert", "ephemeral:/var/task/app.py", "out.png"], "ephemeral:/var/task/app.py", "'ephemeral:'"),
+    (["gs", "-sDEVICE=pdfwrite", "-sOutputFile=%pipe%id", "in.ps"], "%pipe%id", "'%pipe%'"),
+    (["gs", "-o", "%pipe%id", "in.ps"], "%pipe%id", "'%pipe%'"),
+    (["gs", "-dNOSAFER", "in.ps"], "-dNOSAFER", "-dNOSAFER"),
+    (["pandoc", "in.md", "--filter=/tmp/x"], "--filter=/tmp/x", "--filter"),
+    (["pandoc", "in.md", "--lua-f=/tmp/x"], "--lua-f=/tmp/x", "--lua-filter"),
+    (["pandoc", "in.md", "--pdf-engine=/tmp/x", "-o", "o.pdf"], "--pdf-engine=/tmp/x", "--pdf-engine"),
+    (["wkhtmltopdf", "--enable-local-file-access", "a.html", "o.pdf"], "--enable-local-file-access",
+     "--enable-local-file-access"),
+    (["wkhtmltopdf", "--run-script", "x", "a.html", "o.pdf"], "--run-script", "--run-script"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "what"), INTERPRETING_ATTACKS)
+def test_interpreting_tools_attacks(vector: list[str], payload: str, what: str) -> None:
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert what in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(vector))
+
+
+INTERPRETING_BENIGN = [
+    (["convert", "photo.jpg", "out.png"], "photo.jpg"),
+    (["convert", "/tmp/u/text:x.png", "out.png"], "text:x.png"),  # inside a path, not a coder
+    (["convert", "in.png", "-resize", "50%", "out.png"], "50%"),
+    (["gs", "-dBATCH", "in.ps"], "-dBATCH"),
+    (["gs", "-dCompatibilityLevel=1.4", "in.ps"], "-dCompatibilityLevel=1.4"),  # no clusters in gs
+    (["ffmpeg", "-filter_complex", "x"], "-filter_complex"),
+    (["pandoc", "in.md", "--toc"], "--toc"),
+    (["convert", "label:hello", "out.png"], "hello"),  # the code's own coder, plain text from the input
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), INTERPRETING_BENIGN)
+def test_interpreting_tools_benign(vector: list[str], payload: str) -> None:
+    assert argv(vector, payload) is None

@@ -473,8 +473,19 @@ def _builtin_dangerous_options() -> dict[str, frozenset[str]]:
                 "--inspect-brk --env-file",
         "php": "-r -B -R -E -F",
         "sendmail": "-X -C -O -be -oQ",
-        "convert": "-write -script",
-        "magick": "-write -script",
+        "convert": "-write -script -define -authenticate",
+        "magick": "-write -script -define -authenticate",
+        "mogrify": "-write -script -define -path",
+        "pandoc": "-o --output --lua-filter -L --filter -F --template --include-in-header -H "
+                  "--include-before-body -B --include-after-body -A --extract-media --resource-path --data-dir "
+                  "--pdf-engine --pdf-engine-opt --metadata-file -d --defaults --csl --bibliography "
+                  "--reference-doc --syntax-definition --abbreviations --log",
+        "wkhtmltopdf": "--enable-local-file-access --allow --run-script --post-file --cookie-jar "
+                       "--user-style-sheet --cache-dir --load-error-handling",
+        "wkhtmltoimage": "--enable-local-file-access --allow --run-script --post-file --cookie-jar "
+                         "--user-style-sheet --cache-dir",
+        "gs": "-dNOSAFER -dDELAYSAFER -dNOSAFETY -sOutputFile -o -c -f -I --permit-file-read --permit-file-write "
+              "--permit-file-all --permit-file-control",
         "ffmpeg": "-f -i -y",
         "7z": "-o",
         "psql": "-c --command -f --file -o --output",
@@ -558,7 +569,11 @@ def program_name(program: str) -> str:
     return bare if bare in INTERPRETERS else name
 
 
-def _dangerous_option(option_word: str, options: frozenset[str]) -> str | None:
+# Programs whose options all start with one dash and never cluster (-dNOSAFER, -filter_complex).
+_NO_CLUSTERS = frozenset(("gs", "find", "convert", "magick", "mogrify", "ffmpeg", "openssl"))
+
+
+def _dangerous_option(option_word: str, options: frozenset[str], *, clusters: bool = True) -> str | None:
     """The dangerous option ``option_word`` (``--output=x``, ``--outp=x``, ``-sSo``, ``-ofile``) stands for.
 
     GNU ``getopt_long`` (tar, wget, sed, gawk, env, xargs), git's parse-options and popt take any
@@ -573,7 +588,7 @@ def _dangerous_option(option_word: str, options: frozenset[str]) -> str | None:
         if len(name) < 5:
             return None
         return next((option for option in sorted(options) if option.startswith(name)), None)
-    if len(option_word) < 2:
+    if len(option_word) < 2 or not clusters:
         return None
     letters = option_word[1:].split("=", 1)[0]
     for option in options:  # a cluster of short options, or one with its value attached
@@ -635,6 +650,10 @@ class Prefilter:
         if name in SHELLS or name in _WRAPPERS or name in program_text.LANGUAGE:
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
+        if name in _operand_prefixes():  # an operand an input starts with a coder
+            text = "\x00".join([arg for arg in argv[1:] if ":" in arg or arg[:1] in "@|%"])
+            if text and any(map(text.__contains__, every)):
+                return True
         if name in _file_reading_values():  # an input's @file as an option's value
             text = "\x00".join([arg for arg in argv[1:] if "@" in arg or "<" in arg])
             if text and any(map(text.__contains__, every)):
@@ -860,11 +879,14 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
                                       text, spans, value.split("=", 1)[0], program)
             if finding:
                 return finding
+        finding = _coder_operand(program, word, text, spans)
+        if finding:
+            return finding
         if not value.startswith("-"):
             if stops_at_operand:  # what follows the script belongs to the script
                 break
             continue
-        option = _dangerous_option(value, dangerous)
+        option = _dangerous_option(value, dangerous, clusters=name not in _NO_CLUSTERS)
         if option is None:
             continue
         for item, start in spans:
@@ -873,6 +895,34 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
                                              text[word.start:start].strip("-") == ""):
                 return _finding("cmdi.option", f"input from {item.describe()} injects the option {option} "
                                 f"into {os.path.basename(program)}", item, text, start)
+    return None
+
+
+@cache
+def _operand_prefixes() -> dict[str, tuple[str, ...]]:
+    """Per program, how an operand that an input starts makes it run a command or read a file:
+    ImageMagick's coders (``text:/etc/passwd``, ``msl:``, ``label:@file``, ``@list``, ``|cmd`` a
+    pipe, ``ephemeral:`` deletes, ``url:`` fetches; the name before the colon in any case), and
+    ghostscript's ``%pipe%`` output file."""
+    magick = ("|", "@", "text:", "msl:", "mvg:", "svg:", "ephemeral:", "label:@", "caption:@", "url:", "http:",
+              "https:", "ftp:", "pango:", "inline:", "ps:", "eps:", "epi:", "pdf:", "xps:", "show:", "win:",
+              "x:", "vid:", "msvg:", "rsvg:", "html:", "txt:", "clipboard:", "fd:")
+    return {"convert": magick, "magick": magick, "mogrify": magick, "identify": magick, "composite": magick,
+            "montage": magick, "compare": magick, "gs": ("%pipe%", "|")}
+
+
+def _coder_operand(program: str, word: Word, text: str, spans: list[tuple[Input, int]]) -> Finding | None:
+    """A finding when an input starts an operand that ``program`` reads through a coder or a pipe."""
+    prefixes = _operand_prefixes().get(program_name(program))
+    if prefixes and word.value.startswith("-sOutputFile="):  # gs names its output in the option
+        word = Word(word.start + 13, word.end, word.value[13:])
+    if not prefixes or not word.value.lower().startswith(prefixes):
+        return None
+    for item, start in spans:
+        if start <= word.start < start + len(item.value):
+            prefix = next(prefix for prefix in prefixes if word.value.lower().startswith(prefix))
+            return _finding("cmdi.option", f"input from {item.describe()} makes {os.path.basename(program)} "
+                            f"read {prefix!r}", item, text, start)
     return None
 
 
