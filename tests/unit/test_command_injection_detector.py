@@ -698,3 +698,13 @@ INTERPRETING_BENIGN = [
 @pytest.mark.parametrize(("vector", "payload"), INTERPRETING_BENIGN)
 def test_interpreting_tools_benign(vector: list[str], payload: str) -> None:
     assert argv(vector, payload) is None
+
+
+def test_shlex_reads_a_bounded_number_of_values() -> None:
+    import time
+
+    values = tuple(f"'a' -b {index} " + "'x' " * 250 for index in range(1000))
+    started = time.perf_counter()
+    forms = ci.split_forms_of(values)
+    assert time.perf_counter() - started < 2
+    assert len(forms) == len(values) + ci.MAX_SHLEX_VALUES

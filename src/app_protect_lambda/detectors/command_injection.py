@@ -36,8 +36,9 @@ Program text that awk, jq, sed, perl -e or python -c read from an argument is ju
 term named like a program (``git log --grep git``) does not choose the program when the
 same value stands as a word of its own elsewhere in the command. Cost, measured against the
 previous revision in alternating runs (80 inputs, 5 of them holding a blank): the first vector of
-an invocation +7 µs (the split forms), each later call +0.2-0.9 µs, shell commands unchanged; a
-vector of awk, jq, sed, perl or python holding an input is now read: 23 µs, where it was skipped.
+an invocation +10 µs (the split forms, 17 against 7; a spawn costs 1 ms and more), each later call
++0.5-1.1 µs, shell commands unchanged; a vector of awk, jq, sed, perl or python holding an input
+is now read: 18 µs, where it was skipped (1 µs).
 """
 from __future__ import annotations
 
@@ -624,7 +625,7 @@ class Prefilter:
     def split(self) -> tuple[str, ...]:
         """The split forms of the inputs (``split_forms``), made on the first argument vector."""
         if self._split is None:
-            self._split = tuple(form for value in _with_blanks(self.every) for form in split_forms(value))
+            self._split = tuple(form for _, form in split_forms_of(self.every))
         return self._split
 
     def may_inject(self, command: Command) -> bool:
@@ -1046,9 +1047,11 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
 # crosses an argument boundary made the arguments that start inside it, and those are judged as the
 # input's own (the program, options). str.split's form is taken of inputs up to MAX_SPLIT_INPUT
 # characters (a vector holds at most 2 MiB), shlex's of those up to MAX_SHLEX_INPUT that quote or
-# escape (shlex reads 1-2 µs per character).
+# escape, at most MAX_SHLEX_VALUES of them per invocation (shlex reads 1-2 µs per character: 64 of
+# 1024 cost 0.1 s at worst, where a thousand hostile values would have cost seconds).
 MAX_SPLIT_INPUT = 1 << 16
 MAX_SHLEX_INPUT = 1024
+MAX_SHLEX_VALUES = 64
 
 
 @cache
@@ -1058,14 +1061,25 @@ def _shlex_split() -> Callable[[str], list[str]]:
     return shlex.split
 
 
-def split_forms(value: str) -> tuple[str, ...]:
+@lru_cache(maxsize=2)  # the fast path's and the detector's question, one invocation's values
+def split_forms_of(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(value, form)`` for every split form of every value holding a blank, shlex's within budget."""
+    shlex_budget = [MAX_SHLEX_VALUES]
+    return tuple((value, form) for value in _with_blanks(values) for form in split_forms(value, shlex_budget))
+
+
+def split_forms(value: str, shlex_budget: list[int] | None = None) -> tuple[str, ...]:
     """The words ``str.split`` and ``shlex.split`` make of ``value``, each joined by one blank, when
-    they are two or more (so that the form crosses an argument boundary)."""
+    they are two or more (so that the form crosses an argument boundary). ``shlex_budget`` holds how
+    many more values shlex may read; this one takes one of them."""
     if len(value) > MAX_SPLIT_INPUT:
         return ()
     plain = value.split()
     forms: tuple[str, ...] = (" ".join(plain),) if len(plain) > 1 else ()
-    if len(value) <= MAX_SHLEX_INPUT and ("'" in value or '"' in value or "\\" in value):
+    if len(value) <= MAX_SHLEX_INPUT and ("'" in value or '"' in value or "\\" in value) and \
+            (shlex_budget is None or shlex_budget[0] > 0):
+        if shlex_budget is not None:
+            shlex_budget[0] -= 1
         try:
             words = _shlex_split()(value)
         except ValueError:  # an unterminated quote: shlex.split raises, the code never ran the vector
@@ -1103,18 +1117,17 @@ def _split_words(joined: str, words: list[Word], inputs: Inputs) -> list[tuple[I
     spaced = joined.replace("\x00", " ")
     starts = [word.start for word in words]
     spans: list[tuple[Input, int]] = []
-    for value in _with_blanks(inputs.values):
-        for form in split_forms(value):
-            index, count = spaced.find(form), 0
-            while index != -1 and count < MAX_OCCURRENCES:
-                end = index + len(form)
-                if joined.find("\x00", index, end) != -1:
-                    for word in words[bisect_right(starts, index - 1):]:
-                        if word.start >= end:
-                            break
-                        part = joined[word.start:min(word.end, end)]
-                        spans.append((Input(UNLOCATED + value, part, "split"), word.start))
-                index, count = spaced.find(form, index + 1), count + 1
+    for value, form in split_forms_of(inputs.values):
+        index, count = spaced.find(form), 0
+        while index != -1 and count < MAX_OCCURRENCES:
+            end = index + len(form)
+            if joined.find("\x00", index, end) != -1:
+                for word in words[bisect_right(starts, index - 1):]:
+                    if word.start >= end:
+                        break
+                    part = joined[word.start:min(word.end, end)]
+                    spans.append((Input(UNLOCATED + value, part, "split"), word.start))
+            index, count = spaced.find(form, index + 1), count + 1
     return spans
 
 
