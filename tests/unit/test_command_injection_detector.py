@@ -708,3 +708,17 @@ def test_shlex_reads_a_bounded_number_of_values() -> None:
     forms = ci.split_forms_of(values)
     assert time.perf_counter() - started < 2
     assert len(forms) == len(values) + ci.MAX_SHLEX_VALUES
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["perl", "-e", 'print "{}"'], '@{[ system "id" ]}', True),
+    (["perl", "-e", 'print "{}"'], "${\\ `id`}", True),
+    (["perl", "-e", "print '{}'"], '@{[ system "id" ]}', False),  # single quotes interpolate nothing
+    (["python3", "-c", "print(f'{}')"], "{__import__('os').system('id')}", True),
+    (["python3", "-c", "print(rf'{}')"], "{os}", True),
+    (["python3", "-c", "print('{}')"], "{__import__(\"os\").system(\"id\")}", False),  # no f prefix
+    (["python3", "-c", "print(f'{}')"], "plain words", False),
+])
+def test_interpolation_inside_strings_is_code(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None

@@ -6,10 +6,12 @@ a command (awk's ``system`` and ``|``, sed's ``e`` command and ``s///e`` flag, p
 everything) or read the environment (awk's ``ENVIRON``, jq's ``env`` and ``$ENV``). An input is inert
 in program text only when it stays inside one string literal of the language (awk, jq, perl,
 python) or inside the pattern or replacement of one sed ``s`` command (or the pattern of an
-address): it must not open or close the literal. Outside literals a number, or a name that is
-none of the language's dangerous ones, is allowed (``awk '$3 > 100'``, ``jq .items[2]``,
-``jq .name``). Each language is read by a short scanner of its quoting only: regular-expression
-literals of awk and perl are taken as code, which errs on the side of a finding.
+address): it must not open or close the literal, nor bring what interpolates code into it (perl's
+``$`` and ``@`` in double quotes, ``@{[ system "id" ]}``; ``{`` in a python f-string). Outside
+literals a number, or a name that is none of the language's dangerous ones, is allowed (``awk '$3
+> 100'``, ``jq .items[2]``, ``jq .name``). Each language is read by a short scanner of its quoting
+only: regular-expression literals of awk and perl are taken as code, which errs on the side of a
+finding; python's triple quotes read as three strings, which is the same literal text.
 """
 from __future__ import annotations
 
@@ -97,6 +99,7 @@ def literal_mask(language: str, text: str) -> bytes:
     quotes = "\"'" if language in ("perl", "python") else '"'
     mask = bytearray(len(text))
     quote = ""
+    interpolating = ""  # what starts code inside the open string: perl's "$@", a python f-string's "{"
     depth = 0  # parentheses open in the code of a jq interpolation
     interpolations: list[tuple[str, int]] = []  # the string and depth each \( ... ) returns to
     i = 0
@@ -116,11 +119,18 @@ def literal_mask(language: str, text: str) -> bytes:
             if char == quote:
                 mask[i] = 2
                 quote = ""
+            elif char in interpolating:
+                mask[i] = 2
             else:
                 mask[i] = 1
         elif char in quotes:
             mask[i] = 2
             quote = char
+            if language == "perl":
+                interpolating = "$@" if char == '"' else ""
+            elif language == "python":
+                prefix = text[max(0, i - 2):i].lower()
+                interpolating = "{}" if "f" in prefix and prefix.strip("rbf") == "" else ""
         elif char == "(":
             depth += 1
         elif char == ")":
