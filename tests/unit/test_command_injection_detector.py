@@ -722,3 +722,16 @@ def test_shlex_reads_a_bounded_number_of_values() -> None:
 def test_interpolation_inside_strings_is_code(vector: list[str], payload: str, attack: bool) -> None:
     finding = argv(fill(vector, payload), payload)
     assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["perl", "-ne", "print if /{}/", "f"], "x/; system 'id'; /", True),
+    (["perl", "-lne", "print if $_ eq '{}'", "f"], "x'; system 'id'; '", True),
+    (["sed", "-ne", "s/{}/x/p", "f"], "a/x/e;s/b", True),
+    (["python3", "-Bc", "print('{}')"], "x'); __import__('os').system('id'); ('", True),
+    (["perl", "-ne", "print if $_ eq '{}'", "f"], "plain text", False),
+    (["sed", "-ne", "s/{}/x/p", "f"], "plain text", False),
+])
+def test_program_text_after_a_cluster_of_options(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None

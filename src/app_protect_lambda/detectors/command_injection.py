@@ -588,7 +588,7 @@ def _dangerous_option(option_word: str, options: frozenset[str], *, clusters: bo
     if option_word.startswith("--"):
         if len(name) < 5:
             return None
-        return next((option for option in sorted(options) if option.startswith(name)), None)
+        return min((option for option in options if option.startswith(name)), default=None)
     if len(option_word) < 2 or not clusters:
         return None
     letters = option_word[1:].split("=", 1)[0]

@@ -71,6 +71,10 @@ def program_texts(name: str, arguments: list[str]) -> list[str]:
                 index += 1
         elif len(arg) > 2 and arg[:2] in text_options and not arg.startswith("--"):
             texts.append(arg[2:])  # -e'...' with the text attached
+        elif len(arg) > 2 and "-" + arg[-1] in text_options and not arg.startswith("--") and arg[1:].isalpha():
+            if index + 1 < len(arguments):  # a cluster that ends with it: perl -ne, sed -ne, python -Bc
+                texts.append(arguments[index + 1])
+                index += 1
         elif option in file_options or (arg[:2] in file_options and not arg.startswith("--")):
             from_file = True
             index += 0 if has_value or (len(arg) > 2 and not arg.startswith("--")) else 1
