@@ -230,7 +230,8 @@ def test_sed_e_flag_is_blocked(users: Path, marker: Path, records) -> None:
     result = invoke(handler, query(q=attack))
     assert_blocked(result, records, "cmdi.code")
     assert not marker.exists()
-    subprocess.run(["sed", f"s/{attack}/member/", str(users)], capture_output=True)  # unprotected, it runs
+    # unprotected, it runs "touch MARKER admin" (the rest of the line): in the test's folder
+    subprocess.run(["sed", f"s/{attack}/member/", str(users)], capture_output=True, cwd=users.parent)
     assert marker.exists()
 
 
