@@ -548,6 +548,8 @@ CODE_ATTACKS = [
     (["sed", "-e", "s/{}/x/g", "f"], "a/x/;e id;s/b"),
     (["sed", "/{}/d", "f"], "a/e id\n/b"),
     (["sed", "s/a/b/{}", "f"], "w /tmp/out"),
+    (["sed", "s/a/b/{}", "f"], "ge"),  # flags: g, then e runs the pattern space
+    (["sed", "{}q", "f"], "1e"),
     (["perl", "-e", "print '{}'"], "x'; system('id'); '"),
     (["python3", "-c", "print('{}')"], "x'); __import__('os').system('id'); ('"),
     (["python3", "-c", "print({})"], "__import__('os').system('id')"),
@@ -580,6 +582,7 @@ CODE_BENIGN = [
     (["sed", "s/a/{}/g", "f"], "some replacement e w"),
     (["sed", "-n", "/{}/p", "f"], "error"),
     (["sed", "-f", "script.sed", "{}"], "a/x/e"),
+    (["sed", "-n", "{}p", "f"], "12"),  # a line number
     (["python3", "-c", "print('{}')"], "it is fine"),
     (["perl", "-e", 'print "{}"'], "x 1"),
     (["python3", "script.py", "{}"], "x'); __import__('os')"),
