@@ -1,23 +1,33 @@
-"""SQL injection: an input that does not stay inside one literal of the statement.
+"""SQL injection: an input that adds tokens to the statement.
 
 Every occurrence of an input (in any decoded form) in the statement must lie
-strictly inside one quoted literal (string, quoted name, dollar-quoted body) or
-be one whole number. An occurrence that closes or opens a quote, spans from a
-literal into the statement, or stands outside any literal as anything but a
-number adds tokens to the statement: that is the attack.
+strictly inside one quoted literal (string, quoted name, dollar-quoted body, a
+comment the code opened), or be all of one literal's text with one or both of
+its quotes (a whole literal; a bound value that only coincides with the code's
+own 'memo'), or be a list or sort of the kind apps splice: numbers, whole
+literals and names, comma-separated, each with an optional ASC/DESC and NULLS
+FIRST/LAST. An occurrence that closes or opens a quote or a comment, spans from
+a literal into the statement, or stands outside any literal as anything else
+adds tokens to the statement: that is the attack.
 
 Only the literal regions are tokenized, by one regular expression that the
 regex engine runs in C over the rest of the statement; a full SQL lexer
 (sqlparse's took about 500 µs for a 200-character statement) is not needed to
-tell literals from structure. The regions cover the quoting of the dialects our
-drivers speak: '...' with '' and backslash escapes, "..." and `...`,
-PostgreSQL $tag$...$tag$, and --, # and /* */ comments.
+tell literals from structure. Each statement is read in its driver's dialect
+(``Statement``; the sinks name it): MySQL escapes with a backslash in '...' and
+"..." and comments with #, unless the session's sql_mode has
+NO_BACKSLASH_ESCAPES; sqlite3 and PostgreSQL know no backslash escape (a doubled
+text ending in \ is one literal there, and judging it as MySQL too blocked it);
+only PostgreSQL has $tag$...$tag$. A statement of unknown dialect (the RDS Data
+API's Aurora is MySQL or PostgreSQL) must be safe in both readings.
 
 The reading is linear in the statement (1 MB in well under a second): every
 pattern has one way to match a run of characters, and the closer of a dollar
 quote is searched for only when the tag occurs again after its opener, where
 the regular expression used to search for it from every opener again (a
-200 kB statement of distinct ``$tN$`` tags took 99 s here).
+200 kB statement of distinct ``$tN$`` tags took 99 s here). Every occurrence of
+every input is judged, the characters looked at bounded by a multiple of the
+statement's length.
 """
 from __future__ import annotations
 

@@ -8,6 +8,14 @@ patched, so ``connect`` is wrapped to hand out subclasses that check the
 statement first; the objects users get are still instances of the driver's
 own classes. Their connections made before instrumentation get a hook each
 (``early_connections.py``).
+
+Besides ``execute``: psycopg 3's ``copy`` and ``stream`` (sync and async),
+psycopg2's ``copy_expert`` and ``callproc`` (whose name psycopg2 splices into
+``SELECT * FROM name(...)``), the RDS Data API's older ``ExecuteSql``, and the
+database file ``sqlite3.connect`` opens (a file access: another tenant's
+database). Each statement goes to the detector with its driver's dialect
+(``dialect_of``); where parameters come with it, the ``%%`` a pyformat driver
+turns into ``%`` (SQLAlchemy writes every ``%`` so) is judged as ``%``.
 """
 from __future__ import annotations
 
