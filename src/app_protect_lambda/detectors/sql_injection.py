@@ -17,7 +17,7 @@ tell literals from structure. Each statement is read in its driver's dialect
 (``Statement``; the sinks name it): MySQL escapes with a backslash in '...' and
 "..." and comments with #, unless the session's sql_mode has
 NO_BACKSLASH_ESCAPES; sqlite3 and PostgreSQL know no backslash escape (a doubled
-text ending in \ is one literal there, and judging it as MySQL too blocked it);
+text ending in a backslash is one literal there, and judging it as MySQL too blocked it);
 only PostgreSQL has $tag$...$tag$. A statement of unknown dialect (the RDS Data
 API's Aurora is MySQL or PostgreSQL) must be safe in both readings.
 
