@@ -175,3 +175,16 @@ def test_a_database_file_an_input_chose_is_a_file_access(tmp_path: Path, records
     assert handler(apigw_v1_event(query={"tenant": "../other"}), LambdaContext())["statusCode"] == 403
     [record] = records.detections()
     assert record["protection"] == "file_access" and record["sink"]["name"] == "sqlite3.connect"
+
+
+def test_an_input_of_letters_that_names_a_column_is_blocked(database: Path, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        params = event["queryStringParameters"]
+        rows = query(database, f"SELECT id FROM users WHERE name = {params['name']} AND password = {params['pw']}")
+        return {"statusCode": 200, "body": json.dumps(rows)}
+
+    response = handler(apigw_v1_event(query={"name": "'alice'", "pw": "password"}), LambdaContext())
+    assert response["statusCode"] == 403  # password = password would log in as alice without hers
+    assert records.detections()[0]["input"]["location"] == "query.pw"
+    assert body(handler(apigw_v1_event(query={"name": "'alice'", "pw": "'alice-pw'"}), LambdaContext())) == [[1]]

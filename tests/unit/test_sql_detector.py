@@ -70,7 +70,7 @@ def test_benign(template: str, value: str) -> None:
 
 def test_inputs_without_structure_characters_are_never_checked() -> None:
     inputs = Inputs([Input("q", "users"), Input("q", "DROP"), Input("q", "user_id")])
-    assert detect("SELECT * FROM users WHERE DROP = user_id", inputs, {}) is None
+    assert detect("SELECT DROP, user_id FROM users WHERE DROP = 'user_id'", inputs, {}) is None
 
 
 def test_input_not_in_statement() -> None:
@@ -212,3 +212,28 @@ def test_a_plain_string_is_read_in_every_dialect() -> None:
     assert judged(None, "SELECT * FROM t WHERE a = '\\' OR 1=1 -- '", "\\' OR 1=1 -- ") is not None
     assert judged(None, "SELECT * FROM t WHERE a = 'x\\' AND b = ' OR 1=1 -- '", "x\\", " OR 1=1 -- ") is not None
     assert judged(None, "SELECT * FROM t WHERE id IN (1,2,3)", "1,2,3") is None
+
+
+@pytest.mark.parametrize(("statement", "value", "attack"), [
+    # an input of letters and digits that stands bare where a value belongs names a column
+    ("SELECT * FROM users WHERE id = id", "id", True),
+    ("SELECT * FROM users WHERE name = name AND password = password", "password", True),
+    ("SELECT * FROM t WHERE a LIKE name", "name", True),
+    ("SELECT * FROM t WHERE a IN (owner)", "owner", True),
+    ("SELECT * FROM t WHERE a <> other_col", "other_col", True),
+    ("UPDATE users SET balance = balance", "balance", True),
+    ("SELECT * FROM t WHERE a IS NOT secret", "secret", True),
+    # the same words as values, keywords, or the code's own names
+    ("SELECT * FROM users WHERE id = 'id'", "id", False),
+    ("SELECT * FROM users WHERE id = 42", "42", False),
+    ("SELECT * FROM users WHERE active = TRUE", "TRUE", False),
+    ("SELECT * FROM users WHERE deleted IS NULL", "NULL", False),
+    ("SELECT id FROM users ORDER BY id", "id", False),
+    ("SELECT * FROM users WHERE name = ?", "name", False),
+    ("SELECT * FROM a JOIN b ON a.id = b.id", "b", False),
+    ("SELECT * FROM users WHERE created = now()", "now", False),
+    ("SELECT * FROM t WHERE a = 1 -- = id", "id", False),
+])
+def test_inputs_of_letters_and_digits_where_a_value_belongs(statement: str, value: str, attack: bool) -> None:
+    result = detect(Statement(statement, SQLITE), Inputs([Input("query.q", value)]), {})
+    assert (result is not None) is attack

@@ -102,6 +102,8 @@ SQL = {
                                                        fill("a DESC NULLS  , ", LOOP) + "x;"),
     "sql a value that overlaps itself everywhere": lambda: sql_case("SELECT '" + fill("1,") + "'", fill("1,", LOOP)),
     "sql a number that overlaps itself everywhere": lambda: sql_case("SELECT " + fill("1."), fill("1.", LOOP)),
+    "sql spaces after a comparison": lambda: sql_case("SELECT a =" + fill(" ") + "zz;", "zz;"),
+    "sql comparisons of words": lambda: sql_case("SELECT " + fill("a = b IN (c LIKE ", LOOP) + "zz;", "zz;", "b"),
     "sql a decoy everywhere and an attack": lambda: sql_case(fill("'a b' ", LOOP) + "'x' OR 1=1;", "a b", "x' OR 1=1;"),
 }
 

@@ -135,8 +135,30 @@ def _dollar_tag_pattern() -> re.Pattern[str]:
 
 
 def relevant(value: str) -> bool:
-    """Inputs made only of letters, digits and underscores cannot change SQL structure."""
+    """Inputs made only of letters, digits and underscores cannot change SQL structure (but see
+    ``names_a_column``)."""
     return not value.replace("_", "a").isalnum() and not value.isspace()
+
+
+# A value standing bare is a keyword of the language, not a column.
+_VALUE_KEYWORDS = frozenset({"true", "false", "null", "default", "unknown"})
+
+
+@cache
+def _compared_word_pattern() -> re.Pattern[str]:
+    # A bare word where a value belongs: after a comparison, LIKE, IS [NOT] or IN (; not a qualified
+    # name's head or a call's name, which only the code's text spells.
+    return re.compile(r"(?:[=<>]|\b(?i:like|is(?:\s+not)?|in)\b)\s*(?:\(\s*)?([^\W\d]\w*)\b(?![.(])")
+
+
+def names_a_column(statement: str, inputs: Inputs) -> bool:
+    """The sinks' fast path for inputs of letters and digits: whether one stands bare where a value
+    belongs, naming a column (``WHERE id = id`` is true of every row). One scan of the statement."""
+    words = _compared_word_pattern().findall(statement)
+    if not words:
+        return False
+    values = inputs.values
+    return any(word in values and word.lower() not in _VALUE_KEYWORDS for word in words)
 
 
 def _last_dollar_tags(statement: str) -> dict[str, int]:
@@ -258,7 +280,32 @@ def detect(statement: str | Statement, inputs: Inputs, options: Mapping[str, Any
         fragments = transformed(text, inputs, FRAGMENTS)
         if fragments:
             finding = _judge(text, fragments, dialect)
+    if finding is None and names_a_column(text, inputs):
+        finding = _judge_words(text, inputs, dialect)
     return finding
+
+
+def _judge_words(statement: str, inputs: Inputs, dialect: str | None) -> Finding | None:
+    """An input of letters and digits that stands bare, outside every literal, where a value belongs."""
+    matches = [match for match in _compared_word_pattern().finditer(statement)
+               if match[1].lower() not in _VALUE_KEYWORDS]
+    words = {match[1] for match in matches}
+    items = {item.value: item for item in reversed(inputs.occurring_in(statement, words.__contains__))}
+    matches = [match for match in matches if match[1] in items]
+    if not matches:
+        return None
+    for reading in _READINGS.get(dialect, _READINGS[None]):
+        regions = _regions(statement, matches[-1].end(), reading)
+        starts = [region[0] for region in regions]
+        for match in matches:
+            start = match.start(1)
+            index = bisect_right(starts, start) - 1
+            if index < 0 or regions[index][1] <= start:  # outside every literal and comment
+                item = items[match[1]]
+                return Finding(AttackKind.SQL_INJECTION, "sqli.structure",
+                               f"input from {item.describe()} names a column where a value belongs in the SQL "
+                               f"statement", item, statement[max(0, start - 20): match.end() + 20])
+    return None
 
 
 def _judge(statement: str, candidates: list[Input], dialect: str | None) -> Finding | None:

@@ -57,7 +57,7 @@ import sys
 from weakref import WeakKeyDictionary
 
 from ..context import current
-from ..detectors.sql_injection import FRAGMENTS, SQLITE, Statement, relevant
+from ..detectors.sql_injection import FRAGMENTS, SQLITE, Statement, names_a_column, relevant
 from ..errors import AttackBlocked
 from ..findings import AttackKind
 from ..guard import active, decide, failsafe, inspect
@@ -244,7 +244,8 @@ def _judge(context: RequestContext, sink: str, statement: str) -> None:
     inputs = context.inputs
     # As the patched connections judge (``sql._check``): an input as it came, or a piece of one the code
     # transformed (stripped, lower-cased, split) before putting it in the statement.
-    if ((inputs.any_in(statement, relevant) or transformed(statement, inputs, FRAGMENTS))
+    if ((inputs.any_in(statement, relevant) or transformed(statement, inputs, FRAGMENTS)
+         or names_a_column(statement, inputs))
             and inspect(KIND, sink, Statement(statement, SQLITE), argument=statement, context=context) is not None):
         return  # reported already
     cuttable, joined = _cuttable_values(inputs.values)

@@ -31,6 +31,7 @@ from ..detectors.sql_injection import (
     POSTGRESQL,
     SQLITE,
     Statement,
+    names_a_column,
     relevant,
 )
 from ..findings import AttackKind
@@ -99,7 +100,9 @@ def _check(context: RequestContext, sink: str, statement: Any, connection: Any, 
         text = text.replace("%%", "%")
     # The common case, no input in the statement, is settled here without the guard; a statement
     # with structure then costs a look for the pieces of inputs that the code transformed.
-    if text and (context.inputs.any_in(text, relevant) or transformed(text, context.inputs, FRAGMENTS)):
+    inputs = context.inputs
+    if text and (inputs.any_in(text, relevant) or transformed(text, inputs, FRAGMENTS)
+                 or names_a_column(text, inputs)):
         inspect(KIND, sink, Statement(text, dialect_of(sink, connection)), argument=text, context=context)
 
 
