@@ -407,9 +407,10 @@ def test_a_handler_that_swallows_the_on_exceeded_block_is_still_judged_at_its_ne
 
     @protect(policy=Policy.from_dict({"mode": "block", "limits": {"max_decoded": 100}}))
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with contextlib.suppress(BaseException):  # a handler that swallows everything, as some do
+            # the first sink (sqlite3.connect judges its database file): the inspection, on_exceeded blocks
+            sqlite3.connect(db_path).close()
         with sqlite3.connect(db_path) as db:
-            with contextlib.suppress(BaseException):  # a handler that swallows everything, as some do
-                db.execute("SELECT count(*) FROM users").fetchone()  # the inspection: on_exceeded blocks
             db.execute(f"DELETE FROM users WHERE name = '{json.loads(event['body'])['name']}'")
         db.close()
         return {"statusCode": 200, "body": "deleted"}

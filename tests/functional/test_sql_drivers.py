@@ -187,14 +187,151 @@ def test_benign_values_pass_and_report_mode_changes_nothing(run, table_fixture: 
     assert [r["action"] for r in records.detections()] == ["reported"]
 
 
-def test_mysql_backslash_quote_trick_is_blocked(mysql_table: str, records) -> None:
+def test_mysql_backslash_quote_is_read_as_the_session_reads_it(mysql_table: str, records) -> None:
+    # MySQL's default sql_mode: \' is an escaped quote, the whole value one literal (no row has that name)
     @protect(mode="block")
     def handler(event, context):
         name = event["queryStringParameters"]["name"]
         return {"statusCode": 200, "body": json.dumps(pymysql_query(
             f"SELECT name FROM {mysql_table} WHERE name = '{name}' OR name = '{name}'"))}
 
-    assert handler(apigw_v1_event(query={"name": "\\' OR 1=1 -- "}), LambdaContext())["statusCode"] == 403
+    assert json.loads(handler(apigw_v1_event(query={"name": "\\' OR 1=1 -- "}), LambdaContext())["body"]) == []
+    assert records.detections() == []
+
+    # a session in NO_BACKSLASH_ESCAPES ends the literal at \': OR 1=1 would return every row
+    @protect(mode="block")
+    def strict(event, context):
+        import pymysql
+
+        name = event["queryStringParameters"]["name"]
+        db = pymysql.connect(host="127.0.0.1", user="root", password="", database="test", charset="utf8mb4",
+                             sql_mode="NO_BACKSLASH_ESCAPES")
+        try:
+            with db.cursor() as cursor:
+                cursor.execute(f"SELECT name FROM {mysql_table} WHERE name = '{name}'")
+                return {"statusCode": 200, "body": json.dumps(list(cursor.fetchall()))}
+        finally:
+            db.close()
+
+    assert json.loads(strict(apigw_v1_event(query={"name": "O''Brien"}), LambdaContext())["body"]) == [["O'Brien"]]
+    assert strict(apigw_v1_event(query={"name": "\\' OR 1=1 -- "}), LambdaContext())["statusCode"] == 403
+
+
+def test_mysql_backslash_in_double_quotes_turns_the_next_input_live(mysql_table: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        params = event["queryStringParameters"]
+        pymysql_query(f'DELETE FROM {mysql_table} WHERE name = "{params["a"]}" AND name = "{params["b"]}"')
+        return {"statusCode": 200}
+
+    attack = {"a": "x\\", "b": " OR 1=1 -- "}
+    assert handler(apigw_v1_event(query=attack), LambdaContext())["statusCode"] == 403
+    assert count(pymysql_query, mysql_table) == 5  # nothing was deleted
+    assert records.detections()[0]["input"]["location"] == "query.b"
+    assert handler(apigw_v1_event(query={"a": "it's", "b": "C:\\\\temp"}), LambdaContext())["statusCode"] == 200
+    assert len(records.detections()) == 1
+
+
+def test_psycopg_copy_and_stream_are_checked(pg_table: str, records) -> None:
+    import psycopg
+
+    @protect(mode="block")
+    def copy(event, context):
+        name = event["queryStringParameters"]["name"]
+        statement = f"COPY (SELECT name FROM {pg_table} WHERE name = '{name}') TO STDOUT"
+        with psycopg.connect(_pg_dsn()) as db, db.cursor() as cursor, cursor.copy(statement) as out:
+            rows = [bytes(chunk).decode() for chunk in out]
+        return {"statusCode": 200, "body": json.dumps(rows)}
+
+    @protect(mode="block")
+    def stream(event, context):
+        name = event["queryStringParameters"]["name"]
+        with psycopg.connect(_pg_dsn()) as db, db.cursor() as cursor:
+            rows = [list(row) for row in cursor.stream(f"SELECT name FROM {pg_table} WHERE name = '{name}'")]
+        return {"statusCode": 200, "body": json.dumps(rows)}
+
+    assert json.loads(copy(apigw_v1_event(query={"name": "bob"}), LambdaContext())["body"]) == ["bob\n"]
+    assert json.loads(stream(apigw_v1_event(query={"name": "bob"}), LambdaContext())["body"]) == [["bob"]]
+    assert records.detections() == []
+    for handler in (copy, stream):
+        assert handler(apigw_v1_event(query={"name": UNION}), LambdaContext())["statusCode"] == 403
+    assert [r["sink"]["name"] for r in records.detections()] == ["psycopg.Cursor.copy", "psycopg.Cursor.stream"]
+
+
+def test_psycopg_async_stream_is_checked(pg_table: str, records) -> None:
+    import asyncio
+
+    import psycopg
+
+    async def names(name: str) -> list:
+        async with await psycopg.AsyncConnection.connect(_pg_dsn()) as db, db.cursor() as cursor:
+            return [list(row) async for row in cursor.stream(f"SELECT name FROM {pg_table} WHERE name = '{name}'")]
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 200, "body": json.dumps(asyncio.run(names(event["queryStringParameters"]["name"])))}
+
+    assert json.loads(handler(apigw_v1_event(query={"name": "bob"}), LambdaContext())["body"]) == [["bob"]]
+    assert handler(apigw_v1_event(query={"name": ATTACK}), LambdaContext())["statusCode"] == 403
+    assert records.detections()[0]["sink"]["name"] == "psycopg.AsyncCursor.stream"
+
+
+def test_psycopg2_copy_expert_and_callproc_are_checked(pg_table: str, records) -> None:
+    import io
+
+    import psycopg2
+
+    @protect(mode="block")
+    def copy(event, context):
+        name = event["queryStringParameters"]["name"]
+        db = psycopg2.connect(_pg_dsn())
+        try:
+            out = io.StringIO()
+            db.cursor().copy_expert(f"COPY (SELECT name FROM {pg_table} WHERE name = '{name}') TO STDOUT", out)
+            return {"statusCode": 200, "body": json.dumps(out.getvalue())}
+        finally:
+            db.close()
+
+    @protect(mode="block")
+    def call(event, context):
+        db = psycopg2.connect(_pg_dsn())
+        try:
+            cursor = db.cursor()
+            cursor.callproc(event["queryStringParameters"]["function"], ("bob",))
+            return {"statusCode": 200, "body": json.dumps(cursor.fetchall())}
+        finally:
+            db.close()
+
+    assert json.loads(copy(apigw_v1_event(query={"name": "bob"}), LambdaContext())["body"]) == "bob\n"
+    assert json.loads(call(apigw_v1_event(query={"function": "upper"}), LambdaContext())["body"]) == [["BOB"]]
+    assert json.loads(call(apigw_v1_event(query={"function": "pg_catalog.upper"}), LambdaContext())["body"]) \
+        == [["BOB"]]
+    assert records.detections() == []
+    assert copy(apigw_v1_event(query={"name": UNION}), LambdaContext())["statusCode"] == 403
+    attack = f"upper('x') AS u, (SELECT count(*) FROM {pg_table}) AS n FROM lower"
+    assert call(apigw_v1_event(query={"function": attack}), LambdaContext())["statusCode"] == 403
+    assert [r["sink"]["name"] for r in records.detections()] == ["psycopg2.cursor.copy_expert",
+                                                                  "psycopg2.cursor.callproc"]
+
+
+def test_percent_doubled_for_a_pyformat_driver_still_correlates(pg_table: str, records) -> None:
+    # SQLAlchemy on psycopg2 writes a % of the statement's text as %%, which the driver sends as %
+    import psycopg2
+
+    @protect(mode="block")
+    def handler(event, context):
+        pattern = event["queryStringParameters"]["q"].replace("%", "%%")
+        db = psycopg2.connect(_pg_dsn())
+        try:
+            cursor = db.cursor()
+            cursor.execute(f"SELECT name FROM {pg_table} WHERE name LIKE '{pattern}' AND name <> %s", ("bob",))
+            return {"statusCode": 200, "body": json.dumps(sorted(cursor.fetchall()))}
+        finally:
+            db.close()
+
+    assert json.loads(handler(apigw_v1_event(query={"q": "a%"}), LambdaContext())["body"]) == [["alice"]]
+    assert handler(apigw_v1_event(query={"q": "x%' OR name LIKE '%"}), LambdaContext())["statusCode"] == 403
+    assert records.detections()[0]["input"]["location"] == "query.q"
 
 
 def test_naive_quote_doubling_does_not_hide_the_backslash_trick(mysql_table: str, records) -> None:
@@ -282,3 +419,21 @@ def test_rds_data_api_injection_never_sends_the_request(aws, records) -> None:
     assert protected(apigw_v1_event(query={"name": UNION}), LambdaContext())["statusCode"] == 403
     assert len(sent) == 1  # the attack never left the function
     assert records.detections()[0]["sink"]["name"] == "boto3.rds-data.ExecuteStatement"
+
+
+def test_rds_data_api_execute_sql_is_checked(aws, records) -> None:
+    sent: list[str] = []
+
+    def handler(event, context):
+        client = boto3.client("rds-data")
+        client.meta.events.register("before-send.rds-data.*", lambda request, **_: sent.append(request.body))
+        name = event["queryStringParameters"]["name"]
+        client.execute_sql(dbClusterOrInstanceArn="arn:aws:rds:us-east-1:123456789012:cluster:db",
+                           awsSecretStoreArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+                           database="app", sqlStatements=f"SELECT * FROM users WHERE name = '{name}'")
+        return {"statusCode": 200}
+
+    protected = protect(mode="block")(handler)
+    assert protected(apigw_v1_event(query={"name": UNION}), LambdaContext())["statusCode"] == 403
+    assert sent == []  # the attack never left the function
+    assert records.detections()[0]["sink"]["name"] == "boto3.rds-data.ExecuteSql"

@@ -92,6 +92,19 @@ SQL = {
     "sql digits with dots and exponents": lambda: sql_case("SELECT " + fill("1.") + "e+x;", fill("1.") + "e+x;"),
     "sql hex digits": lambda: sql_case("SELECT 0x" + fill("f") + "g;", "0x" + fill("f") + "g;"),
     "sql an input that occurs everywhere": lambda: sql_case(fill("'a b' ", LOOP) + "a b;", "a b"),
+    # the list and sort reader (a list an app splices: 1, 2 / 'a', 'b' / price DESC NULLS LAST, name)
+    "sql a long list that ends in structure": lambda: sql_case("SELECT * FROM t WHERE id IN (" + fill("1, ", LOOP)
+                                                               + "1) OR 1=1", fill("1, ", LOOP) + "1) OR 1=1"),
+    "sql a list of quoted literals": lambda: sql_case("SELECT " + fill("'a''b' , ", LOOP) + "x;",
+                                                      fill("'a''b' , ", LOOP) + "x;"),
+    "sql spaces after a list item": lambda: sql_case("SELECT a" + fill(" ") + "x;", "a" + fill(" ") + "x;"),
+    "sql sort items with directions": lambda: sql_case("SELECT " + fill("a DESC NULLS  , ", LOOP) + "x;",
+                                                       fill("a DESC NULLS  , ", LOOP) + "x;"),
+    "sql a value that overlaps itself everywhere": lambda: sql_case("SELECT '" + fill("1,") + "'", fill("1,", LOOP)),
+    "sql a number that overlaps itself everywhere": lambda: sql_case("SELECT " + fill("1."), fill("1.", LOOP)),
+    "sql spaces after a comparison": lambda: sql_case("SELECT a =" + fill(" ") + "zz;", "zz;"),
+    "sql comparisons of words": lambda: sql_case("SELECT " + fill("a = b IN (c LIKE ", LOOP) + "zz;", "zz;", "b"),
+    "sql a decoy everywhere and an attack": lambda: sql_case(fill("'a b' ", LOOP) + "'x' OR 1=1;", "a b", "x' OR 1=1;"),
 }
 
 

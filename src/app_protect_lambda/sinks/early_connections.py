@@ -57,7 +57,7 @@ import sys
 from weakref import WeakKeyDictionary
 
 from ..context import current
-from ..detectors.sql_injection import FRAGMENTS, relevant
+from ..detectors.sql_injection import FRAGMENTS, SQLITE, Statement, names_a_column, relevant
 from ..errors import AttackBlocked
 from ..findings import AttackKind
 from ..guard import active, decide, failsafe, inspect
@@ -244,8 +244,9 @@ def _judge(context: RequestContext, sink: str, statement: str) -> None:
     inputs = context.inputs
     # As the patched connections judge (``sql._check``): an input as it came, or a piece of one the code
     # transformed (stripped, lower-cased, split) before putting it in the statement.
-    if ((inputs.any_in(statement, relevant) or transformed(statement, inputs, FRAGMENTS))
-            and inspect(KIND, sink, statement, context=context) is not None):
+    if ((inputs.any_in(statement, relevant) or transformed(statement, inputs, FRAGMENTS)
+         or names_a_column(statement, inputs))
+            and inspect(KIND, sink, Statement(statement, SQLITE), argument=statement, context=context) is not None):
         return  # reported already
     cuttable, joined = _cuttable_values(inputs.values)
     if cuttable:
@@ -315,7 +316,7 @@ def _longest_head(text: str, value: str) -> str | None:
 def _judge_parts(context: RequestContext, sink: str, statement: str, parts: list[Input]) -> None:
     from ..detectors.sql_injection import detect
 
-    finding = detect(statement, Inputs(parts, max_decode_chars=0), context.policy.options(KIND))
+    finding = detect(Statement(statement, SQLITE), Inputs(parts, max_decode_chars=0), context.policy.options(KIND))
     if finding is not None and finding.input is not None:
         part = finding.input
         # The record names the input the part came from, and says it was a part of it.

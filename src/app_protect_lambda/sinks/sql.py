@@ -8,6 +8,14 @@ patched, so ``connect`` is wrapped to hand out subclasses that check the
 statement first; the objects users get are still instances of the driver's
 own classes. Their connections made before instrumentation get a hook each
 (``early_connections.py``).
+
+Besides ``execute``: psycopg 3's ``copy`` and ``stream`` (sync and async),
+psycopg2's ``copy_expert`` and ``callproc`` (whose name psycopg2 splices into
+``SELECT * FROM name(...)``), the RDS Data API's older ``ExecuteSql``, and the
+database file ``sqlite3.connect`` opens (a file access: another tenant's
+database). Each statement goes to the detector with its driver's dialect
+(``dialect_of``); where parameters come with it, the ``%%`` a pyformat driver
+turns into ``%`` (SQLAlchemy writes every ``%`` so) is judged as ``%``.
 """
 from __future__ import annotations
 
@@ -15,11 +23,21 @@ from contextvars import ContextVar
 from functools import lru_cache
 
 from ..context import current
-from ..detectors.sql_injection import FRAGMENTS, relevant
+from ..detectors.sql_injection import (
+    FRAGMENTS,
+    MYSQL,
+    MYSQL_NO_BACKSLASH_ESCAPES,
+    PARTIQL,
+    POSTGRESQL,
+    SQLITE,
+    Statement,
+    names_a_column,
+    relevant,
+)
 from ..findings import AttackKind
 from ..guard import failsafe, inspect
 from ..sources.fragments import transformed
-from . import early_connections
+from . import early_connections, filesystem
 from .base import Instrumentor
 from .live_objects import with_subclasses
 
@@ -43,28 +61,62 @@ def statement_text(statement: Any, connection: Any = None) -> str | None:
     return as_string(connection) if as_string is not None else None
 
 
-def check_statement(sink: str, statement: Any, connection: Any = None) -> None:
-    """Judge one statement before ``sink`` runs it (``connection``: what renders a composed one)."""
+def check_statement(sink: str, statement: Any, connection: Any = None, interpolated: bool = False) -> None:
+    """Judge one statement before ``sink`` runs it (``connection``: what renders a composed one;
+    ``interpolated``: the driver turns ``%%`` into ``%`` because parameters came with it)."""
     context = current()
     if context is not None:
-        _check(context, sink, statement, connection)
+        _check(context, sink, statement, connection, interpolated)
+
+
+_SERVER_STATUS_NO_BACKSLASH_ESCAPES = 512  # MySQL's protocol: the session's sql_mode has NO_BACKSLASH_ESCAPES
+
+
+def dialect_of(sink: str, connection: Any = None) -> str | None:
+    """The SQL dialect the driver behind ``sink`` speaks; None where it is not known (RDS Data API).
+
+    A MySQL session tells in every reply whether backslashes escape (its sql_mode), and PyMySQL
+    keeps that in ``server_status``: ``connection`` is the cursor or connection that runs the statement.
+    """
+    driver = sink.partition(".")[0]
+    if driver == "sqlite3":
+        return SQLITE
+    if driver in ("psycopg", "psycopg2"):
+        return POSTGRESQL
+    if driver == "pymysql":
+        status = getattr(getattr(connection, "connection", connection), "server_status", 0)
+        if isinstance(status, int) and status & _SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+            return MYSQL_NO_BACKSLASH_ESCAPES
+        return MYSQL
+    return PARTIQL if ".dynamodb." in sink else None
 
 
 @failsafe(KIND)
-def _check(context: RequestContext, sink: str, statement: Any, connection: Any) -> None:
+def _check(context: RequestContext, sink: str, statement: Any, connection: Any, interpolated: bool = False) -> None:
     text = statement if type(statement) is str else statement_text(statement, connection)
+    if interpolated and text and "%%" in text:
+        # SQLAlchemy (and careful code) on a pyformat driver writes a % as %%, which the driver
+        # sends as %: the input "50%" is "50%%" in the text handed to execute.
+        text = text.replace("%%", "%")
     # The common case, no input in the statement, is settled here without the guard; a statement
     # with structure then costs a look for the pieces of inputs that the code transformed.
-    if text and (context.inputs.any_in(text, relevant) or transformed(text, context.inputs, FRAGMENTS)):
-        inspect(KIND, sink, text, context=context)
+    inputs = context.inputs
+    if text and (inputs.any_in(text, relevant) or transformed(text, inputs, FRAGMENTS)
+                 or names_a_column(text, inputs)):
+        inspect(KIND, sink, Statement(text, dialect_of(sink, connection)), argument=text, context=context)
+
+
+_STATEMENT_NAMES = ("query", "operation", "statement")
+_PARAMETER_NAMES = ("params", "params_seq", "args", "vars", "vars_list")
 
 
 def _checking_method(sink: str) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
-        if args:
-            check_statement(sink, args[0], instance)
-        elif "query" in kwargs or "operation" in kwargs:
-            check_statement(sink, kwargs.get("query", kwargs.get("operation")), instance)
+        statement = args[0] if args else next((kwargs[name] for name in _STATEMENT_NAMES if name in kwargs), None)
+        if statement is not None:
+            parameters = args[1] if len(args) > 1 else next(
+                (kwargs[name] for name in _PARAMETER_NAMES if name in kwargs), None)
+            check_statement(sink, statement, instance, interpolated=parameters is not None)
         return wrapped(*args, **kwargs)
     return wrapper
 
@@ -127,6 +179,13 @@ def protected_sqlite_connection(factory: type) -> type:
     return factory if getattr(factory, "__app_protect__", False) else _sqlite_connection_class(factory)
 
 
+def _check_database_path(database: Any) -> None:
+    """A database file an input chose (another tenant's) is a file access like any open()."""
+    context = current()
+    if context is not None and database != ":memory:":
+        filesystem.check_path(context, "sqlite3.connect", database, True)
+
+
 class SQLite3(Instrumentor):
     module = "sqlite3"
     _FACTORY_INDEX = 5  # connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
@@ -135,6 +194,9 @@ class SQLite3(Instrumentor):
         original = module.connect
 
         def connect(wrapped, instance, args, kwargs):
+            database = args[0] if args else kwargs.get("database")
+            if database is not None:
+                _check_database_path(database)
             if len(args) > self._FACTORY_INDEX:
                 args = list(args)
                 args[self._FACTORY_INDEX] = protected_sqlite_connection(args[self._FACTORY_INDEX])
@@ -172,7 +234,7 @@ class Psycopg(Instrumentor):
             cls = getattr(module, cls_name, None)
             if cls is None:
                 continue
-            for method in ("execute", "executemany"):
+            for method in ("execute", "executemany", "stream", "copy"):
                 if method in vars(cls):
                     self.wrap(cls, method, _checking_method(f"psycopg.{cls_name}.{method}"))
 
@@ -198,7 +260,7 @@ def _pymysql_query(wrapped, instance, args, kwargs):
     if not _in_pymysql_cursor.get():
         statement = args[0] if args else kwargs.get("sql")
         if statement is not None:
-            check_statement("pymysql.connections.Connection.query", statement)
+            check_statement("pymysql.connections.Connection.query", statement, instance)
     return wrapped(*args, **kwargs)
 
 
@@ -226,12 +288,22 @@ def protected_psycopg2_cursor(factory: type) -> type:
         __app_protect__ = True
 
         def execute(self, query, vars=None):
-            check_statement("psycopg2.cursor.execute", query, self)
+            check_statement("psycopg2.cursor.execute", query, self, interpolated=vars is not None)
             return super().execute(query, vars)
 
         def executemany(self, query, vars_list):
-            check_statement("psycopg2.cursor.executemany", query, self)
+            check_statement("psycopg2.cursor.executemany", query, self, interpolated=True)
             return super().executemany(query, vars_list)
+
+        def copy_expert(self, sql, file, *args, **kwargs):
+            check_statement("psycopg2.cursor.copy_expert", sql, self)
+            return super().copy_expert(sql, file, *args, **kwargs)
+
+        def callproc(self, procname, *args, **kwargs):
+            # psycopg2 sends SELECT * FROM procname(%s, ...): the name is spliced into the text
+            if isinstance(procname, str):
+                check_statement("psycopg2.cursor.callproc", f"SELECT * FROM {procname}()", self)
+            return super().callproc(procname, *args, **kwargs)
 
     ProtectedCursor.__name__ = ProtectedCursor.__qualname__ = factory.__name__
     ProtectedCursor.__module__ = factory.__module__
@@ -332,8 +404,11 @@ def _check_api_call(context: RequestContext, sink: str, client: Any, operation: 
 
 
 def _botocore_statements(service: str, operation: str, params: dict) -> list[str]:
-    if service == "rds-data" and operation in ("ExecuteStatement", "BatchExecuteStatement"):
-        return [params.get("sql") or ""]
+    if service == "rds-data":
+        if operation in ("ExecuteStatement", "BatchExecuteStatement"):
+            return [params.get("sql") or ""]
+        if operation == "ExecuteSql":  # the older API: one text of statements separated by semicolons
+            return [params.get("sqlStatements") or ""]
     if service == "dynamodb":
         if operation == "ExecuteStatement":
             return [params.get("Statement") or ""]
