@@ -48,6 +48,23 @@ ATTACKS = [
     ("/opt/python/secrets.py", "opt/python/secrets.py", "file.sensitive"),
     (os.path.expanduser("~/.aws/credentials"), ".aws/credentials", "file.sensitive"),
     ("/proc/1/cmdline", "1/cmdline", "file.sensitive"),
+    # the precision rules keep what an input can choose: a multi-segment piece, the last segment
+    ("/var/task/app.py", "var/task/app.py", "file.sensitive"),
+    ("/var/task/locales/ar.json", "task/locales/ar.json", "file.sensitive"),
+    ("/proc/self/task/1/environ", "environ", "file.sensitive"),
+    ("/var/task/static/../app.py", "/static/../app.py", "file.traversal"),  # leaves the mirrored folder
+    ("/var/task/static/css/../../app.py", "/static/css/../../app.py", "file.traversal"),
+    ("/var/task/static/../../runtime/x", "/static/../../runtime/x", "file.traversal"),
+    # the code normalised (abspath, normpath, realpath, Path.resolve) the path the input made climb
+    ("/var/task/app.py", "../../var/task/app.py", "file.traversal"),
+    ("/etc/passwd", "../../../etc/passwd", "file.traversal"),
+    ("/tmp/secret.txt", "../secret.txt", "file.traversal"),
+    ("/tmp/secret.json", "../secret", "file.traversal"),  # the code added the extension
+    ("/tmp/uploads-evil/x.txt", "../uploads-evil/x.txt", "file.traversal"),  # startswith("/tmp/uploads")
+    ("/etc/passwd", "/../etc/passwd", "file.traversal"),
+    ("/etc/passwd", "..\\..\\etc\\passwd", "file.traversal"),
+    ("/tmp/secret.txt", "..%2Fsecret.txt", "file.traversal"),
+    ("/tmp/secret.txt", "a/../../secret.txt", "file.traversal"),
 ]
 
 
@@ -73,6 +90,31 @@ BENIGN = [
     ("/tmp/cache/users/42.json", "42"),
     ("/tmp/uploads/users/alice", "/users/alice"),  # an HTTP path inside the file path, not its start
     ("/opt/fonts/NotoSans.ttf", "NotoSans.ttf"),
+]
+
+
+BENIGN += [
+    # a short piece of the code's own path: the input selected a bundled file, the code chose the folder
+    ("/var/task/locales/ar.json", "ar"),
+    ("/var/task/locales/ta.json", "ta"),
+    ("/var/task/locales/arabic.json", "ar"),
+    ("/var/task/topics/task.md", "task"),
+    ("/var/task/docs/todo.md", "task"),
+    ("/var/runtime/../task/docs/run.md", "run"),
+    ("/opt/fonts/opt.ttf", "opt"),
+    ("/opt/python/lib/python3.12/site-packages/pandas/core/frame.py", "pandas"),
+    ("locales/ar.json", "ar"),  # relative to the working directory, /var/task on Lambda
+    # a route mirrored under a bundled folder, resolved inside it
+    ("/var/task/static/app.js", "/static/app.js"),
+    ("/var/task/static/css/site.css", "/static/css/site.css"),
+    ("/var/task/static/css/../img/logo.png", "/static/css/../img/logo.png"),
+    ("/var/task/static/", "/static/"),
+    ("/var/task/public/index.html", "/index.html"),
+    # a normalised path where the input did not climb, or landed elsewhere
+    ("/tmp/uploads/a.txt", "sub/../a.txt"),
+    ("/var/task/static/img/l.png", "/static/css/../img/l.png"),
+    ("/tmp/uploads/notsecret.txt", "../secret.txt"),
+    ("/tmp/uploads/a", "../a/.."),
 ]
 
 
@@ -189,6 +231,8 @@ def test_fast_path_gate() -> None:
     assert not gate.clear("/proc/self/status")  # resolved through /proc/self: judged in full
     assert not gate.clear("/var/task/environ")  # an input in a sensitive location
     assert not gate.clear("./data.json")
+    assert not gate.clear("/tmp/x")  # where "../x" lands once the code normalised the path
+    assert gate.clear("/tmp/xylophone.txt")
     for path in ("/tmp/work/report.pdf", "/var/task/templates/index.html"):
         assert fa.detect(FileAccess(path), inputs, DEFAULTS) is None
 
@@ -224,7 +268,7 @@ def test_paths_longer_than_the_kernel_accepts_are_judged_lexically() -> None:
 def test_an_input_that_occurs_many_times_is_judged_on_its_first_occurrences() -> None:
     path = "/var/task/" + "ab/" * 1000 + "app.py"
     assert judge(path, "ab") is None  # /var/task is the code's choice: the input only adds segments
-    assert judge("/var/" + "task/" * 3, "task").rule == "file.sensitive"
+    assert judge("/var/" + "task/" * 3, "task/task").rule == "file.sensitive"
 
 
 @pytest.mark.parametrize(("pattern", "path", "covered"), [

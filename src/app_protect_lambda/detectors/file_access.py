@@ -259,11 +259,18 @@ class Gate:
     location, holds no input at all.
     """
 
-    __slots__ = ("inputs", "rules")
+    __slots__ = ("inputs", "landings", "rules")
 
     def __init__(self, rules: Rules, inputs: Inputs) -> None:
         self.rules = rules
         self.inputs = inputs
+        self.landings: tuple[str, ...] | None = None
+
+    def _landings(self) -> tuple[str, ...]:
+        """Where the invocation's climbing inputs land in a normalised path (``landing_of``)."""
+        found = (landing_of(item.value) for item in self.inputs.view(relevant))
+        self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
+        return landings
 
     def clear(self, path: str) -> bool:
         full = path
@@ -272,6 +279,11 @@ class Gate:
                 return False
             full = os.getcwd() + "/" + path
         if "/." in full or "//" in full or full.startswith(self.rules.deny_gate):
+            return False
+        landings = self.landings
+        if landings is None:
+            landings = self._landings()
+        if landings and any(_lands_in(path, landing) for landing in landings):
             return False
         sensitive = self.rules.sensitive
         if sensitive is not None and full.startswith(sensitive.prefixes):
@@ -425,18 +437,114 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                 finding = _judge_occurrences(path, Input(item.location, slashed, transform))
                 if finding:
                     return finding
+    if ".." not in path:  # the code may have normalised the path the input made climb
+        for item in inputs.view(relevant):
+            landing = landing_of(item.value)
+            if landing is not None and _lands_in(path, landing):
+                return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                               f"input from {item.describe()} made the path climb before the code "
+                               "normalised it", item, path)
     if _sensitive(forms, rules):
         for item in inputs.occurring_in(path, _any):
-            start, count = path.find(item.value), 0
-            while start != -1 and count < MAX_OCCURRENCES:  # each look costs a pass over the path
-                count += 1
-                neutral = absolute(path[:start] + _PLACEHOLDER + path[start + len(item.value):])
-                if not _sensitive(_forms(neutral), rules):
-                    return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
-                                   f"input from {item.describe()} brings the path to a sensitive location",
-                                   item, forms[-1])
-                start = path.find(item.value, start + 1)
+            finding = _chooses_location(path, forms, item, rules)
+            if finding:
+                return finding
     return None
+
+
+def landing_of(value: str) -> str | None:
+    """Where an input that climbs lands once the code normalised the path: the input, normalised,
+    after its leading ``..`` segments (``../../var/task/app.py``: ``var/task/app.py``); None when it
+    does not climb (``sub/../a.txt``) or names no file below where it climbed to.
+
+    ``abspath``, ``normpath``, ``realpath`` and ``Path.resolve`` all erase the ``..`` that made the
+    path climb, and with it the input's text: only this landing is left to correlate. A prefix check
+    without a trailing separator (``full.startswith("/tmp/uploads")``) lets ``../uploads-x/a`` through
+    to ``/tmp/uploads-x/a``; it lands there all the same.
+    """
+    if ".." not in value:
+        return None
+    kept: list[str] = []
+    climbed = False
+    for segment in value.replace("\\", "/").split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+            else:
+                climbed = True  # above where the input starts (for "/../x", above the root)
+        elif segment and segment != ".":
+            kept.append(segment)
+    return "/".join(kept) if climbed and kept else None
+
+
+def _lands_in(path: str, landing: str) -> bool:
+    """Whether ``landing`` is in ``path`` as whole segments, up to the end or a suffix the code added."""
+    start = path.find(landing)
+    looks = 0
+    while start != -1 and looks < MAX_OCCURRENCES:
+        looks += 1
+        end = start + len(landing)
+        if start > 0 and path[start - 1] == "/" and (end == len(path) or path[end] in "/."):
+            return True
+        start = path.find(landing, start + 1)
+    return False
+
+
+def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rules) -> Finding | None:
+    """Whether an occurrence of ``item`` brings ``path`` into the sensitive location it lies in.
+
+    An occurrence chooses the location when, replaced by a neutral name, the path would not be
+    sensitive. Not every occurrence of the input's text is where the input landed, though:
+    ``?lang=ar`` occurs in ``/var/task/locales/ar.json`` twice, once inside the code's own ``var``.
+    So an occurrence is judged only where an input can land and choose: starting a segment, and, for
+    an input without ``/``, as the whole last segment, the file itself (``/proc/self/`` + ``environ``).
+    A piece of a name the code wrote (``ar`` in ``var``, ``ta`` in ``task``) or a whole directory with
+    more path below it (``?topic=task`` in ``/var/task/docs/todo.md``) is the code's own path. The
+    price: code that lets an input name a top directory (``f"/{x}/python/lib.py"`` with ``x=opt``)
+    is not flagged by this rule (an input with ``/`` or ``..`` in it still is). An input
+    starting with ``/`` (a route such as ``/static/app.js`` mirrored under ``/var/task``) is a path
+    below the code's directory: its separators stay, only its names are replaced, and its ``..``
+    may not leave the folder it named first (``/static/../app.py`` reads the function's source).
+    """
+    value = item.value
+    core = value.strip("/")
+    if not core:
+        return None
+    lead = len(value) - len(value.lstrip("/"))
+    trail = len(value) - len(value.rstrip("/"))
+    one_segment = "/" not in core
+    start, count = path.find(value), 0
+    while start != -1 and count < MAX_OCCURRENCES:  # each look costs a pass over the path
+        count += 1
+        end = start + len(value)
+        judged = lead or start == 0 or path[start - 1] == "/"
+        if one_segment:
+            judged = judged and not path[end:].strip("/")
+        if judged:
+            if lead and ".." in core:
+                folder = _mirrored_folder(path, start, value)
+                if folder is not None:
+                    return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                                   f"input from {item.describe()} makes the path climb out of {folder}",
+                                   item, forms[-1])
+            neutral = absolute(path[:start + lead] + _PLACEHOLDER + path[end - trail:])
+            if not _sensitive(_forms(neutral), rules):
+                return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                               f"input from {item.describe()} brings the path to a sensitive location",
+                               item, forms[-1])
+        start = path.find(value, start + 1)
+    return None
+
+
+def _mirrored_folder(path: str, start: int, value: str) -> str | None:
+    """The folder a route-like input names first (``/var/task`` + ``/static``), when the path,
+    normalised, leaves it; else None."""
+    first = value.lstrip("/").split("/", 1)[0]
+    named = path[:start] if first in ("", ".", "..") else path[:start] + "/" + first
+    folder = absolute(named or "/")
+    if _within(absolute(path), folder):
+        return None
+    return folder
 
 
 def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
