@@ -1,0 +1,212 @@
+"""File access against an informed attacker, through ``@protect`` and real files.
+
+A tmp directory stands in for ``/var/task`` (declared sensitive through ``sensitive_paths``): the
+function's own bundled files are served for short inputs and mirrored routes; an input that climbs is
+blocked even after the code normalised the path; io.FileIO, os.symlink, os.link and bz2.open are
+sinks. Each attack checks the effect (the secret is not in the response, no file or link appeared).
+"""
+from __future__ import annotations
+
+import bz2
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from app_protect_lambda import protect
+from app_protect_lambda.testing import apigw_v2_event, sqs_event
+from tests.functional.test_filesystem_sinks import SECRET_TEXT, assert_blocked, invoke, ok, policy
+
+CODE = "def handler(event, context): ...  # the function's source\n"
+
+
+@pytest.fixture
+def task(tmp_path: Path) -> Path:
+    """A bundled function: locales, topics, static files, and its source next to them."""
+    root = tmp_path / "task"
+    for name, text in {"locales/ar.json": '{"hello": "مرحبا"}', "locales/ta.json": '{"hello": "வணக்கம்"}',
+                       "topics/task.md": "# Tasks", "topics/todo.md": "# Todo",
+                       "static/app.js": "console.log(1)", "static/css/site.css": "body{}",
+                       "app.py": CODE}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    (tmp_path / "secret.txt").write_text(SECRET_TEXT)
+    return root
+
+
+def bundled(task: Path, mode: str = "block"):
+    sensitive = {"sensitive_paths": [str(task)]}
+
+    @protect(policy=policy(mode, **sensitive))
+    def handler(event, context):
+        query = event.get("queryStringParameters") or {}
+        if "lang" in query:
+            path = f"{task}/locales/{query['lang']}.json"
+        elif "topic" in query:
+            path = f"{task}/topics/{ {'task': 'todo', 'tasks': 'task'}.get(query['topic'], 'todo')}.md"
+        else:  # a route mirrored under the bundled static folder
+            path = f"{task}{event['rawPath']}"
+        with open(path, encoding="utf-8") as handle:
+            return ok(handle.read())
+    return handler
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"lang": "ar"}, '{"hello": "مرحبا"}'), ({"lang": "ta"}, '{"hello": "வணக்கம்"}'),
+    ({"topic": "task"}, "# Todo"), ({"topic": "tasks"}, "# Tasks"),
+])
+def test_a_short_input_selects_a_bundled_file(task: Path, query: dict, expected: str, records) -> None:
+    result = invoke(bundled(task), apigw_v2_event("GET", "/", query=query))
+    assert result["body"] == expected
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize(("route", "expected"), [
+    ("/static/app.js", "console.log(1)"), ("/static/css/site.css", "body{}"),
+])
+def test_a_route_mirrored_under_a_bundled_folder(task: Path, route: str, expected: str, records) -> None:
+    result = invoke(bundled(task), apigw_v2_event("GET", route))
+    assert result["body"] == expected
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("route", ["/static/../app.py", "/static/css/../../app.py"])
+def test_a_route_that_leaves_the_mirrored_folder_is_blocked(task: Path, route: str, records) -> None:
+    result = invoke(bundled(task), apigw_v2_event("GET", route))
+    assert_blocked(result)
+    assert "the function's source" not in result["body"]
+    assert records.detections()[0]["rule"] == "file.traversal"
+
+
+def test_an_input_that_chooses_the_bundled_folder_is_still_blocked(task: Path, records) -> None:
+    result = invoke(bundled(task), apigw_v2_event("GET", "/", query={"lang": "../app"}))
+    assert_blocked(result)
+
+
+# ---------------------------------------------------------------- paths the code normalised
+
+NORMALISERS = {
+    "abspath": lambda base, name: os.path.abspath(os.path.join(base, name)),
+    "normpath": lambda base, name: os.path.normpath(os.path.join(base, name)),
+    "realpath": lambda base, name: os.path.realpath(os.path.join(base, name)),
+    "Path.resolve": lambda base, name: str((Path(base) / name).resolve()),
+    "prefix check without separator": lambda base, name: _prefix_checked(base, name),
+}
+
+
+def _prefix_checked(base: str, name: str) -> str:
+    full = os.path.normpath(os.path.join(base, name))
+    if not full.startswith(base):  # the bug: /tmp/x/public-old passes a check for /tmp/x/public
+        raise PermissionError(full)
+    return full
+
+
+def normalising_reader(public: Path, normalise):
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        body = event.get("queryStringParameters") or {}
+        if "Records" in event:
+            body = {"name": event["Records"][0]["body"]}
+        with open(normalise(str(public), body["name"]), encoding="utf-8") as handle:
+            return ok(handle.read())
+    return handler
+
+
+@pytest.fixture
+def public(tmp_path: Path) -> Path:
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "a.txt").write_text("a")
+    (tmp_path / "public-old").mkdir()
+    (tmp_path / "public-old" / "secret.txt").write_text(SECRET_TEXT)
+    (tmp_path / "secret.txt").write_text(SECRET_TEXT)
+    return tmp_path / "public"
+
+
+@pytest.mark.parametrize("normaliser", list(NORMALISERS))
+@pytest.mark.parametrize("name", ["../secret.txt", "sub/../../secret.txt", "../public-old/secret.txt"])
+def test_a_climb_the_code_normalised_away_is_blocked(public: Path, normaliser: str, name: str, records) -> None:
+    handler = normalising_reader(public, NORMALISERS[normaliser])
+    if normaliser.startswith("prefix") and "public-old" not in name:
+        return  # that check refuses the others itself
+    result = invoke(handler, apigw_v2_event("GET", "/", query={"name": name}))
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] == "file.traversal"
+
+
+def test_a_climb_normalised_away_is_blocked_from_a_queue(public: Path) -> None:
+    result = invoke(normalising_reader(public, NORMALISERS["abspath"]), sqs_event("../secret.txt"))
+    assert_blocked(result, http=False)
+
+
+@pytest.mark.parametrize("normaliser", list(NORMALISERS))
+@pytest.mark.parametrize("name", ["a.txt", "sub/../a.txt", "./a.txt"])
+def test_benign_names_the_code_normalised(public: Path, normaliser: str, name: str, records) -> None:
+    (public / "sub").mkdir(exist_ok=True)
+    handler = normalising_reader(public, NORMALISERS[normaliser])
+    result = invoke(handler, apigw_v2_event("GET", "/", query={"name": name}))
+    assert result["body"] == "a"
+    assert records.detections() == []
+
+
+# ---------------------------------------------------------------- sinks that were missing
+
+def sink_handler(public: Path, use):
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        return ok(str(use(public, event["queryStringParameters"]["name"])))
+    return handler
+
+
+def _file_io(public: Path, name: str) -> str:
+    with io.FileIO(os.path.join(public, name)) as handle:
+        return handle.read().decode()
+
+
+def _bz2(public: Path, name: str) -> str:
+    with bz2.open(os.path.join(public, name), "rb") as handle:
+        return handle.read().decode()
+
+
+def _symlink(public: Path, name: str) -> str:
+    os.symlink(name, public / "link")
+    return "linked"
+
+
+def _hard_link(public: Path, name: str) -> str:
+    os.link(os.path.join(public, name), public / "link")
+    return "linked"
+
+
+SINKS = {"io.FileIO": _file_io, "bz2.open": _bz2, "os.symlink": _symlink, "os.link": _hard_link}
+
+
+@pytest.mark.parametrize("sink", list(SINKS))
+def test_missing_sinks_are_judged(public: Path, sink: str, records) -> None:
+    result = invoke(sink_handler(public, SINKS[sink]), apigw_v2_event("GET", "/", query={"name": "../secret.txt"}))
+    assert_blocked(result)
+    assert not os.path.lexists(public / "link")
+    [record] = records.detections()
+    assert record["sink"]["name"] == sink and record["rule"] == "file.traversal"
+
+
+def test_a_symlink_to_the_environment_is_refused_without_any_input(public: Path) -> None:
+    result = invoke(sink_handler(public, lambda public, name: os.symlink("/proc/self/environ", public / "link")),
+                    apigw_v2_event("GET", "/", query={"name": "x"}))
+    assert_blocked(result)
+    assert not os.path.lexists(public / "link")
+
+
+@pytest.mark.parametrize("sink", list(SINKS))
+def test_missing_sinks_allow_benign_names(public: Path, sink: str, records) -> None:
+    (public / "a.bz2").write_bytes(bz2.compress(b"a"))
+    name = "a.bz2" if sink == "bz2.open" else "a.txt"
+    result = invoke(sink_handler(public, SINKS[sink]), apigw_v2_event("GET", "/", query={"name": name}))
+    assert result["body"] in ("a", "linked")
+    assert records.detections() == []
+
+
+def test_file_io_is_still_the_class_of_raw_files(public: Path) -> None:
+    with open(public / "a.txt", "rb", buffering=0) as raw:
+        assert isinstance(raw, io.FileIO) and issubclass(type(raw), io.FileIO)
+    assert io.FileIO.__name__ == "FileIO"
