@@ -7,9 +7,12 @@ sinks. Each attack checks the effect (the secret is not in the response, no file
 """
 from __future__ import annotations
 
+import base64
 import bz2
 import io
 import os
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -210,3 +213,71 @@ def test_file_io_is_still_the_class_of_raw_files(public: Path) -> None:
     with open(public / "a.txt", "rb", buffering=0) as raw:
         assert isinstance(raw, io.FileIO) and issubclass(type(raw), io.FileIO)
     assert io.FileIO.__name__ == "FileIO"
+
+
+# ---------------------------------------------------------------- archives written by the code's own loop
+
+def _zip(names: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in names.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tar(names: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in names.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def unpacking(dest: Path, kind: str, normalise: bool):
+    """An upload handler that unpacks the archive itself, member by member, without any check."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        data = base64.b64decode(event["body"])
+        if kind == "zip":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+        else:
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                members = [(info.name, archive.extractfile(info).read()) for info in archive]
+        for name, content in members:
+            target = os.path.join(dest, name)
+            with open(os.path.normpath(target) if normalise else target, "wb") as handle:
+                handle.write(content)
+        return ok(str(len(members)))
+    return handler
+
+
+def upload(data: bytes) -> dict:
+    return apigw_v2_event("POST", "/upload", body=base64.b64encode(data).decode())
+
+
+@pytest.mark.parametrize("normalise", [False, True], ids=["joined", "normalised"])
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_member_that_climbs_is_not_written_by_the_codes_own_loop(tmp_path: Path, kind: str, normalise: bool,
+                                                                    records) -> None:
+    dest = tmp_path / "extract"
+    dest.mkdir()
+    build = _zip if kind == "zip" else _tar
+    result = invoke(unpacking(dest, kind, normalise), upload(build({"ok.txt": b"ok", "../evil.txt": b"pwned"})))
+    assert_blocked(result)
+    assert not (tmp_path / "evil.txt").exists()
+    assert records.detections()[0]["rule"] == "file.archive-slip"
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_benign_archives_are_unpacked_by_the_codes_own_loop(tmp_path: Path, kind: str, records) -> None:
+    dest = tmp_path / "extract"
+    (dest / "dir").mkdir(parents=True)
+    build = _zip if kind == "zip" else _tar
+    names = {"a.txt": b"a", "dir/b.txt": b"b", "請求書.txt": b"c", "a..b.txt": b"d"}
+    result = invoke(unpacking(dest, kind, True), upload(build(names)))
+    assert result["body"] == "4"
+    assert sorted(p.name for p in dest.rglob("*.txt")) == sorted(["a.txt", "b.txt", "請求書.txt", "a..b.txt"])
+    assert records.detections() == []

@@ -206,6 +206,37 @@ def test_archive_benign_members() -> None:
     assert judge("/tmp/extract", write=True, members=members) is None
 
 
+MEMBERS_WRITTEN = [
+    # (path the code's own loop built, climbing member names of the archives it read, slips)
+    ("/tmp/extract/../evil.txt", ("../evil.txt",), True),
+    ("/tmp/evil.txt", ("../evil.txt",), True),  # the code normalised the joined path
+    ("/tmp/extract/a/../../../etc/cron.d/x", ("a/../../../etc/cron.d/x",), True),
+    ("/etc/cron.d/x", ("/etc/cron.d/x",), True),  # os.path.join(dest, "/etc/cron.d/x")
+    ("/tmp/extract/../../x", ("..\\..\\x",), True),  # the code turned \ into /
+    ("/tmp/extract/ok.txt", ("../evil.txt",), False),
+    ("/tmp/extract/sub/../ok.txt", ("sub/../ok.txt",), False),
+    ("/tmp/extract/x/notevil.txt", ("../evil.txt",), False),
+    ("/tmp/extract/a.txt", (), False),
+]
+
+
+@pytest.mark.parametrize(("path", "names", "slips"), MEMBERS_WRITTEN)
+def test_archive_members_written_by_the_codes_own_loop(path: str, names: tuple, slips: bool) -> None:
+    finding = fa.detect(FileAccess(path, True, names=names), Inputs([]), DEFAULTS)
+    assert (finding is not None and finding.rule == "file.archive-slip") is slips, finding
+
+
+def test_gate_remembers_only_climbing_member_names() -> None:
+    gate = fa.Gate(fa.rules_for(DEFAULTS), Inputs([]))
+    for name in ("a.txt", "dir/b.txt", "../evil.txt", "/etc/x", "..\\y", "../evil.txt"):
+        gate.read_member(name)
+    assert gate.archive_names == ("../evil.txt", "/etc/x", "..\\y")
+    assert not gate.clear("/tmp/evil.txt") and gate.clear("/tmp/extract/a.txt")
+    for index in range(200):
+        gate.read_member(f"../{index}")
+    assert len(gate.archive_names) == fa.MAX_ARCHIVE_NAMES
+
+
 def test_archive_members_meet_the_deny_rules() -> None:
     opts = options(deny_write=["*.so"])
     finding = judge("/tmp/extract", write=True, members=[Member("lib/evil.so")], opts=opts)

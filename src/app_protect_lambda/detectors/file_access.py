@@ -57,6 +57,7 @@ SENSITIVE_PATHS = (
 )
 _PLACEHOLDER = "\x01"
 MAX_OCCURRENCES = 16
+MAX_ARCHIVE_NAMES = 64  # climbing member names remembered per invocation; one is enough to block
 # The kernel refuses a path argument of PATH_MAX (4096) bytes or more; made absolute against a working
 # directory (itself shorter than PATH_MAX), a path that can be opened is at most twice that long.
 _LONGEST_OPENABLE = 2 * 4096
@@ -78,15 +79,18 @@ class Member:
 
 
 class FileAccess:
-    """One file operation: ``path`` as the sink got it, whether it writes, and for an
-    archive extraction the ``members`` written under ``path``."""
+    """One file operation: ``path`` as the sink got it, whether it writes, for an archive
+    extraction the ``members`` written under ``path``, and the climbing member ``names`` of the
+    archives the code read in this invocation (its own extraction loop may write them)."""
 
-    __slots__ = ("members", "path", "write")
+    __slots__ = ("members", "names", "path", "write")
 
-    def __init__(self, path: str, write: bool = False, members: list[Member] | None = None) -> None:
+    def __init__(self, path: str, write: bool = False, members: list[Member] | None = None,
+                 names: tuple[str, ...] = ()) -> None:
         self.path = path
         self.write = write
         self.members = members
+        self.names = names
 
     def __repr__(self) -> str:
         return f"FileAccess({self.path!r}, write={self.write})"
@@ -259,16 +263,29 @@ class Gate:
     location, holds no input at all.
     """
 
-    __slots__ = ("inputs", "landings", "rules")
+    __slots__ = ("archive_names", "inputs", "landings", "rules")
 
     def __init__(self, rules: Rules, inputs: Inputs) -> None:
         self.rules = rules
         self.inputs = inputs
         self.landings: tuple[str, ...] | None = None
+        self.archive_names: tuple[str, ...] = ()  # climbing member names of the archives read so far
+
+    def read_member(self, name: str) -> None:
+        """Remember an archive member's name the code read, when it could make a path climb."""
+        if name and relevant(name):
+            names = self.archive_names
+            if len(names) < MAX_ARCHIVE_NAMES and name not in names:
+                self.archive_names = (*names, name)
+                landing = landing_of(name.replace("\\", "/"))
+                if landing is not None and self.landings is not None:
+                    self.landings = (*self.landings, landing)
 
     def _landings(self) -> tuple[str, ...]:
-        """Where the invocation's climbing inputs land in a normalised path (``landing_of``)."""
-        found = (landing_of(item.value) for item in self.inputs.view(relevant))
+        """Where the invocation's climbing inputs and archive member names land in a normalised path."""
+        values = [item.value for item in self.inputs.view(relevant)]
+        values += [name.replace("\\", "/") for name in self.archive_names]
+        found = (landing_of(value) for value in values)
         self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
         return landings
 
@@ -283,6 +300,8 @@ class Gate:
         landings = self.landings
         if landings is None:
             landings = self._landings()
+        if self.archive_names and any(map(path.__contains__, self.archive_names)):
+            return False
         if landings and any(_lands_in(path, landing) for landing in landings):
             return False
         sensitive = self.rules.sensitive
@@ -388,6 +407,8 @@ def detect(access: FileAccess, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     if forms[0].startswith(_PACKAGE):  # our own files (rules, data): reading them discloses nothing
         return None
     finding = _input_finding(path, forms, inputs, rules)
+    if finding is None and access.names:
+        finding = _member_written(path, access.names)
     if finding is None:
         finding = _denied(path, forms, access.write, rules)
     if finding is None and access.members is not None:
@@ -618,6 +639,27 @@ def _climbs(path: str, start: int, backslashes: bool) -> str | None:
     if resolved == base or resolved.startswith(base.rstrip("/") + "/"):
         return None
     return base
+
+
+def _member_written(path: str, names: tuple[str, ...]) -> Finding | None:
+    """A climbing archive member name in ``path``: the code's own extraction loop
+    (``open(os.path.join(dest, info.filename), "wb")``) writes it outside ``dest``. Its name comes
+    from the archive's bytes, an input not seen as text: the same traversal rules apply to it."""
+    for name in names:
+        finding = None
+        if name in path:
+            finding = _judge_occurrences(path, Input("archive member", name))
+        elif "\\" in name and name.replace("\\", "/") in path:
+            finding = _judge_occurrences(path, Input("archive member", name.replace("\\", "/")))
+        elif ".." not in path:
+            landing = landing_of(name.replace("\\", "/"))
+            if landing is not None and _lands_in(path, landing):
+                finding = Finding(AttackKind.FILE_ACCESS, "file.traversal", "", None, path)
+        if finding is not None:
+            return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                           f"archive member {name!r}, written by the code's own loop, lands outside the "
+                           "directory it chose", None, path)
+    return None
 
 
 def _archive_escape(root: str, member: Member, target: str) -> Finding | None:

@@ -89,7 +89,7 @@ def check_path(context: RequestContext, sink: str, value: Any, write: bool | str
         return
     if type(write) is not bool:
         write = _is_write(write)
-    inspect(KIND, sink, FileAccess(path, write), argument=path, context=context)
+    inspect(KIND, sink, FileAccess(path, write, names=gate.archive_names), argument=path, context=context)
 
 
 def _gate(context: RequestContext) -> Gate | Literal[False]:
@@ -372,12 +372,42 @@ def _tar_extractall(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[
     return root or os.getcwd(), [_tar_member(archive, m) for m in chosen]
 
 
+@failsafe(KIND)
+def _members_read(context: RequestContext, names: list[str]) -> None:
+    gate = context.files
+    if gate is None:
+        gate = _gate(context)
+    if gate is not False:
+        for name in names:
+            gate.read_member(name)
+
+
+def _zip_contents_read(wrapped, instance, args, kwargs):
+    """After a ZipFile read its central directory: remember the names that climb, for the code's
+    own extraction loop (``for info in archive.infolist(): open(join(dest, info.filename), "wb")``)."""
+    result = wrapped(*args, **kwargs)
+    context = current()
+    if context is not None:
+        _members_read(context, [info.filename for info in getattr(instance, "filelist", ())])
+    return result
+
+
+def _tar_member_read(wrapped, instance, args, kwargs):
+    """After a TarFile read one more member (iteration, ``getmembers``): remember its name if it climbs."""
+    info = wrapped(*args, **kwargs)
+    context = current()
+    if context is not None and info is not None:
+        _members_read(context, [info.name])
+    return info
+
+
 class Zipfile(Instrumentor):
     module = "zipfile"
 
     def patch(self, module: Any) -> None:
         self.wrap(module.ZipFile, "extract", _extraction_sink("zipfile.ZipFile.extract", _zip_extract))
         self.wrap(module.ZipFile, "extractall", _extraction_sink("zipfile.ZipFile.extractall", _zip_extractall))
+        self.wrap(module.ZipFile, "_RealGetContents", _zip_contents_read)
 
 
 class Tarfile(Instrumentor):
@@ -386,6 +416,7 @@ class Tarfile(Instrumentor):
     def patch(self, module: Any) -> None:
         self.wrap(module.TarFile, "extract", _extraction_sink("tarfile.TarFile.extract", _tar_extract))
         self.wrap(module.TarFile, "extractall", _extraction_sink("tarfile.TarFile.extractall", _tar_extractall))
+        self.wrap(module.TarFile, "next", _tar_member_read)
 
 
 INSTRUMENTORS = [Open, FileIO, BoundOpen, BoundOpenLzma, BoundOpenGzip, OSFiles, Pathlib, Shutil, Zipfile,
