@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import bz2
+import glob
 import io
 import os
 import tarfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -280,4 +282,46 @@ def test_benign_archives_are_unpacked_by_the_codes_own_loop(tmp_path: Path, kind
     result = invoke(unpacking(dest, kind, True), upload(build(names)))
     assert result["body"] == "4"
     assert sorted(p.name for p in dest.rglob("*.txt")) == sorted(["a.txt", "b.txt", "請求書.txt", "a..b.txt"])
+    assert records.detections() == []
+
+
+# ---------------------------------------------------------------- paths parsers read out of an input
+
+def fetching(public: Path):
+    """A document fetcher that takes a file: URL for local documents, and a glob for listings."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        query = event["queryStringParameters"]
+        if "url" in query:
+            location = urlparse(query["url"])
+            path = os.path.join(public, location.path) if location.scheme == "file" else query["url"]
+            with open(path, encoding="utf-8") as handle:
+                return ok(handle.read())
+        texts = []
+        for match in sorted(glob.glob(os.path.join(public, query["pattern"]))):
+            with open(match, encoding="utf-8") as handle:
+                texts.append(handle.read())
+        return ok("|".join(texts))
+    return handler
+
+
+@pytest.mark.parametrize("query", [
+    {"url": "file:///SECRET"}, {"url": "file://localhost/SECRET"}, {"url": "file:../secret.txt"},
+    {"pattern": "../*.txt"}, {"pattern": "../s?cret.*"}, {"pattern": "../public-old/*"},
+])
+def test_a_path_parsed_out_of_an_input_is_judged(public: Path, query: dict, records) -> None:
+    query = {key: value.replace("/SECRET", str(public.parent / "secret.txt")) for key, value in query.items()}
+    result = invoke(fetching(public), apigw_v2_event("GET", "/", query=query))
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] in ("file.absolute", "file.traversal")
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ({"url": "file:a.txt"}, "a"), ({"pattern": "*.txt"}, "a"), ({"pattern": "?.txt"}, "a"),
+    ({"pattern": "sub/../a.*"}, "a"),
+])
+def test_benign_parsed_paths(public: Path, query: dict, body: str, records) -> None:
+    (public / "sub").mkdir(exist_ok=True)
+    result = invoke(fetching(public), apigw_v2_event("GET", "/", query=query))
+    assert result["body"] == body
     assert records.detections() == []

@@ -65,6 +65,16 @@ ATTACKS = [
     ("/etc/passwd", "..\\..\\etc\\passwd", "file.traversal"),
     ("/tmp/secret.txt", "..%2Fsecret.txt", "file.traversal"),
     ("/tmp/secret.txt", "a/../../secret.txt", "file.traversal"),
+    # paths a parser read out of the input: urlparse(...).path of a file: URL, glob's results
+    ("/etc/passwd", "file:///etc/passwd", "file.absolute"),
+    ("/etc/passwd", "file://localhost/etc/passwd", "file.absolute"),
+    ("/var/task/app.py", "FILE:///var/task/app.py?x=1#top", "file.absolute"),
+    ("/etc/passwd", "file:/etc/passwd", "file.absolute"),
+    ("/tmp/uploads/../../etc/passwd", "file:../../etc/passwd", "file.traversal"),
+    ("/tmp/uploads/../secret.txt", "../*", "file.traversal"),  # glob.glob(base + "/" + pattern)
+    ("/tmp/uploads/..", "../*", "file.traversal"),  # the directory glob lists
+    ("/tmp/uploads/../../var/task/app.py", "../../var/task/*.py", "file.traversal"),
+    ("/tmp/uploads/a/../../secret.txt", "a/../../s?cret.*", "file.traversal"),
 ]
 
 
@@ -115,6 +125,11 @@ BENIGN += [
     ("/var/task/static/img/l.png", "/static/css/../img/l.png"),
     ("/tmp/uploads/notsecret.txt", "../secret.txt"),
     ("/tmp/uploads/a", "../a/.."),
+    # parsers' forms that stay where the code meant
+    ("/tmp/uploads/a.txt", "file:///elsewhere/a.txt"),
+    ("/tmp/uploads/report.pdf", "*.pdf"),
+    ("/tmp/uploads/sub/../a.txt", "sub/../*.txt"),
+    ("/tmp/uploads/file:a.txt", "file:a.txt"),
 ]
 
 
@@ -264,6 +279,9 @@ def test_fast_path_gate() -> None:
     assert not gate.clear("./data.json")
     assert not gate.clear("/tmp/x")  # where "../x" lands once the code normalised the path
     assert gate.clear("/tmp/xylophone.txt")
+    parsed = fa.Gate(fa.rules_for(DEFAULTS), Inputs([Input("query.u", "file:///etc/hosts"), Input("query.g", "../*")]))
+    assert not parsed.clear("/etc/hosts") and not parsed.clear("/tmp/work/..")
+    assert parsed.clear("/tmp/work/hosts.txt")
     for path in ("/tmp/work/report.pdf", "/var/task/templates/index.html"):
         assert fa.detect(FileAccess(path), inputs, DEFAULTS) is None
 

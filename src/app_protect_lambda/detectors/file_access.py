@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..findings import AttackKind, Finding
 from ..sources.fragments import Family, transformed
@@ -263,12 +263,13 @@ class Gate:
     location, holds no input at all.
     """
 
-    __slots__ = ("archive_names", "inputs", "landings", "rules")
+    __slots__ = ("archive_names", "inputs", "landings", "parsed", "rules")
 
     def __init__(self, rules: Rules, inputs: Inputs) -> None:
         self.rules = rules
         self.inputs = inputs
         self.landings: tuple[str, ...] | None = None
+        self.parsed: tuple[str, ...] = ()  # the paths parsers read out of inputs (parsed_forms)
         self.archive_names: tuple[str, ...] = ()  # climbing member names of the archives read so far
 
     def read_member(self, name: str) -> None:
@@ -287,6 +288,8 @@ class Gate:
         values += [name.replace("\\", "/") for name in self.archive_names]
         found = (landing_of(value) for value in values)
         self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
+        self.parsed = tuple(dict.fromkeys(form for item in self.inputs.view(parsable)
+                                          for form in parsed_forms(item.value)))
         return landings
 
     def clear(self, path: str) -> bool:
@@ -301,6 +304,8 @@ class Gate:
         if landings is None:
             landings = self._landings()
         if self.archive_names and any(map(path.__contains__, self.archive_names)):
+            return False
+        if self.parsed and any(map(path.__contains__, self.parsed)):
             return False
         if landings and any(_lands_in(path, landing) for landing in landings):
             return False
@@ -446,6 +451,14 @@ FRAGMENTS = Family("path", ("..",), removed=("../", "..\\"))
 
 
 def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rules) -> Finding | None:
+    for item in inputs.view(parsable):
+        for form in parsed_forms(item.value):
+            if form in path:
+                parser = "file-url" if item.value[:5].lower() == "file:" else "glob"
+                transform = f"{item.transform}+{parser}" if item.transform else parser
+                finding = _judge_occurrences(path, Input(item.location, form, transform))
+                if finding:
+                    return finding
     for item in _climbing(path, inputs):
         if item.value in path:
             finding = _judge_occurrences(path, item)
@@ -471,6 +484,48 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
             if finding:
                 return finding
     return None
+
+
+@cache
+def _wildcards() -> re.Pattern[str]:
+    return re.compile(r"[*?[\]]")
+
+
+def parsable(value: str) -> bool:
+    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb."""
+    return value[:5].lower() == "file:" or (".." in value and _wildcards().search(value) is not None)
+
+
+def parsed_forms(value: str) -> list[str]:
+    """The paths a parser reads out of ``value``.
+
+    ``urlparse("file:///etc/passwd").path`` (and ``url2pathname``) is ``/etc/passwd``, with the host
+    (``localhost``, or any name: a local file is meant) dropped, as are the query and fragment. A glob
+    pattern (``../*``, ``../../var/task/*.py``) names no file itself: ``glob`` returns paths that keep
+    its literal pieces (``/tmp/uploads/../secret.txt``), so the pieces that climb are what the path
+    holds. A literal ``..`` is needed: glob's wildcards never match ``..``.
+    """
+    forms = []
+    if value[:5].lower() == "file:":
+        rest = value[5:]
+        if rest.startswith("//"):
+            host_and_path = rest[2:]
+            cut = host_and_path.find("/")
+            rest = host_and_path[cut:] if cut != -1 else ""
+        for end in "?#":
+            rest = rest.partition(end)[0]
+        if rest:
+            forms.append(rest)
+    if ".." in value:
+        pieces = 0
+        for piece in _wildcards().split(value):  # a bounded number kept: each is one pass over the path
+            piece = piece.rstrip("/")
+            if ".." in piece and piece != value and piece not in forms:
+                forms.append(piece)
+                pieces += 1
+                if pieces == MAX_OCCURRENCES:
+                    break
+    return forms
 
 
 def landing_of(value: str) -> str | None:
