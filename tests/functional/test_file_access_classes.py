@@ -12,6 +12,7 @@ import bz2
 import glob
 import io
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -324,4 +325,88 @@ def test_benign_parsed_paths(public: Path, query: dict, body: str, records) -> N
     (public / "sub").mkdir(exist_ok=True)
     result = invoke(fetching(public), apigw_v2_event("GET", "/", query=query))
     assert result["body"] == body
+    assert records.detections() == []
+
+
+# ---------------------------------------------------------------- tar symlink chains, shutil.unpack_archive
+
+TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+
+
+def _chain_tar() -> bytes:
+    """``sub -> .``, then ``sub/sub/esc -> ../outside``: inside on paper, next to the target on disk;
+    then a file written through ``esc``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, link in (("sub", "."), ("sub/sub/esc", "../outside")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, link
+            archive.addfile(info)
+        info = tarfile.TarInfo("esc/evil.txt")
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"pwned"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("unpack", ["TarFile.extractall", "shutil.unpack_archive"])
+def test_a_symlink_chain_is_resolved_as_the_kernel_does(tmp_path: Path, unpack: str, records) -> None:
+    dest, outside = tmp_path / "extract", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    archive = tmp_path / "upload.tar"
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        archive.write_bytes(base64.b64decode(event["body"]))
+        if unpack == "shutil.unpack_archive":
+            shutil.unpack_archive(archive, dest, **TRUSTED)
+        else:
+            with tarfile.open(archive) as opened:
+                opened.extractall(dest, **TRUSTED)
+        return ok("unpacked")
+
+    result = invoke(handler, upload(_chain_tar()))
+    assert_blocked(result)
+    assert list(outside.iterdir()) == [] and list(dest.iterdir()) == []
+    assert "through the archive's own links" in records.detections()[0]["message"]
+
+
+def test_benign_links_unpack(tmp_path: Path, records) -> None:
+    dest = tmp_path / "extract"
+    dest.mkdir()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, link in (("current", "v2"), ("lib/libz.so", "libz.so.1")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, link
+            archive.addfile(info)
+        for name in ("v2/app.py", "lib/libz.so.1"):
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            archive.addfile(info, io.BytesIO(b"x"))
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(event["body"]))) as opened:
+            opened.extractall(dest, **TRUSTED)
+        return ok((dest / "current" / "app.py").read_text())
+
+    assert invoke(handler, upload(buffer.getvalue()))["body"] == "x"
+    assert records.detections() == []
+
+
+def test_shutil_unpack_archive_of_a_zip_skips_climbing_names_without_a_finding(tmp_path: Path, records) -> None:
+    dest = tmp_path / "extract"
+    dest.mkdir()
+    archive = tmp_path / "upload.zip"
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        archive.write_bytes(base64.b64decode(event["body"]))
+        shutil.unpack_archive(archive, dest)
+        return ok(",".join(sorted(p.name for p in dest.iterdir())))
+
+    result = invoke(handler, upload(_zip({"a.txt": b"a", "../evil.txt": b"pwned"})))
+    assert result["body"] == "a.txt"  # shutil drops the climbing name itself: nothing to block
+    assert not (tmp_path / "evil.txt").exists()
     assert records.detections() == []

@@ -208,6 +208,17 @@ ARCHIVE = [
 ]
 
 
+ARCHIVE += [
+    # symlink chains: inside on paper, outside once the kernel follows the archive's own links
+    ([Member("sub", "."), Member("sub/sub/sub/link", "../../../x")], "points outside"),
+    ([Member("a", "."), Member("a/a/b", "../..")], "points outside"),
+    ([Member("d", "."), Member("d/d/../../evil.txt")], "would be written outside"),
+    ([Member("l", "."), Member("l/l/l/l/l/m", "../../../../../../etc")], "points outside"),
+    ([Member("deep/a", ".."), Member("deep/a/a/b", "../../..")], "points outside"),
+    ([Member("a", "b/c"), Member("b/c", "."), Member("a/a/a/x", "../../../..")], "points outside"),
+]
+
+
 @pytest.mark.parametrize(("members", "message"), ARCHIVE)
 def test_archive_slip(members: list[Member], message: str) -> None:
     finding = judge("/tmp/extract", write=True, members=members)
@@ -218,6 +229,20 @@ def test_archive_slip(members: list[Member], message: str) -> None:
 def test_archive_benign_members() -> None:
     members = [Member("a.txt"), Member("dir/b.txt"), Member("dir/../c.txt"), Member("d/link", "../a.txt"),
                Member("請求書.pdf"), Member("hard", "dir/b.txt", hardlink=True)]
+    assert judge("/tmp/extract", write=True, members=members) is None
+
+
+@pytest.mark.parametrize("members", [
+    [Member("current", "v2"), Member("v2/app.py"), Member("current/lib/x.py")],  # a release layout
+    [Member("sub", "."), Member("sub/sub/f.txt"), Member("sub/link", "f.txt")],
+    [Member("lib/libz.so", "libz.so.1"), Member("lib/libz.so.1", "libz.so.1.3"), Member("lib/libz.so.1.3")],
+    [Member("loop", "loop"), Member("loop/x")],  # ELOOP: the extraction fails by itself
+    [Member("a", "b"), Member("b", "a"), Member("a/x")],
+    [Member("d/up", ".."), Member("d/up/d/f.txt")],
+    [Member("a", "b/c"), Member("b/c", ".."), Member("a/f.txt")],  # b/c is the root: f.txt lands there
+    [Member("deep/a", ".."), Member("deep/a/a/a/f")],
+])
+def test_archive_links_that_stay_inside(members: list[Member]) -> None:
     assert judge("/tmp/extract", write=True, members=members) is None
 
 

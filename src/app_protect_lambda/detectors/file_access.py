@@ -435,14 +435,81 @@ def _denied(path: str, forms: tuple[str, ...], write: bool, rules: Rules) -> Fin
 
 
 def _extraction(root: str, members: list[Member], rules: Rules) -> Finding | None:
+    links: dict[Any, Any] = {}  # the archive's symlinks so far, as a tree of their real locations
     for member in members:
-        target = posixpath.normpath(posixpath.join(root, member.name.replace("\\", "/")))
+        name = member.name.replace("\\", "/")
+        target = posixpath.normpath(posixpath.join(root, name))
         if _matches(rules.allow_write, (target,)):
             continue
         finding = _archive_escape(root, member, target) or _denied(target, (target,), True, rules)
+        if finding is None and (links or (member.link is not None and not member.hardlink)):
+            finding = _escape_through_links(root, member, name, links)
         if finding is not None:
             return finding
     return None
+
+
+_TARGET = object()  # the key of a symlink's target in the tree of the archive's links
+MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS: one more and the lookup fails with ELOOP
+
+
+def _escape_through_links(root: str, member: Member, name: str, links: dict[Any, Any]) -> Finding | None:
+    """Where ``member`` really lands when the archive's earlier symlinks are followed as the kernel
+    follows them, not lexically: ``sub -> .`` then ``sub/sub/sub/link -> ../../../x`` is inside the
+    target on paper and three levels above it on disk. A link member is created in place of its last
+    component; a file member's open follows a link already there. Paths the kernel would refuse
+    (more than 40 links) fail the extraction themselves. Links are kept as a tree of components, so a
+    lookup costs one step per component whatever the depth."""
+    place = _through_links(f"{root}/{name}", links, follow_last=member.link is None)
+    if place is None:
+        return None
+    if not _within(place, root):
+        return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                       f"archive member {member.name!r} would be written outside {root} through the "
+                       "archive's own links", None, member.name)
+    if member.link is None or member.hardlink:
+        return None
+    pointed = _through_links(f"{posixpath.dirname(place)}/{member.link}", links, follow_last=True)
+    if pointed is not None and not _within(pointed, root):
+        return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                       f"archive link {member.name!r} points outside {root} through the archive's own links "
+                       f"({member.link})", None, f"{member.name} -> {member.link}")
+    node = links
+    for part in place.split("/")[1:]:
+        node = node.setdefault(part, {})
+    node.clear()  # a link replaces whatever was below its name
+    node[_TARGET] = member.link
+    return None
+
+
+def _through_links(path: str, links: dict[Any, Any], follow_last: bool) -> str | None:
+    """``path`` resolved through ``links`` component by component; None past the kernel's hop limit."""
+    pending = [part for part in path.split("/")[::-1] if part and part != "."]
+    names: list[str] = []
+    nodes: list[dict[Any, Any] | None] = [links]
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if names:
+                names.pop()
+                nodes.pop()
+            continue
+        node = nodes[-1]
+        child = node.get(part) if node is not None else None
+        target = child.get(_TARGET) if child is not None else None
+        if target is not None and (follow_last or pending):
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None
+            if target.startswith("/"):
+                names.clear()
+                del nodes[1:]
+            pending.extend(part for part in target.split("/")[::-1] if part and part != ".")
+            continue
+        names.append(part)
+        nodes.append(child)
+    return "/" + "/".join(names)
 
 
 # What makes a path climb in a fragment an input left after the code transformed it; a naive
