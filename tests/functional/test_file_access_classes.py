@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import bz2
 import glob
+import gzip
 import io
+import lzma
 import os
 import shutil
 import tarfile
@@ -194,6 +196,15 @@ def test_missing_sinks_are_judged(public: Path, sink: str, records) -> None:
     assert not os.path.lexists(public / "link")
     [record] = records.detections()
     assert record["sink"]["name"] == sink and record["rule"] == "file.traversal"
+
+
+@pytest.mark.parametrize("opener", [gzip.open, lzma.open, bz2.open], ids=["gzip", "lzma", "bz2"])
+def test_compressed_openers_imported_before_protect_are_judged(public: Path, opener, records) -> None:
+    # these modules were imported at the top of this file, before any instrumentation
+    result = invoke(sink_handler(public, lambda public, name: opener(os.path.join(public, name), "rb").read()),
+                    apigw_v2_event("GET", "/", query={"name": "../secret.txt"}))
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] == "file.traversal"
 
 
 def test_a_symlink_to_the_environment_is_refused_without_any_input(public: Path) -> None:
