@@ -4,7 +4,6 @@ loop, and opens files through io.FileIO and bz2 imported before instrumentation.
 harm never happens; the bundled files are served for short inputs and mirrored routes."""
 from __future__ import annotations
 
-import base64
 import importlib
 import io
 import json
