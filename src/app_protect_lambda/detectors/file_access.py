@@ -13,9 +13,27 @@ An input that occurs in a path is an attack when it
   function reading its own ``/var/task/static/<name>`` is not flagged, while
   ``/proc/self/<name>`` with ``name=environ`` is.
 
+An input also makes a path climb when the code erased the climb before the sink
+(``abspath``, ``normpath``, ``realpath``, ``Path.resolve``): what is left of the input
+is where it lands (``../../var/task/app.py`` lands at ``var/task/app.py``), and a path
+holding that landing as whole segments is judged a traversal. This also covers a
+containment check by prefix without a trailing separator (``/tmp/uploads-x`` passes
+``startswith("/tmp/uploads")``). Paths a parser reads out of an input are judged like its
+text: the path of a ``file:`` URL, the literal pieces of a glob pattern that hold ``..``.
+
+An input in a sensitive location chooses it only where an input can land: from the start
+of a segment, and, without a ``/`` of its own, as the file itself. ``?lang=ar`` in
+``/var/task/locales/ar.json`` (the ``ar`` of ``var``) and a route mirrored under a bundled
+folder (``/static/app.js`` under ``/var/task``) are the code's own choice, unless the route's
+``..`` leaves the folder it named (``_chooses_location``).
+
 Archive extraction (``path`` is the target directory) is checked member by
 member, input or not: a member that would be written outside the target, or a
-link member pointing outside it, is a zip-slip.
+link member pointing outside it, is a zip-slip, with the archive's own earlier
+symlinks followed as the kernel follows them (``sub -> .`` then
+``sub/sub/esc -> ../outside``). Member names that climb, read by ``ZipFile`` or
+``TarFile`` during an invocation, are judged wherever the code's own loop writes
+them (``open(join(dest, info.filename), "wb")``).
 
 Independently of inputs, the policy's deny globs apply to every read or write
 during an invocation (by default, reads of any process's ``environ``), and
