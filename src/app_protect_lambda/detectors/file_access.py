@@ -325,7 +325,8 @@ class Gate:
             return False
         if self.parsed and any(map(path.__contains__, self.parsed)):
             return False
-        if landings and any(_lands_in(path, landing) for landing in landings):
+        if landings and any(map(path.__contains__, landings)) \
+                and any(_lands_in(path, landing) for landing in landings):  # the first test runs in C
             return False
         sensitive = self.rules.sensitive
         if sensitive is not None and full.startswith(sensitive.prefixes):
