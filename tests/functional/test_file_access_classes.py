@@ -228,6 +228,12 @@ def test_file_io_is_still_the_class_of_raw_files(public: Path) -> None:
         assert isinstance(raw, io.FileIO) and issubclass(type(raw), io.FileIO)
     assert io.FileIO.__name__ == "FileIO"
 
+    class Counting(io.FileIO, io.RawIOBase):  # a subclass made after instrumentation, with an ABC mixed in
+        pass
+
+    with Counting(public / "a.txt") as raw:
+        assert raw.read() == b"a" and isinstance(raw, io.FileIO)
+
 
 # ---------------------------------------------------------------- archives written by the code's own loop
 

@@ -142,7 +142,9 @@ class FileIO(Instrumentor):
 
 
 def _checked_file_io(original: type) -> type:
-    class SameAsOriginal(type):
+    from abc import ABCMeta  # loaded with io; a subclass mixing in io.RawIOBase (ABCMeta) has no metaclass conflict
+
+    class SameAsOriginal(ABCMeta):
         def __instancecheck__(cls, instance: Any) -> bool:
             return isinstance(instance, original)
 
