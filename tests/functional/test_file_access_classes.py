@@ -131,12 +131,13 @@ def public(tmp_path: Path) -> Path:
     return tmp_path / "public"
 
 
-@pytest.mark.parametrize("normaliser", list(NORMALISERS))
-@pytest.mark.parametrize("name", ["../secret.txt", "sub/../../secret.txt", "../public-old/secret.txt"])
+@pytest.mark.parametrize(("normaliser", "name"), [
+    (normaliser, name) for normaliser in NORMALISERS
+    for name in ("../secret.txt", "sub/../../secret.txt", "../public-old/secret.txt")
+    if "public-old" in name or not normaliser.startswith("prefix")  # that check refuses the others itself
+])
 def test_a_climb_the_code_normalised_away_is_blocked(public: Path, normaliser: str, name: str, records) -> None:
     handler = normalising_reader(public, NORMALISERS[normaliser])
-    if normaliser.startswith("prefix") and "public-old" not in name:
-        return  # that check refuses the others itself
     result = invoke(handler, apigw_v2_event("GET", "/", query={"name": name}))
     assert_blocked(result)
     assert records.detections()[0]["rule"] == "file.traversal"
