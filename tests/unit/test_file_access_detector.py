@@ -48,6 +48,33 @@ ATTACKS = [
     ("/opt/python/secrets.py", "opt/python/secrets.py", "file.sensitive"),
     (os.path.expanduser("~/.aws/credentials"), ".aws/credentials", "file.sensitive"),
     ("/proc/1/cmdline", "1/cmdline", "file.sensitive"),
+    # the precision rules keep what an input can choose: a multi-segment piece, the last segment
+    ("/var/task/app.py", "var/task/app.py", "file.sensitive"),
+    ("/var/task/locales/ar.json", "task/locales/ar.json", "file.sensitive"),
+    ("/proc/self/task/1/environ", "environ", "file.sensitive"),
+    ("/var/task/static/../app.py", "/static/../app.py", "file.traversal"),  # leaves the mirrored folder
+    ("/var/task/static/css/../../app.py", "/static/css/../../app.py", "file.traversal"),
+    ("/var/task/static/../../runtime/x", "/static/../../runtime/x", "file.traversal"),
+    # the code normalised (abspath, normpath, realpath, Path.resolve) the path the input made climb
+    ("/var/task/app.py", "../../var/task/app.py", "file.traversal"),
+    ("/etc/passwd", "../../../etc/passwd", "file.traversal"),
+    ("/tmp/secret.txt", "../secret.txt", "file.traversal"),
+    ("/tmp/secret.json", "../secret", "file.traversal"),  # the code added the extension
+    ("/tmp/uploads-evil/x.txt", "../uploads-evil/x.txt", "file.traversal"),  # startswith("/tmp/uploads")
+    ("/etc/passwd", "/../etc/passwd", "file.traversal"),
+    ("/etc/passwd", "..\\..\\etc\\passwd", "file.traversal"),
+    ("/tmp/secret.txt", "..%2Fsecret.txt", "file.traversal"),
+    ("/tmp/secret.txt", "a/../../secret.txt", "file.traversal"),
+    # paths a parser read out of the input: urlparse(...).path of a file: URL, glob's results
+    ("/etc/passwd", "file:///etc/passwd", "file.absolute"),
+    ("/etc/passwd", "file://localhost/etc/passwd", "file.absolute"),
+    ("/var/task/app.py", "FILE:///var/task/app.py?x=1#top", "file.absolute"),
+    ("/etc/passwd", "file:/etc/passwd", "file.absolute"),
+    ("/tmp/uploads/../../etc/passwd", "file:../../etc/passwd", "file.traversal"),
+    ("/tmp/uploads/../secret.txt", "../*", "file.traversal"),  # glob.glob(base + "/" + pattern)
+    ("/tmp/uploads/..", "../*", "file.traversal"),  # the directory glob lists
+    ("/tmp/uploads/../../var/task/app.py", "../../var/task/*.py", "file.traversal"),
+    ("/tmp/uploads/a/../../secret.txt", "a/../../s?cret.*", "file.traversal"),
 ]
 
 
@@ -73,6 +100,36 @@ BENIGN = [
     ("/tmp/cache/users/42.json", "42"),
     ("/tmp/uploads/users/alice", "/users/alice"),  # an HTTP path inside the file path, not its start
     ("/opt/fonts/NotoSans.ttf", "NotoSans.ttf"),
+]
+
+
+BENIGN += [
+    # a short piece of the code's own path: the input selected a bundled file, the code chose the folder
+    ("/var/task/locales/ar.json", "ar"),
+    ("/var/task/locales/ta.json", "ta"),
+    ("/var/task/locales/arabic.json", "ar"),
+    ("/var/task/topics/task.md", "task"),
+    ("/var/task/docs/todo.md", "task"),
+    ("/var/runtime/../task/docs/run.md", "run"),
+    ("/opt/fonts/opt.ttf", "opt"),
+    ("/opt/python/lib/python3.12/site-packages/pandas/core/frame.py", "pandas"),
+    ("locales/ar.json", "ar"),  # relative to the working directory, /var/task on Lambda
+    # a route mirrored under a bundled folder, resolved inside it
+    ("/var/task/static/app.js", "/static/app.js"),
+    ("/var/task/static/css/site.css", "/static/css/site.css"),
+    ("/var/task/static/css/../img/logo.png", "/static/css/../img/logo.png"),
+    ("/var/task/static/", "/static/"),
+    ("/var/task/public/index.html", "/index.html"),
+    # a normalised path where the input did not climb, or landed elsewhere
+    ("/tmp/uploads/a.txt", "sub/../a.txt"),
+    ("/var/task/static/img/l.png", "/static/css/../img/l.png"),
+    ("/tmp/uploads/notsecret.txt", "../secret.txt"),
+    ("/tmp/uploads/a", "../a/.."),
+    # parsers' forms that stay where the code meant
+    ("/tmp/uploads/a.txt", "file:///elsewhere/a.txt"),
+    ("/tmp/uploads/report.pdf", "*.pdf"),
+    ("/tmp/uploads/sub/../a.txt", "sub/../*.txt"),
+    ("/tmp/uploads/file:a.txt", "file:a.txt"),
 ]
 
 
@@ -151,6 +208,17 @@ ARCHIVE = [
 ]
 
 
+ARCHIVE += [
+    # symlink chains: inside on paper, outside once the kernel follows the archive's own links
+    ([Member("sub", "."), Member("sub/sub/sub/link", "../../../x")], "points outside"),
+    ([Member("a", "."), Member("a/a/b", "../..")], "points outside"),
+    ([Member("d", "."), Member("d/d/../../evil.txt")], "would be written outside"),
+    ([Member("l", "."), Member("l/l/l/l/l/m", "../../../../../../etc")], "points outside"),
+    ([Member("deep/a", ".."), Member("deep/a/a/b", "../../..")], "points outside"),
+    ([Member("a", "b/c"), Member("b/c", "."), Member("a/a/a/x", "../../../..")], "points outside"),
+]
+
+
 @pytest.mark.parametrize(("members", "message"), ARCHIVE)
 def test_archive_slip(members: list[Member], message: str) -> None:
     finding = judge("/tmp/extract", write=True, members=members)
@@ -162,6 +230,51 @@ def test_archive_benign_members() -> None:
     members = [Member("a.txt"), Member("dir/b.txt"), Member("dir/../c.txt"), Member("d/link", "../a.txt"),
                Member("請求書.pdf"), Member("hard", "dir/b.txt", hardlink=True)]
     assert judge("/tmp/extract", write=True, members=members) is None
+
+
+@pytest.mark.parametrize("members", [
+    [Member("current", "v2"), Member("v2/app.py"), Member("current/lib/x.py")],  # a release layout
+    [Member("sub", "."), Member("sub/sub/f.txt"), Member("sub/link", "f.txt")],
+    [Member("lib/libz.so", "libz.so.1"), Member("lib/libz.so.1", "libz.so.1.3"), Member("lib/libz.so.1.3")],
+    [Member("loop", "loop"), Member("loop/x")],  # ELOOP: the extraction fails by itself
+    [Member("a", "b"), Member("b", "a"), Member("a/x")],
+    [Member("d/up", ".."), Member("d/up/d/f.txt")],
+    [Member("a", "b/c"), Member("b/c", ".."), Member("a/f.txt")],  # b/c is the root: f.txt lands there
+    [Member("deep/a", ".."), Member("deep/a/a/a/f")],
+])
+def test_archive_links_that_stay_inside(members: list[Member]) -> None:
+    assert judge("/tmp/extract", write=True, members=members) is None
+
+
+MEMBERS_WRITTEN = [
+    # (path the code's own loop built, climbing member names of the archives it read, slips)
+    ("/tmp/extract/../evil.txt", ("../evil.txt",), True),
+    ("/tmp/evil.txt", ("../evil.txt",), True),  # the code normalised the joined path
+    ("/tmp/extract/a/../../../etc/cron.d/x", ("a/../../../etc/cron.d/x",), True),
+    ("/etc/cron.d/x", ("/etc/cron.d/x",), True),  # os.path.join(dest, "/etc/cron.d/x")
+    ("/tmp/extract/../../x", ("..\\..\\x",), True),  # the code turned \ into /
+    ("/tmp/extract/ok.txt", ("../evil.txt",), False),
+    ("/tmp/extract/sub/../ok.txt", ("sub/../ok.txt",), False),
+    ("/tmp/extract/x/notevil.txt", ("../evil.txt",), False),
+    ("/tmp/extract/a.txt", (), False),
+]
+
+
+@pytest.mark.parametrize(("path", "names", "slips"), MEMBERS_WRITTEN)
+def test_archive_members_written_by_the_codes_own_loop(path: str, names: tuple, slips: bool) -> None:
+    finding = fa.detect(FileAccess(path, True, names=names), Inputs([]), DEFAULTS)
+    assert (finding is not None and finding.rule == "file.archive-slip") is slips, finding
+
+
+def test_gate_remembers_only_climbing_member_names() -> None:
+    gate = fa.Gate(fa.rules_for(DEFAULTS), Inputs([]))
+    for name in ("a.txt", "dir/b.txt", "../evil.txt", "/etc/x", "..\\y", "../evil.txt"):
+        gate.read_member(name)
+    assert gate.archive_names == ("../evil.txt", "/etc/x", "..\\y")
+    assert not gate.clear("/tmp/evil.txt") and gate.clear("/tmp/extract/a.txt")
+    for index in range(200):
+        gate.read_member(f"../{index}")
+    assert len(gate.archive_names) == fa.MAX_ARCHIVE_NAMES
 
 
 def test_archive_members_meet_the_deny_rules() -> None:
@@ -189,6 +302,11 @@ def test_fast_path_gate() -> None:
     assert not gate.clear("/proc/self/status")  # resolved through /proc/self: judged in full
     assert not gate.clear("/var/task/environ")  # an input in a sensitive location
     assert not gate.clear("./data.json")
+    assert not gate.clear("/tmp/x")  # where "../x" lands once the code normalised the path
+    assert gate.clear("/tmp/xylophone.txt")
+    parsed = fa.Gate(fa.rules_for(DEFAULTS), Inputs([Input("query.u", "file:///etc/hosts"), Input("query.g", "../*")]))
+    assert not parsed.clear("/etc/hosts") and not parsed.clear("/tmp/work/..")
+    assert parsed.clear("/tmp/work/hosts.txt")
     for path in ("/tmp/work/report.pdf", "/var/task/templates/index.html"):
         assert fa.detect(FileAccess(path), inputs, DEFAULTS) is None
 
@@ -224,7 +342,7 @@ def test_paths_longer_than_the_kernel_accepts_are_judged_lexically() -> None:
 def test_an_input_that_occurs_many_times_is_judged_on_its_first_occurrences() -> None:
     path = "/var/task/" + "ab/" * 1000 + "app.py"
     assert judge(path, "ab") is None  # /var/task is the code's choice: the input only adds segments
-    assert judge("/var/" + "task/" * 3, "task").rule == "file.sensitive"
+    assert judge("/var/" + "task/" * 3, "task/task").rule == "file.sensitive"
 
 
 @pytest.mark.parametrize(("pattern", "path", "covered"), [

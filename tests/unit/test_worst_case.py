@@ -218,6 +218,16 @@ FILES = {
         "/tmp/" + fill("a", 8000), deny_read=["/tmp/*a*b*c*d*e"]),
     "file an unanchored glob": lambda: file_case("/" + fill("x.pem/") + "y", deny_read=["*.pem"]),
     "file archive members": lambda: archive_case([fa.Member(f"d/{i}/{'../' * 3}", "../" * 3) for i in range(20000)]),
+    "file archive members deep under the archive's own links": lambda: archive_case(
+        [fa.Member("s", "."), fa.Member("t", "s/s")]
+        + [fa.Member("t/" + "a/" * 4000 + str(i)) for i in range(MB // 8000)]
+        + [fa.Member("s/" * 30 + f"l{i}", "s/" * 30 + ".") for i in range(1000)]),
+    "file a glob of many climbing pieces": lambda: file_case(
+        "/tmp/" + fill("../a/", 8000), "".join(f"../{i}*" for i in range(MB // 8))),
+    "file a file: URL over a long path": lambda: file_case("/" + fill("a/"), "file://" + fill("a/")),
+    "file a climb normalised away, landing everywhere": lambda: file_case("/" + fill("ab/"), "../" + fill("ab/")),
+    "file a short piece everywhere in a sensitive path": lambda: file_case("/var/task/" + fill("ar/"), "ar"),
+    "file a route under a sensitive path": lambda: file_case("/var/task" + fill("/s"), fill("/s")[:4000] + "/.."),
 }
 
 

@@ -13,9 +13,27 @@ An input that occurs in a path is an attack when it
   function reading its own ``/var/task/static/<name>`` is not flagged, while
   ``/proc/self/<name>`` with ``name=environ`` is.
 
+An input also makes a path climb when the code erased the climb before the sink
+(``abspath``, ``normpath``, ``realpath``, ``Path.resolve``): what is left of the input
+is where it lands (``../../var/task/app.py`` lands at ``var/task/app.py``), and a path
+holding that landing as whole segments is judged a traversal. This also covers a
+containment check by prefix without a trailing separator (``/tmp/uploads-x`` passes
+``startswith("/tmp/uploads")``). Paths a parser reads out of an input are judged like its
+text: the path of a ``file:`` URL, the literal pieces of a glob pattern that hold ``..``.
+
+An input in a sensitive location chooses it only where an input can land: from the start
+of a segment, and, without a ``/`` of its own, as the file itself. ``?lang=ar`` in
+``/var/task/locales/ar.json`` (the ``ar`` of ``var``) and a route mirrored under a bundled
+folder (``/static/app.js`` under ``/var/task``) are the code's own choice, unless the route's
+``..`` leaves the folder it named (``_chooses_location``).
+
 Archive extraction (``path`` is the target directory) is checked member by
 member, input or not: a member that would be written outside the target, or a
-link member pointing outside it, is a zip-slip.
+link member pointing outside it, is a zip-slip, with the archive's own earlier
+symlinks followed as the kernel follows them (``sub -> .`` then
+``sub/sub/esc -> ../outside``). Member names that climb, read by ``ZipFile`` or
+``TarFile`` during an invocation, are judged wherever the code's own loop writes
+them (``open(join(dest, info.filename), "wb")``).
 
 Independently of inputs, the policy's deny globs apply to every read or write
 during an invocation (by default, reads of any process's ``environ``), and
@@ -37,7 +55,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..findings import AttackKind, Finding
 from ..sources.fragments import Family, transformed
@@ -57,6 +75,7 @@ SENSITIVE_PATHS = (
 )
 _PLACEHOLDER = "\x01"
 MAX_OCCURRENCES = 16
+MAX_ARCHIVE_NAMES = 64  # climbing member names remembered per invocation; one is enough to block
 # The kernel refuses a path argument of PATH_MAX (4096) bytes or more; made absolute against a working
 # directory (itself shorter than PATH_MAX), a path that can be opened is at most twice that long.
 _LONGEST_OPENABLE = 2 * 4096
@@ -78,15 +97,18 @@ class Member:
 
 
 class FileAccess:
-    """One file operation: ``path`` as the sink got it, whether it writes, and for an
-    archive extraction the ``members`` written under ``path``."""
+    """One file operation: ``path`` as the sink got it, whether it writes, for an archive
+    extraction the ``members`` written under ``path``, and the climbing member ``names`` of the
+    archives the code read in this invocation (its own extraction loop may write them)."""
 
-    __slots__ = ("members", "path", "write")
+    __slots__ = ("members", "names", "path", "write")
 
-    def __init__(self, path: str, write: bool = False, members: list[Member] | None = None) -> None:
+    def __init__(self, path: str, write: bool = False, members: list[Member] | None = None,
+                 names: tuple[str, ...] = ()) -> None:
         self.path = path
         self.write = write
         self.members = members
+        self.names = names
 
     def __repr__(self) -> str:
         return f"FileAccess({self.path!r}, write={self.write})"
@@ -259,11 +281,34 @@ class Gate:
     location, holds no input at all.
     """
 
-    __slots__ = ("inputs", "rules")
+    __slots__ = ("archive_names", "inputs", "landings", "parsed", "rules")
 
     def __init__(self, rules: Rules, inputs: Inputs) -> None:
         self.rules = rules
         self.inputs = inputs
+        self.landings: tuple[str, ...] | None = None
+        self.parsed: tuple[str, ...] = ()  # the paths parsers read out of inputs (parsed_forms)
+        self.archive_names: tuple[str, ...] = ()  # climbing member names of the archives read so far
+
+    def read_member(self, name: str) -> None:
+        """Remember an archive member's name the code read, when it could make a path climb."""
+        if name and relevant(name):
+            names = self.archive_names
+            if len(names) < MAX_ARCHIVE_NAMES and name not in names:
+                self.archive_names = (*names, name)
+                landing = landing_of(name.replace("\\", "/"))
+                if landing is not None and self.landings is not None:
+                    self.landings = (*self.landings, landing)
+
+    def _landings(self) -> tuple[str, ...]:
+        """Where the invocation's climbing inputs and archive member names land in a normalised path."""
+        values = [item.value for item in self.inputs.view(relevant)]
+        values += [name.replace("\\", "/") for name in self.archive_names]
+        found = (landing_of(value) for value in values)
+        self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
+        self.parsed = tuple(dict.fromkeys(form for item in self.inputs.view(parsable)
+                                          for form in parsed_forms(item.value)))
+        return landings
 
     def clear(self, path: str) -> bool:
         full = path
@@ -272,6 +317,16 @@ class Gate:
                 return False
             full = os.getcwd() + "/" + path
         if "/." in full or "//" in full or full.startswith(self.rules.deny_gate):
+            return False
+        landings = self.landings
+        if landings is None:
+            landings = self._landings()
+        if self.archive_names and any(map(path.__contains__, self.archive_names)):
+            return False
+        if self.parsed and any(map(path.__contains__, self.parsed)):
+            return False
+        if landings and any(map(path.__contains__, landings)) \
+                and any(_lands_in(path, landing) for landing in landings):  # the first test runs in C
             return False
         sensitive = self.rules.sensitive
         if sensitive is not None and full.startswith(sensitive.prefixes):
@@ -376,6 +431,8 @@ def detect(access: FileAccess, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     if forms[0].startswith(_PACKAGE):  # our own files (rules, data): reading them discloses nothing
         return None
     finding = _input_finding(path, forms, inputs, rules)
+    if finding is None and access.names:
+        finding = _member_written(path, access.names)
     if finding is None:
         finding = _denied(path, forms, access.write, rules)
     if finding is None and access.members is not None:
@@ -397,14 +454,81 @@ def _denied(path: str, forms: tuple[str, ...], write: bool, rules: Rules) -> Fin
 
 
 def _extraction(root: str, members: list[Member], rules: Rules) -> Finding | None:
+    links: dict[Any, Any] = {}  # the archive's symlinks so far, as a tree of their real locations
     for member in members:
-        target = posixpath.normpath(posixpath.join(root, member.name.replace("\\", "/")))
+        name = member.name.replace("\\", "/")
+        target = posixpath.normpath(posixpath.join(root, name))
         if _matches(rules.allow_write, (target,)):
             continue
         finding = _archive_escape(root, member, target) or _denied(target, (target,), True, rules)
+        if finding is None and (links or (member.link is not None and not member.hardlink)):
+            finding = _escape_through_links(root, member, name, links)
         if finding is not None:
             return finding
     return None
+
+
+_TARGET = object()  # the key of a symlink's target in the tree of the archive's links
+MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS: one more and the lookup fails with ELOOP
+
+
+def _escape_through_links(root: str, member: Member, name: str, links: dict[Any, Any]) -> Finding | None:
+    """Where ``member`` really lands when the archive's earlier symlinks are followed as the kernel
+    follows them, not lexically: ``sub -> .`` then ``sub/sub/sub/link -> ../../../x`` is inside the
+    target on paper and three levels above it on disk. A link member is created in place of its last
+    component; a file member's open follows a link already there. Paths the kernel would refuse
+    (more than 40 links) fail the extraction themselves. Links are kept as a tree of components, so a
+    lookup costs one step per component whatever the depth."""
+    place = _through_links(f"{root}/{name}", links, follow_last=member.link is None)
+    if place is None:
+        return None
+    if not _within(place, root):
+        return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                       f"archive member {member.name!r} would be written outside {root} through the "
+                       "archive's own links", None, member.name)
+    if member.link is None or member.hardlink:
+        return None
+    pointed = _through_links(f"{posixpath.dirname(place)}/{member.link}", links, follow_last=True)
+    if pointed is not None and not _within(pointed, root):
+        return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                       f"archive link {member.name!r} points outside {root} through the archive's own links "
+                       f"({member.link})", None, f"{member.name} -> {member.link}")
+    node = links
+    for part in place.split("/")[1:]:
+        node = node.setdefault(part, {})
+    node.clear()  # a link replaces whatever was below its name
+    node[_TARGET] = member.link
+    return None
+
+
+def _through_links(path: str, links: dict[Any, Any], follow_last: bool) -> str | None:
+    """``path`` resolved through ``links`` component by component; None past the kernel's hop limit."""
+    pending = [part for part in path.split("/")[::-1] if part and part != "."]
+    names: list[str] = []
+    nodes: list[dict[Any, Any] | None] = [links]
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if names:
+                names.pop()
+                nodes.pop()
+            continue
+        node = nodes[-1]
+        child = node.get(part) if node is not None else None
+        target = child.get(_TARGET) if child is not None else None
+        if target is not None and (follow_last or pending):
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None
+            if target.startswith("/"):
+                names.clear()
+                del nodes[1:]
+            pending.extend(part for part in target.split("/")[::-1] if part and part != ".")
+            continue
+        names.append(part)
+        nodes.append(child)
+    return "/" + "/".join(names)
 
 
 # What makes a path climb in a fragment an input left after the code transformed it; a naive
@@ -413,6 +537,14 @@ FRAGMENTS = Family("path", ("..",), removed=("../", "..\\"))
 
 
 def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rules) -> Finding | None:
+    for item in inputs.view(parsable):
+        for form in parsed_forms(item.value):
+            if form in path:
+                parser = "file-url" if item.value[:5].lower() == "file:" else "glob"
+                transform = f"{item.transform}+{parser}" if item.transform else parser
+                finding = _judge_occurrences(path, Input(item.location, form, transform))
+                if finding:
+                    return finding
     for item in _climbing(path, inputs):
         if item.value in path:
             finding = _judge_occurrences(path, item)
@@ -425,18 +557,156 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                 finding = _judge_occurrences(path, Input(item.location, slashed, transform))
                 if finding:
                     return finding
+    if ".." not in path:  # the code may have normalised the path the input made climb
+        for item in inputs.view(relevant):
+            landing = landing_of(item.value)
+            if landing is not None and _lands_in(path, landing):
+                return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                               f"input from {item.describe()} made the path climb before the code "
+                               "normalised it", item, path)
     if _sensitive(forms, rules):
         for item in inputs.occurring_in(path, _any):
-            start, count = path.find(item.value), 0
-            while start != -1 and count < MAX_OCCURRENCES:  # each look costs a pass over the path
-                count += 1
-                neutral = absolute(path[:start] + _PLACEHOLDER + path[start + len(item.value):])
-                if not _sensitive(_forms(neutral), rules):
-                    return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
-                                   f"input from {item.describe()} brings the path to a sensitive location",
-                                   item, forms[-1])
-                start = path.find(item.value, start + 1)
+            finding = _chooses_location(path, forms, item, rules)
+            if finding:
+                return finding
     return None
+
+
+@cache
+def _wildcards() -> re.Pattern[str]:
+    return re.compile(r"[*?[\]]")
+
+
+def parsable(value: str) -> bool:
+    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb."""
+    return value[:5].lower() == "file:" or (".." in value and _wildcards().search(value) is not None)
+
+
+def parsed_forms(value: str) -> list[str]:
+    """The paths a parser reads out of ``value``.
+
+    ``urlparse("file:///etc/passwd").path`` (and ``url2pathname``) is ``/etc/passwd``, with the host
+    (``localhost``, or any name: a local file is meant) dropped, as are the query and fragment. A glob
+    pattern (``../*``, ``../../var/task/*.py``) names no file itself: ``glob`` returns paths that keep
+    its literal pieces (``/tmp/uploads/../secret.txt``), so the pieces that climb are what the path
+    holds. A literal ``..`` is needed: glob's wildcards never match ``..``.
+    """
+    forms = []
+    if value[:5].lower() == "file:":
+        rest = value[5:]
+        if rest.startswith("//"):
+            host_and_path = rest[2:]
+            cut = host_and_path.find("/")
+            rest = host_and_path[cut:] if cut != -1 else ""
+        for end in "?#":
+            rest = rest.partition(end)[0]
+        if rest:
+            forms.append(rest)
+    if ".." in value:
+        pieces = 0
+        for piece in _wildcards().split(value):  # a bounded number kept: each is one pass over the path
+            piece = piece.rstrip("/")
+            if ".." in piece and piece != value and piece not in forms:
+                forms.append(piece)
+                pieces += 1
+                if pieces == MAX_OCCURRENCES:
+                    break
+    return forms
+
+
+def landing_of(value: str) -> str | None:
+    """Where an input that climbs lands once the code normalised the path: the input, normalised,
+    after its leading ``..`` segments (``../../var/task/app.py``: ``var/task/app.py``); None when it
+    does not climb (``sub/../a.txt``) or names no file below where it climbed to.
+
+    ``abspath``, ``normpath``, ``realpath`` and ``Path.resolve`` all erase the ``..`` that made the
+    path climb, and with it the input's text: only this landing is left to correlate. A prefix check
+    without a trailing separator (``full.startswith("/tmp/uploads")``) lets ``../uploads-x/a`` through
+    to ``/tmp/uploads-x/a``; it lands there all the same.
+    """
+    if ".." not in value:
+        return None
+    kept: list[str] = []
+    climbed = False
+    for segment in value.replace("\\", "/").split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+            else:
+                climbed = True  # above where the input starts (for "/../x", above the root)
+        elif segment and segment != ".":
+            kept.append(segment)
+    return "/".join(kept) if climbed and kept else None
+
+
+def _lands_in(path: str, landing: str) -> bool:
+    """Whether ``landing`` is in ``path`` as whole segments, up to the end or a suffix the code added."""
+    start = path.find(landing)
+    looks = 0
+    while start != -1 and looks < MAX_OCCURRENCES:
+        looks += 1
+        end = start + len(landing)
+        if start > 0 and path[start - 1] == "/" and (end == len(path) or path[end] in "/."):
+            return True
+        start = path.find(landing, start + 1)
+    return False
+
+
+def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rules) -> Finding | None:
+    """Whether an occurrence of ``item`` brings ``path`` into the sensitive location it lies in.
+
+    An occurrence chooses the location when, replaced by a neutral name, the path would not be
+    sensitive. Not every occurrence of the input's text is where the input landed, though:
+    ``?lang=ar`` occurs in ``/var/task/locales/ar.json`` twice, once inside the code's own ``var``.
+    So an occurrence is judged only where an input can land and choose: starting a segment, and, for
+    an input without ``/``, as the whole last segment, the file itself (``/proc/self/`` + ``environ``).
+    A piece of a name the code wrote (``ar`` in ``var``, ``ta`` in ``task``) or a whole directory with
+    more path below it (``?topic=task`` in ``/var/task/docs/todo.md``) is the code's own path. The
+    price: code that lets an input name a top directory (``f"/{x}/python/lib.py"`` with ``x=opt``)
+    is not flagged by this rule (an input with ``/`` or ``..`` in it still is). An input
+    starting with ``/`` (a route such as ``/static/app.js`` mirrored under ``/var/task``) is a path
+    below the code's directory: its separators stay, only its names are replaced, and its ``..``
+    may not leave the folder it named first (``/static/../app.py`` reads the function's source).
+    """
+    value = item.value
+    core = value.strip("/")
+    if not core:
+        return None
+    lead = len(value) - len(value.lstrip("/"))
+    trail = len(value) - len(value.rstrip("/"))
+    one_segment = "/" not in core
+    start, count = path.find(value), 0
+    while start != -1 and count < MAX_OCCURRENCES:  # each look costs a pass over the path
+        count += 1
+        end = start + len(value)
+        judged = lead or start == 0 or path[start - 1] == "/"
+        if one_segment:
+            judged = judged and not path[end:].strip("/")
+        if judged:
+            if lead and ".." in core:
+                folder = _mirrored_folder(path, start, value)
+                if folder is not None:
+                    return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                                   f"input from {item.describe()} makes the path climb out of {folder}",
+                                   item, forms[-1])
+            neutral = absolute(path[:start + lead] + _PLACEHOLDER + path[end - trail:])
+            if not _sensitive(_forms(neutral), rules):
+                return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                               f"input from {item.describe()} brings the path to a sensitive location",
+                               item, forms[-1])
+        start = path.find(value, start + 1)
+    return None
+
+
+def _mirrored_folder(path: str, start: int, value: str) -> str | None:
+    """The folder a route-like input names first (``/var/task`` + ``/static``), when the path,
+    normalised, leaves it; else None."""
+    first = value.lstrip("/").split("/", 1)[0]
+    named = path[:start] if first in ("", ".", "..") else path[:start] + "/" + first
+    folder = absolute(named or "/")
+    if _within(absolute(path), folder):
+        return None
+    return folder
 
 
 def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
@@ -510,6 +780,27 @@ def _climbs(path: str, start: int, backslashes: bool) -> str | None:
     if resolved == base or resolved.startswith(base.rstrip("/") + "/"):
         return None
     return base
+
+
+def _member_written(path: str, names: tuple[str, ...]) -> Finding | None:
+    """A climbing archive member name in ``path``: the code's own extraction loop
+    (``open(os.path.join(dest, info.filename), "wb")``) writes it outside ``dest``. Its name comes
+    from the archive's bytes, an input not seen as text: the same traversal rules apply to it."""
+    for name in names:
+        finding = None
+        if name in path:
+            finding = _judge_occurrences(path, Input("archive member", name))
+        elif "\\" in name and name.replace("\\", "/") in path:
+            finding = _judge_occurrences(path, Input("archive member", name.replace("\\", "/")))
+        elif ".." not in path:
+            landing = landing_of(name.replace("\\", "/"))
+            if landing is not None and _lands_in(path, landing):
+                finding = Finding(AttackKind.FILE_ACCESS, "file.traversal", "", None, path)
+        if finding is not None:
+            return Finding(AttackKind.FILE_ACCESS, "file.archive-slip",
+                           f"archive member {name!r}, written by the code's own loop, lands outside the "
+                           "directory it chose", None, path)
+    return None
 
 
 def _archive_escape(root: str, member: Member, target: str) -> Finding | None:

@@ -1,4 +1,5 @@
-"""File sinks: open, os.open, pathlib, directory listing, shutil, remove/rename, archive extraction.
+"""File sinks: open, io.FileIO, os.open, pathlib, directory listing, shutil, remove/rename, links,
+archive extraction.
 
 ``builtins.open`` and ``io.open`` (one function) are replaced by a plain
 function whose no-invocation path is one context lookup; the Python runtime's
@@ -88,7 +89,7 @@ def check_path(context: RequestContext, sink: str, value: Any, write: bool | str
         return
     if type(write) is not bool:
         write = _is_write(write)
-    inspect(KIND, sink, FileAccess(path, write), argument=path, context=context)
+    inspect(KIND, sink, FileAccess(path, write, names=gate.archive_names), argument=path, context=context)
 
 
 def _gate(context: RequestContext) -> Gate | Literal[False]:
@@ -130,6 +131,73 @@ class Open(Instrumentor):
             self.replace(io, "open", open)
 
 
+class FileIO(Instrumentor):
+    """``io.FileIO``, the raw file ``open`` builds on, opened directly: a subclass that checks the path
+    first, which ``isinstance`` and ``issubclass`` take for the original class."""
+
+    module = "io"
+
+    def patch(self, module: Any) -> None:
+        self.replace(module, "FileIO", _checked_file_io(module.FileIO))
+
+
+def _checked_file_io(original: type) -> type:
+    from abc import ABCMeta  # loaded with io; a subclass mixing in io.RawIOBase (ABCMeta) has no metaclass conflict
+
+    class SameAsOriginal(ABCMeta):
+        def __instancecheck__(cls, instance: Any) -> bool:
+            return isinstance(instance, original)
+
+        def __subclasscheck__(cls, subclass: type) -> bool:
+            return issubclass(subclass, original)
+
+    class CheckedFileIO(original, metaclass=SameAsOriginal):
+        __doc__ = original.__doc__
+
+        def __init__(self, file: Any, mode: str = "r", closefd: bool = True, opener: Any = None) -> None:
+            context = current()
+            if context is not None and not _inside.get():
+                check_path(context, "io.FileIO", file, mode)
+            super().__init__(file, mode, closefd, opener)
+
+    CheckedFileIO.__module__ = original.__module__
+    CheckedFileIO.__name__ = CheckedFileIO.__qualname__ = original.__name__
+    return CheckedFileIO
+
+
+class BoundOpen(Instrumentor):
+    """A module that bound ``builtins.open`` by value when it was imported (``bz2``'s
+    ``_builtin_open``): imported before instrumentation, it holds the unpatched built-in."""
+
+    module = "bz2"
+
+    def patch(self, module: Any) -> None:
+        original = getattr(module, "_builtin_open", None)
+        if original is None or hasattr(original, "__wrapped__"):  # absent, or our open (imported after us)
+            return
+        sink = f"{self.module}.open"
+
+        def bound_open(file, mode="r", *args, **kwargs):
+            context = current()
+            if context is not None and not _inside.get():
+                check_path(context, sink, file, mode)
+            return original(file, mode, *args, **kwargs)
+
+        bound_open.__wrapped__ = original  # type: ignore[attr-defined]
+        self.replace(module, "_builtin_open", bound_open)
+
+    def patched_functions(self) -> dict[int, tuple[Any, Any]]:
+        return {}  # names bound to the built-in open elsewhere are the Open instrumentor's to rebind
+
+
+class BoundOpenLzma(BoundOpen):
+    module = "lzma"
+
+
+class BoundOpenGzip(BoundOpen):
+    module = "gzip"
+
+
 class OSFiles(Instrumentor):
     module = "os"
 
@@ -151,6 +219,8 @@ class OSFiles(Instrumentor):
             self.wrap(module, name, _paths_sink(f"os.{name}", _first_written))
         for name in ("rename", "replace"):
             self.wrap(module, name, _paths_sink(f"os.{name}", _both_written))
+        self.wrap(module, "symlink", _paths_sink("os.symlink", _symlinked))
+        self.wrap(module, "link", _paths_sink("os.link", _hard_linked))
 
 
 def _listing(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
@@ -166,6 +236,24 @@ def _both_written(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None
     src = args[0] if args else kwargs["src"]
     dst = args[1] if len(args) > 1 else kwargs["dst"]
     return [(src, True, kwargs.get("src_dir_fd")), (dst, True, kwargs.get("dst_dir_fd"))]
+
+
+def _symlinked(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    """A symlink's target, judged as a read through the link, relative to the link's directory; the link
+    itself as a write. Planting ``/tmp/x -> /proc/self/environ`` is refused here: paths outside ``/proc``
+    and ``/dev`` are not resolved through links when they are opened."""
+    target = args[0] if args else kwargs["src"]
+    link = args[1] if len(args) > 1 else kwargs["dst"]
+    target_text, link_text = path_text(target), path_text(link)
+    if target_text is not None and link_text is not None and not target_text.startswith("/"):
+        target = os.path.join(os.path.dirname(link_text), target_text)
+    return [(target, False, None), (link, True, kwargs.get("dir_fd"))]
+
+
+def _hard_linked(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
+    src = args[0] if args else kwargs["src"]
+    dst = args[1] if len(args) > 1 else kwargs["dst"]
+    return [(src, False, kwargs.get("src_dir_fd")), (dst, True, kwargs.get("dst_dir_fd"))]
 
 
 def _read_then_write(args: tuple, kwargs: dict) -> list[tuple[Any, bool, int | None]]:
@@ -286,12 +374,42 @@ def _tar_extractall(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[
     return root or os.getcwd(), [_tar_member(archive, m) for m in chosen]
 
 
+@failsafe(KIND)
+def _members_read(context: RequestContext, names: list[str]) -> None:
+    gate = context.files
+    if gate is None:
+        gate = _gate(context)
+    if gate is not False:
+        for name in names:
+            gate.read_member(name)
+
+
+def _zip_contents_read(wrapped, instance, args, kwargs):
+    """After a ZipFile read its central directory: remember the names that climb, for the code's
+    own extraction loop (``for info in archive.infolist(): open(join(dest, info.filename), "wb")``)."""
+    result = wrapped(*args, **kwargs)
+    context = current()
+    if context is not None:
+        _members_read(context, [info.filename for info in getattr(instance, "filelist", ())])
+    return result
+
+
+def _tar_member_read(wrapped, instance, args, kwargs):
+    """After a TarFile read one more member (iteration, ``getmembers``): remember its name if it climbs."""
+    info = wrapped(*args, **kwargs)
+    context = current()
+    if context is not None and info is not None:
+        _members_read(context, [info.name])
+    return info
+
+
 class Zipfile(Instrumentor):
     module = "zipfile"
 
     def patch(self, module: Any) -> None:
         self.wrap(module.ZipFile, "extract", _extraction_sink("zipfile.ZipFile.extract", _zip_extract))
         self.wrap(module.ZipFile, "extractall", _extraction_sink("zipfile.ZipFile.extractall", _zip_extractall))
+        self.wrap(module.ZipFile, "_RealGetContents", _zip_contents_read)
 
 
 class Tarfile(Instrumentor):
@@ -300,6 +418,8 @@ class Tarfile(Instrumentor):
     def patch(self, module: Any) -> None:
         self.wrap(module.TarFile, "extract", _extraction_sink("tarfile.TarFile.extract", _tar_extract))
         self.wrap(module.TarFile, "extractall", _extraction_sink("tarfile.TarFile.extractall", _tar_extractall))
+        self.wrap(module.TarFile, "next", _tar_member_read)
 
 
-INSTRUMENTORS = [Open, OSFiles, Pathlib, Shutil, Zipfile, Tarfile]
+INSTRUMENTORS = [Open, FileIO, BoundOpen, BoundOpenLzma, BoundOpenGzip, OSFiles, Pathlib, Shutil, Zipfile,
+                 Tarfile]
