@@ -302,12 +302,14 @@ class Gate:
 
     def _landings(self) -> tuple[str, ...]:
         """Where the invocation's climbing inputs and archive member names land in a normalised path."""
-        values = [item.value for item in self.inputs.view(relevant)]
+        # The values alone (not ``view``, which walks the event for locations: 0.27 s on a 1 MB body).
+        every = self.inputs.values
+        values = list(filter(relevant, every))
         values += [name.replace("\\", "/") for name in self.archive_names]
         found = (landing_of(value) for value in values)
         self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
-        self.parsed = tuple(dict.fromkeys(form for item in self.inputs.view(parsable)
-                                          for form in parsed_forms(item.value)))
+        self.parsed = tuple(dict.fromkeys(form for value in filter(parsable, every)
+                                          for form in parsed_forms(value)))
         return landings
 
     def clear(self, path: str) -> bool:
