@@ -216,3 +216,55 @@ def test_ordinary_outbound_requests_pass(collector: LocalServer, records) -> Non
 
     assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
     assert len(collector.requests) == 1 and records.detections() == []
+
+
+# ---------------------------------------------------------------- the local secrets extension
+
+@pytest.mark.parametrize("client", ["requests", "urllib", "http.client"])
+def test_calls_to_the_parameters_and_secrets_extension_pass(client: str, collector: LocalServer, records,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension authenticates the function by its session token: that header, to that port, is its use."""
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(collector.port))
+    token = os.environ["AWS_SESSION_TOKEN"]
+    headers = {"X-Aws-Parameters-Secrets-Token": token}
+    url = f"http://localhost:{collector.port}/secretsmanager/get?secretId=db-password"
+
+    @protect(mode="block")
+    def handler(event, context):
+        if client == "requests":
+            body = requests.get(url, headers=headers, timeout=TIMEOUT).content
+        elif client == "urllib":
+            body = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT).read()
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=TIMEOUT)
+            connection.request("GET", "/systemsmanager/parameters/get?name=%2Fapp%2Fflag", headers=headers)
+            body = connection.getresponse().read()
+        return {"statusCode": 200, "body": body.decode()}
+
+    assert handler(apigw_v1_event(), LambdaContext()) == {"statusCode": 200, "body": "thanks"}
+    [request] = collector.requests
+    assert request["headers"]["X-Aws-Parameters-Secrets-Token"] == token
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("how", ["other port", "other header", "in the path", "secret key"])
+def test_the_extension_header_elsewhere_is_still_exfiltration(how: str, collector: LocalServer, records,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(collector.port + 1 if how == "other port"
+                                                                      else collector.port))
+    token = os.environ["AWS_SESSION_TOKEN"]
+    value = os.environ["AWS_SECRET_ACCESS_KEY"] if how == "secret key" else token
+    name = "X-Debug" if how == "other header" else "X-Aws-Parameters-Secrets-Token"
+    query = urlencode({"t": token}) if how == "in the path" else "secretId=db"
+
+    @protect(mode="block")
+    def handler(event, context):
+        requests.get(f"http://127.0.0.1:{collector.port}/secretsmanager/get?{query}", headers={name: value},
+                     timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.outbound"
+    assert_no_secret_in(json.dumps(records.all()))

@@ -138,3 +138,53 @@ def test_clean_or_invalid_base64_bodies_pass() -> None:
     assert detect(Payload((("body", base64.b64encode(NOISE * 4).decode(), "base64"),)), NO_INPUTS,
                   OPTIONS) is None
     assert detect(Payload((("body", "not base64 at all!", "base64"),)), NO_INPUTS, OPTIONS) is None
+
+
+# ---------------------------------------------------------------- the local secrets extension
+
+def _extension_request(headers: str, host: str = "localhost", port: int | None = 2773,
+                       path: str = "/secretsmanager/get?secretId=db") -> Payload:
+    return Payload((("request line", f"GET {path}"), ("headers", headers)), outbound=True, host=host, port=port)
+
+
+@pytest.mark.parametrize("host, port, headers", [
+    ("localhost", 2773, "X-Aws-Parameters-Secrets-Token: {token}"),
+    ("127.0.0.1", 2773, "Accept: */*\r\nX-Aws-Parameters-Secrets-Token: {token}\r\nConnection: close"),
+    ("127.0.0.1", 2773, "x-aws-parameters-secrets-token:{token}"),
+    ("::1", 2773, "X-Vault-Token: {token}"),
+    ("LOCALHOST.", 2773, "User-Agent: x\r\nX-Aws-Parameters-Secrets-Token: {token}"),
+])
+def test_the_session_token_in_the_extension_header_to_the_extension_passes(host, port, headers) -> None:
+    payload = _extension_request(headers.format(token=token()), host, port)
+    assert detect(payload, NO_INPUTS, OPTIONS) is None
+
+
+@pytest.mark.parametrize("host, port, headers, path", [
+    ("collector.example", 2773, "X-Aws-Parameters-Secrets-Token: {token}", "/"),   # another host
+    ("10.0.0.5", 2773, "X-Aws-Parameters-Secrets-Token: {token}", "/"),            # not loopback
+    ("localhost.evil.example", 2773, "X-Aws-Parameters-Secrets-Token: {token}", "/"),
+    ("127.0.0.1", 8080, "X-Aws-Parameters-Secrets-Token: {token}", "/"),           # another local port
+    ("127.0.0.1", None, "X-Aws-Parameters-Secrets-Token: {token}", "/"),           # through a proxy
+    ("localhost", 2773, "X-Debug: {token}", "/"),                                  # another header
+    ("localhost", 2773, "X-Forward-X-Aws-Parameters-Secrets-Token: {token}", "/"),
+    ("localhost", 2773, "X-Aws-Parameters-Secrets-Token: {token}-suffix", "/"),     # more than the token
+    ("localhost", 2773, "X-Aws-Parameters-Secrets-Token: {token}", "/x?t={token}"),  # also in the path
+    ("localhost", 2773, "X-Aws-Parameters-Secrets-Token: {secret}", "/"),          # the secret key
+])
+def test_the_extension_exemption_is_only_the_token_header_to_the_extension(host, port, headers, path) -> None:
+    text = headers.format(token=token(), secret=secret())
+    payload = _extension_request(text, host, port, path.format(token=token()))
+    finding = detect(payload, NO_INPUTS, OPTIONS)
+    assert finding is not None and finding.rule == "credential_exfiltration.outbound"
+
+
+def test_the_extension_port_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = f"X-Aws-Parameters-Secrets-Token: {token()}"
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2999")
+    assert detect(_extension_request(headers, port=2999), NO_INPUTS, OPTIONS) is None
+    assert detect(_extension_request(headers, port=2773), NO_INPUTS, OPTIONS) is None  # the agent's default
+    assert detect(_extension_request(headers, port=3000), NO_INPUTS, OPTIONS) is not None
+
+
+def test_the_extension_header_in_a_response_is_still_a_leak() -> None:
+    assert response(f"X-Aws-Parameters-Secrets-Token: {token()}") is not None

@@ -17,6 +17,16 @@ presigned URL (which handlers routinely return). Without the secret key it
 cannot sign anything, so occurrences right after that name are not counted,
 unless the secret key travels with them. Requests to AWS endpoints are not
 checked at all: signing them is what the credentials are for.
+
+The session token is also how a function proves itself to the AWS Parameters
+and Secrets Lambda Extension and the AWS Secrets Manager Agent: a request to
+``localhost`` on their port (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``,
+default 2773) carries it in ``X-Aws-Parameters-Secrets-Token`` (the agent also
+takes ``X-Vault-Token``). The token never leaves the sandbox there, so that
+header of a request to that port of a loopback address is a legitimate place
+too; the same token anywhere else in that request (its path, its body), or the
+secret key, is still exfiltration, and so is that header sent to any other
+host or port.
 """
 from __future__ import annotations
 
@@ -44,13 +54,18 @@ DECODE_FREELY = 65536  # base64 bodies up to this size are simply decoded
 _SIGV4_PREFIXES = ("x-amz-security-token=", "x-amz-security-token: ", "x-amz-security-token:",
                    '"x-amz-security-token": "', '"x-amz-security-token":"')
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_EXTENSION_PREFIXES = ("\nx-aws-parameters-secrets-token: ", "\nx-aws-parameters-secrets-token:",
+                       "\nx-vault-token: ", "\nx-vault-token:")
+EXTENSION_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+DEFAULT_EXTENSION_PORT = 2773
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "::1", "0:0:0:0:0:0:0:1"})
 
 
-class Payload(namedtuple("Payload", "parts outbound host", defaults=(False, ""))):
+class Payload(namedtuple("Payload", "parts outbound host port", defaults=(False, "", None))):
     """What is about to leave: ``parts``, named pieces of text or bytes (``(name, content)``, or
     ``(name, text, "base64")`` for a base64 body, judged on what it decodes to); ``outbound``
-    True for an HTTP request the function sends (else the handler's response); ``host`` that
-    request's destination."""
+    True for an HTTP request the function sends (else the handler's response); ``host`` and
+    ``port`` that request's destination."""
 
     __slots__ = ()
 
@@ -137,6 +152,26 @@ def is_aws_endpoint(host: str) -> bool:
     return host == "amazonaws.com" or host.endswith(_AWS_SUFFIXES)
 
 
+def _extension_ports() -> tuple[int, ...]:
+    configured = os.environ.get(EXTENSION_PORT, "").strip()
+    if configured.isdigit() and int(configured) != DEFAULT_EXTENSION_PORT:
+        return DEFAULT_EXTENSION_PORT, int(configured)
+    return (DEFAULT_EXTENSION_PORT,)
+
+
+def is_local_secrets_extension(host: str, port: object) -> bool:
+    """A request to the Parameters and Secrets extension (or the Secrets Manager Agent) in this sandbox.
+
+    Loopback only: ``localhost`` or an address in 127.0.0.0/8 or ``::1``, never a name that merely
+    resolves there (the request goes wherever the resolver says, and it says it per call).
+    """
+    host = host.strip().strip("[]").rstrip(".").lower()
+    parts = host.split(".")
+    loopback = host in _LOOPBACK_NAMES or (
+        len(parts) == 4 and parts[0] == "127" and all(part.isdigit() and int(part) < 256 for part in parts))
+    return loopback and isinstance(port, int) and port in _extension_ports()
+
+
 def _as_text(content: str | bytes) -> str:
     if isinstance(content, str):
         return content
@@ -146,6 +181,15 @@ def _as_text(content: str | bytes) -> str:
 def _signed_position(text: str, index: int) -> bool:
     before = text[max(0, index - 32):index].lower()
     return before.endswith(_SIGV4_PREFIXES)
+
+
+def _extension_header(text: str, index: int, length: int) -> bool:
+    """The whole value of a token header the local secrets extension reads (``text`` holds header lines)."""
+    before = ("\n" + text[max(0, index - 40):index]).lower()
+    if not before.endswith(_EXTENSION_PREFIXES):
+        return False
+    end = index + length
+    return text[end:end + 2] in ("\r\n", "") or text[end:end + 1] == "\n"
 
 
 def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
@@ -176,8 +220,12 @@ def _decoded(text: str, secrets: tuple[_Secret, ...]) -> str | None:
         return None
 
 
-def scan(parts: tuple) -> list[tuple[str, str, str, bool]]:
-    """(secret name, part name, form name, in a SigV4 position) of every own credential found."""
+def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, bool]]:
+    """(secret name, part name, form name, in a legitimate position) of every own credential found.
+
+    ``extension``: the request goes to the local secrets extension, whose token headers are
+    legitimate positions of the session token (only in the request's headers).
+    """
     secrets = own_secrets()
     if not secrets:
         return []
@@ -196,9 +244,11 @@ def scan(parts: tuple) -> list[tuple[str, str, str, bool]]:
         for secret in secrets:
             if secret.anchor and secret.anchor not in text:
                 continue  # the one substring search a clean part costs
+            in_headers = extension and (part_name == "headers" or part_name.startswith("request to "))
             for form_name, index in _occurrences(text, secret):
-                found.append((secret.name, part_name, form_name,
-                              secret.sigv4 and _signed_position(text, index)))
+                legitimate = secret.sigv4 and (_signed_position(text, index) or (
+                    in_headers and form_name == "as is" and _extension_header(text, index, len(secret.forms[0][1]))))
+                found.append((secret.name, part_name, form_name, legitimate))
     return found
 
 
@@ -214,6 +264,8 @@ def detect(payload: Payload, inputs: Inputs | None, options: Mapping[str, Any]) 
     if payload.outbound and (not options.get("outbound", True) or is_aws_endpoint(payload.host)):
         return None
     found = scan(payload.parts)
+    if found and payload.outbound and is_local_secrets_extension(payload.host, payload.port):
+        found = scan(payload.parts, extension=True)  # a request that holds a credential: the rare case pays
     if not found:
         return None
     secret_key_found = any(name == SECRET_KEY for name, *_ in found)

@@ -410,7 +410,9 @@ def _needs_outbound_check(context: RequestContext, host: str) -> bool:
 def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> None:
     _, credentials = _modules()
     host, port = _connection_host(connection)
-    inspect(EXFILTRATION, sink, credentials.Payload(parts, True, host), argument=f"{size} bytes to {host}:{port}",
+    tunnelled = bool(getattr(connection, "_tunnel_host", None))  # the peer is a proxy, not the destination
+    payload = credentials.Payload(parts, True, host, None if tunnelled else port)
+    inspect(EXFILTRATION, sink, payload, argument=f"{size} bytes to {host}:{port}",
             uses_inputs=False, context=context)
 
 
