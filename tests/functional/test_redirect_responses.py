@@ -198,3 +198,61 @@ def test_lambda_edge_same_site_redirect_passes_unchanged(target: str, records) -
     assert reply == {"status": "302", "statusDescription": "Found",
                      "headers": {"location": [{"key": "Location", "value": target}]}}
     assert records.detections() == []
+
+
+# ---------------------------------------------------------------- the site's subdomains, the Host header's claim
+
+def host_redirector(**options):
+    """A handler that builds an absolute redirect from the Host header, as many frameworks do."""
+    @protect(policy={"mode": "block", "protections": {"open_redirect": {"mode": "block", **options}}})
+    def handler(event, context):
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        return {"statusCode": 302, "headers": {"Location": f"https://{headers['host']}/login"}}
+    return handler
+
+
+@pytest.mark.parametrize("make", [alb_event, function_url_event])
+def test_a_redirect_built_from_a_spoofed_host_header_is_blocked(make, records) -> None:
+    reply = host_redirector()(make(headers={"host": "evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 403 and "Location" not in reply.get("headers", {})
+    [record] = records.detections()
+    assert record["input"]["location"] == "header.host"
+
+
+def test_a_host_header_redirect_passes_where_the_site_is_known(records) -> None:
+    event = alb_event(headers={"host": HOST})
+    reply = host_redirector(allow_domains=["example.com"])(event, LambdaContext())
+    assert reply == {"statusCode": 302, "headers": {"Location": f"https://{HOST}/login"}}
+    url_event = function_url_event()
+    url_event["headers"]["host"] = url_event["requestContext"]["domainName"]  # what a Function URL receives
+    assert host_redirector()(url_event, LambdaContext())["statusCode"] == 302
+    assert host_redirector()(apigw_v1_event(headers={"host": HOST}), LambdaContext())["statusCode"] == 302
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("target", [f"https://{HOST}/welcome", f"https://www.{HOST}/x", "/account"])
+def test_behind_an_alb_other_inputs_may_still_name_the_claimed_host(target: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):  # an ALB passes the query string as sent, percent-encoded
+        return {"statusCode": 302, "headers": {"Location": unquote(event["queryStringParameters"]["next"])}}
+
+    reply = handler(alb_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == target
+    assert records.detections() == []
+    spoofed = handler(alb_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
+    assert spoofed["statusCode"] == 403
+
+
+@pytest.mark.parametrize("target", ["https://www.app.example.com/home", "//eu.app.example.com/x"])
+def test_subdomains_of_the_request_host_pass(target: str, records) -> None:
+    reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == target
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("target", ["https://example.com/", "https://evilapp.example.com/",
+                                    "https://other.example.com/"])
+def test_parents_and_siblings_of_the_request_host_are_blocked(target: str, records) -> None:
+    reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert len(records.detections()) == 1

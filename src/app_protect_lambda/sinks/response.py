@@ -12,6 +12,7 @@ from functools import cache
 
 from ..findings import AttackKind
 from ..guard import active, inspect
+from ..sources.kinds import ALB, FUNCTION_URL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ..context import RequestContext
 
 MAX_DEPTH = 16
+_CLAIMED_HOST_KINDS = frozenset({ALB, FUNCTION_URL})
 
 @cache
 def _payload() -> type:
@@ -51,9 +53,9 @@ def check_redirect(context: RequestContext, where: str, response: Any) -> None:
     if isinstance(response, dict) and active(context, AttackKind.OPEN_REDIRECT):
         locations = redirect_locations(response)
         if locations:
-            sites = _site_hosts(context)
+            sites, claimed = _site_hosts(context)
             for location in locations:
-                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", _redirect()(location, sites),
+                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", _redirect()(location, sites, claimed),
                         argument=location, context=context)
 
 
@@ -155,11 +157,19 @@ def redirect_locations(response: dict) -> list[str]:
     return locations
 
 
-def _site_hosts(context: RequestContext) -> tuple[str, ...]:
+def _site_hosts(context: RequestContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The request's own hosts, and those only its client claims (see ``detectors.open_redirect``).
+
+    ``requestContext.domainName`` is where API Gateway and Function URLs received the request. The
+    Host header is the site's own where the trigger routes on it; an ALB forwards any Host to its
+    default rule, and a Function URL reports its domain itself, so there the Host is a claim.
+    """
     request = context.request
-    hosts = [request.header("host") or ""]
+    host = request.header("host") or ""
     event = request.event if isinstance(request.event, dict) else {}
     request_context = event.get("requestContext")
-    if isinstance(request_context, dict) and isinstance(request_context.get("domainName"), str):
-        hosts.append(request_context["domainName"])
-    return tuple(host for host in hosts if host)
+    domain = request_context.get("domainName") if isinstance(request_context, dict) else None
+    sites = (domain,) if isinstance(domain, str) and domain else ()
+    if request.kind in _CLAIMED_HOST_KINDS:
+        return sites, (host,) if host else ()
+    return ((*sites, host) if host else sites), ()
