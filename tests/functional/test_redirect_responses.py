@@ -256,3 +256,68 @@ def test_parents_and_siblings_of_the_request_host_are_blocked(target: str, recor
     reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
     assert reply["statusCode"] == 403
     assert len(records.detections()) == 1
+
+
+# ---------------------------------------------------------------- Refresh headers and meta refresh
+
+def refresher(how: str):
+    """A page that sends the browser on to ``next`` after a moment, by a header or by a meta tag."""
+    @protect(mode="block")
+    def handler(event, context):
+        if "Records" in event:
+            target = parse_qs(event["Records"][0]["cf"]["request"]["querystring"])["next"][0]
+        else:
+            target = (event.get("queryStringParameters") or {}).get("next") or "/"
+        if how == "header":
+            return {"statusCode": 200, "headers": {"Refresh": f"3; url={target}"}, "body": "Signed out."}
+        if how == "edge":
+            return {"status": "200", "headers": {"refresh": [{"key": "Refresh", "value": f"0;URL='{target}'"}]}}
+        from html import escape
+
+        page = (f'<html><head><meta http-equiv="Refresh" content="0; url={escape(target)}"></head>'
+                "<body>Redirecting...</body></html>")
+        if how == "base64 html":
+            return {"statusCode": 200, "headers": {"Content-Type": "text/html; charset=utf-8"},
+                    "body": base64.b64encode(page.encode()).decode(), "isBase64Encoded": True}
+        return {"statusCode": 200, "headers": {"content-type": "text/html"}, "body": page}
+    return handler
+
+
+HOWS = ["header", "edge", "html", "base64 html"]
+
+
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example", "javascript:alert(1)",
+                                    "https://app.example.com@evil.example/"])
+def test_a_refresh_to_an_input_chosen_site_is_blocked(how: str, target: str, records) -> None:
+    make = edge_event if how == "edge" else apigw_v1_event
+    event = make(query={"next": target}, headers={"host": HOST})
+    reply = refresher(how)(event, LambdaContext())
+    assert reply.get("statusCode", reply.get("status")) in (403, "403")
+    assert "evil.example" not in json.dumps(reply) and "javascript" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["protection"] == "open_redirect"
+    assert record["sink"]["name"] in ("response.headers.Refresh", "response.body (meta refresh)")
+
+
+@pytest.mark.parametrize("how", ["header", "html", "base64 html"])
+@pytest.mark.parametrize("target", ["/account", "/search?q=https://evil.example&x=1", f"https://{HOST}/home",
+                                    "https://www.app.example.com/"])
+def test_a_refresh_within_the_site_passes_unchanged(how: str, target: str, records) -> None:
+    reply = refresher(how)(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 200
+    assert records.detections() == []
+
+
+def test_pages_that_only_mention_refresh_pass(records) -> None:
+    body = ('<html><head><meta http-equiv="refresh" content="30"></head><body><a href="{next}">go</a>'
+            "<code>&lt;meta http-equiv=&quot;refresh&quot; content=&quot;0;url=//evil.example&quot;&gt;</code></body>")
+
+    @protect(mode="block")
+    def handler(event, context):
+        link = event["queryStringParameters"]["next"]
+        return {"statusCode": 200, "headers": {"Content-Type": "text/html", "Refresh": "60"},
+                "body": body.format(next=link)}
+
+    reply = handler(apigw_v1_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 200 and records.detections() == []

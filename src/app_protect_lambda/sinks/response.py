@@ -4,7 +4,8 @@ In block mode a finding raises AttackBlocked, which the decorator turns into the
 403 (or RequestBlocked for non-HTTP events); in report mode the response leaves
 unchanged. The credential check needs no input, so it asks the guard with
 ``uses_inputs=False``: otherwise every invocation would flatten its event just
-to be told that. The open-redirect check only runs on a 3xx with a Location.
+to be told that. The open-redirect check judges the Location of a 3xx, and on any status a
+``Refresh`` header and the meta refresh of an HTML body (``detectors.refresh``).
 """
 from __future__ import annotations
 
@@ -49,13 +50,15 @@ def check_credentials(context: RequestContext, where: str, response: Any) -> Non
 
 
 def check_redirect(context: RequestContext, where: str, response: Any) -> None:
-    """A redirect goes only where the site itself, or the policy, allows."""
+    """A redirect (a 3xx Location, a Refresh header, an HTML meta refresh) goes only where the site
+    itself, or the policy, allows."""
     if isinstance(response, dict) and active(context, AttackKind.OPEN_REDIRECT):
-        locations = redirect_locations(response)
-        if locations:
+        targets = [("response.headers.Location", location) for location in redirect_locations(response)]
+        targets += refresh_targets(response)
+        if targets:
             sites, claimed = _site_hosts(context)
-            for location in locations:
-                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", _redirect()(location, sites, claimed),
+            for sink, location in targets:
+                inspect(AttackKind.OPEN_REDIRECT, sink, _redirect()(location, sites, claimed),
                         argument=location, context=context)
 
 
@@ -155,6 +158,59 @@ def redirect_locations(response: dict) -> list[str]:
                 if isinstance(item, str) and item not in locations:
                     locations.append(item)
     return locations
+
+
+def _header_values(response: dict, wanted: tuple[str, ...]) -> dict[str, list[str]]:
+    """The values of the ``wanted`` (lower-case) headers, from headers and multiValueHeaders, any case,
+    CloudFront's ``[{"key": ..., "value": ...}]`` included."""
+    found: dict[str, list[str]] = {}
+    for field in ("headers", "multiValueHeaders"):
+        headers = response.get(field)
+        if not isinstance(headers, dict):
+            continue
+        for name, value in headers.items():
+            lowered = name.lower() if isinstance(name, str) else ""
+            if lowered not in wanted:
+                continue
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, dict):
+                    item = item.get("value")
+                if isinstance(item, str):
+                    found.setdefault(lowered, []).append(item)
+    return found
+
+
+def refresh_targets(response: dict) -> list[tuple[str, str]]:
+    """(sink, URL) of every declarative refresh: a Refresh header on any status, a meta refresh in an
+    HTML body (see ``detectors.refresh``)."""
+    headers = _header_values(response, ("refresh", "content-type"))
+    refreshes = headers.get("refresh", ())
+    body = response.get("body")
+    html = body if isinstance(body, str) and any(
+        "html" in kind.lower() for kind in headers.get("content-type", ())) else None
+    if not refreshes and html is None:
+        return []
+    from ..detectors.refresh import meta_refresh_urls, refresh_url
+
+    targets = []
+    for value in refreshes:
+        url = refresh_url(value)
+        if url:
+            targets.append(("response.headers.Refresh", url))
+    if html:
+        if response.get("isBase64Encoded"):
+            html = _base64_text(html)
+        targets += [("response.body (meta refresh)", url) for url in meta_refresh_urls(html)]
+    return targets
+
+
+def _base64_text(body: str) -> str:
+    import binascii
+
+    try:
+        return binascii.a2b_base64(body).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
 
 
 def _site_hosts(context: RequestContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
