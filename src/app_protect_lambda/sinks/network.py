@@ -13,6 +13,10 @@ resolves and connects through the two.
   resolved first and judged on the addresses it actually resolved to (DNS
   rebinding, names that point inside). The pairs it returns are remembered for
   the invocation, so the connect that follows is not judged a second time.
+- ``socket.gethostbyname`` / ``gethostbyname_ex``: the same, without ports (the C
+  resolvers do not go through ``getaddrinfo``; code that resolves with them and
+  then connects to the address it got would otherwise connect to a literal no
+  input names).
 - ``socket.socket.connect`` / ``connect_ex``: judge the literal address of a
   connect that did not come from a judged resolution (raw sockets, a resolution
   made before the invocation). A host *name* given to connect is resolved
@@ -269,6 +273,40 @@ def _check_connect(context: RequestContext, sink: str, address: Any) -> None:
     _judge(context, sink, host, port, tuple(dict.fromkeys(str(entry[4][0]) for entry in resolved)))
 
 
+def _resolver_by_name(module: Any, name: str) -> Any:
+    """``gethostbyname``/``gethostbyname_ex``: C resolvers that bypass ``getaddrinfo``, judged like it.
+
+    Code that resolves a name this way and connects to the address it got connects to an IP
+    literal no input names; the name is judged here, on the addresses it resolved to, so the
+    resolution an input chose is the one that is refused.
+    """
+    original = getattr(module, name)
+    sink = f"socket.{name}"
+
+    def resolve(host):
+        context = current()
+        if context is None:
+            return original(host)
+        before = _before_resolution(context, sink, host, None)
+        result = original(host)
+        _after_name_resolution(context, sink, host, result, before)
+        return result
+
+    resolve.__doc__, resolve.__name__ = original.__doc__, name
+    resolve.__wrapped__ = original  # type: ignore[attr-defined]
+    return resolve
+
+
+@failsafe(KIND)
+def _after_name_resolution(context: RequestContext, sink: str, host: Any, result: Any, before: int) -> None:
+    text = _host_text(host)
+    if before != _NAME or not text:
+        return
+    addresses = [result] if isinstance(result, str) else list(result[2]) if isinstance(result, tuple) else []
+    if addresses:
+        _judge(context, sink, text, None, tuple(dict.fromkeys(str(address) for address in addresses)))
+
+
 def _note_connected(context: RequestContext, sock: Any) -> None:
     """The socket hooks saw where this socket goes: a request on it needs no judgement of its own.
 
@@ -301,6 +339,8 @@ class Socket(Instrumentor):
         getaddrinfo.__doc__ = original_getaddrinfo.__doc__
         getaddrinfo.__wrapped__ = original_getaddrinfo  # type: ignore[attr-defined]
         self.replace(module, "getaddrinfo", getaddrinfo)
+        for name in ("gethostbyname", "gethostbyname_ex"):
+            self.replace(module, name, _resolver_by_name(module, name))
 
         original_connect = module.socket.connect
         original_connect_ex = module.socket.connect_ex
