@@ -101,3 +101,46 @@ def test_code_chosen_names_and_mentions_pass(how: str, server: LocalServer, reco
 def test_outside_an_invocation_the_resolvers_are_untouched() -> None:
     assert socket.gethostbyname("localhost") == "127.0.0.1"
     assert socket.gethostbyname_ex("127.0.0.1")[2] == ["127.0.0.1"]
+
+
+# ---------------------------------------------------------------- the code's own port, repetition
+
+@pytest.fixture
+def internal_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    install_resolver(monkeypatch, {"internal.example": "127.0.0.1"})
+
+
+@pytest.mark.parametrize("given", [
+    "http://internal.example/", "https://internal.example:443/x", "internal.example:6379",
+    "http://internal.example:0000000000080/",
+    "internal.example, " * 100 + "http://internal.example/",   # repetitions in front of the URL
+])
+def test_the_input_host_with_the_codes_own_port_is_blocked(given: str, internal_names, server: LocalServer,
+                                                          records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        from urllib.parse import urlsplit
+
+        value = event["queryStringParameters"]["site"].split(", ")[-1]
+        host = urlsplit(value if "//" in value else f"//{value}").hostname
+        connection = http.client.HTTPConnection(host, server.port, timeout=TIMEOUT)  # the code's own port
+        connection.request("GET", "/status")
+        return {"statusCode": 200, "body": connection.getresponse().read().decode()}
+
+    assert handler(apigw_v1_event(query={"site": given}), LambdaContext())["statusCode"] == 403
+    assert server.untouched
+    [record] = records.detections()
+    assert record["rule"] == "ssrf.internal" and record["input"]["location"] == "query.site"
+
+
+def test_sandbox_hosts_named_at_another_port_are_not_the_functions_own_calls(server: LocalServer, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        connection = http.client.HTTPConnection("localhost", server.port, timeout=TIMEOUT)
+        connection.request("GET", "/sidecar")
+        return {"statusCode": 200, "body": connection.getresponse().read().decode()}
+
+    for origin in ("http://localhost:3000", "http://localhost:3000 " * 50, "http://localhost:99999999"):
+        event = apigw_v1_event(headers={"origin": origin}, query={"note": "dev on localhost " * 40})
+        assert handler(event, LambdaContext())["statusCode"] == 200
+    assert len(server.requests) == 3 and records.detections() == []
