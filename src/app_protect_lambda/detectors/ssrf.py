@@ -23,6 +23,9 @@ the socket will really reach.
   occurrence of the host in an input is looked at, in linear time. A redirect followed from an
   input-chosen URL carries that input to the next hop (the sink passes it as
   ``carried``).
+- A URL fetcher that reads a ``file:`` URL (urllib's ``FileHandler``) reads a
+  file, not the network: when an input chose that scheme (rule ``ssrf.scheme``)
+  the fetch is refused whatever the path.
 - Public destinations are never an SSRF: the fast path classifies the
   addresses (memoised per address) before looking at any input.
 - The ``Host`` header names the host the request came in through. Behind an
@@ -579,7 +582,47 @@ def is_special(destination: Destination) -> bool:
     return any(classify(address).endpoint for address in destination.addresses) or is_runtime_api(destination)
 
 
-def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+class LocalURL(namedtuple("LocalURL", "url")):
+    """A URL a fetcher is about to open without the network (``file:`` through urllib)."""
+
+    __slots__ = ()
+
+
+def _has_colon(value: str) -> bool:
+    return ":" in value
+
+
+def _local_url_source(url: str, inputs: Inputs) -> Input | None:
+    """The input that chose a local URL's scheme: the URL starts with it, or lies inside it.
+
+    A fetcher that opens ``file:`` turns "fetch this URL" into "read this file", so an input that
+    supplies the scheme has chosen a file read (``/proc/self/environ`` holds the credentials). An
+    input that only fills the path of a ``file:`` URL the code wrote is the file checks' business.
+    """
+    target = fold(url.strip())
+    scheme_end = target.find(":") + 1
+    if scheme_end <= 1:
+        return None
+    for item in inputs.view(_has_colon):
+        value = fold(item.value.strip())
+        if len(value) >= scheme_end and (target.startswith(value) or target in value):
+            return item
+    return None
+
+
+def _detect_local(subject: LocalURL, inputs: Inputs) -> Finding | None:
+    source = _local_url_source(subject.url, inputs)
+    if source is None:
+        return None
+    scheme = subject.url.strip().partition(":")[0].lower()
+    return Finding(AttackKind.SSRF, "ssrf.scheme",
+                   f"input from {source.describe()} makes a URL fetcher read a {scheme}: URL, not the network",
+                   source)
+
+
+def detect(destination: Destination | LocalURL, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if isinstance(destination, LocalURL):
+        return _detect_local(destination, inputs)
     classes = [classify(address) for address in destination.addresses]
     runtime = is_runtime_api(destination)
     special = "runtime-api" if runtime else next((c.endpoint for c in classes if c.endpoint), None)

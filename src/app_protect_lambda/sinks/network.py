@@ -59,6 +59,10 @@ inputs are asked) 13-16 µs; httpx adds 0.9 µs per request to a name judged
 before, 11 µs the first time (7 µs before the transformed view was asked too);
 against requests of 110-460 µs on loopback.
 
+``urllib.request.FileHandler.file_open``: ``urlopen`` of a ``file:`` URL reads a
+file without touching a socket; it is judged as an SSRF when an input chose the
+scheme (``detectors.ssrf.LocalURL``).
+
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
 as if the input had named it: allowed when it is public, an SSRF (rule
@@ -665,6 +669,34 @@ class URLLib3(Instrumentor):
                 self.wrap(cls, "connect", _tunnel_connect(f"urllib3.connection.{cls.__name__}.connect"))
 
 
+# ---------------------------------------------------------------- urllib's non-network schemes
+
+@failsafe(KIND)
+def _check_local_url(context: RequestContext, sink: str, request: Any) -> None:
+    url = getattr(request, "full_url", request)
+    if isinstance(url, str) and active(context, KIND):
+        inspect(KIND, sink, _modules()[0].LocalURL(url), argument=url, context=context)
+
+
+class URLLibLocalSchemes(Instrumentor):
+    """``urlopen`` of a ``file:`` URL reads a file: judged when an input chose that scheme.
+
+    The opener looks its handlers' ``file_open`` up at each call, so an opener built before
+    protection (urllib's module-level one) goes through the wrapper too.
+    """
+
+    module = "urllib.request"
+
+    def patch(self, module: Any) -> None:
+        def file_open(wrapped, instance, args, kwargs):
+            context = current()
+            if context is not None and args:
+                _check_local_url(context, "urllib.request.FileHandler.file_open", args[0])
+            return wrapped(*args, **kwargs)
+
+        self.wrap(module.FileHandler, "file_open", file_open)
+
+
 # ---------------------------------------------------------------- httpx
 
 def _httpx_target(request: Any) -> tuple[Any, Any]:
@@ -722,4 +754,4 @@ class HTTPX(Instrumentor):
         self.wrap(module.AsyncHTTPTransport, "handle_async_request", handle_async_request)
 
 
-INSTRUMENTORS = [Socket, HTTPClient, URLLib3, HTTPX]
+INSTRUMENTORS = [Socket, HTTPClient, URLLib3, URLLibLocalSchemes, HTTPX]
