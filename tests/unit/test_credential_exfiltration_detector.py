@@ -188,3 +188,72 @@ def test_the_extension_port_is_read_from_its_variable(monkeypatch: pytest.Monkey
 
 def test_the_extension_header_in_a_response_is_still_a_leak() -> None:
     assert response(f"X-Aws-Parameters-Secrets-Token: {token()}") is not None
+
+
+# ---------------------------------------------------------------- encodings
+
+def _b64(data: bytes, urlsafe: bool = False) -> str:
+    return (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data).decode()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: secret().encode().hex(),
+    lambda: secret().encode().hex().upper(),
+    lambda: f"trace={token().encode().hex()}",
+    lambda: secret()[::-1],
+    lambda: json.dumps({"k": token()[::-1]}),
+    lambda: _b64(secret().encode()),
+    lambda: _b64(token().encode(), urlsafe=True),
+    lambda: _b64(json.dumps({"key": secret()}).encode()),                  # inside a larger blob
+    lambda: _b64(json.dumps({"ke": secret()}).encode()),                   # at each byte alignment
+    lambda: _b64(json.dumps({"k": secret()}).encode(), urlsafe=True),
+    lambda: _b64(f"x{secret()}".encode()).rstrip("="),
+    lambda: "Authorization: Basic " + _b64(f"{key_id()}:{secret()}".encode()),
+    lambda: json.dumps({"env": _b64(json.dumps(dict(os.environ)).encode())}),
+    lambda: _b64(json.dumps({"x-amz-security-token": token(), "secret": secret()}).encode()),
+])
+def test_encoded_credentials_are_found(make) -> None:
+    text = make()
+    finding = response(text)
+    assert finding is not None and finding.rule == "credential_exfiltration.response"
+    outbound = detect(Payload((("body", text.encode()),), outbound=True, host="collector.example", port=443),
+                      NO_INPUTS, OPTIONS)
+    assert outbound is not None and outbound.rule == "credential_exfiltration.outbound"
+    assert secret() not in finding.message + finding.evidence and token() not in finding.evidence
+
+
+def _presigned_post() -> dict:
+    policy = {"expiration": "2026-12-02T12:00:00Z", "conditions": [
+        {"bucket": "uploads"}, ["starts-with", "$key", "user/"], {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+        {"x-amz-credential": f"{key_id()}/20261202/us-east-1/s3/aws4_request"}, {"x-amz-date": "20261202T100000Z"},
+        {"x-amz-security-token": token()}]}
+    return {"url": "https://uploads.s3.amazonaws.com/", "fields": {
+        "key": "user/${filename}", "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-security-token": token(),
+        "policy": _b64(json.dumps(policy).encode()), "x-amz-signature": "ab" * 32}}
+
+
+@pytest.mark.parametrize("text", [
+    lambda: json.dumps(_presigned_post()),                              # the policy names the token: SigV4's place
+    lambda: _b64(b"just some binary \x00\x01\x02 payload" * 50),
+    lambda: "deadbeef" * 500,
+    lambda: "cafe0123" + "".join(format(i, "02x") for i in range(256)),
+    lambda: _b64(json.dumps({"AWS_SECRET_ACCESS_KEY": "redacted", "AWS_SESSION_TOKEN": "redacted"}).encode()),
+    lambda: "YEKTERCESKAF" + "x" * 10,
+])
+def test_encoded_benign_bodies(text) -> None:
+    assert response(text()) is None
+
+
+def test_a_presigned_post_policy_with_the_secret_key_too_is_a_leak() -> None:
+    post = _presigned_post()
+    post["fields"]["debug"] = _b64(secret().encode())
+    assert response(json.dumps(post)) is not None
+
+
+def test_encodings_cost_a_bounded_scan_on_a_large_clean_body() -> None:
+    import time
+
+    body = "A" * 4_000_000 + "=" * 10
+    started = time.perf_counter()
+    assert response(body) is None
+    assert time.perf_counter() - started < 1.0

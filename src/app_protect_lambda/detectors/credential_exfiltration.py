@@ -9,7 +9,9 @@ the finding when it travels with one of the other two.
 Each value is looked for as sent and in the forms code commonly turns it into
 (percent-encoded, JSON with escaped slashes). The search is cheap on megabytes:
 per value, one substring search for its longest run of characters that every
-form keeps; only a hit there leads to the full forms.
+form keeps; only a hit there leads to the full forms. The encodings that keep
+no such run (hex in either case, reversed, base64 and base64url at each byte
+alignment, so inside a larger encoded blob too) are one substring search each.
 
 The session token legitimately leaves in one place: SigV4, in the
 ``X-Amz-Security-Token`` header of a signed request or query parameter of a
@@ -70,10 +72,11 @@ class Payload(namedtuple("Payload", "parts outbound host port", defaults=(False,
     __slots__ = ()
 
 
-class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned")):
+class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned encoded")):
     """One credential: its forms as (form name, text), the anchor every form keeps, whether it
-    may appear where SigV4 puts the session token, and the anchor base64-encoded at each of the
-    three byte alignments (a base64 text that holds none of them cannot decode to the secret)."""
+    may appear where SigV4 puts the session token, the anchor base64-encoded at each of the
+    three byte alignments (a base64 text that holds none of them cannot decode to the secret),
+    and the encodings that keep no anchor, as (form name, text) (``_encodings``)."""
 
     __slots__ = ()
 
@@ -116,13 +119,40 @@ def _aligned(anchor: str) -> tuple[str, ...]:
     return tuple(encoded)
 
 
+def _encodings(value: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The value hex-encoded (either case), reversed, and base64-encoded (standard and URL-safe), as
+    (form name, needle, forms): a part that holds the needle holds the value if it holds one of
+    the forms.
+
+    Base64 inside a larger blob (``base64(json.dumps({"key": secret}))``) encodes the secret
+    differently at each of the three byte offsets it can start at, so each alignment is a form:
+    the encoded whole 3-byte groups that follow the first ``skip`` bytes. Standard and URL-safe
+    base64 differ only in ``+/`` and ``-_``, so one needle, the longest run without them, serves
+    both. Six substring searches per credential and part in all: 4-8 µs on a 2 KB JSON body,
+    0.6-0.7 ms on a 1 MB one (2 shared cores), nothing else on a body that holds none.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    encoded: list[tuple[str, str, tuple[str, ...]]] = [
+        ("hex-encoded", raw.hex(), (raw.hex(),)), ("hex-encoded", raw.hex().upper(), (raw.hex().upper(),)),
+        ("reversed", value[::-1], (value[::-1],))]
+    for skip in range(3):
+        usable = (len(raw) - skip) // 3 * 3
+        if usable >= 6:
+            standard = binascii.b2a_base64(raw[skip:skip + usable], newline=False).decode("ascii")
+            url_safe = standard.replace("+", "-").replace("/", "_")
+            needle = max(standard.replace("+", "/").split("/"), key=len)
+            encoded.append(("base64-encoded", needle if len(needle) >= MIN_ANCHOR else standard,
+                            (standard,) if url_safe == standard else (standard, url_safe)))
+    return tuple(encoded)
+
+
 @lru_cache(maxsize=4)
 def _secrets(secret_key: str, token: str) -> tuple[_Secret, ...]:
     secrets = []
     for name, value, sigv4 in ((SECRET_KEY, secret_key, False), (SESSION_TOKEN, token, True)):
         if len(value) >= MIN_SECRET_LENGTH:
             anchor = _anchor(value)
-            secrets.append(_Secret(name, _forms(value), anchor, sigv4, _aligned(anchor or value)))
+            secrets.append(_Secret(name, _forms(value), anchor, sigv4, _aligned(anchor or value), _encodings(value)))
     return tuple(secrets)
 
 
@@ -192,6 +222,38 @@ def _extension_header(text: str, index: int, length: int) -> bool:
     return text[end:end + 2] in ("\r\n", "") or text[end:end + 1] == "\n"
 
 
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+MAX_BLOB = 65536  # characters of a base64 blob read around an encoded session token
+
+
+def _signed_blob(text: str, index: int, secret: _Secret) -> bool:
+    """Whether the base64 blob around ``index`` decodes to the token only where SigV4 puts it.
+
+    A presigned POST's ``policy`` field is base64 JSON whose conditions name the session token
+    (``{"x-amz-security-token": "..."}``), next to the token itself in its own field.
+    """
+    start = index
+    while start > 0 and index - start < MAX_BLOB and text[start - 1] in _BASE64_CHARS and text[start - 1] != "=":
+        start -= 1
+    end = index
+    while end < len(text) and end - index < MAX_BLOB and text[end] in _BASE64_CHARS:
+        end += 1
+    blob = text[start:end].replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        decoded = binascii.a2b_base64(blob + "=" * (-len(blob) % 4)).decode("latin-1")
+    except (binascii.Error, ValueError):
+        return False
+    token = secret.forms[0][1]
+    found = decoded.find(token)
+    if found == -1:
+        return False
+    while found != -1:
+        if not _signed_position(decoded, found):
+            return False
+        found = decoded.find(token, found + 1)
+    return True
+
+
 def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
     """(form name, index) of each occurrence of ``secret`` in ``text``, a few per form at most (``scan``
     has checked that the anchor occurs)."""
@@ -242,8 +304,17 @@ def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, boo
         else:
             text = content if isinstance(content, str) else _as_text(content)
         for secret in secrets:
+            for form_name, needle, forms in secret.encoded:
+                if needle not in text:
+                    continue
+                for form in forms:
+                    index = text.find(form)
+                    if index != -1:
+                        signed = secret.sigv4 and form_name == "base64-encoded" and _signed_blob(text, index, secret)
+                        found.append((secret.name, part_name, form_name, signed))
+                        break
             if secret.anchor and secret.anchor not in text:
-                continue  # the one substring search a clean part costs
+                continue  # the one substring search a clean part costs, besides the encodings
             in_headers = extension and (part_name == "headers" or part_name.startswith("request to "))
             for form_name, index in _occurrences(text, secret):
                 legitimate = secret.sigv4 and (_signed_position(text, index) or (
