@@ -321,3 +321,19 @@ def test_pages_that_only_mention_refresh_pass(records) -> None:
 
     reply = handler(apigw_v1_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
     assert reply["statusCode"] == 200 and records.detections() == []
+
+
+def test_a_host_assembled_from_two_inputs(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        query = event["queryStringParameters"]
+        return {"statusCode": 302, "headers": {"Location": f"https://{query['tenant']}.{query['zone']}/welcome"}}
+
+    blocked = handler(apigw_v1_event(query={"tenant": "login", "zone": "evil.example"}), LambdaContext())
+    pieced = handler(apigw_v1_event(query={"tenant": "evil", "zone": "example"}), LambdaContext())
+    assert blocked["statusCode"] == pieced["statusCode"] == 403
+    assert "evil" not in json.dumps(blocked) + json.dumps(pieced)
+    assert [r["input"]["location"] for r in records.detections()] == ["query.zone", "query.zone"]
+    allowed = handler(apigw_v1_event(query={"tenant": "eu", "zone": "app.example.com"}, headers={"host": HOST}),
+                      LambdaContext())
+    assert allowed["statusCode"] == 302 and allowed["headers"]["Location"] == f"https://eu.{HOST}/welcome"

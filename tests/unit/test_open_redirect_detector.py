@@ -212,3 +212,27 @@ def test_the_claimed_host_is_same_site_for_other_inputs(location: str, found: li
 
 def test_a_trusted_site_wins_over_the_claim() -> None:
     assert claimed("https://evil.example/", Input("header.host", "evil.example"), site=("evil.example",)) is None
+
+
+# ---------------------------------------------------------------- a host pieced together from several inputs
+
+@pytest.mark.parametrize("location, values", [
+    ("https://evil.example/", ("evil", "example")),
+    ("https://login.evil.example/x", ("login", "evil", "example")),
+    ("//evil.example", ("evil", "example")),
+    ("https://evil.example/", ("evil.", "example")),          # the dot inside an input
+    ("https://evilexample.com/", ("evil", "example.com")),    # adjacent, no dot between
+])
+def test_a_host_pieced_from_several_inputs_is_off_site(location: str, values: tuple[str, ...]) -> None:
+    finding = judge(location, *values)
+    assert finding is not None and finding.rule == "open_redirect.offsite"
+
+
+@pytest.mark.parametrize("location, values", [
+    ("https://tenant1.eu.example.net/", ("tenant1", "eu")),   # the code wrote the domain
+    ("https://a.b.app.example.com/", ("a", "b")),             # under the site
+    ("https://partner.example/cb?x=evil&y=example", ("evil", "example")),
+    ("https://evil.fixed.example/", ("evil",)),
+])
+def test_labels_under_the_codes_own_domain_pass(location: str, values: tuple[str, ...]) -> None:
+    assert judge(location, *values) is None

@@ -35,8 +35,9 @@ poisoned cache or a password-reset mail then serves to others).
 
 An input is the cause when it supplies the part that decides where the browser
 goes: the scheme of a non-web URL, or the end of the host with at least one dot
-of it (or all of it), or when the whole Location was taken out of it (a field
-of a JSON or base64 ``state``). An input that only fills a query parameter of a
+of it (or all of it), alone or pieced together with other inputs and dots the
+code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
+out of it (a field of a JSON or base64 ``state``). An input that only fills a query parameter of a
 code-chosen off-site URL (an OAuth ``state``) or a label the code places
 under its own domain is not.
 """
@@ -235,12 +236,53 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     for reading, item in by_claim.items():
         if reading not in vouched:
             return _finding(reading, item)
+    for reading in unclaimed:
+        if reading.kind == "host":
+            pieced = _pieced_host(location, reading, inputs)
+            if pieced is not None:
+                return _finding(reading, pieced)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
     whole = location.strip()
     if len(whole) >= MIN_WHOLE and unclaimed:
         for item in inputs.view(relevant):
             if len(item.value) > len(whole) and whole in item.value:
                 return _finding(unclaimed[0], item)
+    return None
+
+
+def _pieced_host(location: str, reading: _Reading, inputs: Inputs) -> Input | None:
+    """The last input of a host's end pieced together from several (``https://{sub}.{domain}/``).
+
+    Inputs that occur in the host, each adjacent to the next or apart only by dots the code
+    wrote, decide it together when the run they make ends the host and holds one of its dots.
+    """
+    target_start, target_end = reading.span
+    ends: dict[int, tuple[int, Input]] = {}  # end of an occurrence -> (its earliest start, the input)
+    for item in inputs.occurring_in(location[target_start:target_end], relevant):
+        if not item.value:
+            continue
+        start = location.find(item.value, target_start, target_end)
+        seen = 0
+        while start != -1 and seen < MAX_OCCURRENCES:
+            seen += 1
+            end = start + len(item.value)
+            if end not in ends or start < ends[end][0]:
+                ends[end] = (start, item)
+            start = location.find(item.value, start + 1, target_end)
+    if target_end not in ends:
+        return None
+    position, last = ends[target_end][0], ends[target_end][1]
+    pieces = 1
+    while position > target_start:
+        gap = position
+        if gap not in ends:  # not adjacent: only dots the code wrote may lie between two inputs
+            while gap > target_start and location[gap - 1] == ".":
+                gap -= 1
+            if gap == position or gap not in ends:
+                break
+        position, pieces = ends[gap][0], pieces + 1
+    if pieces > 1 and (position <= target_start or "." in normalize_host(location[position:target_end])):
+        return last
     return None
 
 
