@@ -67,9 +67,8 @@ Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
 as if the input had named it: allowed when it is public, an SSRF (rule
 ``ssrf.redirect``) when it is internal, even when the first hop was allowed by
-``allow_hosts``. Clients that follow redirects without http.client (httpx
-with ``follow_redirects=True``) still have every hop judged, but a hop to an
-internal address is then only an SSRF when an input names it.
+``allow_hosts``. httpx follows redirects above its transport, without
+http.client: its transport's responses carry the input the same way.
 
 Cost: outside an invocation a hook is one ContextVar read. Inside, a public
 destination is dismissed by its (memoised) address class before any input is
@@ -414,11 +413,13 @@ def _requested_origin(state: NetworkState, connection: Any) -> tuple[str, Any, s
 def _carry_redirect(context: RequestContext, sink: str, connection: Any, response: Any) -> None:
     """A 3xx from a server an input chose: the host its Location names is input-chosen too."""
     location = response.getheader("Location")
-    if not location:
-        return
+    if location:
+        _carry(context, *_requested_origin(_state(context), connection), location)
+
+
+def _carry(context: RequestContext, host: str, port: Any, base: str, location: str) -> None:
     ssrf, _ = _modules()
     state = _state(context)
-    host, port, base = _requested_origin(state, connection)
     origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
     if origin is None:
         origin = _chosen_by(context, host, ssrf.port_number(port))
@@ -704,6 +705,25 @@ def _httpx_target(request: Any) -> tuple[Any, Any]:
     return url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
+@failsafe(KIND)
+def _carry_httpx_redirect(context: RequestContext, request: Any, response: Any) -> None:
+    """httpx follows redirects itself, above its transport: a 3xx seen here carries the input
+    behind the request to the host its Location names, as ``getresponse`` does for http.client."""
+    if not 300 <= (getattr(response, "status_code", 0) or 0) < 400:
+        return
+    location = response.headers.get("location")
+    host, port = _httpx_target(request)
+    if location and isinstance(host, str):
+        url = request.url
+        _carry(context, host, port, f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}", location)
+
+
+async def _carried_async(context: RequestContext, request: Any, sending: Any) -> Any:
+    response = await sending
+    _carry_httpx_redirect(context, request, response)
+    return response
+
+
 async def _sent_while_reported(state: NetworkState, reported: tuple, sending: Any) -> Any:
     state.in_flight.add(reported)
     try:
@@ -732,7 +752,9 @@ class HTTPX(Instrumentor):
                 return wrapped(*args, **kwargs)
             target = _httpx_target(args[0])
             if _judge_target(context, "httpx.HTTPTransport.handle_request", *target, None) is not None:
-                return wrapped(*args, **kwargs)
+                response = wrapped(*args, **kwargs)
+                _carry_httpx_redirect(context, args[0], response)
+                return response
             reported = _reported(*target)
             state = _state(context)
             state.in_flight.add(reported)
@@ -747,7 +769,7 @@ class HTTPX(Instrumentor):
                 return wrapped(*args, **kwargs)
             target = _httpx_target(args[0])
             if _judge_target(context, "httpx.AsyncHTTPTransport.handle_async_request", *target, None) is not None:
-                return wrapped(*args, **kwargs)
+                return _carried_async(context, args[0], wrapped(*args, **kwargs))
             return _sent_while_reported(_state(context), _reported(*target), wrapped(*args, **kwargs))
 
         self.wrap(module.HTTPTransport, "handle_request", handle_request)
