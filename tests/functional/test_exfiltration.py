@@ -327,3 +327,45 @@ def test_a_presigned_post_returned_passes_unchanged(records) -> None:
 
     assert handler(apigw_v1_event(), LambdaContext()) == answer
     assert records.detections() == []
+
+
+def _presigned_post_fields() -> dict:
+    token = os.environ["AWS_SESSION_TOKEN"]
+    policy = {"conditions": [{"bucket": "uploads"}, {"x-amz-security-token": token}]}
+    return {"url": "https://uploads.s3.amazonaws.com/", "fields": {
+        "key": "user/a.png", "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-security-token": token,
+        "policy": base64.b64encode(json.dumps(policy).encode()).decode(), "x-amz-signature": "00ff" * 16}}
+
+
+@pytest.mark.parametrize("shape", ["direct invocation", "appsync", "function url without statusCode",
+                                   "api gateway body as a dict"])
+def test_presigned_post_fields_returned_as_a_dict_pass(shape: str, records) -> None:
+    answer: dict = {"upload": _presigned_post_fields()}
+    if shape == "appsync":
+        answer = {"data": {"createUpload": _presigned_post_fields()}}
+    elif shape == "api gateway body as a dict":
+        answer = {"statusCode": 200, "body": _presigned_post_fields()}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return answer
+
+    event = apigw_v2_event() if shape == "function url without statusCode" else {"upload": "a.png"}
+    assert handler(event, LambdaContext()) == answer
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("answer", [
+    lambda: {"upload": {"fields": {"token": os.environ["AWS_SESSION_TOKEN"]}}},
+    lambda: {"upload": {"fields": {"x-amz-security-token": os.environ["AWS_SESSION_TOKEN"],
+                                   "debug": os.environ["AWS_SECRET_ACCESS_KEY"]}}},
+    lambda: {"x-amz-security-token": [os.environ["AWS_SESSION_TOKEN"]]},
+])
+def test_the_token_in_a_returned_dict_outside_sigv4_is_blocked(answer, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return answer()
+
+    with pytest.raises(RequestBlocked):
+        handler({"upload": "a.png"}, LambdaContext())
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.response"]

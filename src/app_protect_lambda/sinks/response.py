@@ -69,8 +69,13 @@ def _strings(value: Any, found: list[str], depth: int = 0) -> None:
     elif isinstance(value, dict):
         if depth < MAX_DEPTH:
             for key, item in value.items():
-                found.append(str(key))
-                _strings(item, found, depth + 1)
+                if isinstance(item, str):
+                    # one line per field, as its JSON would put them: the token of a presigned POST's
+                    # fields stays right after its x-amz-security-token name, SigV4's own place
+                    found.append(f"{key}: {item}")
+                else:
+                    found.append(str(key))
+                    _strings(item, found, depth + 1)
     elif isinstance(value, (list, tuple)):
         if depth < MAX_DEPTH:
             for item in value:
