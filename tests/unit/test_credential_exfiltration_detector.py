@@ -257,3 +257,29 @@ def test_encodings_cost_a_bounded_scan_on_a_large_clean_body() -> None:
     started = time.perf_counter()
     assert response(body) is None
     assert time.perf_counter() - started < 1.0
+
+
+# ---------------------------------------------------------------- compressed parts
+
+@pytest.mark.parametrize("make", [
+    lambda: __import__("gzip").compress(json.dumps(dict(os.environ)).encode()),
+    lambda: __import__("zlib").compress(f"token={token()}".encode()),
+    lambda: __import__("gzip").compress(_b64(secret().encode()).encode()),     # encoded, then compressed
+])
+def test_compressed_parts_are_searched_decompressed(make) -> None:
+    body = make()
+    finding = detect(Payload((("body", body),), outbound=True, host="collector.example", port=443), NO_INPUTS, OPTIONS)
+    assert finding is not None and "decompressed" in finding.evidence
+    assert response(body) is not None
+    encoded = detect(Payload((("body", base64.b64encode(body).decode(), "base64"),)), NO_INPUTS, OPTIONS)
+    assert encoded is not None
+
+
+@pytest.mark.parametrize("body", [
+    lambda: __import__("gzip").compress(json.dumps({"items": list(range(1000))}).encode()),
+    lambda: b"x^ not zlib at all",
+    lambda: b"\x1f\x8b truncated",
+    lambda: __import__("gzip").compress(b"\x00" * 50_000_000)[:200_000],   # a bomb, cut short: bounded
+])
+def test_benign_or_broken_compressed_parts(body) -> None:
+    assert response(body()) is None

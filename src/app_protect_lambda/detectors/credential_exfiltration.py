@@ -12,6 +12,7 @@ per value, one substring search for its longest run of characters that every
 form keeps; only a hit there leads to the full forms. The encodings that keep
 no such run (hex in either case, reversed, base64 and base64url at each byte
 alignment, so inside a larger encoded blob too) are one substring search each.
+A part that starts as gzip or zlib data is searched decompressed (up to 8 MB).
 
 The session token legitimately leaves in one place: SigV4, in the
 ``X-Amz-Security-Token`` header of a signed request or query parameter of a
@@ -282,6 +283,27 @@ def _decoded(text: str, secrets: tuple[_Secret, ...]) -> str | None:
         return None
 
 
+MAX_INFLATED = 8 * 1024 * 1024  # characters of a compressed part read (a Lambda payload is at most 6 MB)
+
+
+def _inflated(text: str) -> str | None:
+    """What a gzip or zlib (deflate) part decompresses to, at most ``MAX_INFLATED`` characters.
+
+    Recognised by its magic bytes (gzip ``1f 8b``; zlib ``78`` with a valid header check), so a
+    part that is not compressed costs one comparison.
+    """
+    head = text[:2]
+    if head != "\x1f\x8b" and not (len(head) == 2 and head[0] == "x" and (ord(head[0]) * 256 + ord(head[1])) % 31 == 0):
+        return None
+    import zlib
+
+    try:
+        data = text.encode("latin-1")
+        return zlib.decompressobj(47).decompress(data, MAX_INFLATED).decode("latin-1")
+    except (zlib.error, UnicodeEncodeError):
+        return None
+
+
 def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, bool]]:
     """(secret name, part name, form name, in a legitimate position) of every own credential found.
 
@@ -303,6 +325,9 @@ def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, boo
             text = decoded
         else:
             text = content if isinstance(content, str) else _as_text(content)
+        inflated = _inflated(text)
+        if inflated is not None:
+            text, part_name = inflated, f"{part_name} (decompressed)"
         for secret in secrets:
             for form_name, needle, forms in secret.encoded:
                 if needle not in text:
