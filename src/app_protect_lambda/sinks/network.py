@@ -25,7 +25,9 @@ resolves and connects through the two.
 - ``http.client.HTTPConnection`` and urllib3's: ``request`` is checked whole
   (request line, headers, body) for the function's own credentials before its
   first byte is sent; ``send`` checks what goes out otherwise (hand-built
-  requests, streamed bodies); ``putrequest`` notes the request line for the
+  requests, streamed bodies), each piece with the last 4 KB the connection sent
+  before it and without chunked framing, so a credential split across pieces
+  is found as its last piece is about to leave; ``putrequest`` notes the request line for the
   records; ``getresponse`` carries the input behind an input-chosen URL over
   to the host its 3xx ``Location`` names, so that redirect hops are judged as
   they connect.
@@ -113,7 +115,7 @@ class NetworkState:
     """Per-invocation memory of the network sinks."""
 
     __slots__ = ("benign", "benign_literals", "carried", "checked", "connected", "in_flight", "requests",
-                 "resolved", "unchosen")
+                 "resolved", "tails", "unchosen")
 
     def __init__(self) -> None:
         self.resolved: set[tuple[str, int]] = set()   # (address, port) pairs a judged getaddrinfo returned
@@ -125,6 +127,7 @@ class NetworkState:
         self.connected: set[int] = set()              # descriptors of the sockets connected in this invocation
         self.unchosen: set[tuple] = set()             # (host key, port) of names no input chose
         self.in_flight: set[tuple] = set()            # (host key, port) a request in progress was reported for
+        self.tails: dict[int, bytes] = {}             # connection -> the end of what it streamed so far
 
 
 def _state(context: RequestContext) -> NetworkState:
@@ -452,13 +455,14 @@ def _needs_outbound_check(context: RequestContext, host: str) -> bool:
     return not credentials.is_aws_endpoint(host) and bool(credentials.own_secrets())
 
 
-def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> None:
+def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> bool:
+    """True when a finding was reported (in block mode it has raised)."""
     _, credentials = _modules()
     host, port = _connection_host(connection)
     tunnelled = bool(getattr(connection, "_tunnel_host", None))  # the peer is a proxy, not the destination
     payload = credentials.Payload(parts, True, host, None if tunnelled else port)
-    inspect(EXFILTRATION, sink, payload, argument=f"{size} bytes to {host}:{port}",
-            uses_inputs=False, context=context)
+    return inspect(EXFILTRATION, sink, payload, argument=f"{size} bytes to {host}:{port}",
+                   uses_inputs=False, context=context) is not None
 
 
 @failsafe(EXFILTRATION, fallback=False)
@@ -501,8 +505,33 @@ def _check_sent(context: RequestContext, sink: str, connection: Any, data: Any) 
     if state is not None and id(connection) in state.checked:
         return
     host = _connection_host(connection)[0]
-    if _needs_outbound_check(context, host):
-        _judge_outbound(context, connection, sink, ((f"request to {host}", bytes(data)),), len(data))
+    if not _needs_outbound_check(context, host):
+        return
+    state = _state(context)
+    payload = _unchunked(bytes(data))
+    tail = state.tails.get(id(connection), b"")
+    sent = tail + payload
+    if _judge_outbound(context, connection, sink, ((f"request to {host}", sent),), len(data)):
+        state.tails.pop(id(connection), None)  # reported: the next piece starts afresh
+    elif len(state.tails) < _MAX_REMEMBERED or id(connection) in state.tails:
+        state.tails[id(connection)] = sent[-_TAIL:]
+
+
+_TAIL = 4096  # bytes of a streamed body kept to find a credential split across two sends
+
+
+def _unchunked(data: bytes) -> bytes:
+    """The payload of one chunk of a chunked body (``<size>\r\n<payload>\r\n``), else ``data``:
+    a credential split across chunks must meet itself without the framing between."""
+    head = data.find(b"\r\n", 0, 18)
+    if head <= 0 or not data.endswith(b"\r\n"):
+        return data
+    size = data[:head].split(b";")[0].strip()
+    try:
+        length = int(size, 16)
+    except ValueError:
+        return data
+    return data[head + 2:-2] if length == len(data) - head - 4 else data
 
 
 # ---------------------------------------------------------------- per request
