@@ -337,3 +337,46 @@ def test_a_host_assembled_from_two_inputs(records) -> None:
     allowed = handler(apigw_v1_event(query={"tenant": "eu", "zone": "app.example.com"}, headers={"host": HOST}),
                       LambdaContext())
     assert allowed["statusCode"] == 302 and allowed["headers"]["Location"] == f"https://eu.{HOST}/welcome"
+
+
+# ---------------------------------------------------------------- behind CloudFront on an execute-api domain
+
+def behind_cloudfront(**kwargs) -> dict:
+    """An API Gateway REST event as CloudFront forwards it: Host is the execute-api name."""
+    event = apigw_v1_event(**kwargs)
+    event["requestContext"]["domainName"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    event["headers"]["host"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    return event
+
+
+def test_the_forwarded_site_behind_cloudfront_is_same_site_for_other_inputs(records) -> None:
+    """The distribution forwards the viewer's name as X-Forwarded-Host."""
+    event = behind_cloudfront(query={"next": "https://shop.example.com/cart"},
+                              headers={"x-forwarded-host": "shop.example.com", "via": "2.0 abc.cloudfront.net"})
+    reply = redirector()(event, LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == "https://shop.example.com/cart"
+    www = redirector()(behind_cloudfront(query={"next": "https://www.shop.example.com/"},
+                                         headers={"x-forwarded-host": "shop.example.com"}), LambdaContext())
+    assert www["statusCode"] == 302 and records.detections() == []
+
+
+def test_x_forwarded_host_counts_only_for_an_execute_api_domain(records) -> None:
+    event = apigw_v1_event(query={"next": "https://shop.example.com/cart"},
+                           headers={"host": HOST, "x-forwarded-host": "shop.example.com"})
+    assert redirector()(event, LambdaContext())["statusCode"] == 403
+
+
+def test_a_redirect_built_from_x_forwarded_host_alone_is_blocked(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {"Location": f"https://{event['headers']['x-forwarded-host']}/login"}}
+
+    reply = handler(behind_cloudfront(headers={"x-forwarded-host": "evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert [r["input"]["location"] for r in records.detections()] == ["header.x-forwarded-host"]
+
+
+def test_origin_and_referer_never_make_a_site(records) -> None:
+    event = behind_cloudfront(query={"next": "https://evil.example/"},
+                              headers={"origin": "https://evil.example", "referer": "https://evil.example/page"})
+    assert redirector()(event, LambdaContext())["statusCode"] == 403

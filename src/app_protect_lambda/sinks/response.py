@@ -233,4 +233,18 @@ def _site_hosts(context: RequestContext) -> tuple[tuple[str, ...], tuple[str, ..
     sites = (domain,) if isinstance(domain, str) and domain else ()
     if request.kind in _CLAIMED_HOST_KINDS:
         return sites, (host,) if host else ()
-    return ((*sites, host) if host else sites), ()
+    return ((*sites, host) if host else sites), _forwarded_hosts(request, sites)
+
+
+def _forwarded_hosts(request: Any, sites: tuple[str, ...]) -> tuple[str, ...]:
+    """The site's public name behind CloudFront, when API Gateway only knows its execute-api name.
+
+    CloudFront sends the origin's name as Host; a distribution (an origin request policy or a
+    CloudFront Function) can pass the viewer's as ``X-Forwarded-Host``. A client can send that
+    header too, so it is a claim, never the site: a Location to it is same-site unless the header
+    itself chose the host. Origin and Referer are not used: a page that links here sets them.
+    """
+    if not any(".execute-api." in site for site in sites):
+        return ()
+    forwarded = request.header("x-forwarded-host") or ""
+    return tuple(part.strip() for part in forwarded.split(",")[:4] if part.strip())
