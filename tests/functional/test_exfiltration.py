@@ -431,3 +431,36 @@ def test_benign_streamed_chunks_pass(collector: LocalServer, records) -> None:
 
     assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
     assert len(collector.requests) == 1 and records.detections() == []
+
+
+@pytest.mark.parametrize("depth", [17, 40, 500])
+def test_a_credential_nested_deep_in_a_returned_object_is_blocked(depth: int, records) -> None:
+    def nested() -> dict:
+        value: object = {"k": os.environ["AWS_SECRET_ACCESS_KEY"]}
+        for level in range(depth):
+            value = {"level": level, "next": value} if level % 2 else [value]
+        return {"statusCode": 200, "body": "ok", "headers": {"X-Trace": "1"}, "debug": value}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return nested()
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    with pytest.raises(RequestBlocked):
+        protect(mode="block")(lambda event, context: nested()["debug"])({"job": 1}, LambdaContext())
+    assert len(records.detections()) == 2
+
+
+def test_a_self_referencing_object_is_read_in_bounded_time(records) -> None:
+    loop: list = ["ok"]
+    loop.append(loop)
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"result": loop}
+
+    import time
+
+    started = time.perf_counter()
+    assert handler({"job": 1}, LambdaContext()) == {"result": loop}
+    assert time.perf_counter() - started < 10

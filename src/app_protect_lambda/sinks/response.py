@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..context import RequestContext
 
-MAX_DEPTH = 16
+MAX_NODES = 4_000_000  # values read from a returned object (6 MB of JSON holds fewer)
 _CLAIMED_HOST_KINDS = frozenset({ALB, FUNCTION_URL})
 
 @cache
@@ -63,11 +63,19 @@ def check_redirect(context: RequestContext, where: str, response: Any) -> None:
 
 
 def _strings(value: Any, found: list[str], depth: int = 0) -> None:
-    """Every string (and the text of every other scalar) in a JSON-like value, keys included."""
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, dict):
-        if depth < MAX_DEPTH:
+    """Every string (and the text of every other scalar) in a JSON-like value, keys included.
+
+    Iterative, at any depth (a credential nested 20 levels down still leaves): a Lambda response
+    is at most 6 MB, so it holds fewer than ``MAX_NODES`` values; a Python object past that (or
+    one that contains itself) is read that far. ``depth`` is unused and kept for callers.
+    """
+    stack = [value]
+    visited = 0
+    while stack and visited < MAX_NODES:
+        value = stack.pop()
+        visited += 1
+        if isinstance(value, dict):
+            pending = []
             for key, item in value.items():
                 if isinstance(item, str):
                     # one line per field, as its JSON would put them: the token of a presigned POST's
@@ -75,15 +83,24 @@ def _strings(value: Any, found: list[str], depth: int = 0) -> None:
                     found.append(f"{key}: {item}")
                 else:
                     found.append(str(key))
-                    _strings(item, found, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        if depth < MAX_DEPTH:
+                    if item is not None and not isinstance(item, (bool, int, float)):
+                        pending.append(item)
+            stack.extend(reversed(pending))
+        elif isinstance(value, (list, tuple)):
+            pending = []
             for item in value:
-                _strings(item, found, depth + 1)
-    elif isinstance(value, (bytes, bytearray)):
-        found.append(bytes(value).decode("latin-1"))
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        found.append(str(value))
+                if isinstance(item, str):
+                    found.append(item)
+                elif item is not None and not isinstance(item, (bool, int, float)):
+                    pending.append(item)
+            if pending:
+                stack.extend(reversed(pending))
+        elif isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, (bytes, bytearray)):
+            found.append(bytes(value).decode("latin-1"))
+        elif value is not None and not isinstance(value, (bool, int, float)):
+            found.append(str(value))
 
 
 def _flatten(value: Any) -> str:
