@@ -59,7 +59,7 @@ def test_finding_names_what_left_and_the_key_id_with_it() -> None:
 @pytest.mark.parametrize("text", [
     "AWS_SESSION_TOKEN", "AWS_SECRET_ACCESS_KEY=<redacted>", "", "x" * 100_000,
     "ASIAFAKEEXAMPLE00001",  # the access key id alone is not a secret
-    "fakeSecretKeyForTests",  # a prefix of the secret, not the secret
+    "fakeSecretKey",  # a short prefix of the secret, not the secret (half of it is: see the split rows)
     "東京の天気は晴れ。AWS_SESSION_TOKEN という名前の変数があります。",
 ])
 def test_benign_bodies(text: str) -> None:
@@ -283,3 +283,33 @@ def test_compressed_parts_are_searched_decompressed(make) -> None:
 ])
 def test_benign_or_broken_compressed_parts(body) -> None:
     assert response(body()) is None
+
+
+# ---------------------------------------------------------------- split across fields
+
+@pytest.mark.parametrize("make", [
+    lambda: json.dumps({"a": secret()[:20], "b": secret()[20:]}),
+    lambda: json.dumps({"a": secret()[:5], "b": secret()[5:]}),
+    lambda: json.dumps({"a": secret()[:-3], "z": secret()[-3:]}),
+    lambda: json.dumps({"head": token()[:30], "tail": token()[30:]}),
+    lambda: json.dumps({"parts": [secret()[i:i + 21] for i in (0, 21)]}),
+    # the whole token where SigV4 puts it does not hide a half of it elsewhere
+    lambda: f"https://b.s3.amazonaws.com/k?X-Amz-Security-Token={quote(token(), safe='')} tail={token()[-30:]}",
+])
+def test_a_credential_split_in_two_is_found(make) -> None:
+    finding = response(make())
+    assert finding is not None and "split" in finding.evidence
+
+
+def test_the_whole_token_in_sigv4_positions_is_not_a_split() -> None:
+    url = f"https://b.s3.amazonaws.com/k?X-Amz-Security-Token={quote(token(), safe='')}&X-Amz-Signature=00"
+    signed = f"X-Amz-Security-Token: {token()}\nAuthorization: AWS4-HMAC-SHA256 Credential={key_id()}/x"
+    assert response(json.dumps({"urls": [url] * 3, "raw": signed})) is None
+
+
+def test_many_presigned_urls_and_one_leak_after_them() -> None:
+    url = f"https://b.s3.amazonaws.com/k?X-Amz-Security-Token={quote(token(), safe='')}&X-Amz-Signature=00"
+    gallery = json.dumps({"photos": [url] * 200})
+    assert response(gallery) is None
+    finding = response(gallery + f"\ndebug={token()}")
+    assert finding is not None and "AWS_SESSION_TOKEN" in finding.evidence
