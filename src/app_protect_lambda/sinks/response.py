@@ -182,34 +182,43 @@ def redirect_locations(response: dict) -> list[str]:
     return locations
 
 
-def _header_values(response: dict, wanted: tuple[str, ...]) -> dict[str, list[str]]:
-    """The values of the ``wanted`` (lower-case) headers, from headers and multiValueHeaders, any case,
-    CloudFront's ``[{"key": ..., "value": ...}]`` included."""
-    found: dict[str, list[str]] = {}
+_REFRESH_HEADERS = {"refresh": "refresh", "content-type": "content-type"}
+
+
+def _header_values(response: dict) -> tuple[list[str], bool]:
+    """(Refresh header values, whether a Content-Type says HTML), from headers and multiValueHeaders,
+    any case, CloudFront's ``[{"key": ..., "value": ...}]`` included. Most responses carry a few
+    headers and neither of these two: a name is lower-cased only when its length matches."""
+    refreshes: list[str] = []
+    html = False
     for field in ("headers", "multiValueHeaders"):
         headers = response.get(field)
         if not isinstance(headers, dict):
             continue
         for name, value in headers.items():
-            lowered = name.lower() if isinstance(name, str) else ""
-            if lowered not in wanted:
+            if not isinstance(name, str) or len(name) not in (7, 12):
+                continue
+            wanted = _REFRESH_HEADERS.get(name.lower())
+            if wanted is None:
                 continue
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, dict):
                     item = item.get("value")
-                if isinstance(item, str):
-                    found.setdefault(lowered, []).append(item)
-    return found
+                if not isinstance(item, str):
+                    continue
+                if wanted == "refresh":
+                    refreshes.append(item)
+                elif "html" in item.lower():
+                    html = True
+    return refreshes, html
 
 
 def refresh_targets(response: dict) -> list[tuple[str, str]]:
     """(sink, URL) of every declarative refresh: a Refresh header on any status, a meta refresh in an
     HTML body (see ``detectors.refresh``)."""
-    headers = _header_values(response, ("refresh", "content-type"))
-    refreshes = headers.get("refresh", ())
+    refreshes, html_type = _header_values(response)
     body = response.get("body")
-    html = body if isinstance(body, str) and any(
-        "html" in kind.lower() for kind in headers.get("content-type", ())) else None
+    html = body if html_type and isinstance(body, str) else None
     if not refreshes and html is None:
         return []
     from ..detectors.refresh import meta_refresh_urls, refresh_url
