@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import os
+import socket
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote, urlencode
@@ -216,3 +217,280 @@ def test_ordinary_outbound_requests_pass(collector: LocalServer, records) -> Non
 
     assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
     assert len(collector.requests) == 1 and records.detections() == []
+
+
+# ---------------------------------------------------------------- the local secrets extension
+
+@pytest.mark.parametrize("client", ["requests", "urllib", "http.client"])
+def test_calls_to_the_parameters_and_secrets_extension_pass(client: str, collector: LocalServer, records,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension authenticates the function by its session token: that header, to that port, is its use."""
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(collector.port))
+    token = os.environ["AWS_SESSION_TOKEN"]
+    headers = {"X-Aws-Parameters-Secrets-Token": token}
+    url = f"http://localhost:{collector.port}/secretsmanager/get?secretId=db-password"
+
+    @protect(mode="block")
+    def handler(event, context):
+        if client == "requests":
+            body = requests.get(url, headers=headers, timeout=TIMEOUT).content
+        elif client == "urllib":
+            body = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT).read()
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=TIMEOUT)
+            connection.request("GET", "/systemsmanager/parameters/get?name=%2Fapp%2Fflag", headers=headers)
+            body = connection.getresponse().read()
+        return {"statusCode": 200, "body": body.decode()}
+
+    assert handler(apigw_v1_event(), LambdaContext()) == {"statusCode": 200, "body": "thanks"}
+    [request] = collector.requests
+    assert request["headers"]["X-Aws-Parameters-Secrets-Token"] == token
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("how", ["other port", "other header", "in the path", "secret key"])
+def test_the_extension_header_elsewhere_is_still_exfiltration(how: str, collector: LocalServer, records,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(collector.port + 1 if how == "other port"
+                                                                      else collector.port))
+    token = os.environ["AWS_SESSION_TOKEN"]
+    value = os.environ["AWS_SECRET_ACCESS_KEY"] if how == "secret key" else token
+    name = "X-Debug" if how == "other header" else "X-Aws-Parameters-Secrets-Token"
+    query = urlencode({"t": token}) if how == "in the path" else "secretId=db"
+
+    @protect(mode="block")
+    def handler(event, context):
+        requests.get(f"http://127.0.0.1:{collector.port}/secretsmanager/get?{query}", headers={name: value},
+                     timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.outbound"
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+# ---------------------------------------------------------------- encodings
+
+def _encode(how: str, value: str) -> str:
+    if how == "hex":
+        return value.encode().hex()
+    if how == "reversed":
+        return value[::-1]
+    if how == "base64 blob":
+        return base64.b64encode(json.dumps({"v": 1, "creds": value}).encode()).decode()
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+ENCODINGS = ["hex", "reversed", "base64 blob", "base64url"]
+
+
+@pytest.mark.parametrize("how", ENCODINGS)
+def test_encoded_credentials_in_the_response_are_blocked(how: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 200, "body": json.dumps({"debug": _encode(how, os.environ["AWS_SECRET_ACCESS_KEY"])})}
+
+    reply = handler(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert _encode(how, os.environ["AWS_SECRET_ACCESS_KEY"]) not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.response"
+    assert_no_secret_in(json.dumps(records.all()))
+
+
+@pytest.mark.parametrize("how", ENCODINGS)
+def test_encoded_credentials_sent_out_are_blocked_before_a_byte_is_sent(how: str, collector: LocalServer,
+                                                                       records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        requests.post(f"{collector.url}/c", data=_encode(how, os.environ["AWS_SESSION_TOKEN"]), timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    [record] = records.detections()
+    assert record["rule"] == "credential_exfiltration.outbound"
+
+
+def test_a_presigned_post_returned_passes_unchanged(records) -> None:
+    token = os.environ["AWS_SESSION_TOKEN"]
+    policy = {"expiration": "2026-12-02T12:00:00Z",
+              "conditions": [{"bucket": "uploads"}, {"x-amz-security-token": token}]}
+    fields = {"key": "user/a.png", "x-amz-security-token": token,
+              "policy": base64.b64encode(json.dumps(policy).encode()).decode(), "x-amz-signature": "00ff" * 16}
+    answer = {"statusCode": 200, "body": json.dumps({"url": "https://uploads.s3.amazonaws.com/", "fields": fields})}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return answer
+
+    assert handler(apigw_v1_event(), LambdaContext()) == answer
+    assert records.detections() == []
+
+
+def _presigned_post_fields() -> dict:
+    token = os.environ["AWS_SESSION_TOKEN"]
+    policy = {"conditions": [{"bucket": "uploads"}, {"x-amz-security-token": token}]}
+    return {"url": "https://uploads.s3.amazonaws.com/", "fields": {
+        "key": "user/a.png", "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-security-token": token,
+        "policy": base64.b64encode(json.dumps(policy).encode()).decode(), "x-amz-signature": "00ff" * 16}}
+
+
+@pytest.mark.parametrize("shape", ["direct invocation", "appsync", "function url without statusCode",
+                                   "api gateway body as a dict"])
+def test_presigned_post_fields_returned_as_a_dict_pass(shape: str, records) -> None:
+    answer: dict = {"upload": _presigned_post_fields()}
+    if shape == "appsync":
+        answer = {"data": {"createUpload": _presigned_post_fields()}}
+    elif shape == "api gateway body as a dict":
+        answer = {"statusCode": 200, "body": _presigned_post_fields()}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return answer
+
+    event = apigw_v2_event() if shape == "function url without statusCode" else {"upload": "a.png"}
+    assert handler(event, LambdaContext()) == answer
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("answer", [
+    lambda: {"upload": {"fields": {"token": os.environ["AWS_SESSION_TOKEN"]}}},
+    lambda: {"upload": {"fields": {"x-amz-security-token": os.environ["AWS_SESSION_TOKEN"],
+                                   "debug": os.environ["AWS_SECRET_ACCESS_KEY"]}}},
+    lambda: {"x-amz-security-token": [os.environ["AWS_SESSION_TOKEN"]]},
+])
+def test_the_token_in_a_returned_dict_outside_sigv4_is_blocked(answer, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return answer()
+
+    with pytest.raises(RequestBlocked):
+        handler({"upload": "a.png"}, LambdaContext())
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.response"]
+
+
+def test_a_gzip_compressed_request_body_is_judged_decompressed(collector: LocalServer, records) -> None:
+    import gzip
+
+    @protect(mode="block")
+    def handler(event, context):
+        body = gzip.compress(json.dumps({"env": dict(os.environ)}).encode())
+        requests.post(f"{collector.url}/c", data=body, headers={"Content-Encoding": "gzip"}, timeout=TIMEOUT)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    assert collector.requests == []
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.outbound"]
+
+
+def test_a_gzip_compressed_base64_response_is_judged_decompressed(records) -> None:
+    import gzip
+
+    @protect(mode="block")
+    def handler(event, context):
+        body = gzip.compress(json.dumps({"debug": os.environ["AWS_SECRET_ACCESS_KEY"]}).encode())
+        return {"statusCode": 200, "headers": {"Content-Encoding": "gzip"}, "isBase64Encoded": True,
+                "body": base64.b64encode(body).decode()}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    benign = {"statusCode": 200, "headers": {"Content-Encoding": "gzip"}, "isBase64Encoded": True,
+              "body": base64.b64encode(gzip.compress(b'{"ok": true}')).decode()}
+
+    @protect(mode="block")
+    def benign_handler(event, context):
+        return benign
+
+    assert benign_handler(apigw_v1_event(), LambdaContext()) == benign
+    assert len(records.detections()) == 1
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[socket.socket]:
+    """A server that accepts connections and never answers: every byte sent waits in its buffer."""
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        yield listening
+
+
+def _received(listening: socket.socket) -> bytes:
+    listening.settimeout(TIMEOUT)
+    connection, _ = listening.accept()
+    with connection:
+        connection.settimeout(0.3)
+        data = b""
+        try:
+            while chunk := connection.recv(65536):
+                data += chunk
+        except TimeoutError:
+            pass
+    return data
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 7])
+@pytest.mark.parametrize("client", ["requests", "http.client"])
+def test_a_credential_split_across_streamed_chunks_is_blocked(pieces: int, client: str,
+                                                              silent_listener: socket.socket, records) -> None:
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+    size = -(-len(secret) // pieces)
+    chunks = [b'{"note": "hello", "k": "'] + [secret[i:i + size] for i in range(0, len(secret), size)] + [b'"}']
+    port = silent_listener.getsockname()[1]
+
+    @protect(mode="block")
+    def handler(event, context):
+        if client == "requests":
+            requests.post(f"http://127.0.0.1:{port}/c", data=iter(chunks), timeout=TIMEOUT)
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+            connection.request("POST", "/c", body=iter(chunks), encode_chunked=True)
+        return {"statusCode": 200}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    sent = _received(silent_listener)
+    assert secret[-size:] not in sent  # the piece that completes it never left
+    assert [r["rule"] for r in records.detections()] == ["credential_exfiltration.outbound"]
+
+
+def test_benign_streamed_chunks_pass(collector: LocalServer, records) -> None:
+    chunks = [b"x" * 5000, b"chunk-2,", os.environ["AWS_ACCESS_KEY_ID"].encode(), b"\r\n3\r\n", b"end"]
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": requests.post(f"{collector.url}/c", data=iter(chunks), timeout=TIMEOUT).status_code}
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+    assert len(collector.requests) == 1 and records.detections() == []
+
+
+@pytest.mark.parametrize("depth", [17, 40, 500])
+def test_a_credential_nested_deep_in_a_returned_object_is_blocked(depth: int, records) -> None:
+    def nested() -> dict:
+        value: object = {"k": os.environ["AWS_SECRET_ACCESS_KEY"]}
+        for level in range(depth):
+            value = {"level": level, "next": value} if level % 2 else [value]
+        return {"statusCode": 200, "body": "ok", "headers": {"X-Trace": "1"}, "debug": value}
+
+    @protect(mode="block")
+    def handler(event, context):
+        return nested()
+
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 403
+    with pytest.raises(RequestBlocked):
+        protect(mode="block")(lambda event, context: nested()["debug"])({"job": 1}, LambdaContext())
+    assert len(records.detections()) == 2
+
+
+def test_a_self_referencing_object_is_read_in_bounded_time(records) -> None:
+    loop: list = ["ok"]
+    loop.append(loop)
+
+    @protect(mode="block")
+    def handler(event, context):
+        return {"result": loop}
+
+    import time
+
+    started = time.perf_counter()
+    assert handler({"job": 1}, LambdaContext()) == {"result": loop}
+    assert time.perf_counter() - started < 10

@@ -198,3 +198,185 @@ def test_lambda_edge_same_site_redirect_passes_unchanged(target: str, records) -
     assert reply == {"status": "302", "statusDescription": "Found",
                      "headers": {"location": [{"key": "Location", "value": target}]}}
     assert records.detections() == []
+
+
+# ---------------------------------------------------------------- the site's subdomains, the Host header's claim
+
+def host_redirector(**options):
+    """A handler that builds an absolute redirect from the Host header, as many frameworks do."""
+    @protect(policy={"mode": "block", "protections": {"open_redirect": {"mode": "block", **options}}})
+    def handler(event, context):
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        return {"statusCode": 302, "headers": {"Location": f"https://{headers['host']}/login"}}
+    return handler
+
+
+@pytest.mark.parametrize("make", [alb_event, function_url_event])
+def test_a_redirect_built_from_a_spoofed_host_header_is_blocked(make, records) -> None:
+    reply = host_redirector()(make(headers={"host": "evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 403 and "Location" not in reply.get("headers", {})
+    [record] = records.detections()
+    assert record["input"]["location"] == "header.host"
+
+
+def test_a_host_header_redirect_passes_where_the_site_is_known(records) -> None:
+    event = alb_event(headers={"host": HOST})
+    reply = host_redirector(allow_domains=["example.com"])(event, LambdaContext())
+    assert reply == {"statusCode": 302, "headers": {"Location": f"https://{HOST}/login"}}
+    url_event = function_url_event()
+    url_event["headers"]["host"] = url_event["requestContext"]["domainName"]  # what a Function URL receives
+    assert host_redirector()(url_event, LambdaContext())["statusCode"] == 302
+    assert host_redirector()(apigw_v1_event(headers={"host": HOST}), LambdaContext())["statusCode"] == 302
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("target", [f"https://{HOST}/welcome", f"https://www.{HOST}/x", "/account"])
+def test_behind_an_alb_other_inputs_may_still_name_the_claimed_host(target: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):  # an ALB passes the query string as sent, percent-encoded
+        return {"statusCode": 302, "headers": {"Location": unquote(event["queryStringParameters"]["next"])}}
+
+    reply = handler(alb_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == target
+    assert records.detections() == []
+    spoofed = handler(alb_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
+    assert spoofed["statusCode"] == 403
+
+
+@pytest.mark.parametrize("target", ["https://www.app.example.com/home", "//eu.app.example.com/x"])
+def test_subdomains_of_the_request_host_pass(target: str, records) -> None:
+    reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == target
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("target", ["https://example.com/", "https://evilapp.example.com/",
+                                    "https://other.example.com/"])
+def test_parents_and_siblings_of_the_request_host_are_blocked(target: str, records) -> None:
+    reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert len(records.detections()) == 1
+
+
+# ---------------------------------------------------------------- Refresh headers and meta refresh
+
+def refresher(how: str):
+    """A page that sends the browser on to ``next`` after a moment, by a header or by a meta tag."""
+    @protect(mode="block")
+    def handler(event, context):
+        if "Records" in event:
+            target = parse_qs(event["Records"][0]["cf"]["request"]["querystring"])["next"][0]
+        else:
+            target = (event.get("queryStringParameters") or {}).get("next") or "/"
+        if how == "header":
+            return {"statusCode": 200, "headers": {"Refresh": f"3; url={target}"}, "body": "Signed out."}
+        if how == "edge":
+            return {"status": "200", "headers": {"refresh": [{"key": "Refresh", "value": f"0;URL='{target}'"}]}}
+        from html import escape
+
+        page = (f'<html><head><meta http-equiv="Refresh" content="0; url={escape(target)}"></head>'
+                "<body>Redirecting...</body></html>")
+        if how == "base64 html":
+            return {"statusCode": 200, "headers": {"Content-Type": "text/html; charset=utf-8"},
+                    "body": base64.b64encode(page.encode()).decode(), "isBase64Encoded": True}
+        return {"statusCode": 200, "headers": {"content-type": "text/html"}, "body": page}
+    return handler
+
+
+HOWS = ["header", "edge", "html", "base64 html"]
+
+
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example", "javascript:alert(1)",
+                                    "https://app.example.com@evil.example/"])
+def test_a_refresh_to_an_input_chosen_site_is_blocked(how: str, target: str, records) -> None:
+    make = edge_event if how == "edge" else apigw_v1_event
+    event = make(query={"next": target}, headers={"host": HOST})
+    reply = refresher(how)(event, LambdaContext())
+    assert reply.get("statusCode", reply.get("status")) in (403, "403")
+    assert "evil.example" not in json.dumps(reply) and "javascript" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["protection"] == "open_redirect"
+    assert record["sink"]["name"] in ("response.headers.Refresh", "response.body (meta refresh)")
+
+
+@pytest.mark.parametrize("how", ["header", "html", "base64 html"])
+@pytest.mark.parametrize("target", ["/account", "/search?q=https://evil.example&x=1", f"https://{HOST}/home",
+                                    "https://www.app.example.com/"])
+def test_a_refresh_within_the_site_passes_unchanged(how: str, target: str, records) -> None:
+    reply = refresher(how)(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 200
+    assert records.detections() == []
+
+
+def test_pages_that_only_mention_refresh_pass(records) -> None:
+    body = ('<html><head><meta http-equiv="refresh" content="30"></head><body><a href="{next}">go</a>'
+            "<code>&lt;meta http-equiv=&quot;refresh&quot; content=&quot;0;url=//evil.example&quot;&gt;</code></body>")
+
+    @protect(mode="block")
+    def handler(event, context):
+        link = event["queryStringParameters"]["next"]
+        return {"statusCode": 200, "headers": {"Content-Type": "text/html", "Refresh": "60"},
+                "body": body.format(next=link)}
+
+    reply = handler(apigw_v1_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 200 and records.detections() == []
+
+
+def test_a_host_assembled_from_two_inputs(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        query = event["queryStringParameters"]
+        return {"statusCode": 302, "headers": {"Location": f"https://{query['tenant']}.{query['zone']}/welcome"}}
+
+    blocked = handler(apigw_v1_event(query={"tenant": "login", "zone": "evil.example"}), LambdaContext())
+    pieced = handler(apigw_v1_event(query={"tenant": "evil", "zone": "example"}), LambdaContext())
+    assert blocked["statusCode"] == pieced["statusCode"] == 403
+    assert "evil" not in json.dumps(blocked) + json.dumps(pieced)
+    assert [r["input"]["location"] for r in records.detections()] == ["query.zone", "query.zone"]
+    allowed = handler(apigw_v1_event(query={"tenant": "eu", "zone": "app.example.com"}, headers={"host": HOST}),
+                      LambdaContext())
+    assert allowed["statusCode"] == 302 and allowed["headers"]["Location"] == f"https://eu.{HOST}/welcome"
+
+
+# ---------------------------------------------------------------- behind CloudFront on an execute-api domain
+
+def behind_cloudfront(**kwargs) -> dict:
+    """An API Gateway REST event as CloudFront forwards it: Host is the execute-api name."""
+    event = apigw_v1_event(**kwargs)
+    event["requestContext"]["domainName"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    event["headers"]["host"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    return event
+
+
+def test_the_forwarded_site_behind_cloudfront_is_same_site_for_other_inputs(records) -> None:
+    """The distribution forwards the viewer's name as X-Forwarded-Host."""
+    event = behind_cloudfront(query={"next": "https://shop.example.com/cart"},
+                              headers={"x-forwarded-host": "shop.example.com", "via": "2.0 abc.cloudfront.net"})
+    reply = redirector()(event, LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == "https://shop.example.com/cart"
+    www = redirector()(behind_cloudfront(query={"next": "https://www.shop.example.com/"},
+                                         headers={"x-forwarded-host": "shop.example.com"}), LambdaContext())
+    assert www["statusCode"] == 302 and records.detections() == []
+
+
+def test_x_forwarded_host_counts_only_for_an_execute_api_domain(records) -> None:
+    event = apigw_v1_event(query={"next": "https://shop.example.com/cart"},
+                           headers={"host": HOST, "x-forwarded-host": "shop.example.com"})
+    assert redirector()(event, LambdaContext())["statusCode"] == 403
+
+
+def test_a_redirect_built_from_x_forwarded_host_alone_is_blocked(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {"Location": f"https://{event['headers']['x-forwarded-host']}/login"}}
+
+    reply = handler(behind_cloudfront(headers={"x-forwarded-host": "evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert [r["input"]["location"] for r in records.detections()] == ["header.x-forwarded-host"]
+
+
+def test_origin_and_referer_never_make_a_site(records) -> None:
+    event = behind_cloudfront(query={"next": "https://evil.example/"},
+                              headers={"origin": "https://evil.example", "referer": "https://evil.example/page"})
+    assert redirector()(event, LambdaContext())["statusCode"] == 403

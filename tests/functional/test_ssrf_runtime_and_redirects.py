@@ -6,11 +6,13 @@ that redirects (the test resolver maps its name to 127.0.0.1).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
 
 import botocore.utils
+import httpx
 import pytest
 import requests
 import urllib3
@@ -54,6 +56,19 @@ def with_requests(url: str) -> bytes:
 
 def with_urllib3(url: str) -> bytes:
     return urllib3.PoolManager(timeout=TIMEOUT).request("GET", url).data
+
+
+def with_httpx(url: str) -> bytes:
+    with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
+        return client.get(url).content
+
+
+def with_httpx_async(url: str) -> bytes:
+    async def fetch() -> bytes:
+        async with httpx.AsyncClient(follow_redirects=True, timeout=TIMEOUT) as client:
+            return (await client.get(url)).content
+
+    return asyncio.run(fetch())
 
 
 def fetcher(client: Callable[[str], bytes] = with_urllib, **policy):
@@ -150,7 +165,7 @@ def test_a_trusted_credential_fetch_does_not_clear_the_runtime_api_for_later_cal
 
 # ---------------------------------------------------------------- redirects
 
-@pytest.mark.parametrize("client", [with_urllib, with_requests, with_urllib3])
+@pytest.mark.parametrize("client", [with_urllib, with_requests, with_urllib3, with_httpx, with_httpx_async])
 def test_allowed_host_that_redirects_inside_is_blocked_at_the_second_hop(client, internal: LocalServer,
                                                                         records) -> None:
     with LocalServer(redirect_to=f"{internal.url}/admin") as redirector:
@@ -186,20 +201,22 @@ def test_two_hop_redirect_chain(internal: LocalServer, records) -> None:
     assert [r["rule"] for r in records.detections()] == ["ssrf.redirect"]
 
 
-def test_same_host_redirect_of_an_allowed_host_passes(records) -> None:
+@pytest.mark.parametrize("client", [with_urllib, with_httpx, with_httpx_async])
+def test_same_host_redirect_of_an_allowed_host_passes(client, records) -> None:
     with LocalServer(redirect_to=lambda path: "/landing?from=go&lang=ja" if path == "/go" else None) as site:
-        handler = fetcher(protections={"ssrf": {"allow_hosts": ["public.example"]}})
+        handler = fetcher(client, protections={"ssrf": {"allow_hosts": ["public.example"]}})
         reply = handler(apigw_v1_event(query={"url": f"http://public.example:{site.port}/go"}), LambdaContext())
         assert reply == {"statusCode": 200, "body": "internal-secret"}
         assert [r["path"] for r in site.requests] == ["/go", "/landing?from=go&lang=ja"]
     assert records.detections() == []
 
 
-def test_code_chosen_url_that_redirects_inside_passes(internal: LocalServer, records) -> None:
+@pytest.mark.parametrize("client", [with_urllib, with_httpx, with_httpx_async])
+def test_code_chosen_url_that_redirects_inside_passes(client, internal: LocalServer, records) -> None:
     with LocalServer(redirect_to=f"{internal.url}/config") as config_service:
         @protect(mode="block")
         def handler(event, context):
-            return {"statusCode": 200, "body": with_urllib(f"{config_service.url}/v1/config").decode()}
+            return {"statusCode": 200, "body": client(f"{config_service.url}/v1/config").decode()}
 
         event = apigw_v1_event(query={"next": "http://localhost:3000/elsewhere", "q": "東京"})
         assert handler(event, LambdaContext())["statusCode"] == 200

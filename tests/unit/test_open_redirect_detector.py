@@ -150,3 +150,89 @@ def test_location_taken_out_of_a_larger_input() -> None:
     assert judge("https://evil.example/landing", state) is not None
     assert judge("https://app.example.com/landing", '{"next": "https://app.example.com/landing"}') is None
     assert judge("/x", "see /x") is None  # relative: never off-site
+
+
+# ---------------------------------------------------------------- subdomains of the site, claimed hosts
+
+@pytest.mark.parametrize("site, location", [
+    ("app.example.com", "https://www.app.example.com/home"),
+    ("app.example.com", "https://eu.app.example.com/x"),
+    ("app.example.com:443", "//a.b.app.example.com/"),
+    ("www.example.com", "https://example.com/"),
+    ("www.example.com", "https://shop.example.com/cart"),
+    ("WWW.Example.COM.", "https://login.example.com/"),
+    ("abc123.execute-api.us-east-1.amazonaws.com", "https://v2.abc123.execute-api.us-east-1.amazonaws.com/"),
+])
+def test_subdomains_of_the_site_are_same_site(site: str, location: str) -> None:
+    assert judge(location, site=(site,)) is None
+
+
+@pytest.mark.parametrize("site, location", [
+    ("app.example.com", "https://example.com/"),                     # a parent the site does not own
+    ("app.example.com", "https://other.example.com/"),
+    ("app.example.com", "https://evilapp.example.com/"),             # a suffix, not a label
+    ("app.example.com", "https://app.example.com.evil.example/"),
+    ("www.example.com", "https://evilexample.com/"),
+    ("www.example.com", "https://example.com.evil.example/"),
+    ("abc123.execute-api.us-east-1.amazonaws.com", "https://evil.execute-api.us-east-1.amazonaws.com/"),
+    ("www.app.example.com", "https://other.example.com/"),           # only www. is dropped, once
+])
+def test_lookalikes_and_parents_are_off_site(site: str, location: str) -> None:
+    finding = judge(location, site=(site,))
+    assert finding is not None and finding.rule == "open_redirect.offsite"
+
+
+def claimed(location: str, *found: Input, site: tuple[str, ...] = ()):
+    return detect(Redirect(location, site, ("evil.example",)), Inputs(list(found)), NO_OPTIONS)
+
+
+@pytest.mark.parametrize("location, found", [
+    ("https://evil.example/login", [Input("header.host", "evil.example")]),
+    ("https://evil.example:8443/reset?t=1", [Input("header.host", "evil.example:8443")]),
+    ("//www.evil.example/", [Input("header.x-forwarded-host", "evil.example")]),
+    ("https://evil.example/", [Input("query.h", "evil.example"), Input("header.host", "evil.example")]),
+    ("https://evil.example/x", [Input("query.path", "/x"), Input("header.host", "evil.example")]),
+])
+def test_a_location_built_from_the_claimed_host_is_off_site(location: str, found: list[Input]) -> None:
+    finding = claimed(location, *found)
+    assert finding is not None and finding.rule == "open_redirect.offsite"
+
+
+@pytest.mark.parametrize("location, found", [
+    ("https://evil.example/account", [Input("query.next", "https://evil.example/account")]),
+    ("https://evil.example/x", [Input("query.path", "/x"), Input("header.accept", "example")]),
+    ("https://sub.evil.example/", [Input("query.tenant", "sub")]),
+    ("https://evil.example/account", [Input("query.next", "https://evil.example/account"),
+                                      Input("header.host", "evil.example")]),  # next chose it; Host vouches
+    ("https://evil.example/", []),                                   # the code wrote the host
+])
+def test_the_claimed_host_is_same_site_for_other_inputs(location: str, found: list[Input]) -> None:
+    assert claimed(location, *found) is None
+
+
+def test_a_trusted_site_wins_over_the_claim() -> None:
+    assert claimed("https://evil.example/", Input("header.host", "evil.example"), site=("evil.example",)) is None
+
+
+# ---------------------------------------------------------------- a host pieced together from several inputs
+
+@pytest.mark.parametrize("location, values", [
+    ("https://evil.example/", ("evil", "example")),
+    ("https://login.evil.example/x", ("login", "evil", "example")),
+    ("//evil.example", ("evil", "example")),
+    ("https://evil.example/", ("evil.", "example")),          # the dot inside an input
+    ("https://evilexample.com/", ("evil", "example.com")),    # adjacent, no dot between
+])
+def test_a_host_pieced_from_several_inputs_is_off_site(location: str, values: tuple[str, ...]) -> None:
+    finding = judge(location, *values)
+    assert finding is not None and finding.rule == "open_redirect.offsite"
+
+
+@pytest.mark.parametrize("location, values", [
+    ("https://tenant1.eu.example.net/", ("tenant1", "eu")),   # the code wrote the domain
+    ("https://a.b.app.example.com/", ("a", "b")),             # under the site
+    ("https://partner.example/cb?x=evil&y=example", ("evil", "example")),
+    ("https://evil.fixed.example/", ("evil",)),
+])
+def test_labels_under_the_codes_own_domain_pass(location: str, values: tuple[str, ...]) -> None:
+    assert judge(location, *values) is None

@@ -277,3 +277,46 @@ def test_the_host_header_aside_another_input_still_chooses(monkeypatch: pytest.M
     both = Inputs([Input("header.host", ALB), Input("body.callback", f"http://{ALB}/admin")])
     finding = detect(Destination(ALB, 80, ("10.0.3.7",), trigger="alb"), both, NO_OPTIONS)
     assert finding is not None and finding.input is not None and finding.input.location == "body.callback"
+
+
+# ---------------------------------------------------------------- any port, every occurrence
+
+@pytest.mark.parametrize(("value", "host", "port"), [
+    ("http://10.0.0.5:80/", "10.0.0.5", 8080),                   # the code's own port
+    ("https://internal.example/", "internal.example", 80),       # the code's own scheme
+    ("internal.example:443", "internal.example", 6379),
+    ("http://10.0.0.5:0000000000080/", "10.0.0.5", 80),          # zero-padded
+    ("http://10.0.0.5:0000000000080/", "10.0.0.5", 8080),
+    ("http://localhost:0002773/", "localhost", 2773),            # zero-padded, in the sandbox
+    ("http://[::1]:000080/", "::1", 80),
+    ("localhost " * 200 + "http://localhost:2773/", "localhost", 2773),     # repetition before the URL
+    ("10.0.0.5, " * 500 + "http://10.0.0.5/", "10.0.0.5", 80),
+    ("see 169.254.169.254 " * 100 + "//169.254.169.254/latest", "169.254.169.254", 80),
+    ("http://a/" + "x" * 5000 + " http://user:" + "p" * 3000 + "@10.0.0.5/", "10.0.0.5", 443),  # long userinfo
+])
+def test_an_input_naming_the_host_chose_it_at_any_port_and_any_repetition(value: str, host: str, port: int) -> None:
+    assert source_of(host, port, inputs(value)) is not None
+
+
+@pytest.mark.parametrize(("value", "host", "port"), [
+    ("http://localhost:99999999/", "localhost", 2773),           # no port anything listens on
+    ("http://localhost:0/", "localhost", 2773),
+    ("localhost " * 500, "localhost", 2773),                     # only prose, however often
+    ("http://localhost:3000 " * 300, "localhost", 2773),         # another port of the sandbox, repeated
+    ("http://169.254.169.254:8080/", "169.254.169.254", 80),     # link-local: the port called counts
+])
+def test_sandbox_hosts_still_need_the_port_called(value: str, host: str, port: int) -> None:
+    assert source_of(host, port, inputs(value)) is None
+
+
+@pytest.mark.parametrize("value", [
+    "localhost@" * 200_000, "localhost " * 200_000, "//localhost" * 100_000, "[::1]:" * 100_000,
+    " " * 500_000 + "localhost " * 100_000, "localhost:" + "0" * 1_000_000, "a:" * 300_000 + "//localhost",
+])
+def test_every_occurrence_is_read_in_linear_time(value: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    source_of("localhost", 2773, inputs(value))
+    source_of("::1", 2773, inputs(value))
+    assert time.perf_counter() - started < 1.0

@@ -9,7 +9,14 @@ the finding when it travels with one of the other two.
 Each value is looked for as sent and in the forms code commonly turns it into
 (percent-encoded, JSON with escaped slashes). The search is cheap on megabytes:
 per value, one substring search for its longest run of characters that every
-form keeps; only a hit there leads to the full forms.
+form keeps; only a hit there leads to the full forms. The encodings that keep
+no such run (hex in either case, reversed, base64 and base64url at each byte
+alignment, so inside a larger encoded blob too) are one substring search each.
+A part that starts as gzip or zlib data is searched decompressed (up to 8 MB).
+A value split in two anywhere leaves one of its two overlapping halves whole in
+one piece, so each half is searched too, and counted where it is not part of a
+whole occurrence (a presigned URL's token holds both halves). Every occurrence
+is looked at: a response listing hundreds of presigned URLs hides no leak.
 
 The session token legitimately leaves in one place: SigV4, in the
 ``X-Amz-Security-Token`` header of a signed request or query parameter of a
@@ -17,6 +24,16 @@ presigned URL (which handlers routinely return). Without the secret key it
 cannot sign anything, so occurrences right after that name are not counted,
 unless the secret key travels with them. Requests to AWS endpoints are not
 checked at all: signing them is what the credentials are for.
+
+The session token is also how a function proves itself to the AWS Parameters
+and Secrets Lambda Extension and the AWS Secrets Manager Agent: a request to
+``localhost`` on their port (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``,
+default 2773) carries it in ``X-Aws-Parameters-Secrets-Token`` (the agent also
+takes ``X-Vault-Token``). The token never leaves the sandbox there, so that
+header of a request to that port of a loopback address is a legitimate place
+too; the same token anywhere else in that request (its path, its body), or the
+secret key, is still exfiltration, and so is that header sent to any other
+host or port.
 """
 from __future__ import annotations
 
@@ -44,21 +61,28 @@ DECODE_FREELY = 65536  # base64 bodies up to this size are simply decoded
 _SIGV4_PREFIXES = ("x-amz-security-token=", "x-amz-security-token: ", "x-amz-security-token:",
                    '"x-amz-security-token": "', '"x-amz-security-token":"')
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_EXTENSION_PREFIXES = ("\nx-aws-parameters-secrets-token: ", "\nx-aws-parameters-secrets-token:",
+                       "\nx-vault-token: ", "\nx-vault-token:")
+EXTENSION_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+DEFAULT_EXTENSION_PORT = 2773
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "::1", "0:0:0:0:0:0:0:1"})
 
 
-class Payload(namedtuple("Payload", "parts outbound host", defaults=(False, ""))):
+class Payload(namedtuple("Payload", "parts outbound host port", defaults=(False, "", None))):
     """What is about to leave: ``parts``, named pieces of text or bytes (``(name, content)``, or
     ``(name, text, "base64")`` for a base64 body, judged on what it decodes to); ``outbound``
-    True for an HTTP request the function sends (else the handler's response); ``host`` that
-    request's destination."""
+    True for an HTTP request the function sends (else the handler's response); ``host`` and
+    ``port`` that request's destination."""
 
     __slots__ = ()
 
 
-class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned")):
+class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned encoded halves")):
     """One credential: its forms as (form name, text), the anchor every form keeps, whether it
-    may appear where SigV4 puts the session token, and the anchor base64-encoded at each of the
-    three byte alignments (a base64 text that holds none of them cannot decode to the secret)."""
+    may appear where SigV4 puts the session token, the anchor base64-encoded at each of the
+    three byte alignments (a base64 text that holds none of them cannot decode to the secret),
+    the encodings that keep no anchor, as (form name, needle, forms) (``_encodings``), and its two
+    overlapping halves with the whole forms each lies in, at their offsets (``_halves``)."""
 
     __slots__ = ()
 
@@ -101,13 +125,60 @@ def _aligned(anchor: str) -> tuple[str, ...]:
     return tuple(encoded)
 
 
+def _encodings(value: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The value hex-encoded (either case), reversed, and base64-encoded (standard and URL-safe), as
+    (form name, needle, forms): a part that holds the needle holds the value if it holds one of
+    the forms.
+
+    Base64 inside a larger blob (``base64(json.dumps({"key": secret}))``) encodes the secret
+    differently at each of the three byte offsets it can start at, so each alignment is a form:
+    the encoded whole 3-byte groups that follow the first ``skip`` bytes. Standard and URL-safe
+    base64 differ only in ``+/`` and ``-_``, so one needle, the longest run without them, serves
+    both. With the two halves (``_halves``), eight substring searches per credential and part:
+    7.5-8.7 µs added on a 2 KB JSON body, about 1 ms on a 1 MB one (two credentials, 2 shared
+    cores; the anchor search alone was 1.9 µs and 0.29 ms), nothing else on a body that holds none.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    encoded: list[tuple[str, str, tuple[str, ...]]] = [
+        ("hex-encoded", raw.hex(), (raw.hex(),)), ("hex-encoded", raw.hex().upper(), (raw.hex().upper(),)),
+        ("reversed", value[::-1], (value[::-1],))]
+    for skip in range(3):
+        usable = (len(raw) - skip) // 3 * 3
+        if usable >= 6:
+            standard = binascii.b2a_base64(raw[skip:skip + usable], newline=False).decode("ascii")
+            url_safe = standard.replace("+", "-").replace("/", "_")
+            needle = max(standard.replace("+", "/").split("/"), key=len)
+            encoded.append(("base64-encoded", needle if len(needle) >= MIN_ANCHOR else standard,
+                            (standard,) if url_safe == standard else (standard, url_safe)))
+    return tuple(encoded)
+
+
+MIN_HALF = 16
+
+
+def _halves(value: str) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """``value[:ceil(n/2)]`` and ``value[floor(n/2):]``: split in two anywhere, one piece holds one.
+
+    A split at ``p`` leaves the first half whole in the first piece when ``p >= ceil(n/2)``, else
+    the second half whole in the second. Twenty characters of a random 40-character key occur
+    nowhere by chance.
+    """
+    half = len(value) // 2
+    if len(value) - half < MIN_HALF:
+        return ()
+    forms = [form for _, form in _forms(value)]
+    return tuple((piece, tuple((form, form.find(piece)) for form in forms if piece in form))
+                 for piece in (value[:len(value) - half], value[half:]))
+
+
 @lru_cache(maxsize=4)
 def _secrets(secret_key: str, token: str) -> tuple[_Secret, ...]:
     secrets = []
     for name, value, sigv4 in ((SECRET_KEY, secret_key, False), (SESSION_TOKEN, token, True)):
         if len(value) >= MIN_SECRET_LENGTH:
             anchor = _anchor(value)
-            secrets.append(_Secret(name, _forms(value), anchor, sigv4, _aligned(anchor or value)))
+            secrets.append(_Secret(name, _forms(value), anchor, sigv4, _aligned(anchor or value), _encodings(value),
+                                   _halves(value)))
     return tuple(secrets)
 
 
@@ -137,6 +208,26 @@ def is_aws_endpoint(host: str) -> bool:
     return host == "amazonaws.com" or host.endswith(_AWS_SUFFIXES)
 
 
+def _extension_ports() -> tuple[int, ...]:
+    configured = os.environ.get(EXTENSION_PORT, "").strip()
+    if configured.isdigit() and int(configured) != DEFAULT_EXTENSION_PORT:
+        return DEFAULT_EXTENSION_PORT, int(configured)
+    return (DEFAULT_EXTENSION_PORT,)
+
+
+def is_local_secrets_extension(host: str, port: object) -> bool:
+    """A request to the Parameters and Secrets extension (or the Secrets Manager Agent) in this sandbox.
+
+    Loopback only: ``localhost`` or an address in 127.0.0.0/8 or ``::1``, never a name that merely
+    resolves there (the request goes wherever the resolver says, and it says it per call).
+    """
+    host = host.strip().strip("[]").rstrip(".").lower()
+    parts = host.split(".")
+    loopback = host in _LOOPBACK_NAMES or (
+        len(parts) == 4 and parts[0] == "127" and all(part.isdigit() and int(part) < 256 for part in parts))
+    return loopback and isinstance(port, int) and port in _extension_ports()
+
+
 def _as_text(content: str | bytes) -> str:
     if isinstance(content, str):
         return content
@@ -148,16 +239,73 @@ def _signed_position(text: str, index: int) -> bool:
     return before.endswith(_SIGV4_PREFIXES)
 
 
+def _extension_header(text: str, index: int, length: int) -> bool:
+    """The whole value of a token header the local secrets extension reads (``text`` holds header lines)."""
+    before = ("\n" + text[max(0, index - 40):index]).lower()
+    if not before.endswith(_EXTENSION_PREFIXES):
+        return False
+    end = index + length
+    return text[end:end + 2] in ("\r\n", "") or text[end:end + 1] == "\n"
+
+
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+MAX_BLOB = 65536  # characters of a base64 blob read around an encoded session token
+
+
+def _signed_blob(text: str, index: int, secret: _Secret) -> bool:
+    """Whether the base64 blob around ``index`` decodes to the token only where SigV4 puts it.
+
+    A presigned POST's ``policy`` field is base64 JSON whose conditions name the session token
+    (``{"x-amz-security-token": "..."}``), next to the token itself in its own field.
+    """
+    start = index
+    while start > 0 and index - start < MAX_BLOB and text[start - 1] in _BASE64_CHARS and text[start - 1] != "=":
+        start -= 1
+    end = index
+    while end < len(text) and end - index < MAX_BLOB and text[end] in _BASE64_CHARS:
+        end += 1
+    blob = text[start:end].replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        decoded = binascii.a2b_base64(blob + "=" * (-len(blob) % 4)).decode("latin-1")
+    except (binascii.Error, ValueError):
+        return False
+    token = secret.forms[0][1]
+    found = decoded.find(token)
+    if found == -1:
+        return False
+    while found != -1:
+        if not _signed_position(decoded, found):
+            return False
+        found = decoded.find(token, found + 1)
+    return True
+
+
 def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
-    """(form name, index) of each occurrence of ``secret`` in ``text``, a few per form at most (``scan``
-    has checked that the anchor occurs)."""
+    """(form name, index) of every occurrence of ``secret`` in ``text`` (``scan`` has checked that the
+    anchor occurs). No cap: a response listing a hundred presigned URLs must not hide the one leak
+    after them; each occurrence costs one substring search and a 32-character look behind it."""
     hits: list[tuple[str, int]] = []
     for form_name, form in secret.forms:
         index = text.find(form)
-        while index != -1 and len(hits) < 64:
+        while index != -1:
             hits.append((form_name, index))
-            index = text.find(form, index + 1)
+            index = text.find(form, index + len(form))
     return hits
+
+
+def _split(text: str, secret: _Secret) -> bool:
+    """Whether a half of the secret occurs other than inside a whole form of it (split across fields).
+
+    Whether an occurrence of a half lies inside a whole form is read at that place (the forms the
+    half occurs in, at their offsets), so every occurrence is looked at, however many there are.
+    """
+    for half, within in secret.halves:
+        index = text.find(half)
+        while index != -1:
+            if not any(index >= offset and text.startswith(form, index - offset) for form, offset in within):
+                return True
+            index = text.find(half, index + 1)
+    return False
 
 
 def _decoded(text: str, secrets: tuple[_Secret, ...]) -> str | None:
@@ -176,8 +324,33 @@ def _decoded(text: str, secrets: tuple[_Secret, ...]) -> str | None:
         return None
 
 
-def scan(parts: tuple) -> list[tuple[str, str, str, bool]]:
-    """(secret name, part name, form name, in a SigV4 position) of every own credential found."""
+MAX_INFLATED = 8 * 1024 * 1024  # characters of a compressed part read (a Lambda payload is at most 6 MB)
+
+
+def _inflated(text: str) -> str | None:
+    """What a gzip or zlib (deflate) part decompresses to, at most ``MAX_INFLATED`` characters.
+
+    Recognised by its magic bytes (gzip ``1f 8b``; zlib ``78`` with a valid header check), so a
+    part that is not compressed costs one comparison.
+    """
+    head = text[:2]
+    if head != "\x1f\x8b" and not (len(head) == 2 and head[0] == "x" and (ord(head[0]) * 256 + ord(head[1])) % 31 == 0):
+        return None
+    import zlib
+
+    try:
+        data = text.encode("latin-1")
+        return zlib.decompressobj(47).decompress(data, MAX_INFLATED).decode("latin-1")
+    except (zlib.error, UnicodeEncodeError):
+        return None
+
+
+def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, bool]]:
+    """(secret name, part name, form name, in a legitimate position) of every own credential found.
+
+    ``extension``: the request goes to the local secrets extension, whose token headers are
+    legitimate positions of the session token (only in the request's headers).
+    """
     secrets = own_secrets()
     if not secrets:
         return []
@@ -193,12 +366,28 @@ def scan(parts: tuple) -> list[tuple[str, str, str, bool]]:
             text = decoded
         else:
             text = content if isinstance(content, str) else _as_text(content)
+        inflated = _inflated(text)
+        if inflated is not None:
+            text, part_name = inflated, f"{part_name} (decompressed)"
         for secret in secrets:
+            for form_name, needle, forms in secret.encoded:
+                if needle not in text:
+                    continue
+                for form in forms:
+                    index = text.find(form)
+                    if index != -1:
+                        signed = secret.sigv4 and form_name == "base64-encoded" and _signed_blob(text, index, secret)
+                        found.append((secret.name, part_name, form_name, signed))
+                        break
+            if secret.halves and _split(text, secret):
+                found.append((secret.name, part_name, "split", False))
             if secret.anchor and secret.anchor not in text:
-                continue  # the one substring search a clean part costs
+                continue  # the substring searches a clean part costs: the encodings, the halves, the anchor
+            in_headers = extension and (part_name == "headers" or part_name.startswith("request to "))
             for form_name, index in _occurrences(text, secret):
-                found.append((secret.name, part_name, form_name,
-                              secret.sigv4 and _signed_position(text, index)))
+                legitimate = secret.sigv4 and (_signed_position(text, index) or (
+                    in_headers and form_name == "as is" and _extension_header(text, index, len(secret.forms[0][1]))))
+                found.append((secret.name, part_name, form_name, legitimate))
     return found
 
 
@@ -214,6 +403,8 @@ def detect(payload: Payload, inputs: Inputs | None, options: Mapping[str, Any]) 
     if payload.outbound and (not options.get("outbound", True) or is_aws_endpoint(payload.host)):
         return None
     found = scan(payload.parts)
+    if found and payload.outbound and is_local_secrets_extension(payload.host, payload.port):
+        found = scan(payload.parts, extension=True)  # a request that holds a credential: the rare case pays
     if not found:
         return None
     secret_key_found = any(name == SECRET_KEY for name, *_ in found)

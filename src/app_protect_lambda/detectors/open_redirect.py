@@ -16,13 +16,28 @@ be safe, the way older parsers do where they differ:
   any other scheme but http(s), ws(s) and ftp leaves the site.
 
 A Location is same-site when it is relative (a path, a query, a fragment) or
-its host is the request's own (the Host header or the API's domain name) or
-in ``allow_domains`` (subdomains included).
+its host is the request's own or in ``allow_domains``, subdomains included: a
+site ``app.example.com`` owns ``www.app.example.com`` and ``eu.app.example.com``,
+and a site ``www.example.com`` owns ``example.com`` and its subdomains too (the
+``www.`` label is the one that names no site of its own). No other parent is
+taken: ``example.execute-api.us-east-1.amazonaws.com``'s parent belongs to every
+AWS customer, and telling a registrable domain from a public suffix needs a
+list we do not ship.
+
+The request's own host is the domain name the trigger reports
+(``requestContext.domainName``: API Gateway and Function URLs, set from the
+domain the request reached) and, where the trigger routes on it, the Host
+header. Behind an ALB (which forwards any Host to its default rule) and a
+Function URL the Host header is only *claimed* by the client: it makes a
+Location same-site unless the input that put the host there is itself that
+host (``Location: https://{Host}/login`` with ``Host: evil.example``, which a
+poisoned cache or a password-reset mail then serves to others).
 
 An input is the cause when it supplies the part that decides where the browser
 goes: the scheme of a non-web URL, or the end of the host with at least one dot
-of it (or all of it), or when the whole Location was taken out of it (a field
-of a JSON or base64 ``state``). An input that only fills a query parameter of a
+of it (or all of it), alone or pieced together with other inputs and dots the
+code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
+out of it (a field of a JSON or base64 ``state``). An input that only fills a query parameter of a
 code-chosen off-site URL (an OAuth ``state``) or a label the code places
 under its own domain is not.
 """
@@ -56,8 +71,9 @@ _C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
 _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
-class Redirect(namedtuple("Redirect", "location site_hosts", defaults=((),))):
-    """A Location about to be sent, and the hosts that are this site's own."""
+class Redirect(namedtuple("Redirect", "location site_hosts claimed_hosts", defaults=((), ()))):
+    """A Location about to be sent, the hosts that are this site's own, and those the client only
+    claims are (a Host header no router checked)."""
 
     __slots__ = ()
 
@@ -158,10 +174,23 @@ def _site_host(host: str) -> str:
     return normalize_host(host.partition(":")[0])
 
 
+def _within(host: str, domain: str) -> bool:
+    return host == domain or (host.endswith(domain) and host[-len(domain) - 1:-len(domain)] == ".")
+
+
 def same_site(host: str, site_hosts: Sequence[str], allow_domains: Sequence[str]) -> bool:
-    if host in (_site_host(site) for site in site_hosts if site):
-        return True
-    return any(host == domain or host.endswith(f".{domain}") for domain in _domains(tuple(allow_domains)))
+    for site in site_hosts:
+        if site:
+            own = _site_host(site)
+            if own and (_within(host, own) or (own.startswith("www.") and _within(host, own[4:]))):
+                return True
+    return any(_within(host, domain) for domain in _domains(tuple(allow_domains)))
+
+
+def _is_claim(value: str, claimed_hosts: Sequence[str]) -> bool:
+    """Whether an input is a claimed host itself (a Host header, a copy of it), port aside."""
+    host = _site_host(value)
+    return bool(host) and same_site(host, claimed_hosts, ())
 
 
 def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
@@ -185,23 +214,87 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
         reading.kind == "host" and same_site(reading.target, redirect.site_hosts, allow_domains))]
     if not offsite:
         return None
+    claimed = [reading for reading in offsite if reading.kind == "host" and redirect.claimed_hosts
+               and same_site(reading.target, redirect.claimed_hosts, ())]
+    unclaimed = [reading for reading in offsite if reading not in claimed]
+    by_claim: dict[_Reading, Input] = {}
+    vouched: set[_Reading] = set()
     for candidates in _candidates(location, inputs):
-        for reading in offsite:
+        for reading in unclaimed:
             for item in candidates:
-                start = location.find(item.value)
-                seen = 0
-                while start != -1 and seen < MAX_OCCURRENCES:
-                    seen += 1
-                    if _decides(location, start, start + len(item.value), reading):
-                        return _finding(reading, item)
-                    start = location.find(item.value, start + 1)
+                if _decided_by(location, reading, item):
+                    return _finding(reading, item)
+        for reading in claimed:
+            # the client's claim of the site vouches for a host another input chose (a browser sends the
+            # site's real Host); the claim alone choosing the host is the poisoned-Host redirect
+            for item in candidates:
+                if reading not in vouched and _decided_by(location, reading, item):
+                    if _is_claim(item.value, redirect.claimed_hosts):
+                        by_claim.setdefault(reading, item)
+                    else:
+                        vouched.add(reading)
+    for reading, item in by_claim.items():
+        if reading not in vouched:
+            return _finding(reading, item)
+    for reading in unclaimed:
+        if reading.kind == "host":
+            pieced = _pieced_host(location, reading, inputs)
+            if pieced is not None:
+                return _finding(reading, pieced)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
     whole = location.strip()
-    if len(whole) >= MIN_WHOLE:
+    if len(whole) >= MIN_WHOLE and unclaimed:
         for item in inputs.view(relevant):
             if len(item.value) > len(whole) and whole in item.value:
-                return _finding(offsite[0], item)
+                return _finding(unclaimed[0], item)
     return None
+
+
+def _pieced_host(location: str, reading: _Reading, inputs: Inputs) -> Input | None:
+    """The last input of a host's end pieced together from several (``https://{sub}.{domain}/``).
+
+    Inputs that occur in the host, each adjacent to the next or apart only by dots the code
+    wrote, decide it together when the run they make ends the host and holds one of its dots.
+    """
+    target_start, target_end = reading.span
+    ends: dict[int, tuple[int, Input]] = {}  # end of an occurrence -> (its earliest start, the input)
+    for item in inputs.occurring_in(location[target_start:target_end], relevant):
+        if not item.value:
+            continue
+        start = location.find(item.value, target_start, target_end)
+        seen = 0
+        while start != -1 and seen < MAX_OCCURRENCES:
+            seen += 1
+            end = start + len(item.value)
+            if end not in ends or start < ends[end][0]:
+                ends[end] = (start, item)
+            start = location.find(item.value, start + 1, target_end)
+    if target_end not in ends:
+        return None
+    position, last = ends[target_end][0], ends[target_end][1]
+    pieces = 1
+    while position > target_start:
+        gap = position
+        if gap not in ends:  # not adjacent: only dots the code wrote may lie between two inputs
+            while gap > target_start and location[gap - 1] == ".":
+                gap -= 1
+            if gap == position or gap not in ends:
+                break
+        position, pieces = ends[gap][0], pieces + 1
+    if pieces > 1 and (position <= target_start or "." in normalize_host(location[position:target_end])):
+        return last
+    return None
+
+
+def _decided_by(location: str, reading: _Reading, item: Input) -> bool:
+    start = location.find(item.value)
+    seen = 0
+    while start != -1 and seen < MAX_OCCURRENCES:
+        seen += 1
+        if _decides(location, start, start + len(item.value), reading):
+            return True
+        start = location.find(item.value, start + 1)
+    return False
 
 
 def _candidates(location: str, inputs: Inputs) -> Iterator[list[Input]]:

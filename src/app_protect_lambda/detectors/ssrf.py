@@ -16,11 +16,16 @@ the socket will really reach.
   with no input involved is reported as stored SSRF, unless the SDK's own
   credential providers make the call.
 - The host *came from an input* when an input names it whole (a bare host, a
-  ``host:port`` or a URL whose authority is that host and, when the input gives
-  one, that port), or when an input with a dot ends the host behind at most one
-  label the code added (``api.{input}``). A redirect followed from an
+  ``host:port`` or a URL whose authority is that host, whatever port the code
+  then uses; for loopback and link-local hosts, where the sandbox's own
+  extensions listen, only at the port called), or when an input with a dot ends
+  the host behind at most one label the code added (``api.{input}``). Every
+  occurrence of the host in an input is looked at, in linear time. A redirect followed from an
   input-chosen URL carries that input to the next hop (the sink passes it as
   ``carried``).
+- A URL fetcher that reads a ``file:`` URL (urllib's ``FileHandler``) reads a
+  file, not the network: when an input chose that scheme (rule ``ssrf.scheme``)
+  the fetch is refused whatever the path.
 - Public destinations are never an SSRF: the fast path classifies the
   addresses (memoised per address) before looking at any input.
 - The ``Host`` header names the host the request came in through. Behind an
@@ -40,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import unicodedata
 from collections import namedtuple
 from functools import cache, lru_cache
@@ -59,7 +65,8 @@ if TYPE_CHECKING:
 
     IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-MAX_OCCURRENCES = 32
+_AUTHORITY_STOPS = "/?#\\ \t\r\n"  # what ends a URL's authority, looking back from its host
+_MAX_SCHEME = 32
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
 _SERVICE_PORTS = {"http": 80, "https": 443}
@@ -266,60 +273,102 @@ def is_runtime_api(destination: Destination) -> bool:
 
 # ---------------------------------------------------------------- did an input choose the host?
 
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(r"[0-9]*"), re.compile(r"\s*")
+
+
 def _port_of(text: str, index: int) -> int | None:
-    end = index
-    while end < len(text) and end - index < 6 and text[end].isdigit():
-        end += 1
-    return int(text[index:end]) if end > index else None
+    """The port written at ``index``, leading zeros and all (``:0000080`` is port 80); None if none."""
+    if index >= len(text) or not text[index].isdigit():
+        return None
+    digits = _patterns()[0].match(text, index).group().lstrip("0")  # type: ignore[union-attr]
+    return int(digits or "0") if len(digits) <= 5 else -1  # past 65535: no port anything listens on
 
 
-def _scheme_before(text: str, start: int) -> str | None:
-    """The scheme of a URL whose authority contains ``start`` (None for a bare host)."""
-    slashes = text.rfind("//", 0, start)
+def _scheme_at(text: str, slashes: int) -> str:
+    """The scheme before the ``//`` at ``slashes`` ("" for a scheme-relative ``//host``)."""
     if slashes < 1 or text[slashes - 1] != ":":
-        return None
-    authority = text[slashes + 2:start]
-    if any(ch in authority for ch in "/?#"):
-        return None
+        return ""
     begin = slashes - 1
-    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] in "+.-"):
+    while begin > 0 and slashes - begin <= _MAX_SCHEME and (text[begin - 1].isalnum() or text[begin - 1] in "+.-"):
         begin -= 1
     return text[begin:slashes - 1]
 
 
-def _names_at(text: str, start: int, end: int, ipv6: bool, port: int | None) -> bool:
+class _Occurrences:
+    """Where the occurrences of a host in ``text``, visited left to right, sit.
+
+    The last character that ends an authority (``_AUTHORITY_STOPS``) before each occurrence is
+    found by searching only the stretch since the previous occurrence, and the leading blanks are
+    measured once, so visiting every occurrence of a host reads the text a bounded number of times:
+    no cap on occurrences is needed to stay linear (a cap would let an input hide its URL behind
+    repetitions of the host).
+    """
+
+    __slots__ = ("_leading", "_searched", "_stop", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text, self._searched, self._stop, self._leading = text, 0, -1, -1
+
+    def scheme(self, start: int) -> str | None:
+        """For a host that begins at ``start``: the scheme of the URL whose authority it is in ("" for
+        ``//host``), or None when it is in no authority."""
+        text = self.text
+        if start > self._searched:
+            stop = max(text.rfind(ch, self._searched, start) for ch in _AUTHORITY_STOPS)
+            self._stop, self._searched = max(stop, self._stop), start
+        stop = self._stop
+        if stop < 1 or text[stop] != "/" or text[stop - 1] != "/":
+            return None
+        return _scheme_at(text, stop - 1)
+
+    def first(self, start: int) -> bool:
+        """Whether nothing but blanks comes before ``start``."""
+        if self._leading < 0:
+            self._leading = _patterns()[1].match(self.text).end()  # type: ignore[union-attr]
+        return start == self._leading
+
+    def ends_host(self, close: int) -> bool:
+        """Whether only blanks, or a path, query or fragment, follow ``close``."""
+        after = _patterns()[1].match(self.text, close).end()  # type: ignore[union-attr]
+        return self.text[after:after + 1] in ("", "/", "?", "#")
+
+
+def _names_at(at: _Occurrences, start: int, end: int, ipv6: bool, port: int | None) -> bool:
     """Whether the host token at [start, end) of an input chose a connection to ``port``.
 
-    It does as a URL authority (``//host``, ``scheme://user@host``) when the URL's port,
-    given or the scheme's default, is ``port``; as ``host:port`` when the port matches;
-    and as the whole input (``host``, ``host/path``). A host merely mentioned in prose
-    ("runs on localhost") did not choose the function's own calls to it.
+    It does as a URL authority (``//host``, ``scheme://user@host``), as ``host:port``, and as the
+    whole input (``host``, ``host/path``). ``port`` None means any port: the caller passes a port
+    only for hosts in the sandbox, where the function's own extensions and daemons listen on ports
+    of their own (a dev ``Origin: http://localhost:3000`` did not choose its call to
+    ``localhost:2773``); there the port given, or the scheme's default, must be that port. A host
+    merely mentioned in prose ("runs on localhost") did not choose the function's calls to it.
     """
-    bracket = start > 0 and text[start - 1] == "["
+    text = at.text
     close = end + 1 if end < len(text) and text[end] == "]" else end
     given = None
     if close < len(text) and text[close] == ":" and not (ipv6 and close == end):
         given = _port_of(text, close + 1)
     if given is not None:
         return port is None or given == port
-    authority_start = start - 1 if bracket else start
-    slashes = text.rfind("//", 0, authority_start)
-    if slashes != -1 and not any(ch in text[slashes + 2:authority_start] for ch in "/?#\\ \t\r\n"):
-        scheme = _scheme_before(text, authority_start)
+    authority_start = start - 1 if start > 0 and text[start - 1] == "[" else start
+    scheme = at.scheme(authority_start)
+    if scheme is not None:
         default = _DEFAULT_PORTS.get(scheme.lower()) if scheme else None
         return port is None or default is None or default == port
-    whole_start = not text[:authority_start].strip()
-    rest = text[close:].strip()
-    return whole_start and (not rest or rest[0] in "/?#")
+    return at.first(authority_start) and at.ends_host(close)
 
 
 def _names_host(text: str, needle: str, port: int | None, names: Callable[..., bool] = _names_at) -> bool:
-    """``needle`` occurs in ``text`` as a whole host that ``names`` the connection (``_names_at``: chose it)."""
+    """``needle`` occurs in ``text`` as a whole host that ``names`` the connection (``_names_at``: chose it).
+
+    Every occurrence is looked at, in linear time (``_Occurrences``).
+    """
     ipv6 = ":" in needle
+    at = _Occurrences(text)
     start = text.find(needle)
-    seen = 0
-    while start != -1 and seen < MAX_OCCURRENCES:
-        seen += 1
+    while start != -1:
         end = start + len(needle)
         before = text[start - 1] if start else ""
         if end < len(text) and text[end] == "." and (end + 1 == len(text) or text[end + 1] not in _HOST_CHARS):
@@ -328,7 +377,7 @@ def _names_host(text: str, needle: str, port: int | None, names: Callable[..., b
         whole = before not in _HOST_CHARS and after not in _HOST_CHARS
         if ipv6 and (before == ":" or after == ":"):
             whole = False
-        if whole and names(text, start, end, ipv6, port):
+        if whole and names(at, start, end, ipv6, port):
             return True
         start = text.find(needle, start + 1)
     return False
@@ -374,10 +423,17 @@ def _candidates(values: tuple[str, ...], needles: tuple[str, ...], key: str) -> 
 
 
 def source_of(host: str, port: int | None, inputs: Inputs) -> Input | None:
-    """The input that chose ``host`` (and ``port``), or None; the most specific one when several did."""
+    """The input that chose ``host``, or None; the most specific one when several did.
+
+    An input that names the host chose it whatever port the code then connects to (its own port,
+    its own scheme, a zero-padded one): ``port`` narrows the match only for hosts in the sandbox
+    (see ``_names_at``).
+    """
     needles = _needles(host)
     if not needles:
         return None
+    if port is not None and not _in_sandbox(host):
+        port = None
     key = host_key(host)
     shortest = len(needles[-1])
     candidates = _candidates(inputs.values, needles, key)
@@ -405,7 +461,7 @@ _MAX_CONFIGURATION_CHARS = 65536  # Lambda allows 4 KB of environment; more is n
 _PLATFORM_PREFIXES = ("AWS_", "_AWS_", "_X_AMZN_", "LAMBDA_", "_LAMBDA_")
 
 
-def _configures(text: str, start: int, end: int, ipv6: bool, port: int | None) -> bool:
+def _configures(at: _Occurrences, start: int, end: int, ipv6: bool, port: int | None) -> bool:
     """Whether the host token at [start, end) of a configuration value is a service at ``port``.
 
     As a URL's authority whose port, given or the scheme's default, is ``port``
@@ -414,13 +470,15 @@ def _configures(text: str, start: int, end: int, ipv6: bool, port: int | None) -
     """
     if port is None:
         return False
+    text = at.text
     close = end + 1 if end < len(text) and text[end] == "]" else end
     if close < len(text) and text[close] == ":" and not (ipv6 and close == end):
         return _port_of(text, close + 1) == port
-    scheme = _scheme_before(text, start - 1 if start > 0 and text[start - 1] == "[" else start)
-    return scheme is not None and _DEFAULT_PORTS.get(scheme.lower()) == port
+    scheme = at.scheme(start - 1 if start > 0 and text[start - 1] == "[" else start)
+    return bool(scheme) and _DEFAULT_PORTS.get(scheme.lower()) == port  # type: ignore[union-attr]
 
 
+@lru_cache(maxsize=256)
 def _in_sandbox(host: str) -> bool:
     """Loopback and link-local: the function's own sandbox (extensions, the X-Ray daemon), never behind an ALB."""
     key = host_key(host)
@@ -524,7 +582,47 @@ def is_special(destination: Destination) -> bool:
     return any(classify(address).endpoint for address in destination.addresses) or is_runtime_api(destination)
 
 
-def detect(destination: Destination, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+class LocalURL(namedtuple("LocalURL", "url")):
+    """A URL a fetcher is about to open without the network (``file:`` through urllib)."""
+
+    __slots__ = ()
+
+
+def _has_colon(value: str) -> bool:
+    return ":" in value
+
+
+def _local_url_source(url: str, inputs: Inputs) -> Input | None:
+    """The input that chose a local URL's scheme: the URL starts with it, or lies inside it.
+
+    A fetcher that opens ``file:`` turns "fetch this URL" into "read this file", so an input that
+    supplies the scheme has chosen a file read (``/proc/self/environ`` holds the credentials). An
+    input that only fills the path of a ``file:`` URL the code wrote is the file checks' business.
+    """
+    target = fold(url.strip())
+    scheme_end = target.find(":") + 1
+    if scheme_end <= 1:
+        return None
+    for item in inputs.view(_has_colon):
+        value = fold(item.value.strip())
+        if len(value) >= scheme_end and (target.startswith(value) or target in value):
+            return item
+    return None
+
+
+def _detect_local(subject: LocalURL, inputs: Inputs) -> Finding | None:
+    source = _local_url_source(subject.url, inputs)
+    if source is None:
+        return None
+    scheme = subject.url.strip().partition(":")[0].lower()
+    return Finding(AttackKind.SSRF, "ssrf.scheme",
+                   f"input from {source.describe()} makes a URL fetcher read a {scheme}: URL, not the network",
+                   source)
+
+
+def detect(destination: Destination | LocalURL, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if isinstance(destination, LocalURL):
+        return _detect_local(destination, inputs)
     classes = [classify(address) for address in destination.addresses]
     runtime = is_runtime_api(destination)
     special = "runtime-api" if runtime else next((c.endpoint for c in classes if c.endpoint), None)

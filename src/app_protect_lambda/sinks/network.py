@@ -13,6 +13,10 @@ resolves and connects through the two.
   resolved first and judged on the addresses it actually resolved to (DNS
   rebinding, names that point inside). The pairs it returns are remembered for
   the invocation, so the connect that follows is not judged a second time.
+- ``socket.gethostbyname`` / ``gethostbyname_ex``: the same, without ports (the C
+  resolvers do not go through ``getaddrinfo``; code that resolves with them and
+  then connects to the address it got would otherwise connect to a literal no
+  input names).
 - ``socket.socket.connect`` / ``connect_ex``: judge the literal address of a
   connect that did not come from a judged resolution (raw sockets, a resolution
   made before the invocation). A host *name* given to connect is resolved
@@ -21,7 +25,9 @@ resolves and connects through the two.
 - ``http.client.HTTPConnection`` and urllib3's: ``request`` is checked whole
   (request line, headers, body) for the function's own credentials before its
   first byte is sent; ``send`` checks what goes out otherwise (hand-built
-  requests, streamed bodies); ``putrequest`` notes the request line for the
+  requests, streamed bodies), each piece with the last 4 KB the connection sent
+  before it and without chunked framing, so a credential split across pieces
+  is found as its last piece is about to leave; ``putrequest`` notes the request line for the
   records; ``getresponse`` carries the input behind an input-chosen URL over
   to the host its 3xx ``Location`` names, so that redirect hops are judged as
   they connect.
@@ -55,13 +61,16 @@ inputs are asked) 13-16 µs; httpx adds 0.9 µs per request to a name judged
 before, 11 µs the first time (7 µs before the transformed view was asked too);
 against requests of 110-460 µs on loopback.
 
+``urllib.request.FileHandler.file_open``: ``urlopen`` of a ``file:`` URL reads a
+file without touching a socket; it is judged as an SSRF when an input chose the
+scheme (``detectors.ssrf.LocalURL``).
+
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
 as if the input had named it: allowed when it is public, an SSRF (rule
 ``ssrf.redirect``) when it is internal, even when the first hop was allowed by
-``allow_hosts``. Clients that follow redirects without http.client (httpx
-with ``follow_redirects=True``) still have every hop judged, but a hop to an
-internal address is then only an SSRF when an input names it.
+``allow_hosts``. httpx follows redirects above its transport, without
+http.client: its transport's responses carry the input the same way.
 
 Cost: outside an invocation a hook is one ContextVar read. Inside, a public
 destination is dismissed by its (memoised) address class before any input is
@@ -106,7 +115,7 @@ class NetworkState:
     """Per-invocation memory of the network sinks."""
 
     __slots__ = ("benign", "benign_literals", "carried", "checked", "connected", "in_flight", "requests",
-                 "resolved", "unchosen")
+                 "resolved", "tails", "unchosen")
 
     def __init__(self) -> None:
         self.resolved: set[tuple[str, int]] = set()   # (address, port) pairs a judged getaddrinfo returned
@@ -118,6 +127,7 @@ class NetworkState:
         self.connected: set[int] = set()              # descriptors of the sockets connected in this invocation
         self.unchosen: set[tuple] = set()             # (host key, port) of names no input chose
         self.in_flight: set[tuple] = set()            # (host key, port) a request in progress was reported for
+        self.tails: dict[int, bytes] = {}             # connection -> the end of what it streamed so far
 
 
 def _state(context: RequestContext) -> NetworkState:
@@ -269,6 +279,40 @@ def _check_connect(context: RequestContext, sink: str, address: Any) -> None:
     _judge(context, sink, host, port, tuple(dict.fromkeys(str(entry[4][0]) for entry in resolved)))
 
 
+def _resolver_by_name(module: Any, name: str) -> Any:
+    """``gethostbyname``/``gethostbyname_ex``: C resolvers that bypass ``getaddrinfo``, judged like it.
+
+    Code that resolves a name this way and connects to the address it got connects to an IP
+    literal no input names; the name is judged here, on the addresses it resolved to, so the
+    resolution an input chose is the one that is refused.
+    """
+    original = getattr(module, name)
+    sink = f"socket.{name}"
+
+    def resolve(host):
+        context = current()
+        if context is None:
+            return original(host)
+        before = _before_resolution(context, sink, host, None)
+        result = original(host)
+        _after_name_resolution(context, sink, host, result, before)
+        return result
+
+    resolve.__doc__, resolve.__name__ = original.__doc__, name
+    resolve.__wrapped__ = original  # type: ignore[attr-defined]
+    return resolve
+
+
+@failsafe(KIND)
+def _after_name_resolution(context: RequestContext, sink: str, host: Any, result: Any, before: int) -> None:
+    text = _host_text(host)
+    if before != _NAME or not text:
+        return
+    addresses = [result] if isinstance(result, str) else list(result[2]) if isinstance(result, tuple) else []
+    if addresses:
+        _judge(context, sink, text, None, tuple(dict.fromkeys(str(address) for address in addresses)))
+
+
 def _note_connected(context: RequestContext, sock: Any) -> None:
     """The socket hooks saw where this socket goes: a request on it needs no judgement of its own.
 
@@ -301,6 +345,8 @@ class Socket(Instrumentor):
         getaddrinfo.__doc__ = original_getaddrinfo.__doc__
         getaddrinfo.__wrapped__ = original_getaddrinfo  # type: ignore[attr-defined]
         self.replace(module, "getaddrinfo", getaddrinfo)
+        for name in ("gethostbyname", "gethostbyname_ex"):
+            self.replace(module, name, _resolver_by_name(module, name))
 
         original_connect = module.socket.connect
         original_connect_ex = module.socket.connect_ex
@@ -370,11 +416,13 @@ def _requested_origin(state: NetworkState, connection: Any) -> tuple[str, Any, s
 def _carry_redirect(context: RequestContext, sink: str, connection: Any, response: Any) -> None:
     """A 3xx from a server an input chose: the host its Location names is input-chosen too."""
     location = response.getheader("Location")
-    if not location:
-        return
+    if location:
+        _carry(context, *_requested_origin(_state(context), connection), location)
+
+
+def _carry(context: RequestContext, host: str, port: Any, base: str, location: str) -> None:
     ssrf, _ = _modules()
     state = _state(context)
-    host, port, base = _requested_origin(state, connection)
     origin = state.carried.get(ssrf.host_key(host)) if state.carried else None
     if origin is None:
         origin = _chosen_by(context, host, ssrf.port_number(port))
@@ -407,11 +455,14 @@ def _needs_outbound_check(context: RequestContext, host: str) -> bool:
     return not credentials.is_aws_endpoint(host) and bool(credentials.own_secrets())
 
 
-def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> None:
+def _judge_outbound(context: RequestContext, connection: Any, sink: str, parts: tuple, size: int) -> bool:
+    """True when a finding was reported (in block mode it has raised)."""
     _, credentials = _modules()
     host, port = _connection_host(connection)
-    inspect(EXFILTRATION, sink, credentials.Payload(parts, True, host), argument=f"{size} bytes to {host}:{port}",
-            uses_inputs=False, context=context)
+    tunnelled = bool(getattr(connection, "_tunnel_host", None))  # the peer is a proxy, not the destination
+    payload = credentials.Payload(parts, True, host, None if tunnelled else port)
+    return inspect(EXFILTRATION, sink, payload, argument=f"{size} bytes to {host}:{port}",
+                   uses_inputs=False, context=context) is not None
 
 
 @failsafe(EXFILTRATION, fallback=False)
@@ -454,8 +505,33 @@ def _check_sent(context: RequestContext, sink: str, connection: Any, data: Any) 
     if state is not None and id(connection) in state.checked:
         return
     host = _connection_host(connection)[0]
-    if _needs_outbound_check(context, host):
-        _judge_outbound(context, connection, sink, ((f"request to {host}", bytes(data)),), len(data))
+    if not _needs_outbound_check(context, host):
+        return
+    state = _state(context)
+    payload = _unchunked(bytes(data))
+    tail = state.tails.get(id(connection), b"")
+    sent = tail + payload
+    if _judge_outbound(context, connection, sink, ((f"request to {host}", sent),), len(data)):
+        state.tails.pop(id(connection), None)  # reported: the next piece starts afresh
+    elif len(state.tails) < _MAX_REMEMBERED or id(connection) in state.tails:
+        state.tails[id(connection)] = sent[-_TAIL:]
+
+
+_TAIL = 4096  # bytes of a streamed body kept to find a credential split across two sends
+
+
+def _unchunked(data: bytes) -> bytes:
+    """The payload of one chunk of a chunked body (``<size>\r\n<payload>\r\n``), else ``data``:
+    a credential split across chunks must meet itself without the framing between."""
+    head = data.find(b"\r\n", 0, 18)
+    if head <= 0 or not data.endswith(b"\r\n"):
+        return data
+    size = data[:head].split(b";")[0].strip()
+    try:
+        length = int(size, 16)
+    except ValueError:
+        return data
+    return data[head + 2:-2] if length == len(data) - head - 4 else data
 
 
 # ---------------------------------------------------------------- per request
@@ -623,11 +699,58 @@ class URLLib3(Instrumentor):
                 self.wrap(cls, "connect", _tunnel_connect(f"urllib3.connection.{cls.__name__}.connect"))
 
 
+# ---------------------------------------------------------------- urllib's non-network schemes
+
+@failsafe(KIND)
+def _check_local_url(context: RequestContext, sink: str, request: Any) -> None:
+    url = getattr(request, "full_url", request)
+    if isinstance(url, str) and active(context, KIND):
+        inspect(KIND, sink, _modules()[0].LocalURL(url), argument=url, context=context)
+
+
+class URLLibLocalSchemes(Instrumentor):
+    """``urlopen`` of a ``file:`` URL reads a file: judged when an input chose that scheme.
+
+    The opener looks its handlers' ``file_open`` up at each call, so an opener built before
+    protection (urllib's module-level one) goes through the wrapper too.
+    """
+
+    module = "urllib.request"
+
+    def patch(self, module: Any) -> None:
+        def file_open(wrapped, instance, args, kwargs):
+            context = current()
+            if context is not None and args:
+                _check_local_url(context, "urllib.request.FileHandler.file_open", args[0])
+            return wrapped(*args, **kwargs)
+
+        self.wrap(module.FileHandler, "file_open", file_open)
+
+
 # ---------------------------------------------------------------- httpx
 
 def _httpx_target(request: Any) -> tuple[Any, Any]:
     url = request.url
     return url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+@failsafe(KIND)
+def _carry_httpx_redirect(context: RequestContext, request: Any, response: Any) -> None:
+    """httpx follows redirects itself, above its transport: a 3xx seen here carries the input
+    behind the request to the host its Location names, as ``getresponse`` does for http.client."""
+    if not 300 <= (getattr(response, "status_code", 0) or 0) < 400:
+        return
+    location = response.headers.get("location")
+    host, port = _httpx_target(request)
+    if location and isinstance(host, str):
+        url = request.url
+        _carry(context, host, port, f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}", location)
+
+
+async def _carried_async(context: RequestContext, request: Any, sending: Any) -> Any:
+    response = await sending
+    _carry_httpx_redirect(context, request, response)
+    return response
 
 
 async def _sent_while_reported(state: NetworkState, reported: tuple, sending: Any) -> Any:
@@ -658,7 +781,9 @@ class HTTPX(Instrumentor):
                 return wrapped(*args, **kwargs)
             target = _httpx_target(args[0])
             if _judge_target(context, "httpx.HTTPTransport.handle_request", *target, None) is not None:
-                return wrapped(*args, **kwargs)
+                response = wrapped(*args, **kwargs)
+                _carry_httpx_redirect(context, args[0], response)
+                return response
             reported = _reported(*target)
             state = _state(context)
             state.in_flight.add(reported)
@@ -673,11 +798,11 @@ class HTTPX(Instrumentor):
                 return wrapped(*args, **kwargs)
             target = _httpx_target(args[0])
             if _judge_target(context, "httpx.AsyncHTTPTransport.handle_async_request", *target, None) is not None:
-                return wrapped(*args, **kwargs)
+                return _carried_async(context, args[0], wrapped(*args, **kwargs))
             return _sent_while_reported(_state(context), _reported(*target), wrapped(*args, **kwargs))
 
         self.wrap(module.HTTPTransport, "handle_request", handle_request)
         self.wrap(module.AsyncHTTPTransport, "handle_async_request", handle_async_request)
 
 
-INSTRUMENTORS = [Socket, HTTPClient, URLLib3, HTTPX]
+INSTRUMENTORS = [Socket, HTTPClient, URLLib3, URLLibLocalSchemes, HTTPX]

@@ -4,7 +4,8 @@ In block mode a finding raises AttackBlocked, which the decorator turns into the
 403 (or RequestBlocked for non-HTTP events); in report mode the response leaves
 unchanged. The credential check needs no input, so it asks the guard with
 ``uses_inputs=False``: otherwise every invocation would flatten its event just
-to be told that. The open-redirect check only runs on a 3xx with a Location.
+to be told that. The open-redirect check judges the Location of a 3xx, and on any status a
+``Refresh`` header and the meta refresh of an HTML body (``detectors.refresh``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from functools import cache
 
 from ..findings import AttackKind
 from ..guard import active, inspect
+from ..sources.kinds import ALB, FUNCTION_URL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
 
     from ..context import RequestContext
 
-MAX_DEPTH = 16
+MAX_NODES = 4_000_000  # values read from a returned object (6 MB of JSON holds fewer)
+_CLAIMED_HOST_KINDS = frozenset({ALB, FUNCTION_URL})
 
 @cache
 def _payload() -> type:
@@ -47,33 +50,57 @@ def check_credentials(context: RequestContext, where: str, response: Any) -> Non
 
 
 def check_redirect(context: RequestContext, where: str, response: Any) -> None:
-    """A redirect goes only where the site itself, or the policy, allows."""
+    """A redirect (a 3xx Location, a Refresh header, an HTML meta refresh) goes only where the site
+    itself, or the policy, allows."""
     if isinstance(response, dict) and active(context, AttackKind.OPEN_REDIRECT):
-        locations = redirect_locations(response)
-        if locations:
-            sites = _site_hosts(context)
-            for location in locations:
-                inspect(AttackKind.OPEN_REDIRECT, "response.headers.Location", _redirect()(location, sites),
+        targets = [("response.headers.Location", location) for location in redirect_locations(response)]
+        targets += refresh_targets(response)
+        if targets:
+            sites, claimed = _site_hosts(context)
+            for sink, location in targets:
+                inspect(AttackKind.OPEN_REDIRECT, sink, _redirect()(location, sites, claimed),
                         argument=location, context=context)
 
 
 def _strings(value: Any, found: list[str], depth: int = 0) -> None:
-    """Every string (and the text of every other scalar) in a JSON-like value, keys included."""
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, dict):
-        if depth < MAX_DEPTH:
+    """Every string (and the text of every other scalar) in a JSON-like value, keys included.
+
+    Iterative, at any depth (a credential nested 20 levels down still leaves): a Lambda response
+    is at most 6 MB, so it holds fewer than ``MAX_NODES`` values; a Python object past that (or
+    one that contains itself) is read that far. ``depth`` is unused and kept for callers.
+    """
+    stack = [value]
+    visited = 0
+    while stack and visited < MAX_NODES:
+        value = stack.pop()
+        visited += 1
+        if isinstance(value, dict):
+            pending = []
             for key, item in value.items():
-                found.append(str(key))
-                _strings(item, found, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        if depth < MAX_DEPTH:
+                if isinstance(item, str):
+                    # one line per field, as its JSON would put them: the token of a presigned POST's
+                    # fields stays right after its x-amz-security-token name, SigV4's own place
+                    found.append(f"{key}: {item}")
+                else:
+                    found.append(str(key))
+                    if item is not None and not isinstance(item, (bool, int, float)):
+                        pending.append(item)
+            stack.extend(reversed(pending))
+        elif isinstance(value, (list, tuple)):
+            pending = []
             for item in value:
-                _strings(item, found, depth + 1)
-    elif isinstance(value, (bytes, bytearray)):
-        found.append(bytes(value).decode("latin-1"))
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        found.append(str(value))
+                if isinstance(item, str):
+                    found.append(item)
+                elif item is not None and not isinstance(item, (bool, int, float)):
+                    pending.append(item)
+            if pending:
+                stack.extend(reversed(pending))
+        elif isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, (bytes, bytearray)):
+            found.append(bytes(value).decode("latin-1"))
+        elif value is not None and not isinstance(value, (bool, int, float)):
+            found.append(str(value))
 
 
 def _flatten(value: Any) -> str:
@@ -155,11 +182,95 @@ def redirect_locations(response: dict) -> list[str]:
     return locations
 
 
-def _site_hosts(context: RequestContext) -> tuple[str, ...]:
+_REFRESH_HEADERS = {"refresh": "refresh", "content-type": "content-type"}
+
+
+def _header_values(response: dict) -> tuple[list[str], bool]:
+    """(Refresh header values, whether a Content-Type says HTML), from headers and multiValueHeaders,
+    any case, CloudFront's ``[{"key": ..., "value": ...}]`` included. Most responses carry a few
+    headers and neither of these two: a name is lower-cased only when its length matches."""
+    refreshes: list[str] = []
+    html = False
+    for field in ("headers", "multiValueHeaders"):
+        headers = response.get(field)
+        if not isinstance(headers, dict):
+            continue
+        for name, value in headers.items():
+            if not isinstance(name, str) or len(name) not in (7, 12):
+                continue
+            wanted = _REFRESH_HEADERS.get(name.lower())
+            if wanted is None:
+                continue
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, dict):
+                    item = item.get("value")
+                if not isinstance(item, str):
+                    continue
+                if wanted == "refresh":
+                    refreshes.append(item)
+                elif "html" in item.lower():
+                    html = True
+    return refreshes, html
+
+
+def refresh_targets(response: dict) -> list[tuple[str, str]]:
+    """(sink, URL) of every declarative refresh: a Refresh header on any status, a meta refresh in an
+    HTML body (see ``detectors.refresh``)."""
+    refreshes, html_type = _header_values(response)
+    body = response.get("body")
+    html = body if html_type and isinstance(body, str) else None
+    if not refreshes and html is None:
+        return []
+    from ..detectors.refresh import meta_refresh_urls, refresh_url
+
+    targets = []
+    for value in refreshes:
+        url = refresh_url(value)
+        if url:
+            targets.append(("response.headers.Refresh", url))
+    if html:
+        if response.get("isBase64Encoded"):
+            html = _base64_text(html)
+        targets += [("response.body (meta refresh)", url) for url in meta_refresh_urls(html)]
+    return targets
+
+
+def _base64_text(body: str) -> str:
+    import binascii
+
+    try:
+        return binascii.a2b_base64(body).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _site_hosts(context: RequestContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The request's own hosts, and those only its client claims (see ``detectors.open_redirect``).
+
+    ``requestContext.domainName`` is where API Gateway and Function URLs received the request. The
+    Host header is the site's own where the trigger routes on it; an ALB forwards any Host to its
+    default rule, and a Function URL reports its domain itself, so there the Host is a claim.
+    """
     request = context.request
-    hosts = [request.header("host") or ""]
+    host = request.header("host") or ""
     event = request.event if isinstance(request.event, dict) else {}
     request_context = event.get("requestContext")
-    if isinstance(request_context, dict) and isinstance(request_context.get("domainName"), str):
-        hosts.append(request_context["domainName"])
-    return tuple(host for host in hosts if host)
+    domain = request_context.get("domainName") if isinstance(request_context, dict) else None
+    sites = (domain,) if isinstance(domain, str) and domain else ()
+    if request.kind in _CLAIMED_HOST_KINDS:
+        return sites, (host,) if host else ()
+    return ((*sites, host) if host else sites), _forwarded_hosts(request, sites)
+
+
+def _forwarded_hosts(request: Any, sites: tuple[str, ...]) -> tuple[str, ...]:
+    """The site's public name behind CloudFront, when API Gateway only knows its execute-api name.
+
+    CloudFront sends the origin's name as Host; a distribution (an origin request policy or a
+    CloudFront Function) can pass the viewer's as ``X-Forwarded-Host``. A client can send that
+    header too, so it is a claim, never the site: a Location to it is same-site unless the header
+    itself chose the host. Origin and Referer are not used: a page that links here sets them.
+    """
+    if not any(".execute-api." in site for site in sites):
+        return ()
+    forwarded = request.header("x-forwarded-host") or ""
+    return tuple(part.strip() for part in forwarded.split(",")[:4] if part.strip())
