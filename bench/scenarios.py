@@ -242,15 +242,19 @@ print(json.dumps({"connects": len(connects), "boto3": 'boto3' in sys.modules}))
 """
 
 
+# One zip with byte code for four Pythons; issue 10's coverage took it past 2 MB (2.1 MB).
+LAYER_BUDGET_MB = 3
+
+
 def rows_facts() -> list[Row]:
     probe = _fresh_process(_BENIGN_INVOCATION)
     rows = [Row("benign invocation: network calls", 0, "calls", probe["connects"],
                 note="boto3 imported" if probe["boto3"] else "boto3 not imported")]
     zips = sorted(glob.glob(str(ROOT / "dist" / "app-protect-layer-*.zip")))
-    for path in zips:
-        rows.append(Row(f"layer zip {Path(path).name}", 2, "MB", os.path.getsize(path) / 1024 / 1024))
+    for path in zips:  # the budget tests/e2e/test_layer_build.py holds the zip to
+        rows.append(Row(f"layer zip {Path(path).name}", LAYER_BUDGET_MB, "MB", os.path.getsize(path) / 1024 / 1024))
     if not zips:
-        rows.append(Row("layer zip", 2, "MB", None, note="not built: run `make layer`"))
+        rows.append(Row("layer zip", LAYER_BUDGET_MB, "MB", None, note="not built: run `make layer`"))
     return rows
 
 
