@@ -2,6 +2,7 @@
 
 - PERIMETER checks run before the handler (IP filter, payload rules, uploads);
 - RESPONSE checks run on the handler's result (credential exfiltration, open redirect);
+- ERROR checks run on the handler's own exception on its way to the caller (credentials in it);
 - FINISH checks run when the handler is done, blocked or not (children left running).
 
 Each entry names the protection it belongs to, the module and the function
@@ -47,6 +48,9 @@ RESPONSE: list[Checkpoint] = [
     Checkpoint(AttackKind.CREDENTIAL_EXFILTRATION, "app_protect_lambda.sinks.response", "check_credentials"),
     Checkpoint(AttackKind.OPEN_REDIRECT, "app_protect_lambda.sinks.response", "check_redirect"),
 ]
+ERROR: list[Checkpoint] = [
+    Checkpoint(AttackKind.CREDENTIAL_EXFILTRATION, "app_protect_lambda.sinks.response", "check_exception"),
+]
 FINISH: list[Checkpoint] = [
     Checkpoint(AttackKind.SANDBOX_PERSISTENCE, "app_protect_lambda.sinks.shell", "finish"),
 ]
@@ -84,6 +88,11 @@ def run_perimeter(context: RequestContext) -> None:
 def run_response(context: RequestContext, response: Any) -> None:
     for check, where in _prepared(tuple(RESPONSE), "response"):
         check(context, where, response)
+
+
+def run_error(context: RequestContext, error: BaseException) -> None:
+    for check, where in _prepared(tuple(ERROR), "error"):
+        check(context, where, error)
 
 
 def run_finish(context: RequestContext, *, may_block: bool = True) -> None:

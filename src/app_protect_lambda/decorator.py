@@ -63,7 +63,8 @@ def invoke(handler: Callable[..., Any], store: PolicyStore, event: Any, lambda_c
     """Run one invocation: context -> perimeter -> handler -> response checks -> end checks -> flush.
 
     Our own failure at any step fails open (recorded once), or blocks when the policy
-    says ``fail: closed``; the handler's own exceptions pass through unchanged.
+    says ``fail: closed``; the handler's own exceptions pass through unchanged, unless one carries
+    the function's credentials to the caller (``_leaking``).
     """
     context, failure = _start(store, event, lambda_context)
     token = activate(context)
@@ -72,9 +73,12 @@ def invoke(handler: Callable[..., Any], store: PolicyStore, event: Any, lambda_c
             _before(context, failure)
             return _after(context, handler(event, lambda_context))
         except BaseException as error:
-            if not _is_block(context, error):
+            if _is_block(context, error):
+                return _blocked(context, error)
+            leak = _leaking(context, error)
+            if leak is None:
                 raise  # the handler's own exception, unchanged
-            return _blocked(context, error)
+        return _blocked(context, leak)  # outside the except: the original is not the new error's context
     finally:
         _end(context, token)
 
@@ -88,9 +92,12 @@ async def invoke_async(handler: Callable[..., Any], store: PolicyStore, event: A
             _before(context, failure)
             return _after(context, await handler(event, lambda_context))
         except BaseException as error:
-            if not _is_block(context, error):
+            if _is_block(context, error):
+                return _blocked(context, error)
+            leak = _leaking(context, error)
+            if leak is None:
                 raise  # the handler's own exception, unchanged
-            return _blocked(context, error)
+        return _blocked(context, leak)  # outside the except: the original is not the new error's context
     finally:
         _end(context, token)
 
@@ -117,6 +124,27 @@ def _blocked(context: RequestContext, error: BaseException) -> Any:
         context.finished = True
         checkpoints.run_finish(context, may_block=False)
     return _responses().blocked_response(context, blocked)
+
+
+def _leaking(context: RequestContext, error: BaseException) -> AttackBlocked | None:
+    """The block when the handler's own exception would carry the function's credentials out.
+
+    The runtime sends a synchronous caller the exception's type name and message (errorType,
+    errorMessage); ``checkpoints.run_error`` judges them, only on this path, so a handler that
+    returns pays nothing. In block mode the invocation then ends as blocked (the 403, or
+    RequestBlocked) and the original is not chained to what leaves: its type and raising line are
+    in the record, its message is not. Only an ``Exception``: anything else ends the runtime
+    process and reaches no caller.
+    """
+    if not isinstance(error, Exception):
+        return None
+    try:
+        checkpoints.run_error(context, error)
+    except AttackBlocked as blocked:
+        blocked.__context__ = None  # the frames and chain of the original stay behind
+        blocked.__suppress_context__ = True
+        return blocked.with_traceback(None)
+    return None
 
 
 def _end(context: RequestContext, token: Token) -> None:

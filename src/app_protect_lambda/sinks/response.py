@@ -6,13 +6,19 @@ unchanged. The credential check needs no input, so it asks the guard with
 ``uses_inputs=False``: otherwise every invocation would flatten its event just
 to be told that. The open-redirect check judges the Location of a 3xx, and on any status a
 ``Refresh`` header and the meta refresh of an HTML body (``detectors.refresh``).
+
+``check_exception`` judges the handler's own exception on its way out: the Lambda runtime answers a
+synchronous caller (a direct ``Invoke``) with its type name and message (awslambdaric's
+``build_fault_result``: errorType, errorMessage, and the raising lines' file, line and source), so
+the function's credentials in them leave. Its ``args`` are judged too (a custom ``__str__`` may
+print them later, in another layer); chained and grouped exceptions are not sent and not judged.
 """
 from __future__ import annotations
 
 from functools import cache
 
 from ..findings import AttackKind
-from ..guard import active, inspect
+from ..guard import active, decide, inspect
 from ..sources.kinds import ALB, FUNCTION_URL
 
 TYPE_CHECKING = False
@@ -33,6 +39,14 @@ def _payload() -> type:
 
 
 @cache
+def _credential_detector() -> Any:
+    """The credential detector, imported on the first exception with something to check."""
+    from ..detectors.credential_exfiltration import detect
+
+    return detect
+
+
+@cache
 def _redirect() -> type:
     """The open-redirect detector's Redirect, imported on the first redirect response."""
     from ..detectors.open_redirect import Redirect
@@ -47,6 +61,40 @@ def check_credentials(context: RequestContext, where: str, response: Any) -> Non
         if parts:
             inspect(AttackKind.CREDENTIAL_EXFILTRATION, "response", _payload()(parts),
                     describe=lambda: _describe(response, parts), uses_inputs=False, context=context)
+
+
+def check_exception(context: RequestContext, where: str, error: BaseException) -> None:
+    """The function's own credentials never leave in the error a synchronous caller is sent."""
+    if not active(context, AttackKind.CREDENTIAL_EXFILTRATION):
+        return
+    parts = exception_parts(error)
+    detect = _credential_detector()
+    finding = detect(_payload()(parts), None, context.policy.options(AttackKind.CREDENTIAL_EXFILTRATION))
+    if finding is not None:
+        finding = finding._replace(
+            rule="credential_exfiltration.exception",
+            message=finding.message.replace("in the response", "in the exception the caller is sent"))
+        decide(context, finding, "handler exception", None, describe=lambda: describe_exception(error))
+
+
+def exception_parts(error: BaseException) -> tuple[tuple[str, str], ...]:
+    """What of an exception reaches the caller (its type name and message), and its ``args``."""
+    try:
+        message = str(error)
+    except Exception:  # the runtime cannot send a message it cannot make either
+        message = ""
+    return (("exception message", f"{type(error).__name__}: {message}"),
+            ("exception args", _flatten(error.args)))
+
+
+def describe_exception(error: BaseException) -> str:
+    """The exception as recorded: its type and where it was raised; never its message."""
+    traceback, place = error.__traceback__, ""
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        place = f" at {code.co_filename.rsplit('/', 1)[-1]}:{traceback.tb_lineno} in {code.co_name}"
+        traceback = traceback.tb_next
+    return f"{type(error).__qualname__} raised by the handler{place} (message withheld)"
 
 
 def check_redirect(context: RequestContext, where: str, response: Any) -> None:
