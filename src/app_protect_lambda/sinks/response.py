@@ -11,7 +11,11 @@ to be told that. The open-redirect check judges the Location of a 3xx, and on an
 synchronous caller (a direct ``Invoke``) with its type name and message (awslambdaric's
 ``build_fault_result``: errorType, errorMessage, and the raising lines' file, line and source), so
 the function's credentials in them leave. Its ``args`` are judged too (a custom ``__str__`` may
-print them later, in another layer); chained and grouped exceptions are not sent and not judged.
+print them later, in another layer), unless they are all strings the message already shows (the common
+``ValueError("...")``: judged once). Chained and grouped exceptions are not sent and not judged. Only
+an exception pays: a 250-character benign ``ValueError`` escaping ``@protect`` took 3.1 µs before and
+10.3 µs with this check (best of 5 x 20,000, three alternating rounds, 2 shared cores, Python 3.11);
+a handler that returns runs no new code.
 """
 from __future__ import annotations
 
@@ -83,8 +87,10 @@ def exception_parts(error: BaseException) -> tuple[tuple[str, str], ...]:
         message = str(error)
     except Exception:  # the runtime cannot send a message it cannot make either
         message = ""
-    return (("exception message", f"{type(error).__name__}: {message}"),
-            ("exception args", _flatten(error.args)))
+    sent = ("exception message", f"{type(error).__name__}: {message}")
+    if all(isinstance(arg, str) and arg in message for arg in error.args):
+        return (sent,)  # the common ValueError("..."): its args are its message, judged once
+    return sent, ("exception args", _flatten(error.args))
 
 
 def describe_exception(error: BaseException) -> str:
