@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -230,6 +231,34 @@ def test_our_own_failure_in_the_check_follows_the_fail_policy(policy, escapes, r
     with pytest.raises(escapes):
         handler({"order": "42"}, LambdaContext())
     assert records.internal_errors()
+
+
+def _cyclic() -> list:
+    loop: list = ["x"]
+    loop.append(loop)
+    return loop
+
+
+def _self_dict() -> dict:
+    loop: dict = {}
+    loop["self"] = loop
+    return loop
+
+
+@pytest.mark.parametrize("argument", [_cyclic(), _self_dict(), ["word"] * 500_000, [[[["deep"]]]] * 100_000],
+                         ids=["cyclic list", "self-containing dict", "500k strings", "100k nested lists"])
+def test_hostile_args_cost_a_bounded_time(argument: Any, records) -> None:
+    """Args are read at most ``MAX_ARG_NODES`` values deep: a cycle (4M steps, 1.4-1.8 s, with the
+    response's own cap) or a huge list costs what its message costs the runtime anyway."""
+    @protect(mode="block")
+    def handler(event: Any, context: Any) -> Any:
+        raise ValueError("failed", argument)
+
+    started = time.process_time()
+    with pytest.raises(ValueError):
+        handler({"order": "42"}, LambdaContext())
+    assert time.process_time() - started < 1.0
+    assert records.detections() == []
 
 
 def test_the_protection_off_lets_it_escape_unjudged(records) -> None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..context import RequestContext
 
 MAX_NODES = 4_000_000  # values read from a returned object (6 MB of JSON holds fewer)
+MAX_ARG_NODES = 10_000  # values read from an exception's args (a cycle among them costs no more)
 _CLAIMED_HOST_KINDS = frozenset({ALB, FUNCTION_URL})
 
 @cache
@@ -90,7 +91,9 @@ def exception_parts(error: BaseException) -> tuple[tuple[str, str], ...]:
     sent = ("exception message", f"{type(error).__name__}: {message}")
     if all(isinstance(arg, str) and arg in message for arg in error.args):
         return (sent,)  # the common ValueError("..."): its args are its message, judged once
-    return sent, ("exception args", _flatten(error.args))
+    found: list[str] = []
+    _strings(error.args, found, limit=MAX_ARG_NODES)
+    return sent, ("exception args", "\n".join(found))
 
 
 def describe_exception(error: BaseException) -> str:
@@ -116,7 +119,7 @@ def check_redirect(context: RequestContext, where: str, response: Any) -> None:
                         argument=location, context=context)
 
 
-def _strings(value: Any, found: list[str], depth: int = 0) -> None:
+def _strings(value: Any, found: list[str], depth: int = 0, limit: int = MAX_NODES) -> None:
     """Every string (and the text of every other scalar) in a JSON-like value, keys included.
 
     Iterative, at any depth (a credential nested 20 levels down still leaves): a Lambda response
@@ -125,7 +128,7 @@ def _strings(value: Any, found: list[str], depth: int = 0) -> None:
     """
     stack = [value]
     visited = 0
-    while stack and visited < MAX_NODES:
+    while stack and visited < limit:
         value = stack.pop()
         visited += 1
         if isinstance(value, dict):
