@@ -167,6 +167,7 @@ def test_a_direct_invoke_gets_request_blocked_without_the_credentials(name, buil
     [record] = records.detections()
     assert record["protection"] == "credential_exfiltration" and record["action"] == "blocked"
     assert record["rule"] == "credential_exfiltration.exception" and record["sink"]["name"] == "handler exception"
+    assert record["message"].endswith("in the exception the caller is sent")
     assert "raised by the handler at test_exception_credentials.py" in json.dumps(record)
     for form in leaked_forms():
         assert form not in json.dumps(records.all())

@@ -69,7 +69,11 @@ def check_credentials(context: RequestContext, where: str, response: Any) -> Non
 
 
 def check_exception(context: RequestContext, where: str, error: BaseException) -> None:
-    """The function's own credentials never leave in the error a synchronous caller is sent."""
+    """The function's own credentials never leave in the error a synchronous caller is sent.
+
+    The response detector judges it; its finding is renamed (``credential_exfiltration.exception``)
+    before the guard decides, so a record says which way the credentials were leaving.
+    """
     if not active(context, AttackKind.CREDENTIAL_EXFILTRATION):
         return
     parts = exception_parts(error)
