@@ -150,3 +150,36 @@ def test_file_access_off_leaves_child_paths_unjudged(folders: Path, records) -> 
     result = invoke(handler, "../victim.txt")
     assert result["statusCode"] == 200 and "original" in result["body"]
     assert records.detections() == []
+
+
+# ---------------------------------------------------------------- locations and the policy's lists
+
+def test_a_plain_name_that_chooses_proc_environ_through_a_shell_is_blocked(folders: Path, records) -> None:
+    handler = query_handler(lambda name: subprocess.run(f"cat /proc/self/{shlex.quote(name)}", shell=True,
+                                                        capture_output=True, text=True).stdout)
+    result = invoke(handler, "environ")
+    assert result["statusCode"] == 403 and SECRET not in json.dumps(result)
+    assert records.detections()[0]["rule"] == "file.sensitive"
+
+
+def test_a_relative_argument_is_judged_against_the_cwd_the_code_set(folders: Path, records) -> None:
+    uploads = folders / "uploads"
+    handler = query_handler(lambda name: stdout(["cat", name], cwd=uploads))
+    assert invoke(handler, "report.txt")["statusCode"] == 200
+    result = invoke(handler, "../victim.txt")
+    assert result["statusCode"] == 403 and "original" not in json.dumps(result)
+
+
+def test_the_policy_deny_list_covers_a_file_an_input_put_in_a_child(folders: Path, records) -> None:
+    secret = folders / "data" / "key.pem"
+    secret.write_text("-----BEGIN KEY-----\n")
+
+    @protect(policy={"mode": "off", "protections": {"file_access": {"mode": "block", "deny_read": ["*.pem"]}}})
+    def handler(event, context):
+        name = event["queryStringParameters"]["name"]
+        return {"statusCode": 200, "body": stdout(["cat", f"{folders}/data/{name}"])}
+
+    result = invoke(handler, "key.pem")
+    assert result["statusCode"] == 403 and "BEGIN KEY" not in json.dumps(result)
+    assert records.detections()[0]["rule"] == "file.deny-read"
+    assert invoke(handler, "a.txt")["body"] == "data\n"

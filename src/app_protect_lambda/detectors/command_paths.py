@@ -100,8 +100,12 @@ _WRAPPERS = {"timeout": 1, "nice": 0, "nohup": 0, "env": 0, "stdbuf": 0, "ionice
 
 def names_files(program: str) -> bool:
     """Whether ``program`` (or the wrapper in front of one) is a tool whose arguments may name files."""
-    name = program_name(program)
-    return name in tools() or name in _WRAPPERS
+    return program.rpartition("/")[2] in _named()
+
+
+@cache
+def _named() -> frozenset[str]:
+    return frozenset((*tools(), *_WRAPPERS))
 
 
 def file_arguments(command: Command) -> list[tuple[str, bool]]:
