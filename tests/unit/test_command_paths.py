@@ -26,7 +26,8 @@ FILE_ARGUMENTS = [
     (["rm", "-rf", "x"], None, [("x", True)]),
     (["tar", "-xzf", "x.tgz", "-C", "out"], None, [("x.tgz", True), ("out", True)]),
     (["tar", "--file=x.tar", "--direc=out", "-x"], None, [("x.tar", True), ("out", True)]),
-    (["tar", "cf", "x.tar", "a"], None, []),  # old-style keys: tar's own reading, not getopt's
+    (["tar", "cf", "x.tar", "a"], None, [("x.tar", True)]),  # the old style: keys without a dash
+    (["tar", "xzf", "x.tgz", "-C", "out"], None, [("x.tgz", True), ("out", True)]),
     (["curl", "-sSo", "out", "https://h/x"], None, [("out", True)]),
     (["curl", "--output", "out", "-T", "up", "-K", "cfg", "https://h/"], None,
      [("out", True), ("up", False), ("cfg", False)]),
@@ -84,6 +85,7 @@ ATTACKS = [
     (["curl", "-K", "{}", "https://example.com/"], "/tmp/evil.cfg", "file.absolute"),
     (["tar", "-czf", "/tmp/out/{}", "/tmp/data"], "../x", "file.traversal"),
     (["tar", "-xf", "/tmp/in.tar", "-C", "/tmp/out/{}"], "../../var/task", "file.traversal"),
+    (["tar", "xf", "/tmp/in/{}"], "../../proc/self/environ", "file.traversal"),
     (["wget", "-O", "{}", "https://example.com/"], "/var/task/app.py", "file.absolute"),
     (["wget", "-P", "/tmp/dl/{}", "https://example.com/"], "../../opt/python", "file.traversal"),
     (["cp", "/tmp/uploads/{}", "/tmp/out"], "../../root/.aws/credentials", "file.traversal"),
