@@ -10,8 +10,9 @@ allow lists) under protection ``file_access``.
 Which arguments name files comes from a table of the tools Lambda code runs (coreutils,
 tar, curl, wget, zip, grep, sed, dd): their operands, and the values of their file options
 in every spelling ``getopt`` takes (``-o x``, ``-ox``, ``--output x``, ``--output=x``, a long
-option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf x.tgz``). Options of these tools that take a
-value which is not a file (``head -n 5``) are listed, so their value is not an operand. A
+option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf x.tgz``).
+Options of these tools that take a value which is not a file (``head -n 5``) are listed, so
+their value is not an operand. A
 command the code runs through a shell is read into its simple commands first, each judged like
 a vector. A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
 
