@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 # How a tool's operands (its non-option arguments) name files.
 READ, WRITE, LAST_WRITTEN, AFTER_PATTERN, AFTER_SCRIPT, FIRST_WRITTEN, NONE = range(7)
 
-MAX_ARGUMENTS = 4096  # a vector longer than this is judged by its first arguments (ARG_MAX bounds it anyway)
-
-
 class Tool:
     """One program's command line: how operands name files, its file options (option -> written),
     and the options whose value is no file (so it is not taken for an operand)."""
@@ -118,9 +115,9 @@ def file_arguments(command: Command) -> list[tuple[str, bool]]:
     if command.shell:
         found: list[tuple[str, bool]] = []
         for words in simple_commands(command.script):
-            found += vector_files([word.value for word in words[:MAX_ARGUMENTS]])
+            found += vector_files([word.value for word in words])
     else:
-        argv = command.argv[:MAX_ARGUMENTS]
+        argv = command.argv  # every argument: the kernel's ARG_MAX bounds the vector, a cut would be a bypass
         found = vector_files([command.program, *argv[1:]] if argv else [command.program])
     cwd = command.cwd
     if cwd:
