@@ -183,3 +183,16 @@ def test_the_policy_deny_list_covers_a_file_an_input_put_in_a_child(folders: Pat
     assert result["statusCode"] == 403 and "BEGIN KEY" not in json.dumps(result)
     assert records.detections()[0]["rule"] == "file.deny-read"
     assert invoke(handler, "a.txt")["body"] == "data\n"
+
+
+def test_a_shell_redirection_target_climbing_out_is_not_written(folders: Path) -> None:
+    out = folders / "out"
+
+    def run(name: str) -> str:
+        os.system(f"echo pwned > {out}/{shlex.quote(name)}")
+        return ""
+
+    handler = query_handler(run)
+    assert invoke(handler, "../victim.txt")["statusCode"] == 403
+    assert (folders / "victim.txt").read_text() == "original\n"
+    assert invoke(handler, "note.txt")["statusCode"] == 200 and (out / "note.txt").read_text() == "pwned\n"

@@ -53,6 +53,9 @@ FILE_ARGUMENTS = [
     (["echo", "f"], None, []),
     (["git", "log", "f"], None, []),
     ("cat 'a b' | grep -e x c && tar -xf d", None, [("a b", False), ("c", False), ("d", True)]),
+    ("wc -l < in > 'out file' 2>>log 2>&1", None, [("in", False), ("out file", True), ("log", True)]),
+    ("cat <<EOF\nx\nEOF", None, []),
+    ("cat <<< text", None, []),
 ]
 
 
@@ -101,6 +104,8 @@ ATTACKS = [
     (["cat", "/tmp/x/{}"], "a\x00b", "file.nul-byte"),
     ("cat /tmp/uploads/'{}'", "../../etc/passwd", "file.traversal"),
     ("tar -xf /tmp/in.tar -C {}", "/var/task", "file.absolute"),
+    ("echo hi > /tmp/out/{}", "../../var/task/app.py", "file.traversal"),
+    ("wc -l < /proc/self/{}", "environ", "file.sensitive"),
 ]
 
 BENIGN = [

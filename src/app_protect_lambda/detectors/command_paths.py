@@ -14,7 +14,8 @@ option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf 
 Options of these tools that take a value which is not a file (``head -n 5``) are listed, so
 their value is not an operand. A
 command the code runs through a shell is read into its simple commands first, each judged like
-a vector. A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
+a vector, and the files its redirections open (``< f``, ``> f``, ``>> f``) are named too.
+A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
 
 Only arguments an input occurs in are returned; a command without an input in it is not
 parsed (the sink tests that first, in C). Relative paths are made absolute against the
@@ -25,7 +26,16 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from .command_injection import Command, program_name, simple_commands
+from .command_injection import (
+    _WORD_BREAKS,
+    QUOTE,
+    Command,
+    _unquoted_word,
+    _word_token,
+    classify,
+    program_name,
+    simple_commands,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,8 +123,10 @@ def file_arguments(command: Command) -> list[tuple[str, bool]]:
     are joined to it.
     """
     if command.shell:
-        found: list[tuple[str, bool]] = []
-        for words in simple_commands(command.script):
+        script = command.script
+        classes = classify(script)[0]
+        found = redirections(script, classes)
+        for words in simple_commands(script, classes):
             found += vector_files([word.value for word in words])
     else:
         argv = command.argv  # every argument: the kernel's ARG_MAX bounds the vector, a cut would be a bypass
@@ -122,6 +134,35 @@ def file_arguments(command: Command) -> list[tuple[str, bool]]:
     cwd = command.cwd
     if cwd:
         found = [(path if path.startswith("/") else os.path.join(cwd, path), written) for path, written in found]
+    return found
+
+
+def redirections(script: str, classes: bytearray) -> list[tuple[str, bool]]:
+    """(path, written) for the files a script's redirections open: ``< f`` reads, ``> f`` and ``>> f``
+    write. A descriptor (``2>&1``), a here-document's delimiter (``<<EOF``) and a here-string
+    (``<<< text``) name no file."""
+    found: list[tuple[str, bool]] = []
+    pending: bool | None = None  # after a redirection operator: whether the file it opens is written
+    operator = ""
+    for token in _word_token().finditer(classes):
+        start, end = token.span()
+        if classes[start] not in _WORD_BREAKS:
+            if pending is not None:
+                word = script[start:end] if classes.find(QUOTE, start, end) == -1 \
+                    else _unquoted_word(script, classes, start, end).value
+                if not operator.endswith(("&", "<<")):
+                    found.append((word, pending))
+                pending = None
+            continue
+        char = script[start]
+        if char in "<>":
+            operator = operator + char if pending is not None and end == start + 1 and \
+                script[start - 1:start] in "<>" and start > 0 else char
+            pending = ">" in operator
+        elif char == "&" and pending is not None and script[start - 1:start] in "<>":
+            operator += "&"
+        else:
+            pending = None
     return found
 
 
