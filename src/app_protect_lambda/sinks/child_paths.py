@@ -6,9 +6,9 @@ few such inputs, as ``open``'s fast path does), or else both a location the file
 (a sensitive or denied prefix, in the arguments or the ``cwd``) and an input. A command that names
 none of the tools, or holds neither, is not parsed. Measured with timeit on ``shell._judge`` (the
 checks a process sink makes before it spawns), an API Gateway event of 115 input values, best of 7
-alternating rounds with this check replaced by a no-op: ``cat`` of a path without input 5.4 -> 6.5 µs,
-with a benign input 5.5 -> 6.5, ``git status`` (no file tool) 6.1 -> 6.4, a shell pipeline without
-input 14.1 -> 15.1, with a quoted input 42.7 -> 43.6; a spawn itself costs a millisecond or more.
+alternating rounds with this check replaced by a no-op: ``cat`` of a path without input 5.7 -> 6.8 µs,
+with a benign input 5.6 -> 6.8, ``git status`` (no file tool) 6.5 -> 6.8, a shell pipeline without
+input 14.5 -> 15.5, with a quoted benign input 43.8 -> 45.6; a spawn itself costs a millisecond or more.
 
 A relative path is read against the process's working directory; on Lambda that is ``/var/task``,
 where every file is sensitive whatever an input adds below it, so a plain input in a relative
