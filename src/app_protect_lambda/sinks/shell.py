@@ -35,6 +35,7 @@ from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import active, decide, failsafe, inspect
 from .base import Instrumentor
+from .child_paths import check_child_paths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def _judge(context: RequestContext, sink: str, command: Command) -> None:
         inspect(KIND, sink, command, argument=shown, context=context)
     if state.persistence is not None and may_run_dropped_program(command, state.persistence, state.path_reaches):
         inspect(PERSISTENCE, sink, command, argument=shown or command.display(), context=context)
+    check_child_paths(context, sink, command)
 
 
 @failsafe(KIND)

@@ -1,0 +1,277 @@
+"""The files a command hands its program: which arguments of common tools name a path.
+
+An input that stays one argument is harmless to the command-injection detector, yet
+``subprocess.run(["cat", name])`` with ``name=/proc/self/environ``, ``curl -o /var/task/app.py``
+or ``tar -f ../../x`` reaches the file through the child as surely as ``open`` would. So the
+process sinks hand the arguments that name files to the file-access detector, which applies
+its own rules (traversal out of the code's folder, sensitive paths chosen by an input, deny and
+allow lists) under protection ``file_access``.
+
+Which arguments name files comes from a table of the tools Lambda code runs (coreutils,
+tar, curl, wget, zip, grep, sed, dd): their operands, and the values of their file options
+in every spelling ``getopt`` takes (``-o x``, ``-ox``, ``--output x``, ``--output=x``, a long
+option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf x.tgz``).
+Options of these tools that take a value which is not a file (``head -n 5``) are listed, so
+their value is not an operand. A
+command the code runs through a shell is read into its simple commands first, each judged like
+a vector, and the files its redirections open (``< f``, ``> f``, ``>> f``) are named too.
+A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
+
+Only arguments an input occurs in are returned; a command without an input in it is not
+parsed (the sink tests that first, in C). Relative paths are made absolute against the
+command's ``cwd`` when the code sets one.
+"""
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from .command_injection import (
+    _WORD_BREAKS,
+    QUOTE,
+    Command,
+    _unquoted_word,
+    _word_token,
+    classify,
+    program_name,
+    simple_commands,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# How a tool's operands (its non-option arguments) name files.
+READ, WRITE, LAST_WRITTEN, AFTER_PATTERN, AFTER_SCRIPT, FIRST_WRITTEN, NONE = range(7)
+
+class Tool:
+    """One program's command line: how operands name files, its file options (option -> written),
+    and the options whose value is no file (so it is not taken for an operand)."""
+
+    __slots__ = ("files", "operands", "values")
+
+    def __init__(self, operands: int, files: dict[str, bool] | None = None, values: str = "") -> None:
+        self.operands = operands
+        self.files = files or {}
+        self.values = frozenset(values.split())
+
+
+@cache
+def tools() -> dict[str, Tool]:
+    # The options are read from each tool's manual (GNU coreutils 9, tar 1.35, curl 8, wget 1.21,
+    # Info-ZIP 3/6, GNU grep 3, GNU sed 4); only the ones that take a value matter here.
+    plain = Tool(READ, values="-n -c --lines --bytes --pid -s --sleep-interval --max-unchanged-stats")
+    table = {name: plain for name in ("cat", "head", "tail", "less", "more", "tac", "nl", "wc", "stat",
+                                      "strings", "od", "hexdump", "file", "ls", "du")}
+    table.update({
+        "base64": Tool(READ, values="-w --wrap"),
+        "base32": Tool(READ, values="-w --wrap"),
+        "xxd": Tool(LAST_WRITTEN, values="-c -g -l -s -o -cols -len -seek -offset -groupsize -n -name"),
+        "sha256sum": Tool(READ), "sha1sum": Tool(READ), "sha512sum": Tool(READ), "md5sum": Tool(READ),
+        "cksum": Tool(READ), "sort": Tool(READ, {"-o": True, "--output": True}, "-k -t -S -T --key"),
+        "cp": Tool(LAST_WRITTEN, {"-t": True, "--target-directory": True}, "-S --suffix"),
+        "mv": Tool(LAST_WRITTEN, {"-t": True, "--target-directory": True}, "-S --suffix"),
+        "ln": Tool(LAST_WRITTEN, {"-t": True, "--target-directory": True}, "-S --suffix"),
+        "install": Tool(LAST_WRITTEN, {"-t": True, "--target-directory": True}, "-m -o -g --mode --owner"),
+        "rm": Tool(WRITE), "shred": Tool(WRITE, values="-n -s --iterations --size"), "touch": Tool(WRITE),
+        "tee": Tool(WRITE), "truncate": Tool(WRITE, values="-s --size -r --reference"),
+        "mkdir": Tool(WRITE, values="-m --mode"), "rmdir": Tool(WRITE),
+        "chmod": Tool(WRITE), "chown": Tool(WRITE),
+        "tar": Tool(NONE, {"-f": True, "--file": True, "-C": True, "--directory": True, "-T": False,
+                           "--files-from": False, "-X": False, "--exclude-from": False}),
+        "curl": Tool(NONE, {"-o": True, "--output": True, "-T": False, "--upload-file": False,
+                            "-K": False, "--config": False, "-D": True, "--dump-header": True,
+                            "-c": True, "--cookie-jar": True, "--output-dir": True, "--trace": True,
+                            "--trace-ascii": True, "--stderr": True, "--netrc-file": False,
+                            "-E": False, "--cert": False, "--key": False, "--cacert": False}),
+        "wget": Tool(NONE, {"-O": True, "--output-document": True, "-P": True, "--directory-prefix": True,
+                            "-i": False, "--input-file": False, "-o": True, "--output-file": True,
+                            "-a": True, "--append-output": True, "--load-cookies": False,
+                            "--save-cookies": True, "--post-file": False, "--body-file": False}),
+        "zip": Tool(FIRST_WRITTEN, {"-b": True, "--temp-path": True}, "-P --password -n -s"),
+        "unzip": Tool(READ, {"-d": True}, "-P -x"),
+        "gzip": Tool(READ, values="-S --suffix"), "gunzip": Tool(READ, values="-S --suffix"),
+        "bzip2": Tool(READ), "xz": Tool(READ), "zcat": Tool(READ),
+        "grep": Tool(AFTER_PATTERN, {"-f": False, "--file": False},
+                     "-e --regexp -m --max-count -A -B -C --context --label --include --exclude "
+                     "--exclude-dir --color --colour -d -D --binary-files"),
+        "egrep": Tool(AFTER_PATTERN, {"-f": False, "--file": False}, "-e --regexp -m -A -B -C"),
+        "fgrep": Tool(AFTER_PATTERN, {"-f": False, "--file": False}, "-e --regexp -m -A -B -C"),
+        "sed": Tool(AFTER_SCRIPT, {"-f": False, "--file": False}, "-e --expression -l --line-length"),
+        "dd": Tool(NONE),
+    })
+    return table
+
+
+_WRAPPERS = {"timeout": 1, "nice": 0, "nohup": 0, "env": 0, "stdbuf": 0, "ionice": 0, "setsid": 0, "time": 0}
+
+
+def names_files(program: str) -> bool:
+    """Whether ``program`` (or the wrapper in front of one) is a tool whose arguments may name files."""
+    return program.rpartition("/")[2] in _named()
+
+
+@cache
+def _named() -> frozenset[str]:
+    return frozenset((*tools(), *_WRAPPERS))
+
+
+def file_arguments(command: Command) -> list[tuple[str, bool]]:
+    """(path, written) for every argument of ``command`` that names a file, in order.
+
+    Shell commands: every simple command of the script. Paths relative to a ``cwd`` the code set
+    are joined to it.
+    """
+    if command.shell:
+        script = command.script
+        classes = classify(script)[0]
+        found = redirections(script, classes)
+        for words in simple_commands(script, classes):
+            found += vector_files([word.value for word in words])
+    else:
+        argv = command.argv  # every argument: the kernel's ARG_MAX bounds the vector, a cut would be a bypass
+        found = vector_files([command.program, *argv[1:]] if argv else [command.program])
+    cwd = command.cwd
+    if cwd:
+        found = [(path if path.startswith("/") else os.path.join(cwd, path), written) for path, written in found]
+    return found
+
+
+def redirections(script: str, classes: bytearray) -> list[tuple[str, bool]]:
+    """(path, written) for the files a script's redirections open: ``< f`` reads, ``> f`` and ``>> f``
+    write. A descriptor (``2>&1``), a here-document's delimiter (``<<EOF``) and a here-string
+    (``<<< text``) name no file."""
+    found: list[tuple[str, bool]] = []
+    pending: bool | None = None  # after a redirection operator: whether the file it opens is written
+    operator = ""
+    for token in _word_token().finditer(classes):
+        start, end = token.span()
+        if classes[start] not in _WORD_BREAKS:
+            if pending is not None:
+                word = script[start:end] if classes.find(QUOTE, start, end) == -1 \
+                    else _unquoted_word(script, classes, start, end).value
+                if not operator.endswith(("&", "<<")):
+                    found.append((word, pending))
+                pending = None
+            continue
+        char = script[start]
+        if char in "<>":
+            operator = operator + char if pending is not None and end == start + 1 and \
+                script[start - 1:start] in "<>" and start > 0 else char
+            pending = ">" in operator
+        elif char == "&" and pending is not None and script[start - 1:start] in "<>":
+            operator += "&"
+        else:
+            pending = None
+    return found
+
+
+def vector_files(argv: Sequence[str]) -> list[tuple[str, bool]]:
+    """(path, written) for the arguments of one argument vector that name files."""
+    start = _past_wrappers(argv)
+    if start >= len(argv):
+        return []
+    name = program_name(argv[start])
+    tool = tools().get(name)
+    if tool is None:
+        return []
+    if name == "dd":
+        return [(arg[3:], arg[:3] == "of=") for arg in argv[start + 1:] if arg[:3] in ("if=", "of=") and arg[3:]]
+    found: list[tuple[str, bool]] = []
+    operands: list[str] = []
+    pattern_given = False
+    in_place = False
+    args = list(argv[start + 1:])
+    if name == "tar" and args and args[0][:1] != "-" and args[0].isalpha():
+        args[0] = "-" + args[0]  # the old style (tar xzf x.tgz): a cluster without its dash
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            operands += args[index:]
+            break
+        if arg[:1] != "-" or arg == "-":
+            operands.append(arg)
+            continue
+        option, value, attached = _split_option(arg, tool)
+        if option is None:
+            if (name == "sed" and arg[:2] == "-i") or arg.startswith("--in-place"):
+                in_place = True
+            continue
+        if not attached:
+            if index >= len(args):
+                break
+            value = args[index]
+            index += 1
+        if option in tool.files:
+            found.append((value, tool.files[option]))
+            if name in ("grep", "egrep", "fgrep", "sed") and option in ("-f", "--file"):
+                pattern_given = True
+        elif option in ("-e", "--regexp", "--expression"):
+            pattern_given = True
+        if option in ("-t", "--target-directory"):  # the operands are then all sources
+            pattern_given = True
+    found += _operand_files(tool.operands, operands, pattern_given, in_place)
+    return found
+
+
+def _operand_files(rule: int, operands: list[str], pattern_given: bool, in_place: bool) -> list[tuple[str, bool]]:
+    """``pattern_given``: grep's or sed's first operand is no pattern (``-e``/``-f`` gave it), or cp's
+    last operand no target (``-t`` gave it)."""
+    if rule == NONE or not operands:
+        return []
+    if rule == AFTER_PATTERN:
+        return [(path, False) for path in (operands if pattern_given else operands[1:])]
+    if rule == AFTER_SCRIPT:
+        return [(path, in_place) for path in (operands if pattern_given else operands[1:])]
+    if rule == LAST_WRITTEN:
+        if pattern_given:
+            return [(path, False) for path in operands]
+        return [(path, False) for path in operands[:-1]] + [(operands[-1], True)]
+    if rule == FIRST_WRITTEN:
+        return [(operands[0], True)] + [(path, False) for path in operands[1:]]
+    return [(path, rule == WRITE) for path in operands]
+
+
+def _split_option(arg: str, tool: Tool) -> tuple[str | None, str, bool]:
+    """(option, attached value, whether attached) for an option that takes a value; None else.
+
+    ``--output=x`` and ``-ox`` carry their value; ``--output`` and ``-o`` take the next argument. A long
+    option is known by a prefix of 5 characters or more (getopt_long's abbreviations); a cluster of
+    short flags ends with the one option that takes a value (``-sSo x``, ``-xzf x.tgz``).
+    """
+    if arg.startswith("--"):
+        name, equals, value = arg.partition("=")
+        known = name if name in tool.files or name in tool.values else None
+        if known is None and len(name) >= 5:
+            known = next((option for option in (*tool.files, *tool.values)
+                          if option.startswith("--") and option.startswith(name)), None)
+        return known, value, bool(equals)
+    for position in range(1, len(arg)):
+        option = "-" + arg[position]
+        if option in tool.files or option in tool.values:
+            rest = arg[position + 1:]
+            return option, rest, bool(rest)
+        if not arg[position].isalnum():
+            break
+    if arg in tool.values or arg in tool.files:  # xxd's -cols, find-style long options with one dash
+        return arg, "", False
+    return None, "", False
+
+
+def _past_wrappers(argv: Sequence[str]) -> int:
+    """The index of the program a wrapper chain runs (``timeout 5 nice -n 5 cat x``: ``cat``)."""
+    index = 0
+    for _ in range(8):
+        if index >= len(argv):
+            return index
+        name = program_name(argv[index])
+        if name not in _WRAPPERS:
+            return index
+        index += 1
+        while index < len(argv) and (argv[index][:1] == "-" or (name == "env" and "=" in argv[index])):
+            index += 2 if argv[index] in ("-n", "-s", "-k", "-u", "-o", "-e", "-i", "-c") and name != "env" \
+                else 1
+        index += _WRAPPERS[name]  # timeout's duration
+    return index
