@@ -91,7 +91,7 @@ def _perimeter(monkeypatch: pytest.MonkeyPatch) -> None:
 POINTS = [
     Point("sink: sql", lambda m: m.setattr(Inputs, "any_in", broken), _sql),
     Point("sink: shell", lambda m: m.setattr(shell.ShellState, "__init__", broken), _shell),
-    Point("sink: file", lambda m: m.setattr(filesystem, "_gate", broken), _file),
+    Point("sink: file", lambda m: m.setattr(filesystem, "file_gate", broken), _file),
     Point("sink: network", lambda m: m.setattr(network, "_modules", broken), _resolve),
     Point("perimeter", _perimeter, _respond),
     Point("response check", lambda m: m.setattr(response, "response_parts", broken), _respond,

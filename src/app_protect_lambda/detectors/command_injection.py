@@ -70,7 +70,7 @@ OPTION_FRAGMENTS = Family("option", ("-",), leading=True)
 
 # Character classes of a shell command line.
 LITERAL, QUOTED, ESCAPED, BLANK, QUOTE, OPERATOR, EXPANSION, SUBST, GLOB, COMMENT, REMARK = range(11)
-_WORD_BREAKS = frozenset((BLANK, OPERATOR, SUBST, COMMENT, REMARK))
+WORD_BREAKS = frozenset((BLANK, OPERATOR, SUBST, COMMENT, REMARK))
 
 # The one table of interpreters, shared with sandbox_persistence. A program is one of them when its
 # file name is a listed name followed by nothing but a version of digits and dots (python3.12, bash5,
@@ -179,10 +179,10 @@ def _one_of(classes: Iterable[int]) -> bytes:
 
 
 @cache
-def _word_token() -> re.Pattern[bytes]:
+def word_token() -> re.Pattern[bytes]:
     """Over the classes: a word (a run of anything but blanks, operators, substitutions and comments),
     or one operator or substitution character; what neither matches only separates words."""
-    return re.compile(_one_of(set(range(REMARK + 1)) - _WORD_BREAKS) + b"+|" + _one_of((OPERATOR, SUBST)))
+    return re.compile(_one_of(set(range(REMARK + 1)) - WORD_BREAKS) + b"+|" + _one_of((OPERATOR, SUBST)))
 
 
 @cache
@@ -311,7 +311,7 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
 
 
 def _word_start(classes: bytearray, i: int) -> bool:
-    return i == 0 or classes[i - 1] in _WORD_BREAKS
+    return i == 0 or classes[i - 1] in WORD_BREAKS
 
 
 def _after_assignment(text: str, classes: bytearray, i: int) -> bool:
@@ -392,14 +392,14 @@ def simple_commands(text: str, classes: bytearray | None = None) -> list[list[Wo
     commands: list[list[Word]] = []
     words: list[Word] = []
     redirect = False
-    for token in _word_token().finditer(classes):
+    for token in word_token().finditer(classes):
         start, end = token.span()
-        if classes[start] not in _WORD_BREAKS:
+        if classes[start] not in WORD_BREAKS:
             if redirect:
                 redirect = False
             elif words or not _is_assignment(text, start, end, classes):
                 words.append(Word(start, end, text[start:end]) if classes.find(QUOTE, start, end) == -1
-                             else _unquoted_word(text, classes, start, end))
+                             else unquoted_word(text, classes, start, end))
             continue
         char = text[start]
         if char in "<>":
@@ -416,7 +416,7 @@ def simple_commands(text: str, classes: bytearray | None = None) -> list[list[Wo
     return commands
 
 
-def _unquoted_word(text: str, classes: bytearray, start: int, end: int) -> Word:
+def unquoted_word(text: str, classes: bytearray, start: int, end: int) -> Word:
     """The word at ``start:end``, which holds quotes, after quote removal."""
     pieces = [piece.span() for piece in _unquoted_pieces().finditer(classes, start, end)]
     if not pieces:  # an empty quoted word: ''

@@ -27,14 +27,14 @@ import os
 from functools import cache
 
 from .command_injection import (
-    _WORD_BREAKS,
     QUOTE,
+    WORD_BREAKS,
     Command,
-    _unquoted_word,
-    _word_token,
     classify,
     program_name,
     simple_commands,
+    unquoted_word,
+    word_token,
 )
 
 TYPE_CHECKING = False
@@ -144,12 +144,12 @@ def redirections(script: str, classes: bytearray) -> list[tuple[str, bool]]:
     found: list[tuple[str, bool]] = []
     pending: bool | None = None  # after a redirection operator: whether the file it opens is written
     operator = ""
-    for token in _word_token().finditer(classes):
+    for token in word_token().finditer(classes):
         start, end = token.span()
-        if classes[start] not in _WORD_BREAKS:
+        if classes[start] not in WORD_BREAKS:
             if pending is not None:
                 word = script[start:end] if classes.find(QUOTE, start, end) == -1 \
-                    else _unquoted_word(script, classes, start, end).value
+                    else unquoted_word(script, classes, start, end).value
                 if not operator.endswith(("&", "<<")):
                     found.append((word, pending))
                 pending = None

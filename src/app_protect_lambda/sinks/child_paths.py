@@ -20,8 +20,7 @@ from ..detectors.command_paths import file_arguments, names_files
 from ..detectors.file_access import Rules, relevant
 from ..findings import AttackKind
 from ..guard import failsafe
-from .filesystem import _gate as file_gate
-from .filesystem import check_path
+from . import filesystem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ def check_child_paths(context: RequestContext, sink: str, command: Command) -> N
         text = "\x00".join(command.argv[1:])
     gate = context.files
     if gate is None:
-        gate = file_gate(context)
+        gate = filesystem.file_gate(context)
     if gate is False:
         return  # the protection is off in this invocation
     inputs = context.inputs
@@ -73,4 +72,4 @@ def _judge_files(context: RequestContext, sink: str, command: Command) -> None:
     values = context.inputs.values
     for path, written in file_arguments(command):
         if path and any(map(path.__contains__, values)):
-            check_path(context, sink, path, written)
+            filesystem.check_path(context, sink, path, written)

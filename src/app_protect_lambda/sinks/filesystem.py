@@ -80,7 +80,7 @@ def check_path(context: RequestContext, sink: str, value: Any, write: bool | str
         return
     gate = context.files
     if gate is None:
-        gate = _gate(context)
+        gate = file_gate(context)
     if gate is False:
         return
     if dir_fd is not None and not path.startswith("/"):
@@ -92,7 +92,7 @@ def check_path(context: RequestContext, sink: str, value: Any, write: bool | str
     inspect(KIND, sink, FileAccess(path, write, names=gate.archive_names), argument=path, context=context)
 
 
-def _gate(context: RequestContext) -> Gate | Literal[False]:
+def file_gate(context: RequestContext) -> Gate | Literal[False]:
     """Per invocation: False when the protection is off, else the fast path's gate."""
     policy = context.policy
     gate: Gate | Literal[False] = False
@@ -378,7 +378,7 @@ def _tar_extractall(archive: Any, args: tuple, kwargs: dict) -> tuple[Any, list[
 def _members_read(context: RequestContext, names: list[str]) -> None:
     gate = context.files
     if gate is None:
-        gate = _gate(context)
+        gate = file_gate(context)
     if gate is not False:
         for name in names:
             gate.read_member(name)
