@@ -4,20 +4,18 @@ loop, and opens files through io.FileIO and bz2 imported before instrumentation.
 harm never happens; the bundled files are served for short inputs and mirrored routes."""
 from __future__ import annotations
 
-import importlib
 import io
 import json
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from app_protect_lambda import RequestBlocked, config
+from app_protect_lambda import RequestBlocked
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event, sqs_event
+from tests.bootstrap_support import wrapping
 
 SECRET = "TOP-SECRET-CONTENT"
 
@@ -85,18 +83,8 @@ def wrapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[A
     monkeypatch.setenv("PROBE_UPLOADS", str(uploads))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
     monkeypatch.setenv("APP_PROTECT_POLICY", f"file:{policy}")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    bootstrap = _fresh_bootstrap()
-    yield bootstrap.handler, tmp_path
-    sys.modules.pop(name, None)
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-
-
-def _fresh_bootstrap() -> ModuleType:
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    return importlib.import_module("app_protect_lambda.bootstrap")
+    with wrapping(monkeypatch, name) as bootstrap:
+        yield bootstrap.handler, tmp_path
 
 
 def invoke(handler: Any, trigger: str, ask: dict) -> Any:

@@ -3,10 +3,8 @@ with ``APP_PROTECT_HANDLER`` naming a module in a task root that decodes its inp
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -14,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from app_protect_lambda import RequestBlocked, config
+from app_protect_lambda import RequestBlocked
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event, apigw_v2_event, sqs_event
+from tests.bootstrap_support import wrapping
 
 HANDLER_MODULE = '''
 import base64
@@ -85,13 +84,8 @@ def bootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Modul
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("VISITS_DB", str(database))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    yield importlib.import_module("app_protect_lambda.bootstrap")
-    sys.modules.pop(name, None)
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
+    with wrapping(monkeypatch, name) as bootstrap:
+        yield bootstrap
 
 
 def visits(tmp_path: Path) -> dict[str, int]:

@@ -3,18 +3,16 @@ a module in a task root, over a real sqlite3 file. Attacks are blocked with ever
 lists, sorts, a text ending in a backslash and a bound value that coincides with the code's literal pass."""
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from app_protect_lambda import config
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event
+from tests.bootstrap_support import wrapping
 
 HANDLER_MODULE = '''
 import json
@@ -57,13 +55,8 @@ def bootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Modul
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("NOTES_DB", str(database))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    yield importlib.import_module("app_protect_lambda.bootstrap")
-    sys.modules.pop(name, None)
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
+    with wrapping(monkeypatch, name) as bootstrap:
+        yield bootstrap
 
 
 def call(bootstrap: ModuleType, **query: str) -> dict:

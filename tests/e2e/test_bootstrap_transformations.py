@@ -3,18 +3,16 @@ the user's module transforms before its sinks (lower-cased and stripped, a split
 is still judged there, from HTTP and SQS, and the harm never happens; benign look-alikes pass."""
 from __future__ import annotations
 
-import importlib
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from app_protect_lambda import RequestBlocked, config
+from app_protect_lambda import RequestBlocked
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event, sqs_event
+from tests.bootstrap_support import wrapping
 
 HANDLER_MODULE = '''
 import html
@@ -70,18 +68,8 @@ def wrapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[A
     monkeypatch.setenv("PROBE_DATABASE", str(database))
     monkeypatch.setenv("PROBE_FOLDER", str(folder))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    bootstrap = _fresh_bootstrap()
-    yield bootstrap.handler, tmp_path
-    sys.modules.pop(name, None)
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-
-
-def _fresh_bootstrap() -> ModuleType:
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    return importlib.import_module("app_protect_lambda.bootstrap")
+    with wrapping(monkeypatch, name) as bootstrap:
+        yield bootstrap.handler, tmp_path
 
 
 def invoke(handler: Any, trigger: str, value: str) -> Any:

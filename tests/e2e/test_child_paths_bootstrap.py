@@ -2,16 +2,15 @@
 (``APP_PROTECT_HANDLER`` naming a module in a task root), from an HTTP and a queue trigger."""
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app_protect_lambda import RequestBlocked, config
+from app_protect_lambda import RequestBlocked
 from app_protect_lambda.testing import LambdaContext, apigw_v1_event, sqs_event
+from tests.bootstrap_support import wrapping
 
 HANDLER_MODULE = '''
 import json
@@ -40,13 +39,8 @@ def bootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[objec
     (tmp_path / "private.txt").write_text("db-password=hunter2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("APP_PROTECT_MODE", "block")
-    monkeypatch.setenv("APP_PROTECT_HANDLER", f"{name}.handler")
-    monkeypatch.setenv("_HANDLER", "app_protect_lambda.bootstrap.handler")
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
-    config.reset()
-    yield importlib.import_module("app_protect_lambda.bootstrap")
-    sys.modules.pop(name, None)
-    sys.modules.pop("app_protect_lambda.bootstrap", None)
+    with wrapping(monkeypatch, name) as bootstrap:
+        yield bootstrap
 
 
 def test_http_input_climbing_out_of_the_public_folder_is_blocked(bootstrap, records) -> None:
