@@ -43,7 +43,9 @@ class Checkpoint(namedtuple("Checkpoint", "kind module function")):
         return f"{self.module.rsplit('.', 1)[-1]}.{self.function}"
 
 
-PERIMETER: list[Checkpoint] = []
+PERIMETER: list[Checkpoint] = [
+    Checkpoint(AttackKind.IP_FILTER, "app_protect_lambda.checks.ip_filter", "check"),
+]
 RESPONSE: list[Checkpoint] = [
     Checkpoint(AttackKind.CREDENTIAL_EXFILTRATION, "app_protect_lambda.sinks.response", "check_credentials"),
     Checkpoint(AttackKind.OPEN_REDIRECT, "app_protect_lambda.sinks.response", "check_redirect"),

@@ -7,7 +7,7 @@ path and the value; the loaders add the source and the line.
 
 A policy tells the truth: a protection this build does not enforce (not in
 ``ENFORCED``) can be ``off`` and nothing else. Accepting ``ip_filter: block``
-used to validate, print as ``block`` in ``app-protect validate`` and stop nothing;
+used to validate (before the IP filter was built), print as ``block`` in ``app-protect validate`` and stop nothing;
 an owner who reads that policy believes in a wall that is not there. Such a
 protection is pinned to ``off`` at validation, so ``Policy.mode_for`` stays one
 dict lookup on the hot path and the default ``mode: block`` never reaches it.
@@ -47,6 +47,7 @@ ENFORCED: frozenset[AttackKind] = frozenset({
     AttackKind.OPEN_REDIRECT,
     AttackKind.CREDENTIAL_EXFILTRATION,
     AttackKind.SANDBOX_PERSISTENCE,
+    AttackKind.IP_FILTER,
 })
 
 
@@ -76,6 +77,28 @@ def _cidr_list(path: str, value: Any) -> tuple[ipaddress.IPv4Network | ipaddress
             raise PolicyError(f"{item!r} is not an IP address or CIDR block",
                               key_path=f"{path}[{index}]") from None
     return tuple(networks)
+
+
+def _list_sources(path: str, value: Any) -> tuple[str, ...]:
+    """Address list sources: ``file:/path`` (or a bare path), ``ssm:/name``, ``appconfig:a/e/p``, ``s3://bucket/key``."""
+    sources = _string_list(path, value)
+    for index, source in enumerate(sources):
+        if source.startswith("s3://"):
+            bucket, _, key = source[len("s3://"):].partition("/")
+            if not bucket or not key:
+                raise PolicyError(f"{source!r} is not s3://bucket/key", key_path=f"{path}[{index}]")
+        elif not source.strip() or (source.startswith(("ssm:", "appconfig:", "file:"))
+                                    and not source.partition(":")[2].strip()):
+            raise PolicyError(f"{source!r} names no list (file:/path, ssm:/name, appconfig:a/e/p or s3://bucket/key)",
+                              key_path=f"{path}[{index}]")
+    return sources
+
+
+def _header_name(path: str, value: Any) -> str:
+    """A request header's name, lower-cased as requests hold them; empty: none."""
+    if not isinstance(value, str) or any(not (char.isascii() and (char.isalnum() or char in "-_")) for char in value):
+        raise PolicyError(f"expected a header name, got {value!r}", key_path=path)
+    return value.lower()
 
 
 def _non_negative_int(path: str, value: Any) -> int:
@@ -153,10 +176,16 @@ PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
     AttackKind.OPEN_REDIRECT: {"allow_domains": (_string_list, ())},
     AttackKind.MALICIOUS_UPLOAD: {"max_bytes": (_positive_int, 10 * 1024 * 1024)},
     AttackKind.MALICIOUS_PAYLOAD: {"disabled_rules": (_string_list, ())},
+    # checks/ip_filter.py: deny wins; with any allow entry or list, everything outside them is refused.
+    # lists/allow_lists: remote deny/allow lists; trusted_proxies: X-Forwarded-For hops from the right that
+    # the owner's proxies appended; client_header: a header the proxy in front sets to the client's address.
     AttackKind.IP_FILTER: {
         "allow": (_cidr_list, ()),
         "deny": (_cidr_list, ()),
+        "lists": (_list_sources, ()),
+        "allow_lists": (_list_sources, ()),
         "trusted_proxies": (_non_negative_int, 0),
+        "client_header": (_header_name, ""),
     },
     AttackKind.CREDENTIAL_EXFILTRATION: {"outbound": (_boolean, True)},
     # Programs run from exec_deny_paths during an invocation are dropped binaries (exec_allow_paths exempt);

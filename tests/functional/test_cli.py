@@ -33,7 +33,8 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
     result = run("validate", str(good))
     assert result.returncode == 0
     assert json.loads(result.stdout)["protections"]["sql_injection"] == "block"
-    assert json.loads(result.stdout)["protections"]["ip_filter"] == "off (not enforced by this build)"
+    assert json.loads(result.stdout)["protections"]["malicious_payload"] == "off (not enforced by this build)"
+    assert json.loads(result.stdout)["protections"]["ip_filter"] == "report"
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nprotections:\n  sql_injection: {mode: sometimes}\n")
     result = run("validate", str(bad))
@@ -60,17 +61,18 @@ def test_replay_blocks_and_allows(tmp_path: Path) -> None:
 
 def test_validate_never_shows_an_unenforced_protection_as_on(tmp_path: Path) -> None:
     staged = tmp_path / "staged.yaml"
-    staged.write_text("version: 1\nmode: block\nprotections:\n  ip_filter: {mode: off, deny: [203.0.113.0/24]}\n")
+    staged.write_text("version: 1\nmode: block\nprotections:\n  malicious_upload: {mode: off, max_bytes: 1024}\n")
     shown = json.loads(run("validate", str(staged)).stdout)["protections"]
     assert shown["sql_injection"] == "block"
     assert {name for name, mode in shown.items() if mode == "off (not enforced by this build)"} == {
-        "ip_filter", "malicious_upload", "malicious_payload", "code_injection", "unsafe_deserialization"}
+        "malicious_upload", "malicious_payload", "code_injection", "unsafe_deserialization"}
 
     refused = tmp_path / "refused.yaml"
-    refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  ip_filter:\n    mode: block\n")
+    refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_payload:\n    mode: block\n")
     result = run("validate", str(refused))
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith(f"policy {refused}, line 5: protections.ip_filter.mode: ip_filter is not enforced")
+    assert result.stderr.startswith(
+        f"policy {refused}, line 5: protections.malicious_payload.mode: malicious_payload is not enforced")
 
 
 SHELL_HANDLER = '''

@@ -79,6 +79,6 @@ def test_the_coming_protections_are_named_and_their_staged_example_is_valid(tmp_
     path = tmp_path / "staged.yaml"
     path.write_text("version: 1\nmode: block\n" + match.group(2))
     policy = load(str(path))
-    assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
-    assert [str(network) for network in policy.options(AttackKind.IP_FILTER)["deny"]] == ["203.0.113.0/24"]
+    assert policy.mode_for(AttackKind.MALICIOUS_UPLOAD) is Mode.OFF
+    assert policy.options(AttackKind.MALICIOUS_UPLOAD)["max_bytes"] == 10485760
     assert {kind.value for kind in AttackKind if policy.mode_for(kind) is Mode.OFF} == named

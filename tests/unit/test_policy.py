@@ -161,27 +161,27 @@ def test_an_unenforced_protection_cannot_report_or_block(tmp_path: Path, kind: A
 
 
 def test_an_unenforced_protection_is_refused_in_a_mapping_policy_too() -> None:
-    with pytest.raises(PolicyError, match=r"^protections\.ip_filter\.mode: ip_filter is not enforced"):
-        Policy.from_dict({"protections": {"ip_filter": {"mode": "block", "deny": ["203.0.113.0/24"]}}})
+    with pytest.raises(PolicyError, match=r"^protections\.malicious_upload\.mode: malicious_upload is not enforced"):
+        Policy.from_dict({"protections": {"malicious_upload": {"mode": "block", "max_bytes": 1024}}})
     with pytest.raises(PolicyError, match=r"^protections\.code_injection: code_injection is not enforced"):
         PolicyStore(policy={"protections": {"code_injection": "report"}})
 
 
 def test_options_of_an_unenforced_protection_need_an_explicit_off(tmp_path: Path) -> None:
-    inherited = write(tmp_path, "version: 1\nmode: block\nprotections:\n  ip_filter:\n"
-                                "    deny: [203.0.113.0/24]\n")
+    inherited = write(tmp_path, "version: 1\nmode: block\nprotections:\n  malicious_upload:\n"
+                                "    max_bytes: 1024\n")
     with pytest.raises(PolicyError) as raised:
         load(str(inherited))
     assert str(raised.value).startswith(
-        f"policy {inherited}, line 5: protections.ip_filter.deny: ip_filter is not enforced by this build, so its "
-        "options do nothing; add `mode: off` to stage them")
+        f"policy {inherited}, line 5: protections.malicious_upload.max_bytes: malicious_upload is not enforced by "
+        "this build, so its options do nothing; add `mode: off` to stage them")
 
-    staged = write(tmp_path, "version: 1\nmode: block\nprotections:\n  ip_filter:\n    mode: off\n"
-                             "    deny: [203.0.113.0/24]\n  unsafe_deserialization: {}\n", "staged.yaml")
+    staged = write(tmp_path, "version: 1\nmode: block\nprotections:\n  malicious_upload:\n    mode: off\n"
+                             "    max_bytes: 1024\n  unsafe_deserialization: {}\n", "staged.yaml")
     policy = load(str(staged))
-    assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
+    assert policy.mode_for(AttackKind.MALICIOUS_UPLOAD) is Mode.OFF
     assert policy.mode_for(AttackKind.UNSAFE_DESERIALIZATION) is Mode.OFF
-    assert [str(network) for network in policy.options(AttackKind.IP_FILTER)["deny"]] == ["203.0.113.0/24"]
+    assert policy.options(AttackKind.MALICIOUS_UPLOAD)["max_bytes"] == 1024
 
 
 def test_staged_options_are_still_validated(tmp_path: Path) -> None:
@@ -204,7 +204,8 @@ def test_a_default_block_reaches_only_enforced_protections(tmp_path: Path, monke
 
 def test_bare_yaml_off_is_a_mode(tmp_path: Path) -> None:
     policy = load(str(write(tmp_path, "version: 1\nmode: block\nprotections:\n  sql_injection: off\n"
-                                      "  ip_filter: off\n")))
+                                      "  ip_filter: off\n  malicious_payload: off\n")))
     assert policy.mode_for(AttackKind.SQL_INJECTION) is Mode.OFF
     assert policy.mode_for(AttackKind.IP_FILTER) is Mode.OFF
+    assert policy.mode_for(AttackKind.MALICIOUS_PAYLOAD) is Mode.OFF
     assert policy.mode_for(AttackKind.SSRF) is Mode.BLOCK

@@ -1,0 +1,101 @@
+"""The IP filter: the perimeter's check of the client address, before any user code runs.
+
+Deny wins over allow: an address in a deny entry (the policy's ``deny`` or a list of ``lists``) is
+refused, allowed or not; with an allow list (``allow`` or ``allow_lists``), every address outside it
+is refused, an address that cannot be read included. Events without a client (SQS, S3, a direct
+invocation, ...) are not filtered: they have no address to judge.
+
+The lists are built into ``ip_ranges.Table`` once per policy version and list version, and kept
+beside the objects they came from (a policy's options, each list's copy): a request does one
+identity comparison per list to know the table is current, then one bisect per family and kind.
+
+A list that is unavailable (never read: ``ip_lists``) is our failure, through ``guard.failed``: with
+``fail: closed`` the request is blocked (at the protection's mode); with ``fail: open`` the filter
+goes on with what it has: the other lists still deny, and an allow judgement that misses one of its
+lists is not made at all (it would refuse clients that list admits).
+"""
+from __future__ import annotations
+
+from ..findings import AttackKind, Finding
+from ..guard import decide, failed
+from ..policy import Mode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ..context import RequestContext
+    from .ip_lists import ListCopy
+    from .ip_ranges import Table
+
+KIND = AttackKind.IP_FILTER
+SINK = "perimeter.ip_filter"
+DENIED = "ip_filter.denied"
+NOT_ALLOWED = "ip_filter.not-allowed"
+_MAX_TABLES = 8  # policies (several @protect handlers in one process) whose tables are kept
+
+# id(options) -> (options, list copies, table): the objects are kept so that no id is reused meanwhile.
+_tables: dict[int, tuple[Mapping[str, Any], tuple[ListCopy | None, ...], Table]] = {}
+
+
+def check(context: RequestContext, where: str) -> None:
+    policy = context.policy
+    mode = policy.mode_for(KIND)
+    if mode is Mode.OFF or not context.request.is_http:
+        return
+    options = policy.options(KIND)
+    deny_lists, allow_lists = options["lists"], options["allow_lists"]
+    if not (options["deny"] or options["allow"] or deny_lists or allow_lists):
+        return
+    # Imported here: a function whose policy names no address loads none of it (socket, array, the readers).
+    from .client_address import client_of
+
+    copies = tuple(_copy(source, context, where) for source in (*deny_lists, *allow_lists))
+    table = _table(options, copies)
+    client = client_of(context.request, options)
+    if client is None:
+        return
+    denied = table.denied(client.family, client.number)
+    if denied is not None:
+        name, entry = denied
+        finding = Finding(KIND, DENIED, f"client {client} ({client.origin}) is in {name}: {entry}",
+                          None, f"{name} {entry}")
+        decide(context, finding, SINK, str(client), mode)
+        return
+    has_allow = bool(options["allow"] or allow_lists)
+    allow_complete = None not in copies[len(deny_lists):]
+    if has_allow and allow_complete and table.allowed(client.family, client.number) is None:
+        finding = Finding(KIND, NOT_ALLOWED, f"client {client} ({client.origin}) is outside the allow list",
+                          None, "allow: no entry holds it")
+        decide(context, finding, SINK, str(client), mode)
+
+
+def _copy(source: str, context: RequestContext, where: str) -> ListCopy | None:
+    """The list in force, or None when it is unavailable (recorded; blocks when the policy fails closed)."""
+    from .ip_lists import current
+
+    try:
+        return current(source)
+    except Exception as error:
+        failed(KIND, f"{where}:{source}", error, context)
+        return None
+
+
+def _table(options: Mapping[str, Any], copies: tuple[ListCopy | None, ...]) -> Table:
+    kept = _tables.get(id(options))
+    if kept is not None and kept[0] is options and len(kept[1]) == len(copies) and \
+            all(old is new for old, new in zip(kept[1], copies, strict=True)):
+        return kept[2]
+    from .ip_ranges import Table, parse_networks
+
+    deny_count = len(options["lists"])
+    deny = [("deny", parse_networks(options["deny"]))]
+    deny += [(copy.source, copy.parsed) for copy in copies[:deny_count] if copy is not None]
+    allow = [("allow", parse_networks(options["allow"]))]
+    allow += [(copy.source, copy.parsed) for copy in copies[deny_count:] if copy is not None]
+    table = Table(deny, allow)
+    if len(_tables) >= _MAX_TABLES:
+        _tables.clear()
+    _tables[id(options)] = (options, copies, table)
+    return table
