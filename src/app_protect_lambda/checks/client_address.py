@@ -69,15 +69,16 @@ def parse(text: str, *, port_last: bool = False) -> tuple[int, int]:
         return 0, 0
     text = text.strip().strip('"')
     if text.startswith("["):  # [v6] or [v6]:port
-        end = text.find("]")
-        if end < 0:
+        text, closed, rest = text[1:].partition("]")
+        if not closed or (rest and (rest[0] != ":" or not _is_port(rest[1:]))):
             return 0, 0
-        text = text[1:end]
-    elif port_last:
-        text = text.rpartition(":")[0]
-    elif text.count(":") == 1:  # v4:port; an IPv6 address has at least two colons
-        text = text.partition(":")[0]
-    text = text.partition("%")[0]  # a zone id names an interface of the sender, not an address
+    elif port_last or text.count(":") == 1:  # v4:port; an IPv6 address has at least two colons
+        text, _, port = text.rpartition(":")
+        if not _is_port(port):
+            return 0, 0
+    text, percent, zone = text.partition("%")  # a zone id names an interface of the sender, not an address
+    if percent and not zone:
+        return 0, 0
     try:
         if ":" in text:
             number = _from_bytes(_inet_pton(_AF_INET6, text), "big")
@@ -87,6 +88,10 @@ def parse(text: str, *, port_last: bool = False) -> tuple[int, int]:
         return V4, _from_bytes(_inet_pton(_AF_INET, text), "big")
     except (OSError, ValueError):  # not an address; a NUL byte is a ValueError
         return 0, 0
+
+
+def _is_port(text: str) -> bool:
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit()
 
 
 def client_of(request: Request, options: Mapping[str, Any]) -> Client | None:
