@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import socket
 
+from ..sources import kinds
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -105,17 +107,36 @@ def client_of(request: Request, options: Mapping[str, Any]) -> Client | None:
             family, number = parse(value, port_last=header == "cloudfront-viewer-address")
             return Client(value, family, number, f"header {header}")
     trusted = options.get("trusted_proxies", 0)
-    text = request.source_ip_behind(trusted)
+    text = _peer(request) if not trusted else None
+    if text is None:
+        text = request.source_ip_behind(trusted)
     if text is None:
         return Client(None, 0, 0, "the event")
     family, number = parse(text)
     return Client(text, family, number, _origin(request.kind, trusted))
 
 
+_PEER_PATHS = {kinds.APIGW_V1: "identity", kinds.WEBSOCKET: "identity", kinds.APIGW_V2: "http",
+               kinds.FUNCTION_URL: "http"}
+
+
+def _peer(request: Request) -> str | None:
+    """API Gateway's or a Function URL's ``sourceIp`` read straight from the event: what
+    ``source_ip_behind(0)`` answers for them, without merging every header first (~5 µs here)."""
+    part = _PEER_PATHS.get(request.kind)
+    if part is None:
+        return None
+    event = request.event
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    holder = context.get(part) if isinstance(context, dict) else None
+    peer = holder.get("sourceIp") if isinstance(holder, dict) else None
+    return peer if isinstance(peer, str) and peer else None
+
+
 def _origin(kind: str, trusted: int) -> str:
     """Where the address was read, for the record."""
-    if kind == "alb" or kind.startswith("vpc-lattice") or trusted:
+    if kind in (kinds.ALB, kinds.LATTICE_V1, kinds.LATTICE_V2) or trusted:
         return f"x-forwarded-for, {trusted} trusted hop{'s' if trusted != 1 else ''} from the right"
-    if kind == "lambda-edge":
+    if kind == kinds.EDGE:
         return "clientIp"
     return "sourceIp"

@@ -16,6 +16,8 @@ lists is not made at all (it would refuse clients that list admits).
 """
 from __future__ import annotations
 
+from functools import cache
+
 from ..findings import AttackKind, Finding
 from ..guard import decide, failed
 from ..policy import Mode
@@ -23,6 +25,7 @@ from ..policy import Mode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import ModuleType
     from typing import Any
 
     from ..context import RequestContext
@@ -48,12 +51,11 @@ def check(context: RequestContext, where: str) -> None:
     deny_lists, allow_lists = options["lists"], options["allow_lists"]
     if not (options["deny"] or options["allow"] or deny_lists or allow_lists):
         return
-    # Imported here: a function whose policy names no address loads none of it (socket, array, the readers).
-    from .client_address import client_of
-
-    copies = tuple(_copy(source, context, where) for source in (*deny_lists, *allow_lists))
+    client_address = _modules()[0]
+    copies = tuple(_copy(source, context, where) for source in (*deny_lists, *allow_lists)) if \
+        deny_lists or allow_lists else ()
     table = _table(options, copies)
-    client = client_of(context.request, options)
+    client = client_address.client_of(context.request, options)
     if client is None:
         return
     denied = table.denied(client.family, client.number)
@@ -71,12 +73,19 @@ def check(context: RequestContext, where: str) -> None:
         decide(context, finding, SINK, str(client), mode)
 
 
+@cache
+def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """client_address, ip_lists, ip_ranges, loaded by the first request a policy with addresses judges: a
+    function whose policy names none loads none of them (socket, array, the list readers)."""
+    from . import client_address, ip_lists, ip_ranges
+
+    return client_address, ip_lists, ip_ranges
+
+
 def _copy(source: str, context: RequestContext, where: str) -> ListCopy | None:
     """The list in force, or None when it is unavailable (recorded; blocks when the policy fails closed)."""
-    from .ip_lists import current
-
     try:
-        return current(source)
+        return _modules()[1].current(source)
     except Exception as error:
         failed(KIND, f"{where}:{source}", error, context)
         return None
@@ -87,14 +96,13 @@ def _table(options: Mapping[str, Any], copies: tuple[ListCopy | None, ...]) -> T
     if kept is not None and kept[0] is options and len(kept[1]) == len(copies) and \
             all(old is new for old, new in zip(kept[1], copies, strict=True)):
         return kept[2]
-    from .ip_ranges import Table, parse_networks
-
+    ip_ranges = _modules()[2]
     deny_count = len(options["lists"])
-    deny = [("deny", parse_networks(options["deny"]))]
+    deny = [("deny", ip_ranges.parse_networks(options["deny"]))]
     deny += [(copy.source, copy.parsed) for copy in copies[:deny_count] if copy is not None]
-    allow = [("allow", parse_networks(options["allow"]))]
+    allow = [("allow", ip_ranges.parse_networks(options["allow"]))]
     allow += [(copy.source, copy.parsed) for copy in copies[deny_count:] if copy is not None]
-    table = Table(deny, allow)
+    table: Table = ip_ranges.Table(deny, allow)
     if len(_tables) >= _MAX_TABLES:
         _tables.clear()
     _tables[id(options)] = (options, copies, table)

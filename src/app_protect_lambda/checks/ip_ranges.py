@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     Entry = tuple[int, int, int]  # start, prefix, line (or index in the policy's list)
 
 BITS = {4: 32, 6: 128}
+# _MASKS[family][prefix]: the network bits of a prefix; _SIZES[family][prefix]: the addresses a block holds.
+_MASKS = {family: [((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1) for prefix in range(bits + 1)]
+          for family, bits in BITS.items()}
+_SIZES = {family: [1 << (bits - prefix) for prefix in range(bits + 1)] for family, bits in BITS.items()}
 _MAPPED_PREFIX = 0xFFFF << 32
 _inet_pton = socket.inet_pton
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
@@ -56,8 +60,7 @@ def parse_entry(text: str) -> tuple[int, int, int] | None:
 
 def _normalised(family: int, number: int, prefix: int) -> tuple[int, int, int]:
     """Host bits cleared; an IPv4-mapped IPv6 block as its IPv4 block."""
-    bits = BITS[family]
-    number &= ~((1 << (bits - prefix)) - 1)
+    number &= _MASKS[family][prefix]
     if family == 6 and prefix >= 96 and number >> 32 == 0xFFFF:
         return 4, number & 0xFFFFFFFF, prefix - 96
     return family, number, prefix
@@ -85,21 +88,52 @@ class Parsed:
         (self.v4 if family == 4 else self.v6).append((start, prefix, line))
         self.count += 1
 
+    def reject(self, line: int, text: str) -> None:
+        self.bad_count += 1
+        if len(self.bad) < self.MAX_BAD_KEPT:
+            self.bad.append((line, text[:80]))
+
 
 def parse_text(text: str) -> Parsed:
-    """One address or CIDR a line; ``#`` starts a comment; blank lines are skipped."""
+    """One address or CIDR a line; ``#`` starts a comment; blank lines are skipped.
+
+    ``parse_entry`` inlined, with the masks looked up: this loop is most of a large list's build.
+    """
     parsed = Parsed()
+    add4, add6 = parsed.v4.append, parsed.v6.append
+    pton, from_bytes, af4, af6 = _inet_pton, _from_bytes, _AF[4], _AF[6]
+    masks4, masks6 = _MASKS[4], _MASKS[6]
     for number, raw in enumerate(text.splitlines(), 1):  # bounded by the text, itself bounded by its reader
-        line = raw.partition("#")[0].strip()
+        if "#" in raw:
+            raw = raw.partition("#")[0]
+        line = raw.strip()
         if not line:
             continue
-        entry = parse_entry(line)
-        if entry is None:
-            parsed.bad_count += 1
-            if len(parsed.bad) < Parsed.MAX_BAD_KEPT:
-                parsed.bad.append((number, line[:80]))
+        address, slash, prefix_text = line.partition("/")
+        try:
+            if ":" in address:
+                value, bits, masks = from_bytes(pton(af6, address), "big"), 128, masks6
+            else:
+                value, bits, masks = from_bytes(pton(af4, address), "big"), 32, masks4
+        except (OSError, ValueError):
+            parsed.reject(number, line)
             continue
-        parsed.add(*entry, number)
+        if slash:
+            if not (prefix_text.isascii() and prefix_text.isdigit() and len(prefix_text) <= 3) or \
+                    int(prefix_text) > bits:
+                parsed.reject(number, line)
+                continue
+            prefix = int(prefix_text)
+            value &= masks[prefix]
+        else:
+            prefix = bits
+        if bits == 32:
+            add4((value, prefix, number))
+        elif prefix >= 96 and value >> 32 == 0xFFFF:  # IPv4-mapped: the IPv4 block
+            add4((value & 0xFFFFFFFF, prefix - 96, number))
+        else:
+            add6((value, prefix, number))
+    parsed.count = len(parsed.v4) + len(parsed.v6)
     return parsed
 
 
@@ -118,24 +152,28 @@ class Ranges:
 
     def __init__(self, family: int, entries: list[tuple[int, int, int, int]]) -> None:
         """``entries``: (start, prefix, source, line), source being the list's index in the table's names."""
-        self.bits = bits = BITS[family]
-        entries.sort()  # by start, then the wider first: a range that an earlier one holds is skipped below
+        self.bits = BITS[family]
+        sizes = _SIZES[family]
+        # Sorted by start, then the wider first: a range that an earlier one holds is skipped below. Sorting
+        # one integer a block (start and prefix) with the entries as a key's index is ~3x faster than tuples.
+        keys = [start << 8 | prefix for start, prefix, _, _ in entries]
         starts: list[int] = []
         ends: list[int] = []
-        sources = array("H")
-        lines = array("I")
-        prefixes = bytearray()
+        kept: list[int] = []
+        add_start, add_end, keep = starts.append, ends.append, kept.append
         last_end = -1
-        for start, prefix, source, line in entries:
+        for index in sorted(range(len(keys)), key=keys.__getitem__):
+            start, prefix, _, _ = entries[index]
             if start <= last_end:  # nested in the range kept last (blocks never overlap partly)
                 continue
-            last_end = start + (1 << (bits - prefix)) - 1
-            starts.append(start)
-            ends.append(last_end)
-            sources.append(source)
-            lines.append(line)
-            prefixes.append(prefix)
-        self.starts, self.ends, self.sources, self.lines, self.prefixes = starts, ends, sources, lines, prefixes
+            last_end = start + sizes[prefix] - 1
+            add_start(start)
+            add_end(last_end)
+            keep(index)
+        self.starts, self.ends = starts, ends
+        self.sources = array("H", [entries[index][2] for index in kept])
+        self.lines = array("I", [entries[index][3] for index in kept])
+        self.prefixes = bytes([entries[index][1] for index in kept])
 
     def __len__(self) -> int:
         return len(self.starts)
