@@ -85,6 +85,9 @@ def test_cloudfront_viewer_address_always_ends_in_a_port() -> None:
 ])
 def test_list_entries(line: str, expected) -> None:
     assert parse_entry(line) == expected
+    parsed = parse_text(f"{line}\n")  # the list reader's own loop agrees
+    family, start, prefix = expected
+    assert (parsed.v4 if family == 4 else parsed.v6) == [(start, prefix, 1)] and parsed.bad_count == 0
 
 
 @pytest.mark.parametrize("line", ["203.0.113.0/33", "2001:db8::/129", "203.0.113.0/", "203.0.113.0/-1",
@@ -92,6 +95,8 @@ def test_list_entries(line: str, expected) -> None:
                                   "203.0.113.0 - 203.0.113.9", "10.0.0.0/255.0.0.0", "127.1", "203.0.113.5:80"])
 def test_bad_list_entries(line: str) -> None:
     assert parse_entry(line) is None
+    parsed = parse_text(f"198.51.100.1\n{line}\n")
+    assert parsed.count == 1 and parsed.bad == [(2, line)]
 
 
 def test_list_text_skips_comments_and_blank_lines_and_reports_bad_lines() -> None:

@@ -8,6 +8,8 @@ invocation, ...) are not filtered: they have no address to judge.
 The lists are built into ``ip_ranges.Table`` once per policy version and list version, and kept
 beside the objects they came from (a policy's options, each list's copy): a request does one
 identity comparison per list to know the table is current, then one bisect per family and kind.
+With ``ip_filter`` off the perimeter adds ~1.4 µs a request; on, ~5 µs for an API Gateway client and
+~7 µs for an ALB client read from X-Forwarded-For (``python -m bench.ip_filter``).
 
 A list that is unavailable (never read: ``ip_lists``) is our failure, through ``guard.failed``: with
 ``fail: closed`` the request is blocked (at the protection's mode); with ``fail: open`` the filter
