@@ -38,6 +38,7 @@ def protect(handler: Any = None, *, mode: Mode | str | None = None, policy: Poli
         if getattr(function, "__app_protect__", False):
             return function
         store = PolicyStore(policy, mode)
+        checkpoints.warm(store.last_good)
         sinks.instrument()
         sinks.rebind(function)  # `from os import system` bound before this line
 

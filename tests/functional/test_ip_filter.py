@@ -410,3 +410,34 @@ def test_a_non_http_event_is_never_answered_as_blocked(records) -> None:
         pytest.fail("a queue event was filtered by address")
     assert records.detections() == []
 
+
+
+def test_lists_are_read_at_init_so_the_first_request_does_not_wait(tmp_path: Path, records) -> None:
+    deny = tmp_path / "deny.txt"
+    deny.write_text("203.0.113.0/24\n")
+    app = App(lists=[f"file:{deny}"])  # @protect: the list is read and built here
+    deny.unlink()
+    assert_refused(app, with_source("apigw-v1.json", "203.0.113.1"), records)
+    assert records.internal_errors() == []
+
+
+def test_a_list_unreadable_at_init_fails_the_first_request_not_the_init(tmp_path: Path, records) -> None:
+    app = App(fail="closed", lists=[f"file:{tmp_path / 'later.txt'}"])  # no exception here
+    assert records.internal_errors() == []
+    assert app(with_source("apigw-v1.json", "198.51.100.1"))["statusCode"] == 403 and app.ran == []
+
+
+def test_a_bad_entry_in_a_policy_file_names_its_line_and_key(tmp_path: Path) -> None:
+    from app_protect_lambda.errors import PolicyError
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nprotections:\n  ip_filter:\n    mode: block\n    deny:\n      - 203.0.113.0/24\n"
+                      "      - 203.0.113.0/33\n    lists: [s3://only-a-bucket]\n")
+    with pytest.raises(PolicyError) as raised:
+        protect(policy=f"file:{policy}")(lambda event, context: None)
+    assert str(raised.value) == (f"policy {policy}, line 7: protections.ip_filter.deny[1]: '203.0.113.0/33' is "
+                                 "not an IP address or CIDR block")
+    policy.write_text("version: 1\nprotections:\n  ip_filter:\n    mode: block\n    lists:\n"
+                      "      - file:/var/task/deny.txt\n      - s3://only-a-bucket\n")
+    with pytest.raises(PolicyError, match=r"line 7: protections\.ip_filter\.lists\[1\]: 's3://only-a-bucket' is not"):
+        protect(policy=f"file:{policy}")(lambda event, context: None)

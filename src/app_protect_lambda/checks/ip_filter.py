@@ -75,6 +75,21 @@ def check(context: RequestContext, where: str) -> None:
         decide(context, finding, SINK, str(client), mode)
 
 
+def warm(options: Mapping[str, Any]) -> None:
+    """At init: read the lists and build the table, so that the first request does not wait for them.
+
+    Never raises: a list that cannot be read now is unavailable, and the first request that needs it
+    records that and fails open or closed (``_copy``), as it would have without this.
+    """
+    copies = []
+    for source in (*options["lists"], *options["allow_lists"]):
+        try:
+            copies.append(_modules()[1].current(source))
+        except Exception:
+            copies.append(None)
+    _table(options, tuple(copies))
+
+
 @cache
 def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     """client_address, ip_lists, ip_ranges, loaded by the first request a policy with addresses judges: a

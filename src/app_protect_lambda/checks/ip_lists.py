@@ -1,8 +1,9 @@
 """Remote address lists (``ip_filter.lists``, ``allow_lists``): read like the policy, cached for its TTL.
 
 A list is ``file:/path`` (or a bare path), ``ssm:/parameter``, ``appconfig:app/env/profile`` or
-``s3://bucket/key``: one address or CIDR a line, ``#`` comments. It is read on the first request that
-needs it, then again once ``APP_PROTECT_POLICY_TTL`` has passed; a read answers or fails within 3 s
+``s3://bucket/key``: one address or CIDR a line, ``#`` comments. It is read at init (``checkpoints.warm``,
+when ``@protect`` is applied) or else by the first request that needs it, then again once
+``APP_PROTECT_POLICY_TTL`` has passed; a read answers or fails within 3 s
 (``aws``), like the policy's. A reload that fails keeps the last good copy (recorded as an internal
 error); an unchanged text keeps its parsed copy, so a 100,000-line list is not rebuilt every minute.
 A list never read successfully is unavailable: the check then fails open or closed as the policy
