@@ -441,3 +441,26 @@ def test_a_bad_entry_in_a_policy_file_names_its_line_and_key(tmp_path: Path) -> 
                       "      - file:/var/task/deny.txt\n      - s3://only-a-bucket\n")
     with pytest.raises(PolicyError, match=r"line 7: protections\.ip_filter\.lists\[1\]: 's3://only-a-bucket' is not"):
         protect(policy=f"file:{policy}")(lambda event, context: None)
+
+
+def test_a_reloaded_policy_with_the_same_lists_keeps_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               records) -> None:
+    from app_protect_lambda.checks import ip_filter
+
+    short_ttl(monkeypatch, 0.1)
+    deny = tmp_path / "deny.txt"
+    deny.write_text("203.0.113.0/24\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"version: 1\nprotections:\n  ip_filter:\n    mode: block\n    lists: ['file:{deny}']\n")
+    ip_filter._tables.clear()
+    handler = protect(policy=f"file:{policy}")(lambda event, context: OK)
+    event = with_source("apigw-v1.json", "203.0.113.1")
+    assert handler(event, LambdaContext())["statusCode"] == 403
+    wait_past(0.1)
+    assert handler(event, LambdaContext())["statusCode"] == 403  # a new policy object, the same lists
+    assert len(ip_filter._tables) == 2 and len({id(kept[2]) for kept in ip_filter._tables.values()}) == 1
+    policy.write_text(f"version: 1\nprotections:\n  ip_filter:\n    mode: block\n    lists: ['file:{deny}']\n"
+                      "    deny: [192.0.2.0/24]\n")
+    wait_past(0.1)
+    assert handler(with_source("apigw-v1.json", "192.0.2.1"), LambdaContext())["statusCode"] == 403
+    assert len({id(kept[2]) for kept in ip_filter._tables.values()}) == 2  # other entries: a new table
