@@ -6,8 +6,8 @@ start). Unknown keys and bad values raise ``PolicyError`` naming the key
 path and the value; the loaders add the source and the line.
 
 A policy tells the truth: a protection this build does not enforce (not in
-``ENFORCED``) can be ``off`` and nothing else. Accepting ``ip_filter: block``
-used to validate (before the IP filter was built), print as ``block`` in ``app-protect validate`` and stop nothing;
+``ENFORCED``) can be ``off`` and nothing else. Accepting ``malicious_upload: block``
+would validate, print as ``block`` in ``app-protect validate`` and stop nothing;
 an owner who reads that policy believes in a wall that is not there. Such a
 protection is pinned to ``off`` at validation, so ``Policy.mode_for`` stays one
 dict lookup on the hot path and the default ``mode: block`` never reaches it.

@@ -1,6 +1,7 @@
 """The client's address, per event kind, as an integer of its family; never raises.
 
-Where the address comes from (``Request.source_ip_behind``, one place for every kind):
+Where the address comes from (``Request.source_ip_behind``, one place for every kind; ``_peer`` reads
+API Gateway's ``sourceIp`` directly when no hop is trusted, the same answer without merging the headers):
 
 - API Gateway REST and WebSocket: ``requestContext.identity.sourceIp``; HTTP API and Function URLs:
   ``requestContext.http.sourceIp``. That is the TCP peer the service saw, which no header moves.
@@ -12,7 +13,8 @@ Where the address comes from (``Request.source_ip_behind``, one place for every 
   viewer to ``X-Forwarded-For``; ``trusted_proxies: 1`` judges that entry. Or the distribution sends
   ``CloudFront-Viewer-Address`` (an origin request policy) and ``client_header:
   cloudfront-viewer-address`` reads it. Either way the API must be reachable only through the
-  distribution: a client that calls it directly writes both headers itself.
+  distribution: a client that calls it directly writes both headers itself. When the configured header
+  is absent, the address is read as without it.
 - Lambda@Edge: CloudFront's ``clientIp``; VPC Lattice: ``X-Forwarded-For``, as the ALB.
 
 The chosen text is read strictly (``inet_pton``): a port (``203.0.113.5:4711``), brackets
