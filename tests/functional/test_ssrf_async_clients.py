@@ -11,6 +11,7 @@ import socket
 from collections.abc import Callable, Iterator
 
 import aiohttp
+import aiohttp.abc
 import pytest
 import requests
 import urllib3
@@ -142,8 +143,7 @@ def test_code_chosen_internal_hosts_pass(client, internal: LocalServer, records)
     assert len(internal.requests) == 1 and records.detections() == []
 
 
-def test_a_name_answered_from_aiohttps_dns_cache_is_still_judged(internal: LocalServer, resolver: list[str],
-                                                                 records) -> None:
+def test_a_name_answered_from_aiohttps_dns_cache_is_still_judged(internal: LocalServer, records) -> None:
     """A connector kept across invocations answers a name from its cache, without any resolver."""
     loop = asyncio.new_event_loop()
     connector = loop.run_until_complete(_make_connector())
@@ -155,16 +155,44 @@ def test_a_name_answered_from_aiohttps_dns_cache_is_still_judged(internal: Local
 
     try:
         assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200  # the code's own call warms it
-        lookups = resolver.count("internal.example")
         url = f"http://internal.example:{internal.port}/admin"
         assert handler(apigw_v1_event(query={"url": url}), LambdaContext())["statusCode"] == 403
-        assert resolver.count("internal.example") == lookups  # no resolver was asked the second time
     finally:
         loop.run_until_complete(connector.close())
         loop.close()
     assert [r["path"] for r in internal.requests] == ["/warm"]
     [record] = records.detections()
-    assert record["sink"]["name"] == "aiohttp.TCPConnector._resolve_host"
+    assert record["rule"] == "ssrf.internal"
+
+
+class PrivateZoneResolver(aiohttp.abc.AbstractResolver):
+    """Answers like aiodns does, without getaddrinfo: a name only its DNS knows (a private zone)."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+        if host != "db-admin.private.zone":
+            raise OSError(f"{host} is not in the zone")
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0,
+                 "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_name_only_the_connectors_own_resolver_knows_is_judged(cached: bool, internal: LocalServer,
+                                                                records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        async def fetch() -> bytes:
+            connector = aiohttp.TCPConnector(resolver=PrivateZoneResolver(), use_dns_cache=cached)
+            return await _aiohttp_get(event["queryStringParameters"]["url"], connector)
+        return {"statusCode": 200, "body": asyncio.run(fetch()).decode()}
+
+    url = f"http://db-admin.private.zone:{internal.port}/admin"
+    assert handler(apigw_v1_event(query={"url": url}), LambdaContext())["statusCode"] == 403
+    assert internal.untouched
+    [record] = records.detections()
+    assert record["sink"]["name"] == "aiohttp.TCPConnector._resolve_host" and record["rule"] == "ssrf.internal"
 
 
 async def _make_connector() -> aiohttp.TCPConnector:
@@ -230,3 +258,43 @@ def test_a_code_chosen_url_that_redirects_inside_passes_through_aiohttp(internal
         assert handler(apigw_v1_event(query={"next": "http://localhost:3000/x"}), LambdaContext())["statusCode"] == 200
     assert [r["path"] for r in internal.requests] == ["/config"]
     assert records.detections() == []
+
+
+def test_a_connection_aiohttp_pooled_from_an_earlier_invocation_is_judged(records) -> None:
+    """Keep-alive: the second invocation's request reuses the connection; no resolution, no connect."""
+    with LocalServer(keep_alive=True) as internal:
+        loop = asyncio.new_event_loop()
+        connector = loop.run_until_complete(_pooling_connector())
+
+        @protect(mode="block")
+        def handler(event, context):
+            url = (event["queryStringParameters"] or {}).get("url") or f"http://internal.example:{internal.port}/warm"
+            return {"statusCode": 200, "body": loop.run_until_complete(_aiohttp_get(url, connector)).decode()}
+
+        try:
+            assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+            url = f"http://internal.example:{internal.port}/admin"
+            assert handler(apigw_v1_event(query={"url": url}), LambdaContext())["statusCode"] == 403
+            assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200  # the code's own call, again
+        finally:
+            loop.run_until_complete(connector.close())
+            loop.close()
+        assert [r["path"] for r in internal.requests] == ["/warm", "/warm"] and internal.connections == 1
+    [record] = records.detections()
+    assert record["sink"]["name"] == "aiohttp.BaseConnector.connect"
+
+
+def test_report_mode_records_an_aiohttp_request_once(internal: LocalServer, records) -> None:
+    @protect(mode="report")
+    def handler(event, context):
+        return {"statusCode": 200, "body": with_aiohttp(event["queryStringParameters"]["url"]).decode()}
+
+    for host in ("internal.example", "127.0.0.1"):
+        url = f"http://{host}:{internal.port}/admin"
+        assert handler(apigw_v1_event(query={"url": url}), LambdaContext())["statusCode"] == 200
+    assert len(internal.requests) == 2
+    assert len(records.detections()) == 2
+
+
+async def _pooling_connector() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(ttl_dns_cache=300)

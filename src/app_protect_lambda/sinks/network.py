@@ -862,12 +862,14 @@ async def _started(context: RequestContext, response: Any, starting: Any) -> Any
 
 
 class AIOHTTP(Instrumentor):
-    """aiohttp: its connector's resolution (any resolver, and its DNS cache) and its redirects.
+    """aiohttp: each request's target, its connector's resolution (any resolver, its DNS cache), its redirects.
 
     Its requests reach the socket hooks too: the resolution through ``getaddrinfo`` in asyncio's
     executor threads (``sinks.threads`` carries the invocation there), the connect through
-    ``socket.connect``; what they cannot see is a name resolved by aiodns or answered from the
-    connector's cache, and the Location of a response it follows.
+    ``socket.connect``; what they cannot see is a connection the connector pools from an earlier
+    invocation (``BaseConnector.connect``, which every request goes through, judges the URL's host
+    as httpx's transport does), a name resolved by aiodns or answered from the connector's cache
+    (``_resolve_host``), and the Location of a response it follows (``ClientResponse.start``).
     """
 
     module = "aiohttp.connector"
@@ -887,8 +889,19 @@ class AIOHTTP(Instrumentor):
                 return wrapped(*args, **kwargs)
             return _started(context, instance, wrapped(*args, **kwargs))
 
+        def connect(wrapped, instance, args, kwargs):
+            context = current()
+            if context is None or not args:
+                return wrapped(*args, **kwargs)
+            url = args[0].url
+            target = (url.host, url.port)
+            if _judge_target(context, "aiohttp.BaseConnector.connect", *target, None) is not None:
+                return wrapped(*args, **kwargs)
+            return _sent_while_reported(_state(context), _reported(*target), wrapped(*args, **kwargs))
+
         from aiohttp import client_reqrep
 
+        self.wrap(module.BaseConnector, "connect", connect)
         self.wrap(module.TCPConnector, "_resolve_host", resolve_host)
         self.wrap(client_reqrep.ClientResponse, "start", start)
 
