@@ -228,6 +228,29 @@ def test_a_redirect_to_the_runtime_api(client, target: str, runtime_api: LocalSe
     assert [r["rule"] for r in records.detections()] == ["ssrf.runtime-api"]
 
 
+def with_httpx(url: str) -> bytes:
+    import httpx
+
+    return httpx.get(url, follow_redirects=True, timeout=TIMEOUT).content
+
+
+LOCATIONS = ["//127.0.0.1:{port}/x", "http://[::ffff:7f00:1]:{port}/x", "http://localhost:{port}/x",
+             "http://internal.example:{port}/x", "HTTP://127.0.0.1:{port}/x", "http://127.0.0.1.:{port}/x",
+             "http://user:pw@127.0.0.1:{port}/x", "http://0.0.0.0:{port}/x"]
+
+
+@pytest.mark.parametrize("client", [*REDIRECT_CLIENTS, with_httpx])
+@pytest.mark.parametrize("location", LOCATIONS)
+def test_location_shapes_that_lead_inside(client, location: str, internal: LocalServer, records) -> None:
+    target = location.format(port=internal.port)
+    with LocalServer(redirect_to=lambda path: target if path == "/go" else None) as redirector:
+        handler = fetcher(client, protections={"ssrf": {"allow_hosts": ["public.example"]}})
+        url = f"http://public.example:{redirector.port}/go"
+        assert handler(apigw_v1_event(query={"url": url}), LambdaContext())["statusCode"] == 403
+    assert internal.untouched
+    assert [r["rule"] for r in records.detections()] == ["ssrf.redirect"]
+
+
 def test_a_two_hop_chain_through_aiohttp(internal: LocalServer, records) -> None:
     with LocalServer(redirect_to=f"{internal.url}/deep") as second, LocalServer() as first:
         first.redirect_to = f"http://public.example:{second.port}/next"

@@ -65,6 +65,12 @@ against requests of 110-460 µs on loopback.
 file without touching a socket; it is judged as an SSRF when an input chose the
 scheme (``detectors.ssrf.LocalURL``).
 
+aiohttp speaks HTTP over asyncio transports, without http.client: its requests are judged at
+``BaseConnector.connect`` (each request's URL host, pooled or not), at ``TCPConnector._resolve_host``
+(what its resolver, aiodns or its DNS cache, answered) and at ``ClientResponse.start`` (the 3xx it
+follows). What any client puts on a socket below the HTTP layer is searched for the function's
+credentials by ``sinks.sends``.
+
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
 as if the input had named it: allowed when it is public, an SSRF (rule
