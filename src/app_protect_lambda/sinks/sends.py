@@ -309,13 +309,12 @@ def _check_child(context: RequestContext, sink: str, path: Any, argv: Any, env: 
 
 
 _last_popen: list[tuple[int, int]] = [(0, 0)]
+_CHILD_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"})
 
 
 def _on_audit_event(event: str, args: tuple) -> None:
     # Every audit event of the process comes here: the name is looked at first.
-    if event[:3] != "os." and event != "subprocess.Popen":
-        return
-    if not _enabled:
+    if event not in _CHILD_EVENTS or not _enabled:
         return
     context = current()
     if context is None:
