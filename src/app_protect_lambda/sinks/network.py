@@ -65,6 +65,12 @@ against requests of 110-460 µs on loopback.
 file without touching a socket; it is judged as an SSRF when an input chose the
 scheme (``detectors.ssrf.LocalURL``).
 
+aiohttp speaks HTTP over asyncio transports, without http.client: its requests are judged at
+``BaseConnector.connect`` (each request's URL host, pooled or not), at ``TCPConnector._resolve_host``
+(what its resolver, aiodns or its DNS cache, answered) and at ``ClientResponse.start`` (the 3xx it
+follows). What any client puts on a socket below the HTTP layer is searched for the function's
+credentials by ``sinks.sends``.
+
 Redirect semantics: a Location received from a server that an input chose is
 as attacker-controlled as the input itself. The next hop to that host is judged
 as if the input had named it: allowed when it is public, an SSRF (rule
@@ -88,6 +94,8 @@ from ..context import current
 from ..findings import AttackKind
 from ..guard import active, failsafe, inspect
 from .base import Instrumentor
+from .sends import INSTRUMENTORS as _SENDS
+from .sends import layer as _layer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,8 +122,8 @@ def _modules() -> tuple[Any, Any]:
 class NetworkState:
     """Per-invocation memory of the network sinks."""
 
-    __slots__ = ("benign", "benign_literals", "carried", "checked", "connected", "in_flight", "requests",
-                 "resolved", "tails", "unchosen")
+    __slots__ = ("benign", "benign_literals", "carried", "checked", "connected", "in_flight", "layered",
+                 "requests", "resolved", "sent_tails", "tails", "unchosen")
 
     def __init__(self) -> None:
         self.resolved: set[tuple[str, int]] = set()   # (address, port) pairs a judged getaddrinfo returned
@@ -128,6 +136,8 @@ class NetworkState:
         self.unchosen: set[tuple] = set()             # (host key, port) of names no input chose
         self.in_flight: set[tuple] = set()            # (host key, port) a request in progress was reported for
         self.tails: dict[int, bytes] = {}             # connection -> the end of what it streamed so far
+        self.sent_tails: dict[int, tuple] = {}        # socket -> (weak reference to it, the end of what it sent)
+        self.layered: set[int] = set()                # threads inside a send judged above the socket
 
 
 def _state(context: RequestContext) -> NetworkState:
@@ -490,7 +500,7 @@ def _checked_request(sink: str) -> Wrapper:
         checked = _state(context).checked
         checked.add(id(instance))
         try:
-            return wrapped(*args, **kwargs)
+            return _layer(context, wrapped, args, kwargs)  # its socket sends are judged here, whole
         finally:
             checked.discard(id(instance))
     return request
@@ -668,6 +678,7 @@ class HTTPClient(Instrumentor):
             context = current()
             if context is not None and args:
                 _check_sent(context, "http.client.HTTPConnection.send", instance, args[0])
+                return _layer(context, wrapped, args, kwargs)
             return wrapped(*args, **kwargs)
 
         def getresponse(wrapped, instance, args, kwargs):
@@ -805,4 +816,100 @@ class HTTPX(Instrumentor):
         self.wrap(module.AsyncHTTPTransport, "handle_async_request", handle_async_request)
 
 
-INSTRUMENTORS = [Socket, HTTPClient, URLLib3, URLLibLocalSchemes, HTTPX]
+# ---------------------------------------------------------------- aiohttp
+
+def _aiohttp_addresses(state: NetworkState, port: Any, result: Any) -> tuple[str, ...]:
+    """The addresses aiohttp is about to connect to, () when a judged resolution returned them all."""
+    addresses = tuple(dict.fromkeys(str(entry.get("host")) for entry in result
+                                    if isinstance(entry, dict) and entry.get("host")))
+    if all((address, port) in state.resolved for address in addresses):
+        return ()
+    return addresses
+
+
+@failsafe(KIND)
+def _judge_aiohttp_resolution(context: RequestContext, sink: str, host: Any, port: Any, result: Any) -> None:
+    """What aiohttp's connector resolved ``host`` to, whoever resolved it.
+
+    Its resolver may not be ours to see (aiodns asks c-ares, not ``getaddrinfo``) and its DNS cache
+    answers for 10 s, across invocations, without asking anyone: a name an input chose is judged on
+    the addresses aiohttp will connect to. A resolution our ``getaddrinfo`` judged is not judged again.
+    """
+    text = _host_text(host)
+    if not text or not isinstance(result, list) or not active(context, KIND):
+        return
+    addresses = _aiohttp_addresses(_state(context), port, result)
+    if addresses:
+        _judge(context, sink, text, port, addresses)
+
+
+async def _resolved_by_aiohttp(context: RequestContext, host: Any, port: Any, resolving: Any) -> Any:
+    result = await resolving
+    _judge_aiohttp_resolution(context, "aiohttp.TCPConnector._resolve_host", host, port, result)
+    return result
+
+
+@failsafe(KIND)
+def _carry_aiohttp_redirect(context: RequestContext, response: Any) -> None:
+    """aiohttp follows redirects in ``ClientSession._request``: a 3xx it read carries the input behind
+    the URL to the host its Location names, as ``getresponse`` does for http.client."""
+    if not 300 <= (getattr(response, "status", 0) or 0) < 400:
+        return
+    location = response.headers.get("Location")
+    url = response.url
+    if location and isinstance(url.host, str):
+        _carry(context, url.host, url.port, f"{url.scheme}://{url.raw_authority}", location)
+
+
+async def _started(context: RequestContext, response: Any, starting: Any) -> Any:
+    started = await starting
+    _carry_aiohttp_redirect(context, response)
+    return started
+
+
+class AIOHTTP(Instrumentor):
+    """aiohttp: each request's target, its connector's resolution (any resolver, its DNS cache), its redirects.
+
+    Its requests reach the socket hooks too: the resolution through ``getaddrinfo`` in asyncio's
+    executor threads (``sinks.threads`` carries the invocation there), the connect through
+    ``socket.connect``; what they cannot see is a connection the connector pools from an earlier
+    invocation (``BaseConnector.connect``, which every request goes through, judges the URL's host
+    as httpx's transport does), a name resolved by aiodns or answered from the connector's cache
+    (``_resolve_host``), and the Location of a response it follows (``ClientResponse.start``).
+    """
+
+    module = "aiohttp.connector"
+    version_module = "aiohttp"
+    tested_majors = (3,)
+
+    def patch(self, module: Any) -> None:
+        def resolve_host(wrapped, instance, args, kwargs):
+            context = current()
+            if context is None or len(args) < 2:
+                return wrapped(*args, **kwargs)
+            return _resolved_by_aiohttp(context, args[0], args[1], wrapped(*args, **kwargs))
+
+        def start(wrapped, instance, args, kwargs):
+            context = current()
+            if context is None:
+                return wrapped(*args, **kwargs)
+            return _started(context, instance, wrapped(*args, **kwargs))
+
+        def connect(wrapped, instance, args, kwargs):
+            context = current()
+            if context is None or not args:
+                return wrapped(*args, **kwargs)
+            url = args[0].url
+            target = (url.host, url.port)
+            if _judge_target(context, "aiohttp.BaseConnector.connect", *target, None) is not None:
+                return wrapped(*args, **kwargs)
+            return _sent_while_reported(_state(context), _reported(*target), wrapped(*args, **kwargs))
+
+        from aiohttp import client_reqrep
+
+        self.wrap(module.BaseConnector, "connect", connect)
+        self.wrap(module.TCPConnector, "_resolve_host", resolve_host)
+        self.wrap(client_reqrep.ClientResponse, "start", start)
+
+
+INSTRUMENTORS = [Socket, HTTPClient, URLLib3, URLLibLocalSchemes, HTTPX, AIOHTTP, *_SENDS]
