@@ -30,7 +30,14 @@ from functools import cache
 
 from ..context import current, suppressed
 from ..detectors.command_injection import Command, Prefilter
-from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program, path_reaches
+from ..detectors.sandbox_persistence import (
+    Launch,
+    code_environment,
+    dropped_program_prefixes,
+    environment_loads,
+    may_run_dropped_program,
+    path_reaches,
+)
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import active, decide, failsafe, inspect
@@ -75,15 +82,17 @@ def _vector(values: Any) -> list[str]:
 class ShellState:
     """Per invocation: the fast path's gates and the processes started."""
 
-    __slots__ = ("children", "injection", "path_reaches", "persistence")
+    __slots__ = ("children", "environ_loads", "injection", "path_reaches", "persistence")
 
     def __init__(self, context: RequestContext) -> None:
         self.injection: Prefilter | None = Prefilter(context.inputs) if active(context, KIND) else None
         self.persistence: tuple[str, ...] | None = None
         self.path_reaches = False
+        self.environ_loads = False  # our environment makes every child load code from a denied place
         if active(context, PERSISTENCE):
             self.persistence = dropped_program_prefixes(context.policy.options(PERSISTENCE))
             self.path_reaches = path_reaches(self.persistence)
+            self.environ_loads = environment_loads(self.persistence)
         self.children: list[Child] = []
 
 
@@ -101,7 +110,8 @@ def _judge(context: RequestContext, sink: str, command: Command) -> None:
     if state.injection is not None and state.injection.may_inject(command):
         shown = command.display()
         inspect(KIND, sink, command, argument=shown, context=context)
-    if state.persistence is not None and may_run_dropped_program(command, state.persistence, state.path_reaches):
+    if state.persistence is not None and (state.environ_loads or
+                                          may_run_dropped_program(command, state.persistence, state.path_reaches)):
         inspect(PERSISTENCE, sink, command, argument=shown or command.display(), context=context)
     check_child_paths(context, sink, command)
 
@@ -143,49 +153,70 @@ def _shell_command(args: tuple, kwargs: dict, name: str = "command") -> Command:
     return Command([_text(args[0] if args else kwargs[name])], shell=True)
 
 
+def _stdin(value: Any) -> tuple[tuple[str, str], ...]:
+    """The file a child's standard input is (``stdin=open(...)`` or a descriptor), as a Launch source:
+    its path from /proc (a memfd's or a deleted file's as its descriptor). Pipes and devices: none."""
+    if value is None or value is True or value is False or (type(value) is int and value < 0):
+        return ()
+    try:
+        descriptor = value if type(value) is int else value.fileno()
+        target = os.readlink(f"/proc/self/fd/{descriptor}")
+    except (OSError, AttributeError, ValueError, TypeError):
+        return ()
+    if target.endswith(" (deleted)") or target.startswith("/memfd:"):
+        return (("file", f"/proc/self/fd/{descriptor}"),)
+    return (("file", target),) if target.startswith("/") and not target.startswith("/dev/") else ()
+
+
 def _popen_command(args: tuple, kwargs: dict) -> Command:
-    # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn, close_fds, shell, cwd, ...)
+    # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn, close_fds, shell, cwd, env, ...)
     command = args[0] if args else kwargs["args"]
     executable = args[2] if len(args) > 2 else kwargs.get("executable")
+    stdin = args[3] if len(args) > 3 else kwargs.get("stdin")
     shell = args[8] if len(args) > 8 else kwargs.get("shell", False)
     cwd = args[9] if len(args) > 9 else kwargs.get("cwd")
+    env = args[10] if len(args) > 10 else kwargs.get("env")
     cwd = _text(cwd) if cwd is not None else None
     executable = _text(executable) if executable is not None else None
     if shell:
-        return Command(_vector(command), shell=True, executable=executable, cwd=cwd)
-    return Command(_vector(command), program=executable, cwd=cwd)
+        return Launch(_vector(command), shell=True, executable=executable, cwd=cwd, stdin=_stdin(stdin),
+                      env=code_environment(env))
+    return Launch(_vector(command), program=executable, cwd=cwd, stdin=_stdin(stdin), env=code_environment(env))
 
 
 def _exec_v(args: tuple, kwargs: dict) -> Command:
     # execv(path, argv), execve(path, argv, env), execvp(file, args), execvpe(file, args, env)
-    return Command(_vector(args[1]), program=_text(args[0]))
+    env = args[2] if len(args) > 2 else None
+    return Launch(_vector(args[1]), program=_text(args[0]), env=code_environment(env))
 
 
 def _exec_l(with_env: bool) -> Callable[[tuple, dict], Command]:
     # execl(file, *args), execle(file, *args, env)
     def extract(args: tuple, kwargs: dict) -> Command:
         rest = args[1:-1] if with_env else args[1:]
-        return Command(_vector(rest), program=_text(args[0]))
+        return Launch(_vector(rest), program=_text(args[0]), env=code_environment(args[-1]) if with_env else None)
     return extract
 
 
 def _spawn_v(args: tuple, kwargs: dict) -> Command:
     # spawnv(mode, file, args), spawnve(mode, file, args, env), spawnvp, spawnvpe
-    return Command(_vector(args[2]), program=_text(args[1]))
+    env = args[3] if len(args) > 3 else None
+    return Launch(_vector(args[2]), program=_text(args[1]), env=code_environment(env))
 
 
 def _spawn_l(with_env: bool) -> Callable[[tuple, dict], Command]:
     # spawnl(mode, file, *args), spawnle(mode, file, *args, env), spawnlp, spawnlpe
     def extract(args: tuple, kwargs: dict) -> Command:
         rest = args[2:-1] if with_env else args[2:]
-        return Command(_vector(rest), program=_text(args[1]))
+        return Launch(_vector(rest), program=_text(args[1]), env=code_environment(args[-1]) if with_env else None)
     return extract
 
 
 def _posix_spawn(args: tuple, kwargs: dict) -> Command:
     path = args[0] if args else kwargs["path"]
     argv = args[1] if len(args) > 1 else kwargs["argv"]
-    return Command(_vector(argv), program=_text(path))
+    env = args[2] if len(args) > 2 else kwargs.get("env")
+    return Launch(_vector(argv), program=_text(path), env=code_environment(env))
 
 
 def _pty_spawn(args: tuple, kwargs: dict) -> Command:
@@ -194,14 +225,16 @@ def _pty_spawn(args: tuple, kwargs: dict) -> Command:
 
 def _asyncio_shell(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
-    return Command([_text(args[0] if args else kwargs["cmd"])], shell=True,
-                   cwd=_text(cwd) if cwd is not None else None)
+    return Launch([_text(args[0] if args else kwargs["cmd"])], shell=True,
+                  cwd=_text(cwd) if cwd is not None else None, stdin=_stdin(kwargs.get("stdin")),
+                  env=code_environment(kwargs.get("env")))
 
 
 def _asyncio_exec(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
     program = args[0] if args else kwargs["program"]
-    return Command(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None)
+    return Launch(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None,
+                  stdin=_stdin(kwargs.get("stdin")), env=code_environment(kwargs.get("env")))
 
 
 def _spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
@@ -238,8 +271,44 @@ class Subprocess(Instrumentor):
                 finally:
                     _inside.reset(token)
             _remember(context, "subprocess.Popen", instance.pid, instance, command)
+            if command is not None and instance.stdin is not None and context.shell is not None \
+                    and context.shell.persistence:
+                instance._app_protect_command = command  # for communicate(input=...): the script it sends
+
+        def communicate(wrapped, instance, args, kwargs):
+            command = getattr(instance, "_app_protect_command", None)
+            text = args[0] if args else kwargs.get("input")
+            context = current() if command is not None and text else None
+            if context is not None and command is not None:
+                try:
+                    _judge_input(context, "subprocess.Popen.communicate", command, text)
+                except AttackBlocked:
+                    _stop(instance)  # the shell waiting for its script never gets it
+                    raise
+            return wrapped(*args, **kwargs)
 
         self.wrap(module.Popen, "__init__", init)
+        self.wrap(module.Popen, "communicate", communicate)
+
+
+@failsafe(PERSISTENCE)
+def _judge_input(context: RequestContext, sink: str, command: Command, text: Any) -> None:
+    """``communicate(input=...)``, which ``subprocess.run(input=...)`` goes through: the text a shell or an
+    interpreter reads as its script."""
+    state = _state(context)
+    if state.persistence is None:
+        return
+    script = text if isinstance(text, str) else os.fsdecode(bytes(text))
+    launch = Launch(command.argv, shell=command.shell, program=command.program, executable=command.executable,
+                    cwd=command.cwd, stdin=(("text", script),), env=getattr(command, "env", None))
+    if state.environ_loads or may_run_dropped_program(launch, state.persistence, state.path_reaches):
+        inspect(PERSISTENCE, sink, launch, argument=script, context=context)
+
+
+def _stop(popen: Any) -> None:
+    with suppress(Exception):
+        popen.kill()
+        popen.wait(timeout=2)
 
 
 def _is_iterator(value: Any) -> bool:
