@@ -41,6 +41,7 @@ from ..detectors.sandbox_persistence import (
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import active, decide, failsafe, inspect
+from . import processes
 from .base import Instrumentor
 from .child_paths import check_child_paths
 
@@ -60,7 +61,7 @@ PERSISTENCE = AttackKind.SANDBOX_PERSISTENCE
 
 # Set while a sink runs, so that the sinks it goes through are not checked again;
 # a forked child inherits it, so the exec of os.spawn*/pty.spawn is not checked twice either.
-_inside: ContextVar[bool] = ContextVar("app_protect_shell_inside", default=False)
+inside: ContextVar[bool] = ContextVar("app_protect_shell_inside", default=False)
 
 
 def _text(value: Any) -> str:
@@ -82,7 +83,7 @@ def _vector(values: Any) -> list[str]:
 class ShellState:
     """Per invocation: the fast path's gates and the processes started."""
 
-    __slots__ = ("children", "environ_loads", "injection", "path_reaches", "persistence")
+    __slots__ = ("baseline", "children", "environ_loads", "injection", "path_reaches", "persistence", "subreaper")
 
     def __init__(self, context: RequestContext) -> None:
         self.injection: Prefilter | None = Prefilter(context.inputs) if active(context, KIND) else None
@@ -94,6 +95,16 @@ class ShellState:
             self.path_reaches = path_reaches(self.persistence)
             self.environ_loads = environment_loads(self.persistence)
         self.children: list[Child] = []
+        # The processes alive before the invocation's first process call: what is new at its end and hangs
+        # below us was started by it, whichever way (processes.strays). None: children are not checked.
+        self.baseline: frozenset[tuple[int, int]] | None = None
+        self.subreaper = False
+        if self.persistence is not None:
+            options = context.policy.options(PERSISTENCE)
+            if options.get("child_processes", True):
+                with suppressed():
+                    self.subreaper = bool(options.get("subreaper", False)) and processes.become_subreaper()
+                    self.baseline = processes.snapshot()
 
 
 def _state(context: RequestContext) -> ShellState:
@@ -128,21 +139,21 @@ def _extract_and_check(context: RequestContext, sink: str, extract: Callable[[tu
 
 def _sink(sink: str, extract: Callable[[tuple, dict], Command],
           spawned: Callable[[tuple, dict, Any], int | None] | None = None) -> Wrapper:
-    """A wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
+    """A wrapper: check once at the outermost sink, then call through with ``inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
-        if _inside.get():
+        if inside.get():
             return wrapped(*args, **kwargs)
         context = current()
         if context is None:
             return wrapped(*args, **kwargs)
         command = _extract_and_check(context, sink, extract, args, kwargs)
-        token = _inside.set(True)
+        token = inside.set(True)
         try:
             result = wrapped(*args, **kwargs)
         finally:
-            _inside.reset(token)
+            inside.reset(token)
         if spawned is not None:
-            _remember(context, sink, spawned(args, kwargs, result), None, command)
+            remember(context, sink, spawned(args, kwargs, result), None, command)
         return result
     return wrapper
 
@@ -260,17 +271,17 @@ class Subprocess(Instrumentor):
                 args = (list(args[0]), *args[1:])
             elif "args" in kwargs and _is_iterator(kwargs["args"]):
                 kwargs["args"] = list(kwargs["args"])
-            inside = _inside.get()
-            command = _extract_and_check(context, "subprocess.Popen", _popen_command, args, kwargs, not inside)
-            if inside:
+            nested = inside.get()
+            command = _extract_and_check(context, "subprocess.Popen", _popen_command, args, kwargs, not nested)
+            if nested:
                 wrapped(*args, **kwargs)
             else:
-                token = _inside.set(True)
+                token = inside.set(True)
                 try:
                     wrapped(*args, **kwargs)
                 finally:
-                    _inside.reset(token)
-            _remember(context, "subprocess.Popen", instance.pid, instance, command)
+                    inside.reset(token)
+            remember(context, "subprocess.Popen", instance.pid, instance, command)
             if command is not None and instance.stdin is not None and context.shell is not None \
                     and context.shell.persistence:
                 instance._app_protect_command = command  # for communicate(input=...): the script it sends
@@ -357,7 +368,7 @@ class AsyncioSubprocess(Instrumentor):
 def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
         context = current()
-        if _inside.get() or context is None:
+        if inside.get() or context is None:
             return wrapped(*args, **kwargs)
         _extract_and_check(context, sink, extract, args, kwargs)
         return _run_inside(wrapped(*args, **kwargs))
@@ -365,11 +376,11 @@ def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wra
 
 
 async def _run_inside(coroutine: Any) -> Any:
-    token = _inside.set(True)
+    token = inside.set(True)
     try:
         return await coroutine
     finally:
-        _inside.reset(token)
+        inside.reset(token)
 
 
 class Pty(Instrumentor):
@@ -385,10 +396,15 @@ INSTRUMENTORS = [Subprocess, OS, AsyncioSubprocess, Pty]
 # ---------------------------------------------------------------- children that outlive the invocation
 
 class Child:
-    __slots__ = ("command", "pid", "popen", "sink", "site")
+    """A process the invocation started: ``popen`` is its owner's handle when it has one (Popen, or
+    multiprocessing's), which waits for it; ``adopted`` when no sink started it (``processes.strays``)."""
 
-    def __init__(self, pid: int, popen: Any, sink: str, command: Command | None, site: tuple | None) -> None:
+    __slots__ = ("adopted", "command", "pid", "popen", "sink", "site")
+
+    def __init__(self, pid: int, popen: Any, sink: str, command: Command | None, site: tuple | None,
+                 adopted: bool = False) -> None:
         self.pid, self.popen, self.sink, self.command, self.site = pid, popen, sink, command, site
+        self.adopted = adopted
 
     def shown(self) -> str:
         return self.command.display() if self.command is not None else ""
@@ -434,7 +450,13 @@ def _spawn_site() -> tuple | None:
     return None
 
 
-def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
+@failsafe(PERSISTENCE)
+def prepare(context: RequestContext, sink: str) -> None:
+    """Before a hook without a command of its own starts a process: the state, with its baseline."""
+    _state(context)
+
+
+def remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
     if pid:
         _track(context, sink, pid, popen, command)
 
@@ -445,25 +467,39 @@ def _track(context: RequestContext, sink: str, pid: int, popen: Any, command: Co
 
 
 def finish(context: RequestContext, where: str) -> None:
-    """At the end of an invocation: report (and in block mode kill) the children still running."""
+    """At the end of an invocation: report (and in block mode kill) the children still running, those a
+    sink started and those none did (``processes.strays``: a shell's background job, a double fork)."""
     state = context.shell
-    if state is None or not state.children or not active(context, PERSISTENCE):
+    if state is None or not active(context, PERSISTENCE):
         return
-    if context.policy.options(PERSISTENCE).get("child_processes", True):
-        with suppressed():  # our reads of /proc are not the function's file access
-            _judge_alive(context, state.children)
+    if (state.baseline is None and not state.children) or \
+            not context.policy.options(PERSISTENCE).get("child_processes", True):
+        return
+    with suppressed():  # our reads of /proc are not the function's file access
+        table = processes.scan() if state.baseline is not None or any(map(_alive, state.children)) else {}
+        children = list(state.children)
+        if state.baseline is not None:
+            tracked = {child.pid for child in children}
+            children += [Child(pid, None, "process", Command([processes.command_line(pid)]), None, adopted=True)
+                         for pid in processes.strays(table, state.baseline, tracked)]
+            if state.subreaper:
+                processes.reap_adopted(table, state.baseline, tracked)
+        _judge_alive(context, children, table)
 
 
-def _judge_alive(context: RequestContext, children: list[Child]) -> None:
+def _judge_alive(context: RequestContext, children: list[Child], table: dict[int, processes.Proc]) -> None:
     alive = [child for child in children if _alive(child)]
     if not alive:
         return
-    tree = _process_tree()
+    tree = processes.tree(table)
     for child in alive:
         descendants = _descendants(child.pid, tree)
-        what = f"process {child.pid} ({child.shown()})"
+        shown = child.shown()
+        what = f"process {child.pid} ({shown if len(shown) <= 60 else shown[:57] + '...'})"
         if descendants:
             what += f" and {len(descendants)} descendant(s)"
+        if child.adopted:
+            what += ", started without a process sink (a background job, a double fork or a library's own fork)"
         where = child.where()
         finding = Finding(PERSISTENCE, "sandbox.child-alive",
                           f"{what} started by this invocation is still running after it ended", None,
@@ -480,37 +516,12 @@ def _judge_alive(context: RequestContext, children: list[Child]) -> None:
 
 
 def _alive(child: Child) -> bool:
-    """Still running; checked without reaping, so the owner of the process can still wait for it."""
+    """Still running; checked without reaping, so the owner of the process can still wait for it. A stray
+    that left our tree (reparented to init) counts wherever it now hangs."""
     if child.popen is not None and child.popen.returncode is not None:
         return False
-    stat = _stat(child.pid)
-    return stat is not None and stat[0] not in "ZX" and stat[1] == os.getpid()
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, from /proc; None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    return fields[0].decode(), int(fields[1])
-
-
-def _process_tree() -> dict[int, list[int]]:
-    """Parent pid -> child pids, for every process we can see."""
-    tree: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return tree
-    for entry in entries:
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None:
-                tree.setdefault(stat[1], []).append(int(entry))
-    return tree
+    stat = processes.stat(child.pid)
+    return stat is not None and stat[0] not in "ZX" and (child.adopted or stat[1] == os.getpid())
 
 
 def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
@@ -524,7 +535,8 @@ def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
 
 
 def _terminate(child: Child, descendants: list[int]) -> bool:
-    """SIGKILL the child, its own process group if it has one, and its descendants; reap the child."""
+    """SIGKILL the child, its own process group if it has one, and its descendants; reap the child (or,
+    for one that is not ours to reap, wait until it is gone)."""
     with suppress(OSError):
         group = os.getpgid(child.pid)
         if group != os.getpgrp():
@@ -542,7 +554,9 @@ def _terminate(child: Child, descendants: list[int]) -> bool:
         try:
             if os.waitpid(child.pid, os.WNOHANG)[0]:
                 return True
-        except ChildProcessError:
-            return True
+        except ChildProcessError:  # not our child (reparented to init): gone or a zombie of its new parent
+            stat = processes.stat(child.pid)
+            if stat is None or stat[0] in "ZX":
+                return True
         time.sleep(0.01)
     return False
