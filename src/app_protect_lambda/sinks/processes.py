@@ -10,25 +10,29 @@ behind:
   right). Remembered like a sink's child, with the line of the function's code that started it.
 - Processes no hook sees: a shell's background job (``os.system("sleep 100 &")``: the shell exits,
   its job is reparented to init), a double fork, a C library's fork. At the invocation's first
-  process call a ``snapshot`` of /proc is taken; at its end, ``strays`` are the processes that are
-  new, alive and either our children or, when we lead our process group (the Lambda runtime
-  does: the Runtime Interface Emulator starts it with ``Setpgid``), members of our group
-  reparented away from us. The multiprocessing helpers (resource tracker, forkserver), which
-  outlive every pool by design, and the children of a multiprocessing object made before the
-  invocation are not strays.
+  process call the baseline is taken: the pids /proc lists (one ``listdir``, no file read); at its
+  end, only the processes new since then are read, and ``strays`` are those alive and either our
+  children or, when we lead our process group (the Lambda runtime does: the Runtime Interface
+  Emulator starts it with ``Setpgid``), members of our group reparented away from us. The
+  multiprocessing helpers (resource tracker, forkserver), which outlive every pool by design, and
+  the children of multiprocessing objects made before the invocation are not strays. A pid that
+  died and was reused within the invocation is missed (pids are allocated cyclically).
 - A double fork that also calls ``setsid`` leaves both our tree and our group; only the opt-in
   ``subreaper`` option sees it: ``prctl(PR_SET_CHILD_SUBREAPER)`` makes every orphan of our
   descendants our child instead of init's. Opt-in because it changes the process: orphans'
-  zombies become ours to reap (``reap_adopted`` does, for the strays it finds) and ctypes must be
-  imported to call prctl.
+  zombies become ours to reap (``reap_adopted`` reaps those of new processes no one owns, which a C
+  library that forks and waits later would find reaped) and ctypes must be imported to call prctl.
 
-Measured (``bench/processes.py``; this machine, ~100 processes; Lambda's sandbox has a handful):
-a /proc scan costs ~10 µs per process (``os.open``/``os.read`` of each ``stat``; the ``open()``
-builtin took 14), taken twice in an invocation that starts a process and never in one that does
-not; a spawn costs 1-2 ms. The subreaper costs the ctypes import once (~2.3 ms), then nothing per
-invocation: it needs the same scan, as ``/proc/<pid>/task/<tid>/children`` (CONFIG_PROC_CHILDREN)
-cannot be relied upon (absent here). Wrapping ``os.fork`` adds one ContextVar read outside an
-invocation.
+Measured with ``python -m bench.processes`` on this 2-core machine under load (load average 6-8,
+~108 processes; a Lambda sandbox holds a handful): the baseline's ``listdir`` of /proc 119-126 µs,
+reading one process's ``stat`` 16-20 µs (10 µs unloaded; ``os.open``/``os.read``, the ``open()``
+builtin took 14), a full scan 1.8-2.7 ms, which is why only new processes are read: an invocation
+that runs ``true`` took +170 to +680 µs with the check on (two listdirs and the stat of what is
+new), against 1.2-4.7 ms for the invocation itself; none of this runs in an invocation that starts
+no process. The subreaper costs the ctypes import once (1.9-6.7 ms here, 2.3 ms unloaded) and
+~100 µs for the prctl, then nothing per invocation: it needs the same reading of /proc, since
+``/proc/<pid>/task/<tid>/children`` (CONFIG_PROC_CHILDREN) cannot be relied upon (absent here).
+Both are taken at the first process call of an invocation, not at cold start.
 """
 from __future__ import annotations
 
@@ -85,24 +89,27 @@ def stat(pid: int) -> Proc | None:
         return None
 
 
-def scan() -> dict[int, Proc]:
-    """Every process we can see."""
+def pids() -> frozenset[str]:
+    """The pids of every process now, as /proc lists them: one ``listdir``, no file read."""
+    try:
+        return frozenset(os.listdir("/proc"))
+    except OSError:
+        return frozenset()
+
+
+def scan(baseline: frozenset[str] = frozenset()) -> dict[int, Proc]:
+    """Every process we can see that is not in ``baseline`` (the pids of an earlier ``pids()``)."""
     table: dict[int, Proc] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
         return table
     for entry in entries[:_MAX_PROCESSES]:
-        if entry.isdigit():
+        if entry.isdigit() and entry not in baseline:
             found = stat(int(entry))
             if found is not None:
                 table[int(entry)] = found
     return table
-
-
-def snapshot() -> frozenset[tuple[int, int]]:
-    """(pid, start) of every process now: a pid reused later is a new process."""
-    return frozenset((pid, proc[3]) for pid, proc in scan().items())
 
 
 def tree(table: dict[int, Proc]) -> dict[int, list[int]]:
@@ -140,12 +147,12 @@ def _owned_elsewhere() -> set[int]:
     return pids
 
 
-def strays(table: dict[int, Proc], baseline: frozenset[tuple[int, int]], tracked: set[int]) -> list[int]:
-    """The processes the invocation left running without a hook seeing them start (the module docstring):
-    only the top of each such tree; the rest are its descendants."""
+def strays(table: dict[int, Proc], tracked: set[int]) -> list[int]:
+    """The processes the invocation left running without a hook seeing them start (the module docstring),
+    from the ``scan`` of what is new since its baseline: only the top of each such tree; the rest are its
+    descendants."""
     me, group = os.getpid(), os.getpgrp()
-    new = {pid for pid, proc in table.items()
-           if (pid, proc[3]) not in baseline and proc[0] not in "ZX" and pid != me}
+    new = {pid for pid, proc in table.items() if proc[0] not in "ZX" and pid != me}
     if not new:
         return []
     owned = _owned_elsewhere() | tracked
@@ -161,12 +168,12 @@ def strays(table: dict[int, Proc], baseline: frozenset[tuple[int, int]], tracked
     return found
 
 
-def reap_adopted(table: dict[int, Proc], baseline: frozenset[tuple[int, int]], tracked: set[int]) -> None:
+def reap_adopted(table: dict[int, Proc], tracked: set[int]) -> None:
     """With the subreaper: the zombies of orphans adopted by us, which no one else will ever wait for."""
     me = os.getpid()
     owned = _owned_elsewhere() | tracked
     for pid, proc in table.items():
-        if proc[0] == "Z" and proc[1] == me and pid not in owned and (pid, proc[3]) not in baseline:
+        if proc[0] == "Z" and proc[1] == me and pid not in owned:
             with suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
 

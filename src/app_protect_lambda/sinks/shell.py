@@ -14,9 +14,16 @@ invocation ends) reports those still alive, and in block mode kills them (with
 the process group of a child that started its own session, and their
 descendants) and says so in the record.
 
-Limits: ``os.system`` gives no process id, so what its shell leaves running in
-the background is not tracked; nor is a grandchild that detached by forking
-twice out of a child's process group.
+What no sink starts (``os.fork``, multiprocessing, a shell's background job, a double
+fork) is ``processes.py``'s: its hooks remember forks, and ``finish`` also judges the
+processes that appeared during the invocation and still hang below us or in our group.
+
+A process's standard input and environment can choose the code it runs as surely as
+its arguments (``sh`` with ``stdin=open("/tmp/x")``, ``input=`` of ``subprocess.run``,
+``env={"LD_PRELOAD": ...}``): the sinks pass them along in a ``Launch``, and
+``Popen.communicate`` (which ``run(input=...)`` goes through) judges the text it is
+about to write; a block there kills the shell that waits for it. Writing to
+``proc.stdin`` directly is not read.
 """
 from __future__ import annotations
 
@@ -97,14 +104,14 @@ class ShellState:
         self.children: list[Child] = []
         # The processes alive before the invocation's first process call: what is new at its end and hangs
         # below us was started by it, whichever way (processes.strays). None: children are not checked.
-        self.baseline: frozenset[tuple[int, int]] | None = None
+        self.baseline: frozenset[str] | None = None
         self.subreaper = False
         if self.persistence is not None:
             options = context.policy.options(PERSISTENCE)
             if options.get("child_processes", True):
                 with suppressed():
                     self.subreaper = bool(options.get("subreaper", False)) and processes.become_subreaper()
-                    self.baseline = processes.snapshot()
+                    self.baseline = processes.pids()
 
 
 def _state(context: RequestContext) -> ShellState:
@@ -476,14 +483,14 @@ def finish(context: RequestContext, where: str) -> None:
             not context.policy.options(PERSISTENCE).get("child_processes", True):
         return
     with suppressed():  # our reads of /proc are not the function's file access
-        table = processes.scan() if state.baseline is not None or any(map(_alive, state.children)) else {}
+        table = processes.scan(state.baseline or frozenset())
         children = list(state.children)
         if state.baseline is not None:
             tracked = {child.pid for child in children}
             children += [Child(pid, None, "process", Command([processes.command_line(pid)]), None, adopted=True)
-                         for pid in processes.strays(table, state.baseline, tracked)]
+                         for pid in processes.strays(table, tracked)]
             if state.subreaper:
-                processes.reap_adopted(table, state.baseline, tracked)
+                processes.reap_adopted(table, tracked)
         _judge_alive(context, children, table)
 
 
