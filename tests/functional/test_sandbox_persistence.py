@@ -1,6 +1,7 @@
 """Sandbox persistence with real processes: programs dropped in /tmp, children that outlive the invocation."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -97,6 +98,12 @@ def dropped() -> Iterator[tuple[Path, Path]]:
 
 # ---------------------------------------------------------------- programs dropped in /tmp
 
+async def _async_shell_reading(program: Path) -> int:
+    with program.open() as script:
+        process = await asyncio.create_subprocess_exec("sh", stdin=script)
+        return await process.wait()
+
+
 RUNNERS = [
     ("subprocess.Popen", lambda p: subprocess.run([str(p)], check=False)),
     ("subprocess.Popen", lambda p: subprocess.run(["./payload"], cwd=p.parent, check=False)),
@@ -116,6 +123,8 @@ RUNNERS = [
     ("subprocess.Popen", lambda p: subprocess.run(f"cat {p} | bash", shell=True, check=False)),
     ("subprocess.Popen", lambda p: subprocess.run(["sh"], stdin=p.open(), check=False)),
     ("subprocess.Popen", lambda p: subprocess.run(["bash", "-s"], stdin=os.open(p, os.O_RDONLY), check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["timeout", "5", "sh"], stdin=p.open(), check=False)),
+    ("asyncio.create_subprocess_exec", lambda p: asyncio.run(_async_shell_reading(p))),
     ("subprocess.Popen.communicate", lambda p: subprocess.run(["sh"], input=f"{p}\n", text=True, check=False)),
     ("subprocess.Popen.communicate",
      lambda p: subprocess.check_output(["sh"], input=f"cd {p.parent}; ./payload".encode())),

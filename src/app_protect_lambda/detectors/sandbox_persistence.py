@@ -92,6 +92,13 @@ def _wrapper(name: str) -> tuple[frozenset[str], int] | None:
     return _WRAPPERS.get(name)
 
 
+def reads_commands(program: str) -> bool:
+    """Whether a program may run what its standard input carries: a shell, an interpreter, or a wrapper
+    of one. The sinks resolve a ``stdin=`` file (a readlink) only for these."""
+    name = program_name(program)
+    return name in INTERPRETERS or _wrapper(name) is not None
+
+
 def _wrapped(argv: Sequence[str], options: frozenset[str], operands: int) -> list[str]:
     """The command a wrapper runs: what follows its options, ``NAME=VALUE`` words (env's) and operands."""
     index = 1

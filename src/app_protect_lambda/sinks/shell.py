@@ -44,6 +44,7 @@ from ..detectors.sandbox_persistence import (
     environment_loads,
     may_run_dropped_program,
     path_reaches,
+    reads_commands,
 )
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
@@ -199,7 +200,10 @@ def _popen_command(args: tuple, kwargs: dict) -> Command:
     if shell:
         return Launch(_vector(command), shell=True, executable=executable, cwd=cwd, stdin=_stdin(stdin),
                       env=code_environment(env))
-    return Launch(_vector(command), program=executable, cwd=cwd, stdin=_stdin(stdin), env=code_environment(env))
+    argv = _vector(command)
+    if stdin is not None and not reads_commands(executable or (argv[0] if argv else "")):
+        stdin = None  # sort < file: data, and no readlink for it
+    return Launch(argv, program=executable, cwd=cwd, stdin=_stdin(stdin), env=code_environment(env))
 
 
 def _exec_v(args: tuple, kwargs: dict) -> Command:
@@ -251,8 +255,9 @@ def _asyncio_shell(args: tuple, kwargs: dict) -> Command:
 def _asyncio_exec(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
     program = args[0] if args else kwargs["program"]
+    stdin = kwargs.get("stdin") if reads_commands(_text(program)) else None
     return Launch(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None,
-                  stdin=_stdin(kwargs.get("stdin")), env=code_environment(kwargs.get("env")))
+                  stdin=_stdin(stdin), env=code_environment(kwargs.get("env")))
 
 
 def _spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
