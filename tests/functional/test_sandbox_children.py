@@ -238,7 +238,27 @@ HARNESS = textwrap.dedent("""
             os._exit(0)
         os.waitpid(middle, 0)
 
+    def sidecar_child():
+        subprocess.run(["true"], check=True)  # the invocation starts a process too: its check runs
+        SIDECAR.stdin.write(b"go\\n")
+        SIDECAR.stdin.flush()
+        for _ in range(250):
+            children = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()
+                        and os.path.exists(f"/proc/{entry}/stat")
+                        and open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1] == str(SIDECAR.pid)]
+            if children:
+                with open(PIDS, "a") as out:
+                    out.write(f"{children[0]}\\n")
+                return
+            time.sleep(0.02)
+
+    # started at init, outside any invocation, in our process group: its own children are its business
+    SIDECAR = subprocess.Popen(["sh", "-c", "read go; sleep 30; true"], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) \
+        if sys.argv[2] == "sidecar" else None
+
     STARTS = {
+        "sidecar": sidecar_child,
         "background": lambda: os.system(f"sleep 30 > /dev/null 2>&1 & echo $! >> {PIDS}"),
         "shell-background": lambda: subprocess.run(f"nohup sleep 30 > /dev/null 2>&1 & echo $! >> {PIDS}",
                                                    shell=True, check=True),
@@ -298,6 +318,12 @@ def test_a_background_job_is_reported_and_left_alone_in_report_mode(tmp_path: Pa
     assert result["alive"] == result["pids"]
     [record] = detections
     assert record["action"] == "reported" and record["sink"]["argument"] == "sleep 30"
+
+
+def test_a_child_of_a_process_started_at_init_is_not_the_invocations(tmp_path: Path) -> None:
+    result, detections = run_harness(tmp_path, "sidecar", "block")
+    assert len(result["pids"]) == 1 and result["alive"] == result["pids"]
+    assert detections == []
 
 
 def test_a_setsid_double_fork_needs_the_subreaper(tmp_path: Path) -> None:

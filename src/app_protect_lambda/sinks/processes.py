@@ -163,9 +163,17 @@ def strays(table: dict[int, Proc], tracked: set[int]) -> list[int]:
             continue
         if parent == me:
             found.append(pid)
-        elif group == me and own_group == group and parent not in new and parent not in tracked:
-            found.append(pid)  # reparented out of our tree, still in the group only we fill
+        elif group == me and own_group == group and parent not in new and parent not in tracked \
+                and _group_of(parent) != group:
+            found.append(pid)  # reparented out of our tree (to init), still in the group only we fill
     return found
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of a process; a process of ours made before the invocation (a sidecar started
+    at init) that starts a child now is its parent, and that child is the sidecar's business."""
+    found = stat(pid)
+    return found[2] if found is not None else None
 
 
 def reap_adopted(table: dict[int, Proc], tracked: set[int]) -> None:
