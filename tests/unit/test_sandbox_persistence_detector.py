@@ -242,6 +242,13 @@ def test_path_given_to_the_child_finds_a_dropped_program_first(tmp_path, monkeyp
     assert sandbox_persistence.detect(absent, Inputs([]), options) is None
     prefixes = sandbox_persistence.dropped_program_prefixes(options)
     assert sandbox_persistence.may_run_dropped_program(before, prefixes, through_path=False)
+    for command in (Command([f"PATH={folder}:$PATH convert a.png b.jpg"], shell=True),
+                    Command([f"export PATH={folder}:/usr/bin; convert a.png b.jpg"], shell=True),
+                    Command(["env", f"PATH={folder}:/usr/bin", "convert", "a.png"])):
+        assert sandbox_persistence.detect(command, Inputs([]), options).evidence == str(folder / "convert")
+    for command in (Command([f"PATH=/usr/bin:{folder} ls"], shell=True),
+                    Command([f"PATH={folder}:$PATH ls"], shell=True)):
+        assert sandbox_persistence.detect(command, Inputs([]), options) is None
 
 
 def test_python_module_found_in_a_denied_working_directory(tmp_path, monkeypatch) -> None:

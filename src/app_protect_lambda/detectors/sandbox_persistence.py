@@ -24,7 +24,8 @@ a bare program name finds a dropped file first. The same rule judges native
 libraries loaded with ctypes (``Library``, from ``sinks/native.py``).
 
 The other half of this protection, children that outlive the invocation, is
-checked by ``sinks.shell.finish`` when the invocation ends.
+checked by ``sinks.shell.finish`` when the invocation ends (``sinks/processes.py``
+finds those no sink started).
 """
 from __future__ import annotations
 
@@ -339,7 +340,10 @@ class _Walk:
         if not argv and not program:
             return
         program = program or argv[0]
-        yield "program", program
+        if env and "PATH" in env and "/" not in program:  # PATH=/tmp/bin:$PATH tool, env PATH=... tool
+            yield "program", _resolve(program, None, self.prefixes, env["PATH"])
+        else:
+            yield "program", program
         name = program_name(program)
         wrapper = _wrapper(name)
         if wrapper is not None:
