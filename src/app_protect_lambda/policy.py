@@ -189,11 +189,13 @@ PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
     },
     AttackKind.CREDENTIAL_EXFILTRATION: {"outbound": (_boolean, True)},
     # Programs run from exec_deny_paths during an invocation are dropped binaries (exec_allow_paths exempt);
-    # child_processes: report (block: terminate) processes an invocation started that outlive it.
+    # child_processes: report (block: terminate) processes an invocation started that outlive it;
+    # subreaper: adopt orphaned descendants (prctl), so a setsid double fork is seen too (sinks/processes.py).
     AttackKind.SANDBOX_PERSISTENCE: {
         "exec_deny_paths": (_string_list, ("/tmp", "/dev/shm")),
         "exec_allow_paths": (_string_list, ()),
         "child_processes": (_boolean, True),
+        "subreaper": (_boolean, False),
     },
     AttackKind.CODE_INJECTION: {},
     AttackKind.UNSAFE_DESERIALIZATION: {"pickle_allow_globals": (_string_list, ())},

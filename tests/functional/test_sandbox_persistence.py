@@ -1,11 +1,13 @@
 """Sandbox persistence with real processes: programs dropped in /tmp, children that outlive the invocation."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -96,6 +98,12 @@ def dropped() -> Iterator[tuple[Path, Path]]:
 
 # ---------------------------------------------------------------- programs dropped in /tmp
 
+async def _async_shell_reading(program: Path) -> int:
+    with program.open() as script:
+        process = await asyncio.create_subprocess_exec("sh", stdin=script)
+        return await process.wait()
+
+
 RUNNERS = [
     ("subprocess.Popen", lambda p: subprocess.run([str(p)], check=False)),
     ("subprocess.Popen", lambda p: subprocess.run(["./payload"], cwd=p.parent, check=False)),
@@ -110,6 +118,18 @@ RUNNERS = [
     ("subprocess.Popen", lambda p: subprocess.run([f"/proc/self/root{p}"], check=False)),
     ("subprocess.Popen", lambda p: subprocess.run(f"cd {p.parent} && ./payload", shell=True, check=False)),
     ("os.system", lambda p: os.system(f". {p}")),
+    # the script reaches a shell on its standard input, or the environment makes a bare name find it
+    ("os.system", lambda p: os.system(f"sh < {p}")),
+    ("subprocess.Popen", lambda p: subprocess.run(f"cat {p} | bash", shell=True, check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["sh"], stdin=p.open(), check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["bash", "-s"], stdin=os.open(p, os.O_RDONLY), check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run(["timeout", "5", "sh"], stdin=p.open(), check=False)),
+    ("asyncio.create_subprocess_exec", lambda p: asyncio.run(_async_shell_reading(p))),
+    ("subprocess.Popen.communicate", lambda p: subprocess.run(["sh"], input=f"{p}\n", text=True, check=False)),
+    ("subprocess.Popen.communicate",
+     lambda p: subprocess.check_output(["sh"], input=f"cd {p.parent}; ./payload".encode())),
+    ("subprocess.Popen", lambda p: subprocess.run(["payload"], env={"PATH": f"{p.parent}:/usr/bin:/bin"}, check=False)),
+    ("subprocess.Popen", lambda p: subprocess.run([sys.executable, "-c", f"import os; os.system('{p}')"], check=False)),
 ]
 
 
@@ -128,6 +148,67 @@ def test_dropped_binary_blocked(dropped, sink: str, run, records) -> None:
     assert record["protection"] == "sandbox_persistence" and record["rule"] == "sandbox.tmp-exec"
     assert record["sink"]["name"] == sink
     assert str(program) in record["message"]
+
+
+def test_python_code_dropped_in_tmp_is_not_run(dropped, records) -> None:
+    program, marker = dropped
+    module = program.parent / "payload.py"
+    module.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    runners = [
+        lambda: subprocess.run([sys.executable, "-c", f"exec(open({str(module)!r}).read())"], check=False),
+        lambda: subprocess.run([sys.executable], input=f"exec(open({str(module)!r}).read())", text=True, check=False),
+        lambda: subprocess.run([sys.executable, "-m", "payload"], env={"PYTHONPATH": str(program.parent)}, check=False),
+        lambda: subprocess.run([sys.executable, "-m", "payload"], cwd=program.parent, check=False),
+        lambda: subprocess.run(f"{sys.executable} - < {module}", shell=True, check=False),
+    ]
+    for run in runners:
+        @protect(policy=policy("block"))
+        def handler(event, context, run=run):
+            run()
+            return {"statusCode": 200}
+
+        assert invoke(handler, apigw_v1_event())["statusCode"] == 403
+        assert not marker.exists()
+    assert [r["rule"] for r in records.detections()] == ["sandbox.tmp-exec", "sandbox.tmp-exec", "sandbox.tmp-load",
+                                                         "sandbox.tmp-exec", "sandbox.tmp-exec"]
+
+
+def test_loader_variables_pointing_at_tmp_are_blocked(dropped, records) -> None:
+    program, marker = dropped
+    library = program.parent / "hook.so"
+    library.write_bytes(b"not an ELF file")
+    for env in ({"LD_PRELOAD": str(library)}, {"LD_LIBRARY_PATH": f"/usr/lib:{program.parent}"},
+                {"BASH_ENV": str(program)}):
+        @protect(policy=policy("block"))
+        def handler(event, context, env=env):
+            subprocess.run(["bash", "-c", f"echo ran > {marker}"], env=env, check=False)
+            return {"statusCode": 200}
+
+        assert invoke(handler, apigw_v1_event())["statusCode"] == 403
+        assert not marker.exists()
+    assert [r["rule"] for r in records.detections()] == ["sandbox.tmp-load"] * 3
+
+
+def test_data_on_standard_input_and_ordinary_environments_pass(dropped, records) -> None:
+    program, marker = dropped
+    data = program.parent / "rows.txt"
+    data.write_text("b\na\n")
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        out = [subprocess.run(["sort"], stdin=data.open(), capture_output=True, text=True, check=True).stdout,
+               subprocess.run(["sh"], input="echo hello", capture_output=True, text=True, check=True).stdout,
+               subprocess.run(f"sort < {data} | head -1", shell=True, capture_output=True, text=True,
+                              check=True).stdout,
+               subprocess.run(["ls", str(program.parent)], env={"PATH": f"/usr/bin:/bin:{program.parent}"},
+                              capture_output=True, text=True, check=True).stdout,
+               subprocess.run([sys.executable, "-c", f"print(open({str(data)!r}).read().split()[0])"],
+                              capture_output=True, text=True, check=True).stdout]
+        return {"statusCode": 200, "body": "|".join(line.strip() for line in out)}
+
+    assert invoke(handler, apigw_v1_event())["body"] == "a\nb|hello|a|payload\nrows.txt|b"
+    assert not marker.exists()
+    assert records.detections() == []
 
 
 def test_dropped_binary_report_and_off(dropped, records) -> None:

@@ -54,7 +54,7 @@ PROBE = textwrap.dedent("""
 # Each costs milliseconds of cold start, or belongs only to a rarer path (records, policies, drivers).
 NEVER_AT_INIT = ("boto3", "botocore", "yaml", "typing", "uuid", "dataclasses", "inspect", "ipaddress",
                  "urllib.parse", "http.client", "socket", "ssl", "sqlite3", "subprocess", "asyncio", "email",
-                 "shutil", "signal", "pathlib", "tempfile", "zipfile", "tarfile")
+                 "shutil", "signal", "pathlib", "tempfile", "zipfile", "tarfile", "ctypes", "multiprocessing")
 # A benign invocation writes no record: nothing to ship, nothing to format.
 NEVER_ON_A_BENIGN_INVOCATION = ("boto3", "botocore", "yaml", "uuid", "app_protect_lambda.reporting.record",
                                 "app_protect_lambda.reporting.eventbridge")

@@ -133,3 +133,147 @@ def test_fast_path_sees_descriptors_and_roots() -> None:
     prefixes = sandbox_persistence.dropped_program_prefixes(options)
     for vector in (["/proc/self/fd/3"], ["/dev/fd/7"], ["env", "/tmp/x"]):
         assert sandbox_persistence.may_run_dropped_program(Command(vector), prefixes)
+
+
+# ---------------------------------------------------------------- scripts read from standard input, inline code
+
+@pytest.mark.parametrize(("script", "found"), [
+    ("sh < /tmp/x", "/tmp/x"),
+    ("bash 0</tmp/x", "/tmp/x"),
+    ("cd /tmp && sh < x", "/tmp/x"),
+    ("cat /tmp/x | sh", "/tmp/x"),
+    ("cat -u /tmp/x | bash -s arg", "/tmp/x"),
+    ("bash <<< '/tmp/x --now'", "/tmp/x"),
+    ("python3 < /tmp/x.py", "/tmp/x.py"),
+    ("python3 - < /tmp/x.py", "/tmp/x.py"),
+    ("nohup sh < /tmp/x > /dev/null 2>&1 &", "/tmp/x"),
+    ("sh <<EOF\n/tmp/x\nEOF", "/tmp/x"),
+    # benign: files read as data, descriptors other than stdin, output redirections
+    ("sort < /tmp/in.txt > /tmp/out.txt", None),
+    ("cat /tmp/in.txt | grep -c ok", None),
+    ("sh 3< /tmp/x -c 'echo ok'", None),
+    ("echo ok > /tmp/x; wc -l < /tmp/x", None),
+    ("bash <<< 'echo ok'", None),
+    ("jq . < /tmp/event.json", None),
+])
+def test_scripts_on_standard_input(script: str, found: str | None) -> None:
+    assert evidence(Command([script], shell=True)) == found
+
+
+@pytest.mark.parametrize(("launch", "found"), [
+    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/tmp/x"),)), "/tmp/x"),
+    (sandbox_persistence.Launch(["bash", "-s"], stdin=(("file", "/dev/shm/x"),)), "/dev/shm/x"),
+    (sandbox_persistence.Launch(["sh"], stdin=(("text", "cd /tmp\n./x\n"),)), "/tmp/x"),
+    (sandbox_persistence.Launch(["python3"], stdin=(("text", "exec(open('/tmp/x.py').read())"),)), "/tmp/x.py"),
+    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/proc/self/fd/5"),)), "/proc/self/fd/5"),
+    (sandbox_persistence.Launch(["sh -c 'sh'"], shell=True, stdin=(("file", "/tmp/x"),)), "/tmp/x"),
+    # benign: data on the standard input of programs that do not run it, a script from the code's folder
+    (sandbox_persistence.Launch(["sort"], stdin=(("file", "/tmp/in.txt"),)), None),
+    (sandbox_persistence.Launch(["sh", "/var/task/run.sh"], stdin=(("file", "/tmp/in.txt"),)), None),
+    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/var/task/setup.sh"),)), None),
+    (sandbox_persistence.Launch(["sh"], stdin=(("text", "echo /tmp/x > /tmp/y"),)), None),
+    (sandbox_persistence.Launch(["python3"], stdin=(("text", "print(open('/tmp/in.txt').read())"),)), None),
+])
+def test_standard_input_of_a_launch(launch: Command, found: str | None) -> None:
+    assert evidence(launch) == found
+    if found:
+        prefixes = sandbox_persistence.dropped_program_prefixes(Policy.from_dict({}).options(
+            AttackKind.SANDBOX_PERSISTENCE))
+        assert sandbox_persistence.may_run_dropped_program(launch, prefixes)
+
+
+@pytest.mark.parametrize(("code", "found"), [
+    ("exec(open('/tmp/x').read())", "/tmp/x"),
+    ("exec(compile(open('/tmp/x.py').read(), 'x', 'exec'))", "/tmp/x.py"),
+    ("import runpy; runpy.run_path('/tmp/x.py')", "/tmp/x.py"),
+    ("import importlib.util as u; s = u.spec_from_file_location('m', '/tmp/m.py')", "/tmp/m.py"),
+    ("import sys; sys.path.insert(0, '/tmp/lib'); import evil", "/tmp/lib"),
+    ("import ctypes; ctypes.CDLL('/dev/shm/x.so')", "/dev/shm/x.so"),
+    ("import os; os.system('/tmp/x &')", "/tmp/x"),
+    ("import subprocess; subprocess.Popen(['/tmp/x', '-d'])", "/tmp/x"),
+    ("import subprocess; subprocess.run('cd /tmp && ./x', shell=True)", "/tmp/x"),
+    # benign: the same names reading data, lists that are not sys.path, code that does not parse
+    ("import json; print(json.load(open('/tmp/d.json')))", None),
+    ("import subprocess; subprocess.run(['cat', '/tmp/x'])", None),
+    ("x = []; x.append('/tmp/lib')", None),
+    ("print('/tmp/x')", None),
+    ("exec(open('/tmp/x'", None),
+])
+def test_python_inline_code_that_runs_a_file(code: str, found: str | None) -> None:
+    assert evidence(Command(["python3", "-c", code])) == found
+
+
+@pytest.mark.parametrize(("launch", "rule", "found"), [
+    (sandbox_persistence.Launch(["ls"], env={"LD_PRELOAD": "/tmp/x.so"}), "sandbox.tmp-load", "/tmp/x.so"),
+    (sandbox_persistence.Launch(["ls"], env={"LD_PRELOAD": "/usr/lib/a.so /dev/shm/x.so"}), "sandbox.tmp-load",
+     "/dev/shm/x.so"),
+    (sandbox_persistence.Launch(["ls"], env={"LD_LIBRARY_PATH": "/var/task/lib:/tmp/lib"}), "sandbox.tmp-load",
+     "/tmp/lib"),
+    (sandbox_persistence.Launch(["python3", "-m", "tool"], env={"PYTHONPATH": "/tmp"}), "sandbox.tmp-load", "/tmp"),
+    (sandbox_persistence.Launch(["bash", "-c", "true"], env={"BASH_ENV": "/tmp/rc"}), "sandbox.tmp-load", "/tmp/rc"),
+    (Command(["LD_PRELOAD=/tmp/x.so ls -la"], shell=True), "sandbox.tmp-load", "/tmp/x.so"),
+    (Command(["export PYTHONPATH=/tmp/lib; python3 -m tool"], shell=True), "sandbox.tmp-load", "/tmp/lib"),
+    (Command(["env", "LD_PRELOAD=/tmp/x.so", "ls"]), "sandbox.tmp-load", "/tmp/x.so"),
+    (Command(["python3", "-W", "ignore", "/tmp/x.py"]), "sandbox.tmp-exec", "/tmp/x.py"),
+    # benign: Lambda's own variables, relative entries, variables that load nothing
+    (sandbox_persistence.Launch(["ls"], env={"PYTHONPATH": "/var/runtime:/var/task:/opt/python"}), None, None),
+    (sandbox_persistence.Launch(["ls"], env={"LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/opt/lib"}), None, None),
+    (sandbox_persistence.Launch(["ls"], env={"TMPDIR": "/tmp", "HOME": "/tmp"}), None, None),
+    (Command(["LANG=C sort /tmp/in.txt"], shell=True), None, None),
+    (Command(["OUT=/tmp/out.txt make -C /var/task"], shell=True), None, None),
+])
+def test_environment_that_loads_code(launch: Command, rule: str | None, found: str | None) -> None:
+    finding = judge(launch)
+    assert ((finding.rule, finding.evidence) if finding else (None, None)) == (rule, found)
+
+
+def test_path_given_to_the_child_finds_a_dropped_program_first(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "convert").write_text("#!/bin/sh\n")
+    (folder / "convert").chmod(0o755)
+    options = Policy.from_dict({"protections": {"sandbox_persistence": {"exec_deny_paths": [str(tmp_path)]}}}) \
+        .options(AttackKind.SANDBOX_PERSISTENCE)
+    before = sandbox_persistence.Launch(["convert", "a.png", "b.jpg"], env={"PATH": f"{folder}:/usr/bin:/bin"})
+    after = sandbox_persistence.Launch(["ls"], env={"PATH": f"/usr/bin:/bin:{folder}"})
+    absent = sandbox_persistence.Launch(["ls"], env={"PATH": f"{folder}:/usr/bin:/bin"})  # no ls dropped there
+    assert sandbox_persistence.detect(before, Inputs([]), options).evidence == str(folder / "convert")
+    assert sandbox_persistence.detect(after, Inputs([]), options) is None
+    assert sandbox_persistence.detect(absent, Inputs([]), options) is None
+    prefixes = sandbox_persistence.dropped_program_prefixes(options)
+    assert sandbox_persistence.may_run_dropped_program(before, prefixes, through_path=False)
+    for command in (Command([f"PATH={folder}:$PATH convert a.png b.jpg"], shell=True),
+                    Command([f"export PATH={folder}:/usr/bin; convert a.png b.jpg"], shell=True),
+                    Command(["env", f"PATH={folder}:/usr/bin", "convert", "a.png"])):
+        assert sandbox_persistence.detect(command, Inputs([]), options).evidence == str(folder / "convert")
+    for command in (Command([f"PATH=/usr/bin:{folder} ls"], shell=True),
+                    Command([f"PATH={folder}:$PATH ls"], shell=True)):
+        assert sandbox_persistence.detect(command, Inputs([]), options) is None
+
+
+def test_python_module_found_in_a_denied_working_directory(tmp_path, monkeypatch) -> None:
+    (tmp_path / "tool.py").write_text("print(1)\n")
+    options = Policy.from_dict({"protections": {"sandbox_persistence": {"exec_deny_paths": [str(tmp_path)]}}}) \
+        .options(AttackKind.SANDBOX_PERSISTENCE)
+    found = sandbox_persistence.detect(Command(["python3", "-m", "tool"], cwd=str(tmp_path)), Inputs([]), options)
+    assert found.evidence == str(tmp_path / "tool.py")
+    assert sandbox_persistence.detect(Command(["python3", "-m", "json.tool"], cwd=str(tmp_path)), Inputs([]),
+                                      options) is None
+
+
+@pytest.mark.parametrize(("name", "rule"), [
+    ("/tmp/x.so", "sandbox.tmp-load"),
+    ("/dev/shm/lib/x.so", "sandbox.tmp-load"),
+    ("/proc/self/root/tmp/x.so", "sandbox.tmp-load"),
+    ("/tmp/../tmp/x.so", "sandbox.tmp-load"),
+    ("/proc/self/fd/7", "sandbox.fd-exec"),
+    ("/dev/fd/7", "sandbox.fd-exec"),
+    ("libc.so.6", None),
+    ("/var/task/lib/libfoo.so", None),
+    ("/opt/lib/libvips.so.42", None),
+    ("/usr/lib/x86_64-linux-gnu/libz.so.1", None),
+    ("/tmp-cache/x.so", None),
+])
+def test_native_libraries(name: str, rule: str | None) -> None:
+    finding = judge(sandbox_persistence.Library(name))
+    assert (finding.rule if finding else None) == rule

@@ -11,8 +11,21 @@ interpreters (and how a shell's options are read) comes from that module's one
 table. Inputs are not needed; when one occurs in the program's path, the record
 names it.
 
+A program is also run from the writable space when its text reaches a reader by
+another way than its path: a shell or an interpreter reading its commands from
+standard input (``sh < /tmp/x``, ``cat /tmp/x | sh``, ``bash <<< "/tmp/x"``, a
+sink's ``stdin=`` file or ``input=`` script, carried by ``Launch``), Python inline
+code that runs a file (``python -c "exec(open('/tmp/x').read())"``, read with
+``ast``, imported only when the code names a denied place: ~3 ms once), ``python -m``
+of a module found in a denied working directory, and an environment that makes the
+loader or an interpreter take code from there (``LD_PRELOAD``, ``LD_LIBRARY_PATH``,
+``PYTHONPATH``, ``BASH_ENV``...: rule ``sandbox.tmp-load``), or a ``PATH`` under which
+a bare program name finds a dropped file first. The same rule judges native
+libraries loaded with ctypes (``Library``, from ``sinks/native.py``).
+
 The other half of this protection, children that outlive the invocation, is
-checked by ``sinks.shell.finish`` when the invocation ends.
+checked by ``sinks.shell.finish`` when the invocation ends (``sinks/processes.py``
+finds those no sink started).
 """
 from __future__ import annotations
 
@@ -24,18 +37,23 @@ from functools import cache, lru_cache
 from ..findings import AttackKind, Finding
 from .command_injection import (
     INTERPRETERS,
+    OPERATOR,
+    QUOTE,
     SHELLS,
+    WORD_BREAKS,
     Command,
+    classify,
     program_name,
     runnable,
     shell_operand,
-    simple_commands,
+    unquoted_word,
+    word_token,
 )
 from .file_access import absolute, compile_globs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
     from ..sources import Inputs
@@ -75,7 +93,14 @@ def _wrapper(name: str) -> tuple[frozenset[str], int] | None:
     return _WRAPPERS.get(name)
 
 
-def _wrapped(argv: tuple[str, ...] | list[str], options: frozenset[str], operands: int) -> list[str]:
+def reads_commands(program: str) -> bool:
+    """Whether a program may run what its standard input carries: a shell, an interpreter, or a wrapper
+    of one. The sinks resolve a ``stdin=`` file (a readlink) only for these."""
+    name = program_name(program)
+    return name in INTERPRETERS or _wrapper(name) is not None
+
+
+def _wrapped(argv: Sequence[str], options: frozenset[str], operands: int) -> list[str]:
     """The command a wrapper runs: what follows its options, ``NAME=VALUE`` words (env's) and operands."""
     index = 1
     while index < len(argv):
@@ -92,78 +117,399 @@ def _wrapped(argv: tuple[str, ...] | list[str], options: frozenset[str], operand
     return list(argv[index + operands:])
 
 
-def _programs(command: Command) -> Iterator[tuple[str, str]]:
-    """(role, path as written) of every program and interpreted script the command runs."""
-    if command.shell:
-        if command.executable:
-            yield "program", command.executable
-        yield from _script(command.script)
-        return
-    yield from _vector(command.argv, command.program)
+# Environment variables through which the loader or an interpreter takes code from a file or a
+# directory: the variable -> whether its value lists files (True) or directories searched (False).
+_CODE_VARIABLES: dict[str, bool] = {
+    "LD_PRELOAD": True, "LD_AUDIT": True, "BASH_ENV": True,
+    "LD_LIBRARY_PATH": False, "PYTHONPATH": False, "PYTHONHOME": False,
+    "PERL5LIB": False, "PERLLIB": False, "RUBYLIB": False, "NODE_PATH": False,
+}
+# Python options whose value is the next word (python -W ignore /tmp/x.py runs /tmp/x.py).
+_ENV_NAMES = (*_CODE_VARIABLES, "PATH")
+_PYTHON_VALUES = frozenset(("-W", "-X", "--check-hash-based-pycs"))
+# Python calls that run code or a program named by their arguments (the last part of the callee's name):
+# a string constant inside their arguments that names a denied file is run (exec(open('/tmp/x').read()),
+# runpy.run_path, importlib's loaders, ctypes), or is the program or shell script of a process call.
+_PY_RUNS_FILE = frozenset(("exec", "eval", "compile", "run_path", "spec_from_file_location", "SourceFileLoader",
+                           "SourcelessFileLoader", "ExtensionFileLoader", "load_source", "load_dynamic",
+                           "zipimporter", "CDLL", "PyDLL", "LoadLibrary", "dlopen", "insert", "append"))
+_PY_SHELL = frozenset(("system", "popen", "getoutput", "getstatusoutput"))
+_PY_PROCESS = frozenset(("Popen", "run", "call", "check_call", "check_output", "execv", "execve", "execl",
+                         "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv", "spawnve", "spawnl",
+                         "spawnle", "spawnlp", "spawnlpe", "spawnvp", "spawnvpe", "posix_spawn", "posix_spawnp",
+                         "create_subprocess_exec", "create_subprocess_shell"))
+_MAX_DEPTH = 8  # scripts inside scripts (sh -c "python -c \"os.system('...')\"")
+
+Source = tuple[str, str]  # ("file", path) or ("text", script) on a program's standard input
 
 
-def _script(text: str) -> Iterator[tuple[str, str]]:
-    """The programs and scripts of a shell script, a relative one joined to the folder an earlier ``cd``
-    of the script moved to (``cd /tmp && ./x``); ``. file`` and ``source file`` run a script."""
-    folder: str | None = None
-    for words in simple_commands(text):
-        values = [word.value for word in words]
-        if not values:
+class Launch(Command):
+    """A ``Command`` with what the child inherits that can choose the code it runs.
+
+    ``stdin``: the files and texts its standard input carries (a sink's ``stdin=`` file, the
+    ``input=`` of ``subprocess.run``); ``env``: the code-loading variables (and ``PATH``) of the
+    environment the sink passes, None when the child inherits ours (``code_environment``).
+    """
+
+    __slots__ = ("env", "stdin")
+
+    def __init__(self, argv: Sequence[str], *, stdin: tuple[Source, ...] = (), env: dict[str, str] | None = None,
+                 shell: bool = False, program: str | None = None, executable: str | None = None,
+                 cwd: str | None = None) -> None:
+        super().__init__(argv, shell=shell, program=program, executable=executable, cwd=cwd)
+        self.stdin = stdin
+        self.env = env
+
+
+def code_environment(env: Any) -> dict[str, str] | None:
+    """The variables of ``env`` (a mapping with str or bytes keys) that choose where code comes from.
+
+    ~8 µs for ``os.environ`` (whose lookups decode), ~1 µs for a dict.
+    """
+    if env is None:
+        return None
+    try:
+        raw = isinstance(next(iter(env), ""), bytes)
+        found: dict[str, str] = {}
+        for name in _ENV_NAMES:
+            value = env.get(name.encode() if raw else name)
+            if value is not None:
+                found[name] = value if isinstance(value, str) else os.fsdecode(value)
+    except (TypeError, AttributeError, ValueError):
+        return None
+    return found
+
+
+def environment_loads(prefixes: tuple[str, ...]) -> bool:
+    """Whether our own environment makes every child load code from a denied place; once per invocation."""
+    if not prefixes:
+        return False
+    found = code_environment(os.environ) or {}
+    return any(prefix in value for name, value in found.items() if name != "PATH" for prefix in prefixes)
+
+
+class Library:
+    """A native library about to be loaded (``ctypes.CDLL(name)``): the name as the code gave it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Library({self.name!r})"
+
+
+class _Simple:
+    """One simple command of a script: its words, leading assignments, standard input, and the command
+    whose output its standard input is when it is piped."""
+
+    __slots__ = ("assigned", "piped_from", "stdin", "words")
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.assigned: dict[str, str] = {}
+        self.stdin: list[Source] = []
+        self.piped_from: list[str] | None = None
+
+
+def _simple_commands(text: str) -> list[_Simple]:
+    """The simple commands of a shell script with what ``command_injection.simple_commands`` leaves out:
+    leading assignments, ``< file`` and ``<<< text`` on standard input, pipes between commands."""
+    classes = classify(text)[0]
+    commands: list[_Simple] = []
+    current = _Simple()
+    operator, operator_end = "", -1
+    target: str | None = None  # after a redirection: what its word is
+    for token in word_token().finditer(classes):
+        start, end = token.span()
+        if classes[start] in WORD_BREAKS:
+            if classes[start] != OPERATOR:
+                continue
+            operator = operator + text[start] if start == operator_end else text[start]
+            operator_end = end
             continue
-        if values[0] == "cd" and len(values) > 1 and not values[1].startswith("-"):
-            folder = posixpath.join(folder or "", values[1]) if folder else values[1]
-            continue
-        found = [("script", values[1])] if values[0] in (".", "source") and len(values) > 1 \
-            else _vector(values, None)
-        for role, written in found:
-            relative = not written.startswith(("/", "$", "~")) and ("/" in written or role == "script")
-            yield role, posixpath.join(folder, written) if folder and relative else written
+        if operator:  # the operator before this word is complete
+            target = _operator(operator, current, commands)
+            if target == "pipe" or target == "end":
+                previous = current
+                current = _Simple()
+                if target == "pipe":
+                    current.piped_from = previous.words
+                target = None
+            operator = ""
+        word = text[start:end] if classes.find(QUOTE, start, end) == -1 \
+            else unquoted_word(text, classes, start, end).value
+        if target is not None:
+            if target == "<":
+                current.stdin.append(("file", word))
+            elif target == "<<<":
+                current.stdin.append(("text", word))
+            target = None
+        elif not current.words and _assignment(text, start, word):
+            name, _, value = word.partition("=")
+            current.assigned[name] = value
+        else:
+            current.words.append(word)
+    if current.words:
+        commands.append(current)
+    return commands
 
 
-def _vector(argv: tuple[str, ...] | list[str], program: str | None) -> Iterator[tuple[str, str]]:
-    if not argv and not program:
-        return
-    program = program or argv[0]
-    yield "program", program
-    name = program_name(program)
-    wrapper = _wrapper(name)
-    if wrapper is not None:
-        yield from _vector(_wrapped(argv, *wrapper), None)
-        if name == "env":  # env -S "/tmp/x args" splits its value into the command
-            for index, word in enumerate(argv[:-1]):
-                if word in ("-S", "--split-string"):
-                    yield from _vector(argv[index + 1].split(), None)
-    elif name == "busybox" and len(argv) > 1:  # busybox APPLET ARGS...: the applet runs the rest
-        yield from _vector(argv[1:], None)
-    elif name in SHELLS:
-        operand = shell_operand(argv)
-        if operand is None:  # the commands come from standard input
+def _operator(operator: str, current: _Simple, commands: list[_Simple]) -> str:
+    """What an operator does: "pipe", "end" (of the command), or the redirection its next word completes."""
+    if "<" in operator or ">" in operator:
+        descriptor = current.words[-1] if current.words and current.words[-1].isdigit() else None
+        if descriptor is not None and operator[0] in "<>":
+            current.words.pop()  # the descriptor of 2>file (a space would make it an argument; close enough)
+        if operator.startswith("<<<"):
+            return "<<<" if descriptor in (None, "0") else "skip"
+        if operator in ("<", "<>") and descriptor in (None, "0"):
+            return "<"
+        return "skip"  # output, a here-document's delimiter, a descriptor copy (2>&1)
+    if current.words or current.assigned:
+        commands.append(current)
+    return "pipe" if operator in ("|", "|&") else "end"
+
+
+def _assignment(text: str, start: int, word: str) -> bool:
+    name, equals, _ = word.partition("=")
+    return bool(equals) and name.isidentifier() and text.startswith(f"{name}=", start)
+
+
+class _Walk:
+    """Every program, script and code-loading path a command runs, as (role, path as written)."""
+
+    __slots__ = ("depth", "prefixes")
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+        self.depth = 0
+
+    def command(self, command: Command) -> Iterator[tuple[str, str]]:
+        env: dict[str, str] | None = getattr(command, "env", None)
+        stdin: tuple[Source, ...] = getattr(command, "stdin", ())
+        yield from _environment(code_environment(os.environ) or {} if env is None else env)
+        if command.shell:
+            if command.executable:
+                yield "program", command.executable
+            yield from self.script(command.script, env, stdin)
             return
-        inline, text = operand
-        if not inline:
-            yield "script", text
+        yield from self.vector(command.argv, command.program, env, stdin, command.cwd)
+
+    def script(self, text: str, env: dict[str, str] | None, stdin: Sequence[Source] = ()) -> Iterator[tuple[str, str]]:
+        """The programs and scripts of a shell script, a relative one joined to the folder an earlier ``cd``
+        of the script moved to (``cd /tmp && ./x``); ``. file`` and ``source file`` run a script, and
+        ``export`` sets the environment of what follows."""
+        if self.depth >= _MAX_DEPTH:
             return
-        yield from _script(text)
-    elif name in INTERPRETERS:
-        for arg in argv[1:]:
-            if arg in _INLINE_CODE:
+        self.depth += 1
+        try:
+            folder: str | None = None
+            exported = dict(env) if env else {}
+            for simple in _simple_commands(text):
+                values = simple.words
+                if simple.assigned:
+                    yield from _environment(simple.assigned)
+                if not values:
+                    continue
+                if values[0] == "cd" and len(values) > 1 and not values[1].startswith("-"):
+                    folder = posixpath.join(folder or "", values[1]) if folder else values[1]
+                    continue
+                if values[0] == "export":
+                    assigned = dict(value.partition("=")[::2] for value in values[1:] if "=" in value)
+                    yield from _environment(assigned)
+                    exported.update(assigned)
+                    continue
+                own = {**exported, **simple.assigned} if simple.assigned else exported
+                sources: list[Source] = list(simple.stdin)
+                if simple.piped_from and program_name(simple.piped_from[0]) == "cat":
+                    sources += [("file", word) for word in simple.piped_from[1:] if not word.startswith("-")]
+                elif not sources and simple.piped_from is None:
+                    sources = list(stdin)  # the script's own standard input
+                found = [("script", values[1])] if values[0] in (".", "source") and len(values) > 1 \
+                    else self.vector(values, None, own or None, sources, folder)
+                for role, written in found:
+                    relative = not written.startswith(("/", "$", "~")) and ("/" in written or role != "program")
+                    yield role, posixpath.join(folder, written) if folder and relative else written
+        finally:
+            self.depth -= 1
+
+    def vector(self, argv: Sequence[str], program: str | None, env: dict[str, str] | None,
+               stdin: Sequence[Source], cwd: str | None) -> Iterator[tuple[str, str]]:
+        if not argv and not program:
+            return
+        program = program or argv[0]
+        if env and "PATH" in env and "/" not in program:  # PATH=/tmp/bin:$PATH tool, env PATH=... tool
+            yield "program", _resolve(program, None, self.prefixes, env["PATH"])
+        else:
+            yield "program", program
+        name = program_name(program)
+        wrapper = _wrapper(name)
+        if wrapper is not None:
+            if name == "env":
+                assigned = dict(word.partition("=")[::2] for word in argv[1:len(argv) - len(_wrapped(argv, *wrapper))]
+                                if "=" in word and not word.startswith("-"))
+                if assigned:
+                    yield from _environment(assigned)
+                    env = {**(env or {}), **assigned}
+            yield from self.vector(_wrapped(argv, *wrapper), None, env, stdin, cwd)
+            if name == "env":  # env -S "/tmp/x args" splits its value into the command
+                for index, word in enumerate(argv[:-1]):
+                    if word in ("-S", "--split-string"):
+                        yield from self.vector(argv[index + 1].split(), None, env, stdin, cwd)
+        elif name == "busybox" and len(argv) > 1:  # busybox APPLET ARGS...: the applet runs the rest
+            yield from self.vector(argv[1:], None, env, stdin, cwd)
+        elif name in SHELLS:
+            operand = shell_operand(argv)
+            if operand is None:  # the commands come from standard input
+                yield from self.standard_input(stdin, env, shell=True)
                 return
+            inline, text = operand
+            if not inline:
+                yield "script", text
+                return
+            yield from self.script(text, env, stdin)
+        elif name in INTERPRETERS:
+            yield from self.interpreter(argv, name, env, stdin, cwd)
+
+    def interpreter(self, argv: Sequence[str], name: str, env: dict[str, str] | None, stdin: Sequence[Source],
+                    cwd: str | None) -> Iterator[tuple[str, str]]:
+        python = name in ("python", "pypy")
+        index = 1
+        while index < len(argv):
+            arg = argv[index]
+            if arg in _INLINE_CODE:
+                if python and index + 1 < len(argv):
+                    if arg == "-c":
+                        yield from self.python(argv[index + 1], env)
+                    elif arg == "-m":
+                        yield from _python_module(argv[index + 1], env, cwd)
+                return
+            if arg == "-":
+                break
             if not arg.startswith("-"):
                 yield "script", arg
                 return
+            index += 2 if python and arg in _PYTHON_VALUES else 1
+        yield from self.standard_input(stdin, env, shell=False, python=python)
+
+    def standard_input(self, stdin: Sequence[Source], env: dict[str, str] | None, *, shell: bool,
+                       python: bool = False) -> Iterator[tuple[str, str]]:
+        """What a shell or an interpreter runs from its standard input: the file, or the text read as
+        the script it is."""
+        for kind, value in stdin:
+            if kind == "file":
+                yield "stdin", value
+            elif shell:
+                yield from self.script(value, env)
+            elif python:
+                yield from self.python(value, env)
+
+    def python(self, code: str, env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        """The files Python code runs: a string constant naming a denied place inside a call that runs
+        what its arguments name. Read only when the code names such a place."""
+        if self.depth >= _MAX_DEPTH or not any(prefix in code for prefix in self.prefixes):
+            return
+        tree = _parse_python(code)
+        if tree is None:
+            return
+        self.depth += 1
+        try:
+            yield from self._python_calls(tree, env)
+        finally:
+            self.depth -= 1
+
+    def _python_calls(self, tree: Any, env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        ast = _ast()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = node.func
+            name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+            if name in ("insert", "append") and not (isinstance(callee, ast.Attribute)
+                                                    and getattr(callee.value, "attr", None) == "path"):
+                continue  # only sys.path.insert(0, "/tmp/lib") makes later imports come from there
+            if name in _PY_RUNS_FILE:
+                for inner in (*node.args, *(keyword.value for keyword in node.keywords)):
+                    for constant in ast.walk(inner):
+                        if isinstance(constant, ast.Constant) and isinstance(constant.value, str) \
+                                and constant.value.startswith(("/", ".")):
+                            yield "script", constant.value
+            elif name in _PY_SHELL or name in _PY_PROCESS:
+                shell = name in _PY_SHELL or name == "create_subprocess_shell" or any(
+                    keyword.arg == "shell" and getattr(keyword.value, "value", False) is True
+                    for keyword in node.keywords)
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        yield from (self.script(arg.value, env) if shell
+                                    else self.vector([arg.value], None, env, (), None))
+                        break
+                    if isinstance(arg, (ast.List, ast.Tuple)):
+                        words = [item.value for item in arg.elts if isinstance(item, ast.Constant)
+                                 and isinstance(item.value, str)]
+                        if words and len(words) == len(arg.elts):
+                            yield from self.vector(words, None, env, (), None)
+                        break
 
 
-def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...]) -> str:
-    """The absolute path of a program, looking it up in PATH only when PATH reaches a denied directory;
-    ``/proc/self/root/tmp/x`` (and another process's root, ours in Lambda's one-process sandbox) is
-    ``/tmp/x``."""
+@cache
+def _ast() -> Any:
+    import ast  # only for Python code that names a denied place: ~3 ms once
+
+    return ast
+
+
+@lru_cache(maxsize=64)
+def _parse_python(code: str) -> Any:
+    try:
+        return _ast().parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _environment(values: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """(role "env:NAME", path) for every file or directory a code-loading variable names."""
+    for name, value in values.items():
+        files = _CODE_VARIABLES.get(name)
+        if files is None or not value:
+            continue
+        for entry in value.replace(" ", ":").split(":") if files else value.split(":"):
+            if entry.startswith("/"):  # a relative entry follows the child's working directory: not chosen here
+                yield f"env:{name}", entry
+
+
+def _python_module(name: str, env: dict[str, str] | None, cwd: str | None) -> Iterator[tuple[str, str]]:
+    """``python -m NAME`` imports NAME from its working directory first, then PYTHONPATH: the file it finds."""
+    if not name or name.startswith("-"):
+        return
+    try:
+        here = posixpath.join(os.getcwd(), cwd) if cwd else os.getcwd()
+    except OSError:
+        return
+    relative = name.replace(".", "/")
+    for folder in (here, *(env or {}).get("PYTHONPATH", "").split(":")):
+        if not folder:
+            continue
+        for candidate in (f"{relative}.py", f"{relative}/__main__.py", relative.split("/")[0]):
+            path = posixpath.join(folder, candidate)
+            if os.path.exists(path):
+                yield "module", path
+                return
+
+
+def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...], search: str | None = None) -> str:
+    """The absolute path of a program, looking it up in PATH (``search``: the one the sink passes, else
+    ours) only when PATH reaches a denied directory; ``/proc/self/root/tmp/x`` (and another process's
+    root, ours in Lambda's one-process sandbox) is ``/tmp/x``."""
     if "/" in path:
         if cwd and not path.startswith("/"):
             path = posixpath.join(cwd, path)
         path = absolute(path)
         root = _proc_root().match(path)
         return absolute("/" + path[root.end():]) if root else path
-    search = os.environ.get("PATH", "")
+    ours = os.environ.get("PATH", "")
+    search = ours if search is None else search.replace("${PATH}", ours).replace("$PATH", ours)
     if _path_reaches(search, deny_prefixes):
         import shutil  # only here: shutil pulls in bz2 and lzma, milliseconds of cold start
 
@@ -204,9 +550,10 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
     """The sinks' fast path: False when ``detect`` cannot find anything in this command.
 
     Nothing can run from a denied directory when no part of the command names
-    one, the program is not looked up through a PATH that reaches one
-    (``through_path``, computed once per invocation by the sink), and relative
-    programs do not start from one.
+    one (its arguments, working directory, standard input, the code-loading variables
+    of the environment it is given), the program is not looked up through a PATH that
+    reaches one (``through_path``, computed once per invocation by the sink; the PATH
+    of a given environment is read here), and relative programs do not start from one.
     """
     if not prefixes:
         return False
@@ -217,6 +564,14 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
         texts.append(command.executable)
     if command.cwd:
         texts.append(command.cwd)
+    env: dict[str, str] | None = getattr(command, "env", None)
+    stdin: tuple[Source, ...] = getattr(command, "stdin", ())
+    if stdin:
+        texts.extend(value for _, value in stdin)
+    if env:
+        texts.extend(value for name, value in env.items() if name != "PATH")
+        if "PATH" in env:
+            through_path = _path_reaches(env["PATH"], prefixes)
     for text in texts:
         for prefix in prefixes:
             if prefix in text:
@@ -229,7 +584,8 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
             through_path = path_reaches(prefixes)
         if through_path:
             return True
-    if command.shell or (program and not program.startswith("/") and "/" in program):
+    if command.shell or (program and not program.startswith("/") and "/" in program) or \
+            (program_name(program) in INTERPRETERS and "-m" in command.argv):
         try:
             return os.getcwd().startswith(prefixes)
         except OSError:
@@ -237,26 +593,74 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
     return False
 
 
-def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+def _here() -> str:
+    try:
+        return os.getcwd()
+    except OSError:
+        return "/"
+
+
+_WHAT = {"program": "runs the program", "script": "runs the script", "module": "imports the module",
+         "stdin": "runs the script on the standard input of a shell or interpreter"}
+
+
+def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
     deny = compile_globs(tuple(options.get("exec_deny_paths", ())))
-    if deny is None or not runnable(command):  # a command execve refuses runs nothing
+    if deny is None:
         return None
     allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
+    if type(subject) is Library:
+        return _library(subject, inputs, deny, allow)
+    command: Command = subject  # type: ignore[assignment]
+    if not runnable(command):  # a command execve refuses runs nothing
+        return None
     cwd = command.cwd
-    for role, written in _programs(command):
+    env: dict[str, str] | None = getattr(command, "env", None)
+    search = env.get("PATH") if env else None
+    for role, written in _Walk(deny.prefixes).command(command):
         if not written or written.startswith(("$", "~")):
             continue
-        path = _resolve(written, cwd, deny.prefixes)
-        what = "runs the program" if role == "program" else "runs the script"
+        variable = role[4:] if role.startswith("env:") else None
+        if variable is not None or role in ("stdin", "module"):  # a file or a folder, never looked up in PATH
+            path = absolute(written if written.startswith("/") else posixpath.join(cwd or _here(), written))
+        else:
+            path = _resolve(written, cwd, deny.prefixes, search)
+        what = f"loads code through {variable}={path}" if variable else f"{_WHAT[role]} {path}"
         if _descriptor().fullmatch(path):
             item = next(iter(inputs.occurring_in(written, _any)), None)
             return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.fd-exec",
-                           f"the invocation {what} {path}, an open descriptor (a memfd or a deleted file: "
+                           f"the invocation {what}, an open descriptor (a memfd or a deleted file: "
                            "a program with no path left on disk)", item, path)
         if not path.startswith("/") or not deny.match((path,)) or (allow is not None and allow.match((path,))):
             continue
         item = next(iter(inputs.occurring_in(written, _any)), None)
+        if variable is not None:
+            return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-load",
+                           f"the invocation {what}, which lives in the sandbox's writable space "
+                           "(the child loads code dropped there)", item, path)
         return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-exec",
-                       f"the invocation {what} {path}, which lives in the sandbox's writable space "
+                       f"the invocation {what}, which lives in the sandbox's writable space "
                        "(a dropped binary)", item, path)
     return None
+
+
+def _library(library: Library, inputs: Inputs, deny: Any, allow: Any) -> Finding | None:
+    """A native library loaded by path: one in the writable space (or behind a descriptor) is native code
+    the function wrote at run time. A bare name is looked up by the loader in the system's folders."""
+    written = library.name
+    if "/" not in written:
+        return None
+    try:
+        path = _resolve(written, None, deny.prefixes)
+    except OSError:
+        return None
+    item = next(iter(inputs.occurring_in(written, _any)), None)
+    if _descriptor().fullmatch(path):
+        return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.fd-exec",
+                       f"the invocation loads the native library {path}, an open descriptor (a memfd or a "
+                       "deleted file: code with no path left on disk)", item, path)
+    if not deny.match((path,)) or (allow is not None and allow.match((path,))):
+        return None
+    return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-load",
+                   f"the invocation loads the native library {path}, which lives in the sandbox's writable "
+                   "space (native code written at run time)", item, path)

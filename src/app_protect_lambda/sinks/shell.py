@@ -14,9 +14,16 @@ invocation ends) reports those still alive, and in block mode kills them (with
 the process group of a child that started its own session, and their
 descendants) and says so in the record.
 
-Limits: ``os.system`` gives no process id, so what its shell leaves running in
-the background is not tracked; nor is a grandchild that detached by forking
-twice out of a child's process group.
+What no sink starts (``os.fork``, multiprocessing, a shell's background job, a double
+fork) is ``processes.py``'s: its hooks remember forks, and ``finish`` also judges the
+processes that appeared during the invocation and still hang below us or in our group.
+
+A process's standard input and environment can choose the code it runs as surely as
+its arguments (``sh`` with ``stdin=open("/tmp/x")``, ``input=`` of ``subprocess.run``,
+``env={"LD_PRELOAD": ...}``): the sinks pass them along in a ``Launch``, and
+``Popen.communicate`` (which ``run(input=...)`` goes through) judges the text it is
+about to write; a block there kills the shell that waits for it. Writing to
+``proc.stdin`` directly is not read.
 """
 from __future__ import annotations
 
@@ -30,10 +37,19 @@ from functools import cache
 
 from ..context import current, suppressed
 from ..detectors.command_injection import Command, Prefilter
-from ..detectors.sandbox_persistence import dropped_program_prefixes, may_run_dropped_program, path_reaches
+from ..detectors.sandbox_persistence import (
+    Launch,
+    code_environment,
+    dropped_program_prefixes,
+    environment_loads,
+    may_run_dropped_program,
+    path_reaches,
+    reads_commands,
+)
 from ..errors import AttackBlocked
 from ..findings import AttackKind, Finding
 from ..guard import active, decide, failsafe, inspect
+from . import processes
 from .base import Instrumentor
 from .child_paths import check_child_paths
 
@@ -53,7 +69,7 @@ PERSISTENCE = AttackKind.SANDBOX_PERSISTENCE
 
 # Set while a sink runs, so that the sinks it goes through are not checked again;
 # a forked child inherits it, so the exec of os.spawn*/pty.spawn is not checked twice either.
-_inside: ContextVar[bool] = ContextVar("app_protect_shell_inside", default=False)
+inside: ContextVar[bool] = ContextVar("app_protect_shell_inside", default=False)
 
 
 def _text(value: Any) -> str:
@@ -75,16 +91,28 @@ def _vector(values: Any) -> list[str]:
 class ShellState:
     """Per invocation: the fast path's gates and the processes started."""
 
-    __slots__ = ("children", "injection", "path_reaches", "persistence")
+    __slots__ = ("baseline", "children", "environ_loads", "injection", "path_reaches", "persistence", "subreaper")
 
     def __init__(self, context: RequestContext) -> None:
         self.injection: Prefilter | None = Prefilter(context.inputs) if active(context, KIND) else None
         self.persistence: tuple[str, ...] | None = None
         self.path_reaches = False
+        self.environ_loads = False  # our environment makes every child load code from a denied place
         if active(context, PERSISTENCE):
             self.persistence = dropped_program_prefixes(context.policy.options(PERSISTENCE))
             self.path_reaches = path_reaches(self.persistence)
+            self.environ_loads = environment_loads(self.persistence)
         self.children: list[Child] = []
+        # The processes alive before the invocation's first process call: what is new at its end and hangs
+        # below us was started by it, whichever way (processes.strays). None: children are not checked.
+        self.baseline: frozenset[str] | None = None
+        self.subreaper = False
+        if self.persistence is not None:
+            options = context.policy.options(PERSISTENCE)
+            if options.get("child_processes", True):
+                with suppressed():
+                    self.subreaper = bool(options.get("subreaper", False)) and processes.become_subreaper()
+                    self.baseline = processes.pids()
 
 
 def _state(context: RequestContext) -> ShellState:
@@ -101,7 +129,8 @@ def _judge(context: RequestContext, sink: str, command: Command) -> None:
     if state.injection is not None and state.injection.may_inject(command):
         shown = command.display()
         inspect(KIND, sink, command, argument=shown, context=context)
-    if state.persistence is not None and may_run_dropped_program(command, state.persistence, state.path_reaches):
+    if state.persistence is not None and (state.environ_loads or
+                                          may_run_dropped_program(command, state.persistence, state.path_reaches)):
         inspect(PERSISTENCE, sink, command, argument=shown or command.display(), context=context)
     check_child_paths(context, sink, command)
 
@@ -118,21 +147,21 @@ def _extract_and_check(context: RequestContext, sink: str, extract: Callable[[tu
 
 def _sink(sink: str, extract: Callable[[tuple, dict], Command],
           spawned: Callable[[tuple, dict, Any], int | None] | None = None) -> Wrapper:
-    """A wrapper: check once at the outermost sink, then call through with ``_inside`` set."""
+    """A wrapper: check once at the outermost sink, then call through with ``inside`` set."""
     def wrapper(wrapped, instance, args, kwargs):
-        if _inside.get():
+        if inside.get():
             return wrapped(*args, **kwargs)
         context = current()
         if context is None:
             return wrapped(*args, **kwargs)
         command = _extract_and_check(context, sink, extract, args, kwargs)
-        token = _inside.set(True)
+        token = inside.set(True)
         try:
             result = wrapped(*args, **kwargs)
         finally:
-            _inside.reset(token)
+            inside.reset(token)
         if spawned is not None:
-            _remember(context, sink, spawned(args, kwargs, result), None, command)
+            remember(context, sink, spawned(args, kwargs, result), None, command)
         return result
     return wrapper
 
@@ -143,49 +172,73 @@ def _shell_command(args: tuple, kwargs: dict, name: str = "command") -> Command:
     return Command([_text(args[0] if args else kwargs[name])], shell=True)
 
 
+def _stdin(value: Any) -> tuple[tuple[str, str], ...]:
+    """The file a child's standard input is (``stdin=open(...)`` or a descriptor), as a Launch source:
+    its path from /proc (a memfd's or a deleted file's as its descriptor). Pipes and devices: none."""
+    if value is None or value is True or value is False or (type(value) is int and value < 0):
+        return ()
+    try:
+        descriptor = value if type(value) is int else value.fileno()
+        target = os.readlink(f"/proc/self/fd/{descriptor}")
+    except (OSError, AttributeError, ValueError, TypeError):
+        return ()
+    if target.endswith(" (deleted)") or target.startswith("/memfd:"):
+        return (("file", f"/proc/self/fd/{descriptor}"),)
+    return (("file", target),) if target.startswith("/") and not target.startswith("/dev/") else ()
+
+
 def _popen_command(args: tuple, kwargs: dict) -> Command:
-    # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn, close_fds, shell, cwd, ...)
+    # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn, close_fds, shell, cwd, env, ...)
     command = args[0] if args else kwargs["args"]
     executable = args[2] if len(args) > 2 else kwargs.get("executable")
+    stdin = args[3] if len(args) > 3 else kwargs.get("stdin")
     shell = args[8] if len(args) > 8 else kwargs.get("shell", False)
     cwd = args[9] if len(args) > 9 else kwargs.get("cwd")
+    env = args[10] if len(args) > 10 else kwargs.get("env")
     cwd = _text(cwd) if cwd is not None else None
     executable = _text(executable) if executable is not None else None
     if shell:
-        return Command(_vector(command), shell=True, executable=executable, cwd=cwd)
-    return Command(_vector(command), program=executable, cwd=cwd)
+        return Launch(_vector(command), shell=True, executable=executable, cwd=cwd, stdin=_stdin(stdin),
+                      env=code_environment(env))
+    argv = _vector(command)
+    if stdin is not None and not reads_commands(executable or (argv[0] if argv else "")):
+        stdin = None  # sort < file: data, and no readlink for it
+    return Launch(argv, program=executable, cwd=cwd, stdin=_stdin(stdin), env=code_environment(env))
 
 
 def _exec_v(args: tuple, kwargs: dict) -> Command:
     # execv(path, argv), execve(path, argv, env), execvp(file, args), execvpe(file, args, env)
-    return Command(_vector(args[1]), program=_text(args[0]))
+    env = args[2] if len(args) > 2 else None
+    return Launch(_vector(args[1]), program=_text(args[0]), env=code_environment(env))
 
 
 def _exec_l(with_env: bool) -> Callable[[tuple, dict], Command]:
     # execl(file, *args), execle(file, *args, env)
     def extract(args: tuple, kwargs: dict) -> Command:
         rest = args[1:-1] if with_env else args[1:]
-        return Command(_vector(rest), program=_text(args[0]))
+        return Launch(_vector(rest), program=_text(args[0]), env=code_environment(args[-1]) if with_env else None)
     return extract
 
 
 def _spawn_v(args: tuple, kwargs: dict) -> Command:
     # spawnv(mode, file, args), spawnve(mode, file, args, env), spawnvp, spawnvpe
-    return Command(_vector(args[2]), program=_text(args[1]))
+    env = args[3] if len(args) > 3 else None
+    return Launch(_vector(args[2]), program=_text(args[1]), env=code_environment(env))
 
 
 def _spawn_l(with_env: bool) -> Callable[[tuple, dict], Command]:
     # spawnl(mode, file, *args), spawnle(mode, file, *args, env), spawnlp, spawnlpe
     def extract(args: tuple, kwargs: dict) -> Command:
         rest = args[2:-1] if with_env else args[2:]
-        return Command(_vector(rest), program=_text(args[1]))
+        return Launch(_vector(rest), program=_text(args[1]), env=code_environment(args[-1]) if with_env else None)
     return extract
 
 
 def _posix_spawn(args: tuple, kwargs: dict) -> Command:
     path = args[0] if args else kwargs["path"]
     argv = args[1] if len(args) > 1 else kwargs["argv"]
-    return Command(_vector(argv), program=_text(path))
+    env = args[2] if len(args) > 2 else kwargs.get("env")
+    return Launch(_vector(argv), program=_text(path), env=code_environment(env))
 
 
 def _pty_spawn(args: tuple, kwargs: dict) -> Command:
@@ -194,14 +247,17 @@ def _pty_spawn(args: tuple, kwargs: dict) -> Command:
 
 def _asyncio_shell(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
-    return Command([_text(args[0] if args else kwargs["cmd"])], shell=True,
-                   cwd=_text(cwd) if cwd is not None else None)
+    return Launch([_text(args[0] if args else kwargs["cmd"])], shell=True,
+                  cwd=_text(cwd) if cwd is not None else None, stdin=_stdin(kwargs.get("stdin")),
+                  env=code_environment(kwargs.get("env")))
 
 
 def _asyncio_exec(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
     program = args[0] if args else kwargs["program"]
-    return Command(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None)
+    stdin = kwargs.get("stdin") if reads_commands(_text(program)) else None
+    return Launch(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None,
+                  stdin=_stdin(stdin), env=code_environment(kwargs.get("env")))
 
 
 def _spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
@@ -227,19 +283,55 @@ class Subprocess(Instrumentor):
                 args = (list(args[0]), *args[1:])
             elif "args" in kwargs and _is_iterator(kwargs["args"]):
                 kwargs["args"] = list(kwargs["args"])
-            inside = _inside.get()
-            command = _extract_and_check(context, "subprocess.Popen", _popen_command, args, kwargs, not inside)
-            if inside:
+            nested = inside.get()
+            command = _extract_and_check(context, "subprocess.Popen", _popen_command, args, kwargs, not nested)
+            if nested:
                 wrapped(*args, **kwargs)
             else:
-                token = _inside.set(True)
+                token = inside.set(True)
                 try:
                     wrapped(*args, **kwargs)
                 finally:
-                    _inside.reset(token)
-            _remember(context, "subprocess.Popen", instance.pid, instance, command)
+                    inside.reset(token)
+            remember(context, "subprocess.Popen", instance.pid, instance, command)
+            if command is not None and instance.stdin is not None and context.shell is not None \
+                    and context.shell.persistence:
+                instance._app_protect_command = command  # for communicate(input=...): the script it sends
+
+        def communicate(wrapped, instance, args, kwargs):
+            command = getattr(instance, "_app_protect_command", None)
+            text = args[0] if args else kwargs.get("input")
+            context = current() if command is not None and text else None
+            if context is not None and command is not None:
+                try:
+                    _judge_input(context, "subprocess.Popen.communicate", command, text)
+                except AttackBlocked:
+                    _stop(instance)  # the shell waiting for its script never gets it
+                    raise
+            return wrapped(*args, **kwargs)
 
         self.wrap(module.Popen, "__init__", init)
+        self.wrap(module.Popen, "communicate", communicate)
+
+
+@failsafe(PERSISTENCE)
+def _judge_input(context: RequestContext, sink: str, command: Command, text: Any) -> None:
+    """``communicate(input=...)``, which ``subprocess.run(input=...)`` goes through: the text a shell or an
+    interpreter reads as its script."""
+    state = _state(context)
+    if state.persistence is None:
+        return
+    script = text if isinstance(text, str) else os.fsdecode(bytes(text))
+    launch = Launch(command.argv, shell=command.shell, program=command.program, executable=command.executable,
+                    cwd=command.cwd, stdin=(("text", script),), env=getattr(command, "env", None))
+    if state.environ_loads or may_run_dropped_program(launch, state.persistence, state.path_reaches):
+        inspect(PERSISTENCE, sink, launch, argument=script, context=context)
+
+
+def _stop(popen: Any) -> None:
+    with suppress(Exception):
+        popen.kill()
+        popen.wait(timeout=2)
 
 
 def _is_iterator(value: Any) -> bool:
@@ -288,7 +380,7 @@ class AsyncioSubprocess(Instrumentor):
 def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wrapper:
     def wrapper(wrapped, instance, args, kwargs):
         context = current()
-        if _inside.get() or context is None:
+        if inside.get() or context is None:
             return wrapped(*args, **kwargs)
         _extract_and_check(context, sink, extract, args, kwargs)
         return _run_inside(wrapped(*args, **kwargs))
@@ -296,11 +388,11 @@ def _coroutine_sink(sink: str, extract: Callable[[tuple, dict], Command]) -> Wra
 
 
 async def _run_inside(coroutine: Any) -> Any:
-    token = _inside.set(True)
+    token = inside.set(True)
     try:
         return await coroutine
     finally:
-        _inside.reset(token)
+        inside.reset(token)
 
 
 class Pty(Instrumentor):
@@ -316,10 +408,15 @@ INSTRUMENTORS = [Subprocess, OS, AsyncioSubprocess, Pty]
 # ---------------------------------------------------------------- children that outlive the invocation
 
 class Child:
-    __slots__ = ("command", "pid", "popen", "sink", "site")
+    """A process the invocation started: ``popen`` is its owner's handle when it has one (Popen, or
+    multiprocessing's), which waits for it; ``adopted`` when no sink started it (``processes.strays``)."""
 
-    def __init__(self, pid: int, popen: Any, sink: str, command: Command | None, site: tuple | None) -> None:
+    __slots__ = ("adopted", "command", "pid", "popen", "sink", "site")
+
+    def __init__(self, pid: int, popen: Any, sink: str, command: Command | None, site: tuple | None,
+                 adopted: bool = False) -> None:
         self.pid, self.popen, self.sink, self.command, self.site = pid, popen, sink, command, site
+        self.adopted = adopted
 
     def shown(self) -> str:
         return self.command.display() if self.command is not None else ""
@@ -365,7 +462,13 @@ def _spawn_site() -> tuple | None:
     return None
 
 
-def _remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
+@failsafe(PERSISTENCE)
+def prepare(context: RequestContext, sink: str) -> None:
+    """Before a hook without a command of its own starts a process: the state, with its baseline."""
+    _state(context)
+
+
+def remember(context: RequestContext, sink: str, pid: int | None, popen: Any, command: Command | None) -> None:
     if pid:
         _track(context, sink, pid, popen, command)
 
@@ -376,25 +479,39 @@ def _track(context: RequestContext, sink: str, pid: int, popen: Any, command: Co
 
 
 def finish(context: RequestContext, where: str) -> None:
-    """At the end of an invocation: report (and in block mode kill) the children still running."""
+    """At the end of an invocation: report (and in block mode kill) the children still running, those a
+    sink started and those none did (``processes.strays``: a shell's background job, a double fork)."""
     state = context.shell
-    if state is None or not state.children or not active(context, PERSISTENCE):
+    if state is None or not active(context, PERSISTENCE):
         return
-    if context.policy.options(PERSISTENCE).get("child_processes", True):
-        with suppressed():  # our reads of /proc are not the function's file access
-            _judge_alive(context, state.children)
+    if (state.baseline is None and not state.children) or \
+            not context.policy.options(PERSISTENCE).get("child_processes", True):
+        return
+    with suppressed():  # our reads of /proc are not the function's file access
+        table = processes.scan(state.baseline or frozenset())
+        children = list(state.children)
+        if state.baseline is not None:
+            tracked = {child.pid for child in children}
+            children += [Child(pid, None, "process", Command([processes.command_line(pid)]), None, adopted=True)
+                         for pid in processes.strays(table, tracked)]
+            if state.subreaper:
+                processes.reap_adopted(table, tracked)
+        _judge_alive(context, children, table)
 
 
-def _judge_alive(context: RequestContext, children: list[Child]) -> None:
+def _judge_alive(context: RequestContext, children: list[Child], table: dict[int, processes.Proc]) -> None:
     alive = [child for child in children if _alive(child)]
     if not alive:
         return
-    tree = _process_tree()
+    tree = processes.tree(table)
     for child in alive:
         descendants = _descendants(child.pid, tree)
-        what = f"process {child.pid} ({child.shown()})"
+        shown = child.shown()
+        what = f"process {child.pid} ({shown if len(shown) <= 60 else shown[:57] + '...'})"
         if descendants:
             what += f" and {len(descendants)} descendant(s)"
+        if child.adopted:
+            what += ", started without a process sink (a background job, a double fork or a library's own fork)"
         where = child.where()
         finding = Finding(PERSISTENCE, "sandbox.child-alive",
                           f"{what} started by this invocation is still running after it ended", None,
@@ -411,37 +528,12 @@ def _judge_alive(context: RequestContext, children: list[Child]) -> None:
 
 
 def _alive(child: Child) -> bool:
-    """Still running; checked without reaping, so the owner of the process can still wait for it."""
+    """Still running; checked without reaping, so the owner of the process can still wait for it. A stray
+    that left our tree (reparented to init) counts wherever it now hangs."""
     if child.popen is not None and child.popen.returncode is not None:
         return False
-    stat = _stat(child.pid)
-    return stat is not None and stat[0] not in "ZX" and stat[1] == os.getpid()
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, from /proc; None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    return fields[0].decode(), int(fields[1])
-
-
-def _process_tree() -> dict[int, list[int]]:
-    """Parent pid -> child pids, for every process we can see."""
-    tree: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return tree
-    for entry in entries:
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None:
-                tree.setdefault(stat[1], []).append(int(entry))
-    return tree
+    stat = processes.stat(child.pid)
+    return stat is not None and stat[0] not in "ZX" and (child.adopted or stat[1] == os.getpid())
 
 
 def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
@@ -455,7 +547,8 @@ def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
 
 
 def _terminate(child: Child, descendants: list[int]) -> bool:
-    """SIGKILL the child, its own process group if it has one, and its descendants; reap the child."""
+    """SIGKILL the child, its own process group if it has one, and its descendants; reap the child (or,
+    for one that is not ours to reap, wait until it is gone)."""
     with suppress(OSError):
         group = os.getpgid(child.pid)
         if group != os.getpgrp():
@@ -473,7 +566,9 @@ def _terminate(child: Child, descendants: list[int]) -> bool:
         try:
             if os.waitpid(child.pid, os.WNOHANG)[0]:
                 return True
-        except ChildProcessError:
-            return True
+        except ChildProcessError:  # not our child (reparented to init): gone or a zombie of its new parent
+            stat = processes.stat(child.pid)
+            if stat is None or stat[0] in "ZX":
+                return True
         time.sleep(0.01)
     return False
