@@ -18,14 +18,20 @@ An input also makes a path climb when the code erased the climb before the sink
 is where it lands (``../../var/task/app.py`` lands at ``var/task/app.py``), and a path
 holding that landing as whole segments is judged a traversal. This also covers a
 containment check by prefix without a trailing separator (``/tmp/uploads-x`` passes
-``startswith("/tmp/uploads")``). Paths a parser reads out of an input are judged like its
-text: the path of a ``file:`` URL, the literal pieces of a glob pattern that hold ``..``.
+``startswith("/tmp/uploads")``); at the start of a relative path the landing means the code's
+relative prefix was climbed out of (``normpath("static/" + "../app.py")`` is ``app.py``). Paths a
+parser reads out of an input are judged like its text: the path of a ``file:`` URL, the literal
+pieces of a glob pattern that hold ``..``, the literal head of a glob pattern from the root. A
+``..`` that two inputs write together (``f"{base}/{a}{b}"``, ``.`` and ``./secret``), neither
+holding one, is a traversal when an input with more than dots wrote part of it.
 
 An input in a sensitive location chooses it only where an input can land: from the start
 of a segment, and, without a ``/`` of its own, as the file itself. ``?lang=ar`` in
 ``/var/task/locales/ar.json`` (the ``ar`` of ``var``) and a route mirrored under a bundled
 folder (``/static/app.js`` under ``/var/task``) are the code's own choice, unless the route's
-``..`` leaves the folder it named (``_chooses_location``).
+``..`` leaves the folder it named (``_chooses_location``). A relative path that an input starts
+(``open(name)``, ``open("./" + name)``) is the input's choice of the working directory's file,
+``/var/task/app.py`` on Lambda: the code wrote nothing that chose it.
 
 Archive extraction (``path`` is the target directory) is checked member by
 member, input or not: a member that would be written outside the target, or a
@@ -306,8 +312,8 @@ class Gate:
         every = self.inputs.values
         values = list(filter(relevant, every))
         values += [name.replace("\\", "/") for name in self.archive_names]
-        found = (landing_of(value) for value in values)
-        self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
+        found = (landing for value in values for landing in landings_of(value))
+        self.landings = landings = tuple(dict.fromkeys(found))
         self.parsed = tuple(dict.fromkeys(form for value in filter(parsable, every)
                                           for form in parsed_forms(value)))
         return landings
@@ -559,10 +565,13 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                 finding = _judge_occurrences(path, Input(item.location, slashed, transform))
                 if finding:
                     return finding
-    if ".." not in path:  # the code may have normalised the path the input made climb
+    if ".." in path:
+        finding = _pieced_climb(path, inputs)
+        if finding:
+            return finding
+    else:  # the code may have normalised the path the input made climb
         for item in inputs.view(relevant):
-            landing = landing_of(item.value)
-            if landing is not None and _lands_in(path, landing):
+            if any(_lands_in(path, landing) for landing in landings_of(item.value)):
                 return Finding(AttackKind.FILE_ACCESS, "file.traversal",
                                f"input from {item.describe()} made the path climb before the code "
                                "normalised it", item, path)
@@ -580,8 +589,10 @@ def _wildcards() -> re.Pattern[str]:
 
 
 def parsable(value: str) -> bool:
-    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb."""
-    return value[:5].lower() == "file:" or (".." in value and _wildcards().search(value) is not None)
+    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb
+    or start at the root."""
+    return value[:5].lower() == "file:" or (
+        (".." in value or value[:1] == "/") and _wildcards().search(value) is not None)
 
 
 def parsed_forms(value: str) -> list[str]:
@@ -591,9 +602,15 @@ def parsed_forms(value: str) -> list[str]:
     (``localhost``, or any name: a local file is meant) dropped, as are the query and fragment. A glob
     pattern (``../*``, ``../../var/task/*.py``) names no file itself: ``glob`` returns paths that keep
     its literal pieces (``/tmp/uploads/../secret.txt``), so the pieces that climb are what the path
-    holds. A literal ``..`` is needed: glob's wildcards never match ``..``.
+    holds. A literal ``..`` is needed: glob's wildcards never match ``..``. A pattern that starts at the
+    root (``glob.glob(pattern)`` with ``/var/task/*.py``) chooses the files below its literal head, which
+    every path it returns starts with (the root alone names nothing: ``/*`` is not kept).
     """
     forms = []
+    if value[:1] == "/":
+        wildcard = _wildcards().search(value)
+        if wildcard is not None and value[:wildcard.start()].strip("/"):
+            forms.append(value[:wildcard.start()])
     if value[:5].lower() == "file:":
         rest = value[5:]
         if rest.startswith("//"):
@@ -641,6 +658,21 @@ def landing_of(value: str) -> str | None:
     return "/".join(kept) if climbed and kept else None
 
 
+def landings_of(value: str) -> tuple[str, ...]:
+    """``landing_of(value)`` and, for a landing in ``/proc`` or ``/dev``, where ``realpath`` and
+    ``Path.resolve`` take it through the kernel's links: ``../../proc/self/cwd/app.py`` lands at
+    ``var/task/app.py``, ``../../proc/self/root/etc/passwd`` at ``etc/passwd``. One bisection of
+    ``lexists`` per such input and invocation (``_realpath``); other inputs pay nothing."""
+    landing = landing_of(value)
+    if landing is None:
+        return ()
+    if landing.startswith(("proc/", "dev/")) and len(landing) < _LONGEST_OPENABLE:
+        real = _realpath("/" + landing)
+        if real != "/" + landing and real.strip("/"):
+            return landing, real.lstrip("/")
+    return (landing,)
+
+
 def _lands_in(path: str, landing: str) -> bool:
     """Whether ``landing`` is in ``path`` as whole segments, up to the end or a suffix the code added."""
     start = path.find(landing)
@@ -648,7 +680,9 @@ def _lands_in(path: str, landing: str) -> bool:
     while start != -1 and looks < MAX_OCCURRENCES:
         looks += 1
         end = start + len(landing)
-        if start > 0 and path[start - 1] == "/" and (end == len(path) or path[end] in "/."):
+        # a landing starts a segment; at the very start of a relative path, the code's own relative
+        # prefix (``static/``) was climbed out of entirely (``normpath("static/../app.py")``)
+        if (path[start - 1] == "/" if start > 0 else path[:1] != "/") and (end == len(path) or path[end] in "/."):
             return True
         start = path.find(landing, start + 1)
     return False
@@ -685,6 +719,12 @@ def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rul
         if one_segment:
             judged = judged and not path[end:].strip("/")
         if judged:
+            if not lead and path[:1] != "/" and not path[:start].replace("./", ""):
+                # a relative path the input starts (the code wrote nothing, or ``./``): the input, not
+                # the code, chose the working directory's file (``open(name)`` in /var/task: its source)
+                return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                               f"input from {item.describe()} names a file of the working directory, a "
+                               "sensitive location", item, forms[-1])
             if lead and ".." in core:
                 folder = _mirrored_folder(path, start, value)
                 if folder is not None:
@@ -697,6 +737,43 @@ def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rul
                                f"input from {item.describe()} brings the path to a sensitive location",
                                item, forms[-1])
         start = path.find(value, start + 1)
+    return None
+
+
+def _dotted(value: str) -> bool:
+    return "." in value and bool(value.strip("."))
+
+
+def _pieced_climb(path: str, inputs: Inputs) -> Finding | None:
+    """A ``..`` segment of ``path`` that an input wrote part of, climbing out of the directory the
+    code fixed before it: two inputs make one (``f"{base}/{a}{b}"`` with ``a="."``, ``b="./secret"``),
+    neither holding ``..``. An input of dots alone is left out: a ``.`` coincides with any ``..`` the
+    code wrote itself (``join(here, "..", "data")``), where it proves nothing."""
+    items: list[Input] | None = None
+    segment = path.find("..")
+    looks = 0
+    while segment != -1 and looks < MAX_OCCURRENCES:
+        looks += 1
+        end = segment + 2
+        if (segment == 0 or path[segment - 1] == "/") and (end == len(path) or path[end] == "/"):
+            if items is None:
+                items = inputs.occurring_in(path, _dotted)
+                if not items:
+                    return None
+            writers = []  # (where it starts, the input) of the inputs that wrote part of this `..`
+            for item in items:
+                value = item.value
+                start = path.find(value, max(0, segment - len(value) + 1), end + len(value) - 1)
+                if start != -1:
+                    writers.append((start, item))
+            if writers:  # judged from where the first of them starts (``sub/.`` + ``./a.txt`` stays in)
+                first = min(start for start, _ in writers)
+                if _climbs(path, min(first, segment), False) is not None:
+                    item = writers[-1][1]
+                    return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                                   f"input from {item.describe()} writes part of a `..` that makes the path "
+                                   "climb", item, path)
+        segment = path.find("..", end)
     return None
 
 

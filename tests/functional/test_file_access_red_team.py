@@ -1,0 +1,154 @@
+"""File access against the issue-11 red team: the bypasses found by reading the source, through
+``@protect`` and real files.
+
+A ``..`` two inputs wrote together, a relative path the input starts in a sensitive working
+directory (``/var/task`` on Lambda, a tmp directory here), a relative prefix the code normalised
+away, a glob pattern from the root. Each attack checks the effect (the secret is not in the
+response); each has benign neighbours that must pass unchanged.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+
+from app_protect_lambda import protect
+from app_protect_lambda.testing import alb_event, apigw_v1_event, apigw_v2_event
+from tests.functional.test_filesystem_sinks import SECRET_TEXT, assert_blocked, invoke, ok, policy
+
+SOURCE = f"def handler(event, context): ...  # {SECRET_TEXT}\n"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """public/ (served), secret.txt next to it, and a bundled function (task/) with its source."""
+    public = tmp_path / "public"
+    (public / "sub").mkdir(parents=True)
+    (public / "a.txt").write_text("a")
+    (tmp_path / "secret.txt").write_text(SECRET_TEXT)
+    for name, text in {"app.py": SOURCE, "locales/ar.json": '{"hi": "مرحبا"}', "static/site.css": "body{}",
+                       "lib/settings.py": SOURCE}.items():
+        (tmp_path / "task" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "task" / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def joining(public: Path):
+    """Joins two query parameters without a separator (a folder and a name, a name and an extension)."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        query = event["queryStringParameters"]
+        with open(f"{public}/{query['a']}{query['b']}", encoding="utf-8") as handle:
+            return ok(handle.read())
+    return handler
+
+
+@pytest.mark.parametrize(("a", "b"), [(".", "./secret.txt"), ("./.", "./secret.txt"), ("x.", "./../secret.txt")])
+def test_a_dotdot_two_inputs_write_together_is_blocked(tree: Path, a: str, b: str, records) -> None:
+    (tree / "public" / "x.").mkdir(exist_ok=True)
+    result = invoke(joining(tree / "public"), apigw_v2_event("GET", "/", query={"a": a, "b": b}))
+    assert_blocked(result)
+    [record] = records.detections()
+    assert record["rule"] == "file.traversal"
+
+
+@pytest.mark.parametrize(("a", "b"), [("sub/.", "./a.txt"), ("a", ".txt"), ("sub/../", "a.txt")])
+def test_pieces_that_stay_in_the_folder_pass(tree: Path, a: str, b: str, records) -> None:
+    result = invoke(joining(tree / "public"), apigw_v2_event("GET", "/", query={"a": a, "b": b}))
+    assert result["body"] == "a"
+    assert records.detections() == []
+
+
+def in_the_function(task: Path, build):
+    """A handler run, as on Lambda, from its bundle's folder, which the policy declares sensitive."""
+    @protect(policy=policy("block", sensitive_paths=[str(task)]))
+    def handler(event, context):
+        with open(build(event["queryStringParameters"]), encoding="utf-8") as handle:
+            return ok(handle.read())
+    return handler
+
+
+RELATIVE_ATTACKS = {
+    "open(name)": (lambda q: q["name"], "app.py"),
+    "open('./' + name)": (lambda q: "./" + q["name"], "app.py"),
+    "open(name) with folders": (lambda q: q["name"], "lib/settings.py"),
+    "normpath('static/' + name)": (lambda q: os.path.normpath("static/" + q["name"]), "../app.py"),
+    "normpath('static/' + name) deeper": (lambda q: os.path.normpath("static/" + q["name"]), "../lib/settings.py"),
+}
+
+
+@pytest.mark.parametrize("case", list(RELATIVE_ATTACKS))
+def test_a_relative_path_into_the_functions_own_files_is_blocked(tree: Path, case: str, monkeypatch, records) -> None:
+    monkeypatch.chdir(tree / "task")
+    build, name = RELATIVE_ATTACKS[case]
+    result = invoke(in_the_function(tree / "task", build), apigw_v2_event("GET", "/", query={"name": name}))
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] in ("file.sensitive", "file.traversal")
+
+
+RELATIVE_BENIGN = {
+    "locales/{lang}.json": (lambda q: f"locales/{q['name']}.json", "ar", '{"hi": "مرحبا"}'),
+    "static/{name}": (lambda q: "static/" + q["name"], "site.css", "body{}"),
+    "normpath(static/{name})": (lambda q: os.path.normpath("static/" + q["name"]), "./site.css", "body{}"),
+    "./static/{name}": (lambda q: "./static/" + q["name"], "site.css", "body{}"),
+}
+
+
+@pytest.mark.parametrize("case", list(RELATIVE_BENIGN))
+def test_bundled_files_chosen_by_a_short_input_pass(tree: Path, case: str, monkeypatch, records) -> None:
+    monkeypatch.chdir(tree / "task")
+    build, name, expected = RELATIVE_BENIGN[case]
+    result = invoke(in_the_function(tree / "task", build), apigw_v2_event("GET", "/", query={"name": name}))
+    assert result["body"] == expected
+    assert records.detections() == []
+
+
+RESOLVERS = {"realpath": os.path.realpath, "Path.resolve": lambda path: str(Path(path).resolve())}
+
+
+@pytest.mark.parametrize("resolver", list(RESOLVERS))
+@pytest.mark.parametrize("via", ["proc/self/root{tree}", "proc/thread-self/root{tree}", "proc/self/cwd"])
+def test_a_climb_resolved_through_proc_links_is_blocked(tree: Path, resolver: str, via: str, monkeypatch,
+                                                        records) -> None:
+    """``realpath`` takes ``/proc/self/root/...`` to ``/...``: nothing of the input's text is left."""
+    monkeypatch.chdir(tree)
+    public = tree / "public"
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        with open(RESOLVERS[resolver](f"{public}/{event['queryStringParameters']['name']}"), encoding="utf-8") as f:
+            return ok(f.read())
+
+    name = "../" * (len(public.parts) + 1) + via.format(tree=tree) + "/secret.txt"
+    result = invoke(handler, apigw_v2_event("GET", "/", query={"name": name}))
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] == "file.traversal"
+    assert invoke(handler, apigw_v2_event("GET", "/", query={"name": "sub/../a.txt"}))["body"] == "a"
+
+
+def globbing():
+    """Lists files matching a caller's pattern and returns the first one's text."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        found = sorted(glob.glob(event["queryStringParameters"]["pattern"]))
+        with open(found[0], encoding="utf-8") as handle:
+            return ok(handle.read())
+    return handler
+
+
+@pytest.mark.parametrize("pattern", ["{root}/secre*", "{root}/[s]ecret.txt", "{root}/secret.tx?"])
+def test_a_glob_pattern_from_the_root_is_blocked(tree: Path, pattern: str, records) -> None:
+    event = alb_event(query={"pattern": pattern.format(root=tree)})
+    event["queryStringParameters"]["pattern"] = pattern.format(root=tree)  # as the code reads it, decoded
+    result = invoke(globbing(), event)
+    assert_blocked(result)
+    assert records.detections()[0]["rule"] == "file.absolute"
+
+
+def test_a_relative_glob_under_the_codes_folder_passes(tree: Path, monkeypatch, records) -> None:
+    monkeypatch.chdir(tree / "public")
+    result = invoke(globbing(), apigw_v1_event(query={"pattern": "*.txt"}))
+    assert result["body"] == "a"
+    assert records.detections() == []
