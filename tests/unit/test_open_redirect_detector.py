@@ -236,3 +236,23 @@ def test_a_host_pieced_from_several_inputs_is_off_site(location: str, values: tu
 ])
 def test_labels_under_the_codes_own_domain_pass(location: str, values: tuple[str, ...]) -> None:
     assert judge(location, *values) is None
+
+
+@pytest.mark.parametrize(("location", "value"), [
+    # issue 11 red team: the code turned the input's backslashes into slashes (a "cleanup")
+    ("//evil.example", "\\\\evil.example"),
+    ("//evil.example/x", "\\\\evil.example/x"),
+    ("https://evil.example/", "https:\\\\evil.example\\"),
+])
+def test_an_input_whose_backslashes_the_code_turned_into_slashes(location: str, value: str) -> None:
+    finding = judge(location, value)
+    assert finding is not None and finding.input is not None and finding.input.location == "query.next"
+
+
+@pytest.mark.parametrize(("location", "value"), [
+    ("/files/a/b", "a\\b"),  # a backslashed input that lands in a same-site path
+    ("https://app.example.com/a/b", "a\\b"),
+    ("https://docs.example.org/a/b", "a\\b"),  # the code chose the host; the input a path
+])
+def test_backslashed_inputs_in_a_path_pass(location: str, value: str) -> None:
+    assert judge(location, value) is None

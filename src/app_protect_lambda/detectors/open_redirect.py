@@ -37,9 +37,10 @@ An input is the cause when it supplies the part that decides where the browser
 goes: the scheme of a non-web URL, or the end of the host with at least one dot
 of it (or all of it), alone or pieced together with other inputs and dots the
 code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
-out of it (a field of a JSON or base64 ``state``). An input that only fills a query parameter of a
-code-chosen off-site URL (an OAuth ``state``) or a label the code places
-under its own domain is not.
+out of it (a field of a JSON or base64 ``state``), or once the code turned its backslashes into
+slashes (``\\\\evil.example`` "cleaned" to ``//evil.example``). An input that only fills a query
+parameter of a code-chosen off-site URL (an OAuth ``state``) or a label the code places under its
+own domain is not.
 """
 from __future__ import annotations
 
@@ -51,13 +52,14 @@ from urllib.parse import unquote
 
 from ..findings import AttackKind, Finding
 from ..sources.fragments import Family, transformed
+from ..sources.inputs import Input
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
-    from ..sources import Input, Inputs
+    from ..sources import Inputs
 
 MAX_LOCATION = 65536  # characters of a Location read past its leading controls
 MAX_OCCURRENCES = 16
@@ -297,9 +299,19 @@ def _decided_by(location: str, reading: _Reading, item: Input) -> bool:
     return False
 
 
+def _backslashed(value: str) -> bool:
+    return "\\" in value
+
+
 def _candidates(location: str, inputs: Inputs) -> Iterator[list[Input]]:
-    """The inputs in ``location`` verbatim, then the inputs the code transformed on the way there."""
+    """The inputs in ``location`` verbatim, then the inputs the code transformed on the way there:
+    with their backslashes turned into slashes (a "cleanup" that makes ``\\\\evil.example``
+    ``//evil.example``), then as fragments."""
     yield inputs.occurring_in(location, relevant)
+    if "/" in location:
+        yield [Input(item.location, slashed, f"{item.transform}+backslash" if item.transform else "backslash")
+               for item in inputs.view(_backslashed)
+               if (slashed := item.value.replace("\\", "/")) in location]
     yield transformed(location, inputs, FRAGMENTS)
 
 

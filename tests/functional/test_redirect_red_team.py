@@ -1,0 +1,124 @@
+"""Open redirect against the issue-11 red team: the bypasses found by reading the source, through
+``@protect`` and real API Gateway, ALB and Lambda@Edge events.
+
+A "cleanup" that turns the input's backslashes into slashes, a meta refresh in a body sent without
+a Content-Type (browsers sniff it as HTML), an ``http-equiv`` spelled with character references, a
+Refresh value whose delay ends at a blank. Blocked, the off-site URL never leaves; benign
+neighbours pass unchanged.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import unquote
+
+import pytest
+
+from app_protect_lambda import protect
+from app_protect_lambda.testing import LambdaContext, alb_event, apigw_v1_event, apigw_v2_event, edge_event
+
+HOST = "app.example.com"
+
+
+def cleaning():
+    """Turns backslashes into slashes "so that /\\evil tricks cannot work", then redirects."""
+    @protect(mode="block")
+    def handler(event, context):
+        target = event["queryStringParameters"]["next"].replace("\\", "/")
+        return {"statusCode": 302, "headers": {"Location": target}, "body": ""}
+    return handler
+
+
+@pytest.mark.parametrize("target", ["\\\\evil.example", "\\\\evil.example\\login", "https:\\\\evil.example\\"])
+def test_backslashes_the_code_turned_into_slashes_are_blocked(target: str, records) -> None:
+    reply = cleaning()(apigw_v2_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403 and "evil.example" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["input"]["location"] == "query.next"
+
+
+@pytest.mark.parametrize("target", ["\\account\\settings", "/files\\2024\\report.pdf", "\\"])
+def test_backslashed_paths_of_the_site_pass(target: str, records) -> None:
+    reply = cleaning()(apigw_v2_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == target.replace("\\", "/")
+    assert records.detections() == []
+
+
+PAGE = '<!doctype html>\n<html><head>{meta}</head><body>Redirecting...</body></html>'
+
+
+def untyped(shape: str, meta: str):
+    """An HTML page answered without any Content-Type: ALB and Lambda@Edge send it so, browsers sniff it."""
+    @protect(mode="block")
+    def handler(event, context):
+        if shape == "edge":
+            target = unquote(event["Records"][0]["cf"]["request"]["querystring"].split("=", 1)[1])
+        else:
+            target = unquote(event["queryStringParameters"]["next"])  # an ALB passes the query undecoded
+        body = PAGE.format(meta=meta.format(target=target))
+        if shape == "edge":
+            return {"status": "200", "headers": {"cache-control": [{"key": "Cache-Control", "value": "no-store"}]},
+                    "body": body}
+        if shape == "base64":
+            return {"statusCode": 200, "isBase64Encoded": True, "body": base64.b64encode(body.encode()).decode()}
+        return {"statusCode": 200, "statusDescription": "200 OK", "body": body}
+    return handler
+
+
+META = '<meta http-equiv="refresh" content="0;url={target}">'
+
+
+@pytest.mark.parametrize("shape", ["alb", "edge", "base64"])
+def test_a_meta_refresh_in_an_untyped_html_body_is_blocked(shape: str, records) -> None:
+    make = edge_event if shape == "edge" else alb_event
+    reply = untyped(shape, META)(make(query={"next": "//evil.example"}, headers={"host": HOST}), LambdaContext())
+    assert reply.get("statusCode", reply.get("status")) in (403, "403")
+    assert "evil.example" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["sink"]["name"] == "response.body (meta refresh)"
+
+
+@pytest.mark.parametrize("target", ["/home", f"https://www.{HOST}/"])
+def test_an_untyped_page_refreshing_within_the_site_passes(target: str, records) -> None:
+    reply = untyped("alb", META)(alb_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 200 and target in reply["body"]
+    assert records.detections() == []
+
+
+def test_an_untyped_json_body_is_not_read_as_html(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        meta = f'<meta http-equiv="refresh" content="0;url={event["queryStringParameters"]["next"]}">'
+        return {"statusCode": 200, "body": json.dumps({"snippet": meta})}
+
+    reply = handler(apigw_v1_event(query={"next": "//evil.example"}), LambdaContext())
+    assert reply["statusCode"] == 200 and "evil.example" in reply["body"]
+    assert records.detections() == []
+
+
+@pytest.mark.parametrize("equiv", ["&#114;efresh", "re&#x66;resh", "REFRES&#x48;"])
+def test_an_http_equiv_spelled_with_character_references_is_blocked(equiv: str, records) -> None:
+    meta = f'<meta http-equiv="{equiv}" content="0;url={{target}}">'
+
+    @protect(mode="block")
+    def handler(event, context):
+        body = PAGE.format(meta=meta.format(target=event["queryStringParameters"]["next"]))
+        return {"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": body}
+
+    reply = handler(apigw_v1_event(query={"next": "https://evil.example/"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403 and "evil.example" not in json.dumps(reply)
+    assert len(records.detections()) == 1
+
+
+@pytest.mark.parametrize("value", ["0 {target}", " 0  url={target}", "1.5\turl='{target}'"])
+def test_a_refresh_delay_ended_by_a_blank_is_blocked(value: str, records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        refresh = value.format(target=event["queryStringParameters"]["next"])
+        return {"statusCode": 200, "headers": {"Refresh": refresh}, "body": "Signed out."}
+
+    reply = handler(apigw_v2_event(query={"next": "//evil.example"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403 and "evil.example" not in json.dumps(reply)
+    safe = handler(apigw_v2_event(query={"next": "/signed-out"}, headers={"host": HOST}), LambdaContext())
+    assert safe["statusCode"] == 200 and safe["headers"]["Refresh"] == value.format(target="/signed-out")
+    assert len(records.detections()) == 1
