@@ -8,8 +8,11 @@ response); each has benign neighbours that must pass unchanged.
 """
 from __future__ import annotations
 
+import base64
 import glob
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -151,4 +154,61 @@ def test_a_relative_glob_under_the_codes_folder_passes(tree: Path, monkeypatch, 
     monkeypatch.chdir(tree / "public")
     result = invoke(globbing(), apigw_v1_event(query={"pattern": "*.txt"}))
     assert result["body"] == "a"
+    assert records.detections() == []
+
+
+def _tar_with_links(members: list[tuple[str, str | None, bytes]]) -> bytes:
+    """(name, symlink target or None, data) members, in order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, link, data in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def linking_unpacker(dest: Path):
+    """An upload handler whose own loop recreates the archive's symlinks, then writes files through them."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(event["body"]))) as archive:
+            for member in archive:
+                target = os.path.join(dest, member.name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if member.issym():
+                    os.symlink(member.linkname, target)
+                elif member.isfile():
+                    with open(target, "wb") as handle:
+                        handle.write(archive.extractfile(member).read())
+        return ok("unpacked")
+    return handler
+
+
+@pytest.mark.parametrize("link", ["../..", "sub/../../..", "{outside}"])
+def test_a_link_member_the_codes_own_loop_plants_out_of_dest_is_blocked(tmp_path: Path, link: str,
+                                                                          records) -> None:
+    dest, outside = tmp_path / "up" / "extract", tmp_path / "outside"
+    dest.mkdir(parents=True)
+    outside.mkdir()
+    data = _tar_with_links([("ln", link.format(outside=outside), b""), ("ln/pwned.txt", None, b"pwned")])
+    result = invoke(linking_unpacker(dest), apigw_v2_event("POST", "/upload", body=base64.b64encode(data).decode()))
+    assert_blocked(result)
+    assert not os.path.lexists(dest / "ln")
+    assert sorted(p.name for p in tmp_path.rglob("pwned.txt")) == []
+    assert records.detections()[0]["rule"] == "file.archive-slip"
+
+
+def test_link_members_that_stay_inside_are_planted(tmp_path: Path, records) -> None:
+    dest = tmp_path / "extract"
+    dest.mkdir()
+    data = _tar_with_links([("d/f.txt", None, b"f"), ("sub/ln", "../d/f.txt", b""), ("top", "d", b""),
+                            ("d/g.txt", None, b"g")])
+    result = invoke(linking_unpacker(dest), apigw_v2_event("POST", "/upload", body=base64.b64encode(data).decode()))
+    assert result["body"] == "unpacked"
+    assert (dest / "sub" / "ln").read_text() == "f" and (dest / "top" / "g.txt").read_text() == "g"
     assert records.detections() == []

@@ -323,6 +323,11 @@ MEMBERS_WRITTEN = [
     ("/tmp/extract/sub/../ok.txt", ("sub/../ok.txt",), False),
     ("/tmp/extract/x/notevil.txt", ("../evil.txt",), False),
     ("/tmp/extract/a.txt", (), False),
+    # issue 11: where a tar link member points, from the archive's root, planted by os.symlink in the loop
+    ("/tmp/extract/../..", ("../..",), True),  # ln -> ../..: os.symlink's target, joined to the link's dir
+    ("/tmp/extract/sub/../../x", ("../x",), True),  # sub/ln -> ../../x
+    ("/tmp/outside", ("/tmp/outside",), True),  # ln -> /tmp/outside
+    ("/tmp/extract/sub/../d/f", ("sub/ln",), False),  # sub/ln -> ../d/f stays inside: not remembered
 ]
 
 
