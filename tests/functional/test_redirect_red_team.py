@@ -122,3 +122,29 @@ def test_a_refresh_delay_ended_by_a_blank_is_blocked(value: str, records) -> Non
     safe = handler(apigw_v2_event(query={"next": "/signed-out"}, headers={"host": HOST}), LambdaContext())
     assert safe["statusCode"] == 200 and safe["headers"]["Refresh"] == value.format(target="/signed-out")
     assert len(records.detections()) == 1
+
+
+def sign_in_with():
+    """Sends the browser to the identity provider the query names, under a TLD the code wrote."""
+    @protect(mode="block")
+    def handler(event, context):
+        provider = event["queryStringParameters"]["provider"]
+        return {"statusCode": 302, "headers": {"Location": f"https://{provider}.com/oauth/authorize?client_id=42"}}
+    return handler
+
+
+def test_an_input_naming_the_domain_under_a_code_written_tld_is_blocked(records) -> None:
+    reply = sign_in_with()(apigw_v1_event(query={"provider": "evil"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 403 and "evil.com" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["input"]["location"] == "query.provider"
+
+
+def test_a_label_under_the_codes_own_domain_still_passes(records) -> None:
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {"Location": f"https://{event['queryStringParameters']['t']}.example.com/"}}
+
+    reply = handler(apigw_v1_event(query={"t": "tenant1"}, headers={"host": HOST}), LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == "https://tenant1.example.com/"
+    assert records.detections() == []

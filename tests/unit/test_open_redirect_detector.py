@@ -256,3 +256,20 @@ def test_an_input_whose_backslashes_the_code_turned_into_slashes(location: str, 
 ])
 def test_backslashed_inputs_in_a_path_pass(location: str, value: str) -> None:
     assert judge(location, value) is None
+
+
+@pytest.mark.parametrize(("location", "value", "offsite"), [
+    # issue 11 red team: the code wrote only the top-level label; the input named the domain below it
+    ("https://evil.com/login", "evil", True),
+    ("https://Evil.io", "Evil", True),
+    ("https://login.evil.com/", "login.evil", True),
+    # the code wrote more than a TLD, or the input does not start the host: the code chose the domain
+    ("https://evil.co.uk/", "evil", False),  # a two-label suffix needs the public suffix list: not shipped
+    ("https://tenant.example.com/", "tenant", False),
+    ("https://shop.de/", "de", False),
+    ("https://shop.de/", "sh", False),  # a piece of the label, not all of it
+    ("https://app.example.com/", "app", False),
+    ("https://partner.com/", "partner.com", True),  # the whole host, as before
+])
+def test_an_input_naming_the_domain_under_a_code_written_tld(location: str, value: str, offsite: bool) -> None:
+    assert (judge(location, value) is not None) is offsite

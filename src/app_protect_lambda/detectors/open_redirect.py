@@ -40,7 +40,9 @@ code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
 out of it (a field of a JSON or base64 ``state``), or once the code turned its backslashes into
 slashes (``\\\\evil.example`` "cleaned" to ``//evil.example``). An input that only fills a query
 parameter of a code-chosen off-site URL (an OAuth ``state``) or a label the code places under its
-own domain is not.
+own domain is not; an input that starts the host when the code wrote only a top-level label after
+it (``https://{name}.com``) is, since it names the registrable domain (a two-label suffix,
+``.co.uk``, would need the public suffix list).
 """
 from __future__ import annotations
 
@@ -205,6 +207,23 @@ def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
     return start <= target_start or "." in normalize_host(location[start:target_end])
 
 
+def _names_domain(location: str, reading: _Reading, inputs: Inputs) -> Input | None:
+    """An input that starts the host when the code wrote only a top-level label after it
+    (``https://{name}.com``): the input names the registrable domain, every label below the TLD."""
+    target_start, target_end = reading.span
+    for item in inputs.occurring_in(location[target_start:target_end], relevant):
+        end = target_start + len(item.value)
+        if end < target_end and location.startswith(item.value, target_start) \
+                and _top_label(location[end:target_end]):
+            return item
+    return None
+
+
+def _top_label(text: str) -> bool:
+    """Whether ``text`` is ``.`` and one label of letters (``.com``, ``.io``): what only a TLD looks like."""
+    return len(text) > 2 and text[0] == "." and text[1:].isascii() and text[1:].isalpha()
+
+
 def relevant(value: str) -> bool:
     return not value.isspace()
 
@@ -240,7 +259,7 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
             return _finding(reading, item)
     for reading in unclaimed:
         if reading.kind == "host":
-            pieced = _pieced_host(location, reading, inputs)
+            pieced = _pieced_host(location, reading, inputs) or _names_domain(location, reading, inputs)
             if pieced is not None:
                 return _finding(reading, pieced)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
