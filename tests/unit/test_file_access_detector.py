@@ -140,6 +140,9 @@ BENIGN += [
     ("/tmp/uploads/a.txt", "/*"),
     ("/tmp/uploads/a.txt", "/**/*.txt"),
     ("/tmp/uploads/a.txt", "/[a-z]*"),
+    ("/app/data.json", "/a?x=1"),  # a login's next= parameter, not a glob
+    ("/dashboard/settings.json", "/dashboard?tab=2"),
+    ("/tmp/uploads/a.txt", "/tmp?x"),
     ("myapp.py", "../app.py"),
     ("/tmp/uploads/x/app.py.bak", "../../app.py2"),
 ]

@@ -603,14 +603,16 @@ def parsed_forms(value: str) -> list[str]:
     pattern (``../*``, ``../../var/task/*.py``) names no file itself: ``glob`` returns paths that keep
     its literal pieces (``/tmp/uploads/../secret.txt``), so the pieces that climb are what the path
     holds. A literal ``..`` is needed: glob's wildcards never match ``..``. A pattern that starts at the
-    root (``glob.glob(pattern)`` with ``/var/task/*.py``) chooses the files below its literal head, which
-    every path it returns starts with (the root alone names nothing: ``/*`` is not kept).
+    root (``glob.glob(pattern)`` with ``/var/task/*.py``) chooses the files below the directory its
+    literal head names, which every path it returns starts with (the root alone names nothing: ``/*``
+    and ``/a?x=1`` are not kept).
     """
     forms = []
     if value[:1] == "/":
         wildcard = _wildcards().search(value)
-        if wildcard is not None and value[:wildcard.start()].strip("/"):
-            forms.append(value[:wildcard.start()])
+        head = value[:value.rfind("/", 0, wildcard.start()) + 1] if wildcard is not None else ""
+        if head.strip("/"):  # whole segments: ``/a?x=1`` (a login's next=) names no directory
+            forms.append(head)
     if value[:5].lower() == "file:":
         rest = value[5:]
         if rest.startswith("//"):
