@@ -76,7 +76,7 @@ def in_the_function(task: Path, build):
 RELATIVE_ATTACKS = {
     "open(name)": (lambda q: q["name"], "app.py"),
     "open('./' + name)": (lambda q: "./" + q["name"], "app.py"),
-    "open(name) with folders": (lambda q: q["name"], "lib/settings.py"),
+    "open(route) leaving its folder": (lambda q: q["name"], "static/../lib/settings.py"),
     "normpath('static/' + name)": (lambda q: os.path.normpath("static/" + q["name"]), "../app.py"),
     "normpath('static/' + name) deeper": (lambda q: os.path.normpath("static/" + q["name"]), "../lib/settings.py"),
 }
@@ -96,6 +96,7 @@ RELATIVE_BENIGN = {
     "static/{name}": (lambda q: "static/" + q["name"], "site.css", "body{}"),
     "normpath(static/{name})": (lambda q: os.path.normpath("static/" + q["name"]), "./site.css", "body{}"),
     "./static/{name}": (lambda q: "./static/" + q["name"], "site.css", "body{}"),
+    "open(route), a {proxy+} parameter": (lambda q: q["name"], "static/site.css", "body{}"),
 }
 
 

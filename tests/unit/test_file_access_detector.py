@@ -180,7 +180,11 @@ def test_a_dotdot_pieced_from_two_inputs(path: str, values: tuple[str, ...], att
     ("app.py", "app.py", "file.sensitive"),  # open(name) with the working directory /var/task
     ("./app.py", "./app.py", "file.sensitive"),
     ("./app.py", "app.py", "file.sensitive"),  # open("./" + name)
-    ("lib/settings.py", "lib/settings.py", "file.sensitive"),
+    ("static/../app.py", "static/../app.py", "file.traversal"),  # leaves the folder it named
+    ("static/css/../../lib/settings.py", "static/css/../../lib/settings.py", "file.traversal"),
+    ("lib/settings.py", "lib/settings.py", None),  # a relative route ({proxy+}) mirrored in the directory
+    ("static/css/site.css", "static/css/site.css", None),
+    ("static/css/../site.css", "static/css/../site.css", None),  # stays in static/
     ("locales/ar.json", "ar", None),  # a short piece: the code chose the folder
     ("locales/ar.json", "ar.json", None),
     ("static/css/site.css", "css/site.css", None),

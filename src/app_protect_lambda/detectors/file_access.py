@@ -30,8 +30,9 @@ of a segment, and, without a ``/`` of its own, as the file itself. ``?lang=ar`` 
 ``/var/task/locales/ar.json`` (the ``ar`` of ``var``) and a route mirrored under a bundled
 folder (``/static/app.js`` under ``/var/task``) are the code's own choice, unless the route's
 ``..`` leaves the folder it named (``_chooses_location``). A relative path that an input starts
-(``open(name)``, ``open("./" + name)``) is the input's choice of the working directory's file,
-``/var/task/app.py`` on Lambda: the code wrote nothing that chose it.
+is read the same way from the working directory (``static/app.js``, a ``{proxy+}`` parameter), and a
+file name alone there (``open(name)``, ``open("./" + name)``) is the input's choice of the working
+directory's file, ``/var/task/app.py`` on Lambda: the code wrote nothing that chose it.
 
 Archive extraction (``path`` is the target directory) is checked member by
 member, input or not: a member that would be written outside the target, or a
@@ -722,11 +723,9 @@ def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rul
             judged = judged and not path[end:].strip("/")
         if judged:
             if not lead and path[:1] != "/" and not path[:start].replace("./", ""):
-                # a relative path the input starts (the code wrote nothing, or ``./``): the input, not
-                # the code, chose the working directory's file (``open(name)`` in /var/task: its source)
-                return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
-                               f"input from {item.describe()} names a file of the working directory, a "
-                               "sensitive location", item, forms[-1])
+                finding = _relative_start(path, forms, item)
+                if finding is not None:
+                    return finding
             if lead and ".." in core:
                 folder = _mirrored_folder(path, start, value)
                 if folder is not None:
@@ -776,6 +775,30 @@ def _pieced_climb(path: str, inputs: Inputs) -> Finding | None:
                                    f"input from {item.describe()} writes part of a `..` that makes the path "
                                    "climb", item, path)
         segment = path.find("..", end)
+    return None
+
+
+def _relative_start(path: str, forms: tuple[str, ...], item: Input) -> Finding | None:
+    """An input that starts a relative path (the code wrote nothing before it, or ``./``).
+
+    A file name alone (``open(name)``, ``open("./" + name)``) is the input's choice of a file of
+    the working directory, ``/var/task/app.py`` on Lambda: the code chose nothing. With folders
+    (``static/app.js``, a greedy ``{proxy+}`` path parameter) it is a route mirrored under the
+    working directory, as ``/static/app.js`` is under ``/var/task``: its own, unless its ``..``
+    leaves the folder it named first (``static/../app.py``)."""
+    value = item.value
+    while value.startswith("./"):
+        value = value[2:].lstrip("/")
+    first, slash, _ = value.partition("/")
+    if not slash:
+        return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                       f"input from {item.describe()} names a file of the working directory, a sensitive "
+                       "location", item, forms[-1])
+    if ".." in value and first not in ("", ".", ".."):
+        folder = absolute(first)
+        if not _within(absolute(path), folder):
+            return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                           f"input from {item.describe()} makes the path climb out of {folder}", item, forms[-1])
     return None
 
 
