@@ -148,3 +148,33 @@ def test_a_label_under_the_codes_own_domain_still_passes(records) -> None:
     reply = handler(apigw_v1_event(query={"t": "tenant1"}, headers={"host": HOST}), LambdaContext())
     assert reply["statusCode"] == 302 and reply["headers"]["Location"] == "https://tenant1.example.com/"
     assert records.detections() == []
+
+
+def canonical_host(header: str):
+    """Redirects to the login page on the host a proxy header names, parsed as proxies list them."""
+    @protect(mode="block")
+    def handler(event, context):
+        value = event["headers"][header]
+        if header == "forwarded":
+            host = next(part.split("=", 1)[1] for part in value.split(";") if part.startswith("host="))
+        else:
+            host = value.split(",")[0].strip()
+        return {"statusCode": 302, "headers": {"Location": f"https://{host}/login"}}
+    return handler
+
+
+@pytest.mark.parametrize(("header", "value"), [
+    ("x-forwarded-host", "evil.example, app.example.com"), ("forwarded", "for=192.0.2.1;host=evil.example;proto=https"),
+])
+def test_a_host_taken_out_of_a_proxy_header_list_is_blocked(header: str, value: str, records) -> None:
+    reply = canonical_host(header)(apigw_v2_event(headers={"host": HOST, header: value}), LambdaContext())
+    assert reply["statusCode"] == 403 and "evil.example/login" not in json.dumps(reply)
+    [record] = records.detections()
+    assert record["input"]["location"] == f"header.{header}"
+
+
+def test_the_sites_own_host_out_of_a_proxy_header_list_passes(records) -> None:
+    event = apigw_v2_event(headers={"host": HOST, "x-forwarded-host": f"{HOST}, internal.lb"})
+    reply = canonical_host("x-forwarded-host")(event, LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"] == f"https://{HOST}/login"
+    assert records.detections() == []

@@ -273,3 +273,20 @@ def test_backslashed_inputs_in_a_path_pass(location: str, value: str) -> None:
 ])
 def test_an_input_naming_the_domain_under_a_code_written_tld(location: str, value: str, offsite: bool) -> None:
     assert (judge(location, value) is not None) is offsite
+
+
+@pytest.mark.parametrize(("location", "header", "value", "offsite"), [
+    # issue 11 red team: the code took one host of a header that lists them
+    ("https://evil.example/login", "header.x-forwarded-host", "evil.example, app.example.com", True),
+    ("https://evil.example/login", "header.x-forwarded-host", "app.example.com,evil.example:8443", True),
+    ("https://evil.example/", "header.forwarded", "for=192.0.2.1;host=evil.example;proto=https", True),
+    ("https://evil.example/", "header.forwarded", 'for=192.0.2.1, host="evil.example"', True),
+    # another header, or another field of Forwarded: the host the code wrote itself
+    ("https://accounts.partner.example/auth", "header.referer", "https://accounts.partner.example/, x", False),
+    ("https://evil.example/", "header.forwarded", "for=evil.example;host=app.example.com", False),
+    ("https://app.example.com/", "header.x-forwarded-host", "evil.example, app.example.com", False),
+])
+def test_a_host_taken_out_of_a_header_listing_hosts(location: str, header: str, value: str, offsite: bool) -> None:
+    finding = detect(Redirect(location, SITE), Inputs([Input(header, value)]), NO_OPTIONS)
+    assert (finding is not None) is offsite, finding
+    assert finding is None or finding.input.location == header

@@ -40,7 +40,9 @@ code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
 out of it (a field of a JSON or base64 ``state``), or once the code turned its backslashes into
 slashes (``\\\\evil.example`` "cleaned" to ``//evil.example``). An input that only fills a query
 parameter of a code-chosen off-site URL (an OAuth ``state``) or a label the code places under its
-own domain is not; an input that starts the host when the code wrote only a top-level label after
+own domain is not. A host the code took out of a header that lists hosts (the first of
+``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``) is that
+header's choice. An input that starts the host when the code wrote only a top-level label after
 it (``https://{name}.com``) is, since it names the registrable domain (a two-label suffix,
 ``.co.uk``, would need the public suffix list).
 """
@@ -207,6 +209,35 @@ def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
     return start <= target_start or "." in normalize_host(location[start:target_end])
 
 
+_HOST_HEADERS = frozenset({"header.x-forwarded-host", "header.forwarded", "header.x-original-host", "header.x-host",
+                           "header.x-forwarded-server"})
+MAX_HOST_PARTS = 16
+
+
+def _list_like(value: str) -> bool:
+    return "," in value or "=" in value
+
+
+def _forwarded_piece(reading: _Reading, inputs: Inputs) -> Input | None:
+    """A header that carries hosts as a list, one of which the code took as the host: the first of
+    ``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``. Only these
+    headers: an off-site host the code wrote itself also occurs in other inputs (the Referer back
+    from an identity provider). The values are tested in C before any location is looked up."""
+    host = reading.target
+    if not any(host in value.lower() for value in inputs.values):
+        return None
+    for item in inputs.view(_list_like):
+        if item.location not in _HOST_HEADERS or host not in item.value.lower():
+            continue
+        for part in item.value.replace(";", ",").split(",")[:MAX_HOST_PARTS]:
+            name, equals, text = part.partition("=")
+            if equals and name.strip().lower() != "host":
+                continue
+            if _site_host((text if equals else part).strip().strip('"')) == host:
+                return item
+    return None
+
+
 def _names_domain(location: str, reading: _Reading, inputs: Inputs) -> Input | None:
     """An input that starts the host when the code wrote only a top-level label after it
     (``https://{name}.com``): the input names the registrable domain, every label below the TLD."""
@@ -262,6 +293,11 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
             pieced = _pieced_host(location, reading, inputs) or _names_domain(location, reading, inputs)
             if pieced is not None:
                 return _finding(reading, pieced)
+    for reading in offsite:
+        if reading.kind == "host" and reading not in vouched:
+            forwarded = _forwarded_piece(reading, inputs)
+            if forwarded is not None:
+                return _finding(reading, forwarded)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
     whole = location.strip()
     if len(whole) >= MIN_WHOLE and unclaimed:
