@@ -212,6 +212,7 @@ def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
 _HOST_HEADERS = frozenset({"header.x-forwarded-host", "header.forwarded", "header.x-original-host", "header.x-host",
                            "header.x-forwarded-server"})
 MAX_HOST_PARTS = 16
+MAX_HOST_HEADER = 4096  # characters of a header value read as a list of hosts
 
 
 def _list_like(value: str) -> bool:
@@ -224,10 +225,10 @@ def _forwarded_piece(reading: _Reading, inputs: Inputs) -> Input | None:
     headers: an off-site host the code wrote itself also occurs in other inputs (the Referer back
     from an identity provider). The values are tested in C before any location is looked up."""
     host = reading.target
-    if not any(host in value.lower() for value in inputs.values):
-        return None
+    if not any(len(value) <= MAX_HOST_HEADER and host in value.lower() for value in inputs.values):
+        return None  # a proxy's header is short: a large body is not lower-cased for it
     for item in inputs.view(_list_like):
-        if item.location not in _HOST_HEADERS or host not in item.value.lower():
+        if item.location not in _HOST_HEADERS or len(item.value) > MAX_HOST_HEADER or host not in item.value.lower():
             continue
         for part in item.value.replace(";", ",").split(",")[:MAX_HOST_PARTS]:
             name, equals, text = part.partition("=")
