@@ -178,3 +178,25 @@ def test_the_sites_own_host_out_of_a_proxy_header_list_passes(records) -> None:
     reply = canonical_host("x-forwarded-host")(event, LambdaContext())
     assert reply["statusCode"] == 302 and reply["headers"]["Location"] == f"https://{HOST}/login"
     assert records.detections() == []
+
+
+def test_a_user_back_from_the_identity_provider_is_sent_to_it_again(records) -> None:
+    """The Referer (a cross-site origin) is the start of the code's own redirect: not the cause."""
+    @protect(mode="block")
+    def handler(event, context):
+        return {"statusCode": 302, "headers": {
+            "Location": "https://accounts.partner.example/o/oauth2/auth?client_id=42&state=" +
+                        event["queryStringParameters"]["state"]}}
+
+    event = apigw_v1_event(query={"state": "s-123"}, headers={"host": HOST, "referer": "https://accounts.partner.example/"})
+    reply = handler(event, LambdaContext())
+    assert reply["statusCode"] == 302 and reply["headers"]["Location"].startswith("https://accounts.partner.example/")
+    assert records.detections() == []
+    back = {"statusCode": 302, "headers": {"Location": "https://evil.example/"}}
+
+    @protect(mode="block")
+    def go_back(event, context):
+        return {**back, "headers": {"Location": event["headers"]["referer"]}}
+
+    blocked = go_back(apigw_v1_event(headers={"host": HOST, "referer": "https://evil.example/"}), LambdaContext())
+    assert blocked["statusCode"] == 403

@@ -290,3 +290,19 @@ def test_a_host_taken_out_of_a_header_listing_hosts(location: str, header: str, 
     finding = detect(Redirect(location, SITE), Inputs([Input(header, value)]), NO_OPTIONS)
     assert (finding is not None) is offsite, finding
     assert finding is None or finding.input.location == header
+
+
+@pytest.mark.parametrize(("location", "found", "offsite"), [
+    # a user back from the identity provider: its origin is the Referer, the start of the code's own URL
+    ("https://accounts.partner.example/o/oauth2/auth?client_id=42",
+     [Input("header.referer", "https://accounts.partner.example/")], False),
+    ("https://pay.partner.example/checkout/cs_123", [Input("header.referer", "https://pay.partner.example")], False),
+    # back where the browser came from, or the same value sent another way too
+    ("https://evil.example/", [Input("header.referer", "https://evil.example/")], True),
+    (" https://evil.example/from ", [Input("header.referer", "https://evil.example/from")], True),
+    ("https://evil.example/x", [Input("header.referer", "https://evil.example/"),
+                                Input("query.next", "https://evil.example/")], True),
+    ("https://evil.example/x", [Input("header.origin", "https://evil.example")], True),  # origin + "/x"
+])
+def test_a_referer_that_only_starts_the_codes_own_location(location: str, found: list[Input], offsite: bool) -> None:
+    assert (detect(Redirect(location, SITE), Inputs(found), NO_OPTIONS) is not None) is offsite

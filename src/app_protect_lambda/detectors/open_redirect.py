@@ -42,7 +42,9 @@ slashes (``\\\\evil.example`` "cleaned" to ``//evil.example``). An input that on
 parameter of a code-chosen off-site URL (an OAuth ``state``) or a label the code places under its
 own domain is not. A host the code took out of a header that lists hosts (the first of
 ``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``) is that
-header's choice. An input that starts the host when the code wrote only a top-level label after
+header's choice. A Referer that is only the start of the code's own off-site URL is no cause: a
+browser sends a cross-site Referer as the origin alone, so a user back from an identity provider
+carries the prefix of the redirect to it (``Location: {Referer}`` itself still is). An input that starts the host when the code wrote only a top-level label after
 it (``https://{name}.com``) is, since it names the registrable domain (a two-label suffix,
 ``.co.uk``, would need the public suffix list).
 """
@@ -219,6 +221,20 @@ def _list_like(value: str) -> bool:
     return "," in value or "=" in value
 
 
+def _referer_prefix(location: str, item: Input, inputs: Inputs) -> bool:
+    """Whether ``item`` is only the Referer, and only the start of a longer Location.
+
+    A browser sends a cross-site Referer as the origin alone (``https://accounts.partner.example/``,
+    the default policy), so a user back from an identity provider carries the very prefix of the
+    code's own redirect to it (``https://accounts.partner.example/o/oauth2/auth?...``). Sending the
+    browser back where it came from (``Location: {Referer}``) is still the Referer's choice; a
+    value that also came in another way is judged as that."""
+    if location.strip() == item.value.strip():
+        return False
+    forms = [form for form in inputs.forms if form.value == item.value]
+    return bool(forms) and all(form.location == "header.referer" for form in forms)
+
+
 def _forwarded_piece(reading: _Reading, inputs: Inputs) -> Input | None:
     """A header that carries hosts as a list, one of which the code took as the host: the first of
     ``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``. Only these
@@ -275,7 +291,7 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     for candidates in _candidates(location, inputs):
         for reading in unclaimed:
             for item in candidates:
-                if _decided_by(location, reading, item):
+                if _decided_by(location, reading, item) and not _referer_prefix(location, item, inputs):
                     return _finding(reading, item)
         for reading in claimed:
             # the client's claim of the site vouches for a host another input chose (a browser sends the
