@@ -44,9 +44,10 @@ own domain is not. A host the code took out of a header that lists hosts (the fi
 ``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``) is that
 header's choice. A Referer that is only the start of the code's own off-site URL is no cause: a
 browser sends a cross-site Referer as the origin alone, so a user back from an identity provider
-carries the prefix of the redirect to it (``Location: {Referer}`` itself still is). An input that starts the host when the code wrote only a top-level label after
-it (``https://{name}.com``) is, since it names the registrable domain (a two-label suffix,
-``.co.uk``, would need the public suffix list).
+carries the prefix of the redirect to it (``Location: {Referer}`` itself still is). An input that
+starts the host when the code wrote only a top-level label after it (``https://{name}.com``) is a
+cause, since it names the registrable domain (a two-label suffix, ``.co.uk``, would need the
+public suffix list).
 """
 from __future__ import annotations
 
