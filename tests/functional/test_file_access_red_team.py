@@ -151,6 +151,18 @@ def test_a_glob_pattern_from_the_root_is_blocked(tree: Path, pattern: str, recor
     assert records.detections()[0]["rule"] == "file.absolute"
 
 
+def test_a_glob_listing_from_the_root_is_blocked(tree: Path, records) -> None:
+    """glob lists the pattern's directory (os.scandir) before any file is opened: names disclosed."""
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        return ok("\n".join(glob.glob(event["queryStringParameters"]["pattern"])))
+
+    result = invoke(handler, apigw_v2_event("GET", "/", query={"pattern": f"{tree}/task/*.py"}))
+    assert_blocked(result)
+    assert "app.py" not in str(result)
+    assert records.detections()[0]["sink"]["name"] == "os.scandir"
+
+
 def test_a_relative_glob_under_the_codes_folder_passes(tree: Path, monkeypatch, records) -> None:
     monkeypatch.chdir(tree / "public")
     result = invoke(globbing(), apigw_v1_event(query={"pattern": "*.txt"}))

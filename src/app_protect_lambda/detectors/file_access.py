@@ -611,8 +611,10 @@ def parsed_forms(value: str) -> list[str]:
     forms = []
     if value[:1] == "/":
         wildcard = _wildcards().search(value)
-        head = value[:value.rfind("/", 0, wildcard.start()) + 1] if wildcard is not None else ""
-        if head.strip("/"):  # whole segments: ``/a?x=1`` (a login's next=) names no directory
+        # whole segments, without the last slash: glob lists the directory itself (os.scandir("/var/task"));
+        # ``/a?x=1`` (a login's next=) names no directory
+        head = value[:value.rfind("/", 0, wildcard.start())] if wildcard is not None else ""
+        if head.strip("/"):
             forms.append(head)
     if value[:5].lower() == "file:":
         rest = value[5:]
