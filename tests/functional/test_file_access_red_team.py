@@ -132,6 +132,21 @@ def test_a_climb_resolved_through_proc_links_is_blocked(tree: Path, resolver: st
     assert invoke(handler, apigw_v2_event("GET", "/", query={"name": "sub/../a.txt"}))["body"] == "a"
 
 
+def test_a_home_directory_the_input_names_is_blocked(tree: Path, monkeypatch, records) -> None:
+    """``os.path.expanduser(name)``: ``~/.aws/credentials`` is the input's choice of an absolute path."""
+    monkeypatch.setenv("HOME", str(tree))
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        with open(os.path.expanduser(event["queryStringParameters"]["name"]), encoding="utf-8") as handle:
+            return ok(handle.read())
+
+    assert_blocked(invoke(handler, apigw_v2_event("GET", "/", query={"name": "~/secret.txt"})))
+    assert records.detections()[0]["rule"] == "file.absolute"
+    monkeypatch.chdir(tree / "public")
+    assert invoke(handler, apigw_v2_event("GET", "/", query={"name": "a.txt"}))["body"] == "a"
+
+
 def globbing():
     """Lists files matching a caller's pattern and returns the first one's text."""
     @protect(policy=policy("block"))

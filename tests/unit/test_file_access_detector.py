@@ -81,6 +81,8 @@ ATTACKS = [
     ("/var/task/app.py", "/var/[t]ask/app.py", "file.absolute"),
     ("app.py", "../app.py", "file.traversal"),  # normpath("static/" + name)
     ("lib/app.py", "../../lib/app.py", "file.traversal"),
+    (os.path.expanduser("~/.aws/credentials"), "~/.aws/credentials", "file.absolute"),  # expanduser(name)
+    (os.path.expanduser("~root/.ssh/id_rsa"), "~root/.ssh/id_rsa", "file.absolute"),
 ]
 
 
@@ -143,6 +145,8 @@ BENIGN += [
     ("/app/data.json", "/a?x=1"),  # a login's next= parameter, not a glob
     ("/dashboard/settings.json", "/dashboard?tab=2"),
     ("/tmp/uploads/a.txt", "/tmp?x"),
+    ("/tmp/uploads/~notes.txt", "~notes.txt"),  # no such user: expanduser leaves it
+    ("/tmp/uploads/~/a.txt", "~/a.txt"),  # the code put it under its folder, unexpanded
     ("myapp.py", "../app.py"),
     ("/tmp/uploads/x/app.py.bak", "../../app.py2"),
 ]

@@ -549,7 +549,8 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
     for item in inputs.view(parsable):
         for form in parsed_forms(item.value):
             if form in path:
-                parser = "file-url" if item.value[:5].lower() == "file:" else "glob"
+                parser = "file-url" if item.value[:5].lower() == "file:" else \
+                    "expanduser" if item.value[:1] == "~" else "glob"
                 transform = f"{item.transform}+{parser}" if item.transform else parser
                 finding = _judge_occurrences(path, Input(item.location, form, transform))
                 if finding:
@@ -592,7 +593,7 @@ def _wildcards() -> re.Pattern[str]:
 def parsable(value: str) -> bool:
     """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb
     or start at the root."""
-    return value[:5].lower() == "file:" or (
+    return value[:5].lower() == "file:" or value[:1] == "~" or (
         (".." in value or value[:1] == "/") and _wildcards().search(value) is not None)
 
 
@@ -606,9 +607,13 @@ def parsed_forms(value: str) -> list[str]:
     holds. A literal ``..`` is needed: glob's wildcards never match ``..``. A pattern that starts at the
     root (``glob.glob(pattern)`` with ``/var/task/*.py``) chooses the files below the directory its
     literal head names, which every path it returns starts with (the root alone names nothing: ``/*``
-    and ``/a?x=1`` are not kept).
+    and ``/a?x=1`` are not kept). ``os.path.expanduser`` reads ``~`` and ``~user`` as a home directory.
     """
     forms = []
+    if value[:1] == "~":  # os.path.expanduser("~/.aws/credentials"): the home directory the input named
+        expanded = os.path.expanduser(value.partition("\x00")[0])
+        if expanded != value and expanded.startswith("/"):
+            forms.append(expanded)
     if value[:1] == "/":
         wildcard = _wildcards().search(value)
         # whole segments, without the last slash: glob lists the directory itself (os.scandir("/var/task"));
