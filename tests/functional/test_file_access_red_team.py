@@ -64,6 +64,25 @@ def test_pieces_that_stay_in_the_folder_pass(tree: Path, a: str, b: str, records
     assert records.detections() == []
 
 
+@pytest.mark.parametrize("normalise", [False, True], ids=["joined", "abspath"])
+@pytest.mark.parametrize("value", ["..,secret.txt", "..|..|" + "{tree}/secret.txt"])
+def test_a_list_joined_as_segments_is_blocked(tree: Path, value: str, normalise: bool, records) -> None:
+    """``"/".join(value.split(sep))``: the list's items become the path's segments."""
+    public = tree / "public"
+
+    @protect(policy=policy("block"))
+    def handler(event, context):
+        value = event["queryStringParameters"]["parts"]
+        separator = "," if "," in value else "|"
+        path = f"{public}/" + "/".join(value.split(separator))
+        with open(os.path.abspath(path) if normalise else path, encoding="utf-8") as handle:
+            return ok(handle.read())
+
+    result = invoke(handler, apigw_v2_event("GET", "/", query={"parts": value.format(tree=str(tree).lstrip("/"))}))
+    assert_blocked(result)
+    assert invoke(handler, apigw_v2_event("GET", "/", query={"parts": "sub,..,a.txt"}))["body"] == "a"
+
+
 def in_the_function(task: Path, build):
     """A handler run, as on Lambda, from its bundle's folder, which the policy declares sensitive."""
     @protect(policy=policy("block", sensitive_paths=[str(task)]))

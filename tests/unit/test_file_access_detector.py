@@ -82,6 +82,10 @@ ATTACKS = [
     ("app.py", "../app.py", "file.traversal"),  # normpath("static/" + name)
     ("lib/app.py", "../../lib/app.py", "file.traversal"),
     (os.path.expanduser("~/.aws/credentials"), "~/.aws/credentials", "file.absolute"),  # expanduser(name)
+    ("/tmp/uploads/../secret.txt", "..,secret.txt", "file.traversal"),  # "/".join(value.split(","))
+    ("/tmp/uploads/../../etc/passwd", "..|..|etc|passwd", "file.traversal"),
+    ("/tmp/uploads/a/../../x", "a ../.. x", "file.traversal"),
+    ("/tmp/secret.txt", "..,secret.txt", "file.traversal"),  # then normalised
     (os.path.expanduser("~root/.ssh/id_rsa"), "~root/.ssh/id_rsa", "file.absolute"),
 ]
 
@@ -146,6 +150,8 @@ BENIGN += [
     ("/dashboard/settings.json", "/dashboard?tab=2"),
     ("/tmp/uploads/a.txt", "/tmp?x"),
     ("/tmp/uploads/~notes.txt", "~notes.txt"),  # no such user: expanduser leaves it
+    ("/tmp/uploads/sub/../a.txt", "sub,..,a.txt"),  # joined, it stays in the folder
+    ("/tmp/uploads/x/../y", "wait.., x"),
     ("/tmp/uploads/~/a.txt", "~/a.txt"),  # the code put it under its folder, unexpanded
     ("myapp.py", "../app.py"),
     ("/tmp/uploads/x/app.py.bak", "../../app.py2"),

@@ -675,7 +675,12 @@ def landings_of(value: str) -> tuple[str, ...]:
     ``lexists`` per such input and invocation (``_realpath``); other inputs pay nothing."""
     landing = landing_of(value)
     if landing is None:
-        return ()
+        if ".." in value:  # a list's items joined as segments (``..,secret.txt``), then normalised
+            for separator in _LIST_SEPARATORS:
+                if separator in value and (landing := landing_of(value.replace(separator, "/"))) is not None:
+                    break
+        if landing is None:
+            return ()
     if landing.startswith(("proc/", "dev/")) and len(landing) < _LONGEST_OPENABLE:
         real = _realpath("/" + landing)
         if real != "/" + landing and real.strip("/"):
@@ -821,8 +826,9 @@ def _mirrored_folder(path: str, start: int, value: str) -> str | None:
 
 
 def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
-    """The inputs that may make ``path`` climb: every relevant form, then, if the path climbs and
-    none of them made it, the pieces of inputs the code transformed on the way."""
+    """The inputs that may make ``path`` climb: every relevant form (also as pathlib spells it, and a
+    list's items joined as segments, ``..,secret.txt`` as ``../secret.txt``), then, if the path climbs
+    and none of them made it, the pieces of inputs the code transformed on the way."""
     for item in inputs.view(relevant):
         yield item
         if "/." in item.value or "//" in item.value or item.value.startswith("./"):
@@ -831,8 +837,16 @@ def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
             reading = _as_pathlib_reads(item.value)
             if reading != item.value:
                 yield Input(item.location, reading, f"{item.transform}+pathlib" if item.transform else "pathlib")
+        if ".." in item.value:
+            for separator in _LIST_SEPARATORS:  # "/".join(value.split(",")): the list's items as segments
+                if separator in item.value:
+                    joined = item.value.replace(separator, "/")
+                    yield Input(item.location, joined, f"{item.transform}+split" if item.transform else "split")
     if ".." in path:
         yield from transformed(path, inputs, FRAGMENTS)
+
+
+_LIST_SEPARATORS = (",", ";", "|", ":", " ")
 
 
 def _as_pathlib_reads(value: str) -> str:
