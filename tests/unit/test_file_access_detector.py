@@ -75,6 +75,18 @@ ATTACKS = [
     ("/tmp/uploads/..", "../*", "file.traversal"),  # the directory glob lists
     ("/tmp/uploads/../../var/task/app.py", "../../var/task/*.py", "file.traversal"),
     ("/tmp/uploads/a/../../secret.txt", "a/../../s?cret.*", "file.traversal"),
+    # issue 11 red team: a glob from the root (glob.glob(pattern)), a relative prefix normalised away
+    ("/tmp/x/secret.txt", "/tmp/x/secre*", "file.absolute"),
+    ("/var/task/app.py", "/var/task/*.py", "file.absolute"),
+    ("/var/task/app.py", "/var/[t]ask/app.py", "file.absolute"),
+    ("app.py", "../app.py", "file.traversal"),  # normpath("static/" + name)
+    ("lib/app.py", "../../lib/app.py", "file.traversal"),
+    (os.path.expanduser("~/.aws/credentials"), "~/.aws/credentials", "file.absolute"),  # expanduser(name)
+    ("/tmp/uploads/../secret.txt", "..,secret.txt", "file.traversal"),  # "/".join(value.split(","))
+    ("/tmp/uploads/../../etc/passwd", "..|..|etc|passwd", "file.traversal"),
+    ("/tmp/uploads/a/../../x", "a ../.. x", "file.traversal"),
+    ("/tmp/secret.txt", "..,secret.txt", "file.traversal"),  # then normalised
+    (os.path.expanduser("~root/.ssh/id_rsa"), "~root/.ssh/id_rsa", "file.absolute"),
 ]
 
 
@@ -130,6 +142,19 @@ BENIGN += [
     ("/tmp/uploads/report.pdf", "*.pdf"),
     ("/tmp/uploads/sub/../a.txt", "sub/../*.txt"),
     ("/tmp/uploads/file:a.txt", "file:a.txt"),
+    # issue 11 red team: a root glob names nothing alone; a landing inside a relative name is no landing
+    ("/tmp/uploads/a.txt", "/*"),
+    ("/tmp/uploads/a.txt", "/**/*.txt"),
+    ("/tmp/uploads/a.txt", "/[a-z]*"),
+    ("/app/data.json", "/a?x=1"),  # a login's next= parameter, not a glob
+    ("/dashboard/settings.json", "/dashboard?tab=2"),
+    ("/tmp/uploads/a.txt", "/tmp?x"),
+    ("/tmp/uploads/~notes.txt", "~notes.txt"),  # no such user: expanduser leaves it
+    ("/tmp/uploads/sub/../a.txt", "sub,..,a.txt"),  # joined, it stays in the folder
+    ("/tmp/uploads/x/../y", "wait.., x"),
+    ("/tmp/uploads/~/a.txt", "~/a.txt"),  # the code put it under its folder, unexpanded
+    ("myapp.py", "../app.py"),
+    ("/tmp/uploads/x/app.py.bak", "../../app.py2"),
 ]
 
 
@@ -137,6 +162,64 @@ BENIGN += [
 def test_benign(path: str, value: str) -> None:
     assert judge(path, value) is None
     assert judge(path, value, write=True) is None
+
+
+PIECED = [
+    # (path, inputs the code joined, whether it is a traversal): a `..` two inputs wrote together
+    ("/tmp/uploads/../secret.txt", (".", "./secret.txt"), True),
+    ("/tmp/uploads/../../etc/passwd", ("./..", "/../etc/passwd"), True),
+    ("/tmp/uploads/x./../../secret", ("x.", "./../secret"), True),
+    # a lone dot coincides with the code's own `..`; inputs beside a `..` the code wrote prove nothing
+    ("/var/task/lib/../data/x.json", (".",), False),
+    ("/var/task/lib/../data/v1.2.json", ("v1.2", "data"), False),
+    ("/tmp/uploads/../shared/a.txt", ("a.txt", ".txt"), False),
+    ("/tmp/uploads/sub/../a.txt", ("sub/.", "./a.txt"), False),  # stays under the directory
+]
+
+
+@pytest.mark.parametrize(("path", "values", "attack"), PIECED)
+def test_a_dotdot_pieced_from_two_inputs(path: str, values: tuple[str, ...], attack: bool) -> None:
+    finding = judge(path, *values)
+    if attack:
+        assert finding is not None and finding.rule == "file.traversal", (path, values)
+    else:
+        assert finding is None, (path, values, finding)
+
+
+@pytest.mark.parametrize(("path", "value", "rule"), [
+    ("app.py", "app.py", "file.sensitive"),  # open(name) with the working directory /var/task
+    ("./app.py", "./app.py", "file.sensitive"),
+    ("./app.py", "app.py", "file.sensitive"),  # open("./" + name)
+    ("static/../app.py", "static/../app.py", "file.traversal"),  # leaves the folder it named
+    ("static/css/../../lib/settings.py", "static/css/../../lib/settings.py", "file.traversal"),
+    ("lib/settings.py", "lib/settings.py", None),  # a relative route ({proxy+}) mirrored in the directory
+    ("static/css/site.css", "static/css/site.css", None),
+    ("static/css/../site.css", "static/css/../site.css", None),  # stays in static/
+    ("locales/ar.json", "ar", None),  # a short piece: the code chose the folder
+    ("locales/ar.json", "ar.json", None),
+    ("static/css/site.css", "css/site.css", None),
+    ("ar.json", "ar", None),  # the code added the extension: a file it named
+])
+def test_a_relative_path_the_input_starts_in_a_sensitive_working_directory(
+        path: str, value: str, rule: str | None, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    finding = judge(path, value, opts=options(sensitive_paths=[str(tmp_path)]))
+    assert (finding and finding.rule) == rule, finding
+    assert judge(path, value) is None  # the same working directory, not sensitive
+
+
+def test_a_climb_realpath_took_through_the_kernels_links(monkeypatch, tmp_path) -> None:
+    """realpath and Path.resolve follow /proc/self/root and /proc/self/cwd: the landing does too."""
+    monkeypatch.chdir(tmp_path)
+    cases = [(f"{tmp_path}/app.py", "../../proc/self/cwd/app.py"),
+             ("/etc/passwd", "../../proc/self/root/etc/passwd"),
+             ("/etc/passwd", "../../proc/thread-self/root/etc/passwd"),
+             ("/etc/hosts", "../../proc/self/root/etc/hosts")]
+    for path, value in cases:
+        finding = judge(path, value)
+        assert finding is not None and finding.rule == "file.traversal", (path, value)
+    assert judge(f"{tmp_path}/app.py", "../../proc/self/cwd/other.py") is None
+    assert judge("/etc/passwd", "../../proc/self/root") is None  # lands at the root: names no file
 
 
 def test_own_command_line_is_not_sensitive() -> None:
@@ -257,6 +340,11 @@ MEMBERS_WRITTEN = [
     ("/tmp/extract/sub/../ok.txt", ("sub/../ok.txt",), False),
     ("/tmp/extract/x/notevil.txt", ("../evil.txt",), False),
     ("/tmp/extract/a.txt", (), False),
+    # issue 11: where a tar link member points, from the archive's root, planted by os.symlink in the loop
+    ("/tmp/extract/../..", ("../..",), True),  # ln -> ../..: os.symlink's target, joined to the link's dir
+    ("/tmp/extract/sub/../../x", ("../x",), True),  # sub/ln -> ../../x
+    ("/tmp/outside", ("/tmp/outside",), True),  # ln -> /tmp/outside
+    ("/tmp/extract/sub/../d/f", ("sub/ln",), False),  # sub/ln -> ../d/f stays inside: not remembered
 ]
 
 

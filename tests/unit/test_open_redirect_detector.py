@@ -236,3 +236,73 @@ def test_a_host_pieced_from_several_inputs_is_off_site(location: str, values: tu
 ])
 def test_labels_under_the_codes_own_domain_pass(location: str, values: tuple[str, ...]) -> None:
     assert judge(location, *values) is None
+
+
+@pytest.mark.parametrize(("location", "value"), [
+    # issue 11 red team: the code turned the input's backslashes into slashes (a "cleanup")
+    ("//evil.example", "\\\\evil.example"),
+    ("//evil.example/x", "\\\\evil.example/x"),
+    ("https://evil.example/", "https:\\\\evil.example\\"),
+])
+def test_an_input_whose_backslashes_the_code_turned_into_slashes(location: str, value: str) -> None:
+    finding = judge(location, value)
+    assert finding is not None and finding.input is not None and finding.input.location == "query.next"
+
+
+@pytest.mark.parametrize(("location", "value"), [
+    ("/files/a/b", "a\\b"),  # a backslashed input that lands in a same-site path
+    ("https://app.example.com/a/b", "a\\b"),
+    ("https://docs.example.org/a/b", "a\\b"),  # the code chose the host; the input a path
+])
+def test_backslashed_inputs_in_a_path_pass(location: str, value: str) -> None:
+    assert judge(location, value) is None
+
+
+@pytest.mark.parametrize(("location", "value", "offsite"), [
+    # issue 11 red team: the code wrote only the top-level label; the input named the domain below it
+    ("https://evil.com/login", "evil", True),
+    ("https://Evil.io", "Evil", True),
+    ("https://login.evil.com/", "login.evil", True),
+    # the code wrote more than a TLD, or the input does not start the host: the code chose the domain
+    ("https://evil.co.uk/", "evil", False),  # a two-label suffix needs the public suffix list: not shipped
+    ("https://tenant.example.com/", "tenant", False),
+    ("https://shop.de/", "de", False),
+    ("https://shop.de/", "sh", False),  # a piece of the label, not all of it
+    ("https://app.example.com/", "app", False),
+    ("https://partner.com/", "partner.com", True),  # the whole host, as before
+])
+def test_an_input_naming_the_domain_under_a_code_written_tld(location: str, value: str, offsite: bool) -> None:
+    assert (judge(location, value) is not None) is offsite
+
+
+@pytest.mark.parametrize(("location", "header", "value", "offsite"), [
+    # issue 11 red team: the code took one host of a header that lists them
+    ("https://evil.example/login", "header.x-forwarded-host", "evil.example, app.example.com", True),
+    ("https://evil.example/login", "header.x-forwarded-host", "app.example.com,evil.example:8443", True),
+    ("https://evil.example/", "header.forwarded", "for=192.0.2.1;host=evil.example;proto=https", True),
+    ("https://evil.example/", "header.forwarded", 'for=192.0.2.1, host="evil.example"', True),
+    # another header, or another field of Forwarded: the host the code wrote itself
+    ("https://accounts.partner.example/auth", "header.referer", "https://accounts.partner.example/, x", False),
+    ("https://evil.example/", "header.forwarded", "for=evil.example;host=app.example.com", False),
+    ("https://app.example.com/", "header.x-forwarded-host", "evil.example, app.example.com", False),
+])
+def test_a_host_taken_out_of_a_header_listing_hosts(location: str, header: str, value: str, offsite: bool) -> None:
+    finding = detect(Redirect(location, SITE), Inputs([Input(header, value)]), NO_OPTIONS)
+    assert (finding is not None) is offsite, finding
+    assert finding is None or finding.input.location == header
+
+
+@pytest.mark.parametrize(("location", "found", "offsite"), [
+    # a user back from the identity provider: its origin is the Referer, the start of the code's own URL
+    ("https://accounts.partner.example/o/oauth2/auth?client_id=42",
+     [Input("header.referer", "https://accounts.partner.example/")], False),
+    ("https://pay.partner.example/checkout/cs_123", [Input("header.referer", "https://pay.partner.example")], False),
+    # back where the browser came from, or the same value sent another way too
+    ("https://evil.example/", [Input("header.referer", "https://evil.example/")], True),
+    (" https://evil.example/from ", [Input("header.referer", "https://evil.example/from")], True),
+    ("https://evil.example/x", [Input("header.referer", "https://evil.example/"),
+                                Input("query.next", "https://evil.example/")], True),
+    ("https://evil.example/x", [Input("header.origin", "https://evil.example")], True),  # origin + "/x"
+])
+def test_a_referer_that_only_starts_the_codes_own_location(location: str, found: list[Input], offsite: bool) -> None:
+    assert (detect(Redirect(location, SITE), Inputs(found), NO_OPTIONS) is not None) is offsite

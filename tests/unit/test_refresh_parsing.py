@@ -16,6 +16,10 @@ from app_protect_lambda.detectors.refresh import MAX_URLS, meta_refresh_urls, re
     ("  3\t;\turl=/next  ", "/next  "),
     ("0; url='https://evil.example/'trailing", "https://evil.example/"),
     ("0; urlx=https://evil.example/", "urlx=https://evil.example/"),  # not url=: the rest is the URL
+    # issue 11 red team: a blank ends the delay as a separator does
+    ("0 https://evil.example/", "https://evil.example/"),
+    (" 0 url=//evil.example", "//evil.example"),
+    ("1.5\turl='https://evil.example/'", "https://evil.example/"),
 ])
 def test_refresh_values_that_navigate(value: str, url: str) -> None:
     assert refresh_url(value) == url
@@ -37,6 +41,10 @@ def test_refresh_values_that_only_reload_or_are_ignored(value: str) -> None:
     ('<meta http-equiv="refresh" content="0;url=&#x2F;&#x2F;evil.example">', ["//evil.example"]),
     ('<body><p>x</p><meta http-equiv="refresh" content="0;url=/a"><meta http-equiv="refresh" content="0;url=/b">',
      ["/a", "/b"]),
+    # issue 11 red team: character references in the http-equiv value, which browsers decode
+    ('<meta http-equiv="&#114;efresh" content="0;url=//evil.example">', ["//evil.example"]),
+    ('<meta http-equiv="re&#x66;resh" content="0;url=//evil.example">', ["//evil.example"]),
+    ("<meta http-equiv='refres&#104;' content='0;url=//evil.example'>", ["//evil.example"]),
 ])
 def test_meta_refresh_tags(html: str, urls: list[str]) -> None:
     assert meta_refresh_urls(html) == urls
@@ -47,6 +55,8 @@ def test_meta_refresh_tags(html: str, urls: list[str]) -> None:
     '<meta http-equiv="content-type" content="text/html; charset=utf-8">',
     '<meta http-equiv="refresh" content="30">',                   # reloads itself
     '<meta name="refresh" content="0;url=https://evil.example/">',  # not http-equiv
+    '<meta http-equiv="&#99;ontent-type" content="0;url=https://evil.example/">',  # decoded: not refresh
+    '<meta http-equiv="refresh &amp; more" content="0">',
     '<div http-equiv="refresh" content="0;url=https://evil.example/">',
     "plain text, no tags at all " * 100,
 ])

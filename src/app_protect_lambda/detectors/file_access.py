@@ -18,14 +18,21 @@ An input also makes a path climb when the code erased the climb before the sink
 is where it lands (``../../var/task/app.py`` lands at ``var/task/app.py``), and a path
 holding that landing as whole segments is judged a traversal. This also covers a
 containment check by prefix without a trailing separator (``/tmp/uploads-x`` passes
-``startswith("/tmp/uploads")``). Paths a parser reads out of an input are judged like its
-text: the path of a ``file:`` URL, the literal pieces of a glob pattern that hold ``..``.
+``startswith("/tmp/uploads")``); at the start of a relative path the landing means the code's
+relative prefix was climbed out of (``normpath("static/" + "../app.py")`` is ``app.py``). Paths a
+parser reads out of an input are judged like its text: the path of a ``file:`` URL, the literal
+pieces of a glob pattern that hold ``..``, the literal head of a glob pattern from the root. A
+``..`` that two inputs write together (``f"{base}/{a}{b}"``, ``.`` and ``./secret``), neither
+holding one, is a traversal when an input with more than dots wrote part of it.
 
 An input in a sensitive location chooses it only where an input can land: from the start
 of a segment, and, without a ``/`` of its own, as the file itself. ``?lang=ar`` in
 ``/var/task/locales/ar.json`` (the ``ar`` of ``var``) and a route mirrored under a bundled
 folder (``/static/app.js`` under ``/var/task``) are the code's own choice, unless the route's
-``..`` leaves the folder it named (``_chooses_location``).
+``..`` leaves the folder it named (``_chooses_location``). A relative path that an input starts
+is read the same way from the working directory (``static/app.js``, a ``{proxy+}`` parameter), and a
+file name alone there (``open(name)``, ``open("./" + name)``) is the input's choice of the working
+directory's file, ``/var/task/app.py`` on Lambda: the code wrote nothing that chose it.
 
 Archive extraction (``path`` is the target directory) is checked member by
 member, input or not: a member that would be written outside the target, or a
@@ -306,8 +313,8 @@ class Gate:
         every = self.inputs.values
         values = list(filter(relevant, every))
         values += [name.replace("\\", "/") for name in self.archive_names]
-        found = (landing_of(value) for value in values)
-        self.landings = landings = tuple(dict.fromkeys(landing for landing in found if landing))
+        found = (landing for value in values for landing in landings_of(value))
+        self.landings = landings = tuple(dict.fromkeys(found))
         self.parsed = tuple(dict.fromkeys(form for value in filter(parsable, every)
                                           for form in parsed_forms(value)))
         return landings
@@ -542,7 +549,8 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
     for item in inputs.view(parsable):
         for form in parsed_forms(item.value):
             if form in path:
-                parser = "file-url" if item.value[:5].lower() == "file:" else "glob"
+                parser = "file-url" if item.value[:5].lower() == "file:" else \
+                    "expanduser" if item.value[:1] == "~" else "glob"
                 transform = f"{item.transform}+{parser}" if item.transform else parser
                 finding = _judge_occurrences(path, Input(item.location, form, transform))
                 if finding:
@@ -559,10 +567,13 @@ def _input_finding(path: str, forms: tuple[str, ...], inputs: Inputs, rules: Rul
                 finding = _judge_occurrences(path, Input(item.location, slashed, transform))
                 if finding:
                     return finding
-    if ".." not in path:  # the code may have normalised the path the input made climb
+    if ".." in path:
+        finding = _pieced_climb(path, inputs)
+        if finding:
+            return finding
+    else:  # the code may have normalised the path the input made climb
         for item in inputs.view(relevant):
-            landing = landing_of(item.value)
-            if landing is not None and _lands_in(path, landing):
+            if any(_lands_in(path, landing) for landing in landings_of(item.value)):
                 return Finding(AttackKind.FILE_ACCESS, "file.traversal",
                                f"input from {item.describe()} made the path climb before the code "
                                "normalised it", item, path)
@@ -580,8 +591,10 @@ def _wildcards() -> re.Pattern[str]:
 
 
 def parsable(value: str) -> bool:
-    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb."""
-    return value[:5].lower() == "file:" or (".." in value and _wildcards().search(value) is not None)
+    """Inputs a parser turns into a path that is not their text: ``file:`` URLs, glob patterns that climb
+    or start at the root."""
+    return value[:5].lower() == "file:" or value[:1] == "~" or (
+        (".." in value or value[:1] == "/") and _wildcards().search(value) is not None)
 
 
 def parsed_forms(value: str) -> list[str]:
@@ -591,9 +604,23 @@ def parsed_forms(value: str) -> list[str]:
     (``localhost``, or any name: a local file is meant) dropped, as are the query and fragment. A glob
     pattern (``../*``, ``../../var/task/*.py``) names no file itself: ``glob`` returns paths that keep
     its literal pieces (``/tmp/uploads/../secret.txt``), so the pieces that climb are what the path
-    holds. A literal ``..`` is needed: glob's wildcards never match ``..``.
+    holds. A literal ``..`` is needed: glob's wildcards never match ``..``. A pattern that starts at the
+    root (``glob.glob(pattern)`` with ``/var/task/*.py``) chooses the files below the directory its
+    literal head names, which every path it returns starts with (the root alone names nothing: ``/*``
+    and ``/a?x=1`` are not kept). ``os.path.expanduser`` reads ``~`` and ``~user`` as a home directory.
     """
     forms = []
+    if value[:1] == "~":  # os.path.expanduser("~/.aws/credentials"): the home directory the input named
+        expanded = os.path.expanduser(value.partition("\x00")[0])
+        if expanded != value and expanded.startswith("/"):
+            forms.append(expanded)
+    if value[:1] == "/":
+        wildcard = _wildcards().search(value)
+        # whole segments, without the last slash: glob lists the directory itself (os.scandir("/var/task"));
+        # ``/a?x=1`` (a login's next=) names no directory
+        head = value[:value.rfind("/", 0, wildcard.start())] if wildcard is not None else ""
+        if head.strip("/"):
+            forms.append(head)
     if value[:5].lower() == "file:":
         rest = value[5:]
         if rest.startswith("//"):
@@ -641,6 +668,26 @@ def landing_of(value: str) -> str | None:
     return "/".join(kept) if climbed and kept else None
 
 
+def landings_of(value: str) -> tuple[str, ...]:
+    """``landing_of(value)`` and, for a landing in ``/proc`` or ``/dev``, where ``realpath`` and
+    ``Path.resolve`` take it through the kernel's links: ``../../proc/self/cwd/app.py`` lands at
+    ``var/task/app.py``, ``../../proc/self/root/etc/passwd`` at ``etc/passwd``. One bisection of
+    ``lexists`` per such input and invocation (``_realpath``); other inputs pay nothing."""
+    landing = landing_of(value)
+    if landing is None:
+        if ".." in value:  # a list's items joined as segments (``..,secret.txt``), then normalised
+            for separator in _LIST_SEPARATORS:
+                if separator in value and (landing := landing_of(value.replace(separator, "/"))) is not None:
+                    break
+        if landing is None:
+            return ()
+    if landing.startswith(("proc/", "dev/")) and len(landing) < _LONGEST_OPENABLE:
+        real = _realpath("/" + landing)
+        if real != "/" + landing and real.strip("/"):
+            return landing, real.lstrip("/")
+    return (landing,)
+
+
 def _lands_in(path: str, landing: str) -> bool:
     """Whether ``landing`` is in ``path`` as whole segments, up to the end or a suffix the code added."""
     start = path.find(landing)
@@ -648,7 +695,9 @@ def _lands_in(path: str, landing: str) -> bool:
     while start != -1 and looks < MAX_OCCURRENCES:
         looks += 1
         end = start + len(landing)
-        if start > 0 and path[start - 1] == "/" and (end == len(path) or path[end] in "/."):
+        # a landing starts a segment; at the very start of a relative path, the code's own relative
+        # prefix (``static/``) was climbed out of entirely (``normpath("static/../app.py")``)
+        if (path[start - 1] == "/" if start > 0 else path[:1] != "/") and (end == len(path) or path[end] in "/."):
             return True
         start = path.find(landing, start + 1)
     return False
@@ -685,6 +734,10 @@ def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rul
         if one_segment:
             judged = judged and not path[end:].strip("/")
         if judged:
+            if not lead and path[:1] != "/" and not path[:start].replace("./", ""):
+                finding = _relative_start(path, forms, item)
+                if finding is not None:
+                    return finding
             if lead and ".." in core:
                 folder = _mirrored_folder(path, start, value)
                 if folder is not None:
@@ -700,6 +753,67 @@ def _chooses_location(path: str, forms: tuple[str, ...], item: Input, rules: Rul
     return None
 
 
+def _dotted(value: str) -> bool:
+    return "." in value and bool(value.strip("."))
+
+
+def _pieced_climb(path: str, inputs: Inputs) -> Finding | None:
+    """A ``..`` segment of ``path`` that an input wrote part of, climbing out of the directory the
+    code fixed before it: two inputs make one (``f"{base}/{a}{b}"`` with ``a="."``, ``b="./secret"``),
+    neither holding ``..``. An input of dots alone is left out: a ``.`` coincides with any ``..`` the
+    code wrote itself (``join(here, "..", "data")``), where it proves nothing."""
+    items: list[Input] | None = None
+    segment = path.find("..")
+    looks = 0
+    while segment != -1 and looks < MAX_OCCURRENCES:
+        looks += 1
+        end = segment + 2
+        if (segment == 0 or path[segment - 1] == "/") and (end == len(path) or path[end] == "/"):
+            if items is None:
+                items = inputs.occurring_in(path, _dotted)
+                if not items:
+                    return None
+            writers = []  # (where it starts, the input) of the inputs that wrote part of this `..`
+            for item in items:
+                value = item.value
+                start = path.find(value, max(0, segment - len(value) + 1), end + len(value) - 1)
+                if start != -1:
+                    writers.append((start, item))
+            if writers:  # judged from where the first of them starts (``sub/.`` + ``./a.txt`` stays in)
+                first = min(start for start, _ in writers)
+                if _climbs(path, min(first, segment), False) is not None:
+                    item = writers[-1][1]
+                    return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                                   f"input from {item.describe()} writes part of a `..` that makes the path "
+                                   "climb", item, path)
+        segment = path.find("..", end)
+    return None
+
+
+def _relative_start(path: str, forms: tuple[str, ...], item: Input) -> Finding | None:
+    """An input that starts a relative path (the code wrote nothing before it, or ``./``).
+
+    A file name alone (``open(name)``, ``open("./" + name)``) is the input's choice of a file of
+    the working directory, ``/var/task/app.py`` on Lambda: the code chose nothing. With folders
+    (``static/app.js``, a greedy ``{proxy+}`` path parameter) it is a route mirrored under the
+    working directory, as ``/static/app.js`` is under ``/var/task``: its own, unless its ``..``
+    leaves the folder it named first (``static/../app.py``)."""
+    value = item.value
+    while value.startswith("./"):
+        value = value[2:].lstrip("/")
+    first, slash, _ = value.partition("/")
+    if not slash:
+        return Finding(AttackKind.FILE_ACCESS, "file.sensitive",
+                       f"input from {item.describe()} names a file of the working directory, a sensitive "
+                       "location", item, forms[-1])
+    if ".." in value and first not in ("", ".", ".."):
+        folder = absolute(first)
+        if not _within(absolute(path), folder):
+            return Finding(AttackKind.FILE_ACCESS, "file.traversal",
+                           f"input from {item.describe()} makes the path climb out of {folder}", item, forms[-1])
+    return None
+
+
 def _mirrored_folder(path: str, start: int, value: str) -> str | None:
     """The folder a route-like input names first (``/var/task`` + ``/static``), when the path,
     normalised, leaves it; else None."""
@@ -712,8 +826,9 @@ def _mirrored_folder(path: str, start: int, value: str) -> str | None:
 
 
 def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
-    """The inputs that may make ``path`` climb: every relevant form, then, if the path climbs and
-    none of them made it, the pieces of inputs the code transformed on the way."""
+    """The inputs that may make ``path`` climb: every relevant form (also as pathlib spells it, and a
+    list's items joined as segments, ``..,secret.txt`` as ``../secret.txt``), then, if the path climbs
+    and none of them made it, the pieces of inputs the code transformed on the way."""
     for item in inputs.view(relevant):
         yield item
         if "/." in item.value or "//" in item.value or item.value.startswith("./"):
@@ -722,8 +837,16 @@ def _climbing(path: str, inputs: Inputs) -> Iterator[Input]:
             reading = _as_pathlib_reads(item.value)
             if reading != item.value:
                 yield Input(item.location, reading, f"{item.transform}+pathlib" if item.transform else "pathlib")
+        if ".." in item.value:
+            for separator in _LIST_SEPARATORS:  # "/".join(value.split(",")): the list's items as segments
+                if separator in item.value:
+                    joined = item.value.replace(separator, "/")
+                    yield Input(item.location, joined, f"{item.transform}+split" if item.transform else "split")
     if ".." in path:
         yield from transformed(path, inputs, FRAGMENTS)
+
+
+_LIST_SEPARATORS = (",", ";", "|", ":", " ")
 
 
 def _as_pathlib_reads(value: str) -> str:

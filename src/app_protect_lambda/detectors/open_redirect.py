@@ -37,9 +37,17 @@ An input is the cause when it supplies the part that decides where the browser
 goes: the scheme of a non-web URL, or the end of the host with at least one dot
 of it (or all of it), alone or pieced together with other inputs and dots the
 code wrote (``https://{sub}.{domain}/``), or when the whole Location was taken
-out of it (a field of a JSON or base64 ``state``). An input that only fills a query parameter of a
-code-chosen off-site URL (an OAuth ``state``) or a label the code places
-under its own domain is not.
+out of it (a field of a JSON or base64 ``state``), or once the code turned its backslashes into
+slashes (``\\\\evil.example`` "cleaned" to ``//evil.example``). An input that only fills a query
+parameter of a code-chosen off-site URL (an OAuth ``state``) or a label the code places under its
+own domain is not. A host the code took out of a header that lists hosts (the first of
+``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``) is that
+header's choice. A Referer that is only the start of the code's own off-site URL is no cause: a
+browser sends a cross-site Referer as the origin alone, so a user back from an identity provider
+carries the prefix of the redirect to it (``Location: {Referer}`` itself still is). An input that
+starts the host when the code wrote only a top-level label after it (``https://{name}.com``) is a
+cause, since it names the registrable domain (a two-label suffix, ``.co.uk``, would need the
+public suffix list).
 """
 from __future__ import annotations
 
@@ -51,13 +59,14 @@ from urllib.parse import unquote
 
 from ..findings import AttackKind, Finding
 from ..sources.fragments import Family, transformed
+from ..sources.inputs import Input
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
-    from ..sources import Input, Inputs
+    from ..sources import Inputs
 
 MAX_LOCATION = 65536  # characters of a Location read past its leading controls
 MAX_OCCURRENCES = 16
@@ -203,6 +212,67 @@ def _decides(location: str, start: int, end: int, reading: _Reading) -> bool:
     return start <= target_start or "." in normalize_host(location[start:target_end])
 
 
+_HOST_HEADERS = frozenset({"header.x-forwarded-host", "header.forwarded", "header.x-original-host", "header.x-host",
+                           "header.x-forwarded-server"})
+MAX_HOST_PARTS = 16
+MAX_HOST_HEADER = 4096  # characters of a header value read as a list of hosts
+
+
+def _list_like(value: str) -> bool:
+    return "," in value or "=" in value
+
+
+def _referer_prefix(location: str, item: Input, inputs: Inputs) -> bool:
+    """Whether ``item`` is only the Referer, and only the start of a longer Location.
+
+    A browser sends a cross-site Referer as the origin alone (``https://accounts.partner.example/``,
+    the default policy), so a user back from an identity provider carries the very prefix of the
+    code's own redirect to it (``https://accounts.partner.example/o/oauth2/auth?...``). Sending the
+    browser back where it came from (``Location: {Referer}``) is still the Referer's choice; a
+    value that also came in another way is judged as that."""
+    if location.strip() == item.value.strip():
+        return False
+    forms = [form for form in inputs.forms if form.value == item.value]
+    return bool(forms) and all(form.location == "header.referer" for form in forms)
+
+
+def _forwarded_piece(reading: _Reading, inputs: Inputs) -> Input | None:
+    """A header that carries hosts as a list, one of which the code took as the host: the first of
+    ``X-Forwarded-Host: evil.example, app.example.com``, the ``host=`` of ``Forwarded``. Only these
+    headers: an off-site host the code wrote itself also occurs in other inputs (the Referer back
+    from an identity provider). The values are tested in C before any location is looked up."""
+    host = reading.target
+    if not any(len(value) <= MAX_HOST_HEADER and host in value.lower() for value in inputs.values):
+        return None  # a proxy's header is short: a large body is not lower-cased for it
+    for item in inputs.view(_list_like):
+        if item.location not in _HOST_HEADERS or len(item.value) > MAX_HOST_HEADER or host not in item.value.lower():
+            continue
+        for part in item.value.replace(";", ",").split(",")[:MAX_HOST_PARTS]:
+            name, equals, text = part.partition("=")
+            if equals and name.strip().lower() != "host":
+                continue
+            if _site_host((text if equals else part).strip().strip('"')) == host:
+                return item
+    return None
+
+
+def _names_domain(location: str, reading: _Reading, inputs: Inputs) -> Input | None:
+    """An input that starts the host when the code wrote only a top-level label after it
+    (``https://{name}.com``): the input names the registrable domain, every label below the TLD."""
+    target_start, target_end = reading.span
+    for item in inputs.occurring_in(location[target_start:target_end], relevant):
+        end = target_start + len(item.value)
+        if end < target_end and location.startswith(item.value, target_start) \
+                and _top_label(location[end:target_end]):
+            return item
+    return None
+
+
+def _top_label(text: str) -> bool:
+    """Whether ``text`` is ``.`` and one label of letters (``.com``, ``.io``): what only a TLD looks like."""
+    return len(text) > 2 and text[0] == "." and text[1:].isascii() and text[1:].isalpha()
+
+
 def relevant(value: str) -> bool:
     return not value.isspace()
 
@@ -222,7 +292,7 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
     for candidates in _candidates(location, inputs):
         for reading in unclaimed:
             for item in candidates:
-                if _decided_by(location, reading, item):
+                if _decided_by(location, reading, item) and not _referer_prefix(location, item, inputs):
                     return _finding(reading, item)
         for reading in claimed:
             # the client's claim of the site vouches for a host another input chose (a browser sends the
@@ -238,9 +308,14 @@ def detect(redirect: Redirect, inputs: Inputs, options: Mapping[str, Any]) -> Fi
             return _finding(reading, item)
     for reading in unclaimed:
         if reading.kind == "host":
-            pieced = _pieced_host(location, reading, inputs)
+            pieced = _pieced_host(location, reading, inputs) or _names_domain(location, reading, inputs)
             if pieced is not None:
                 return _finding(reading, pieced)
+    for reading in offsite:
+        if reading.kind == "host" and reading not in vouched:
+            forwarded = _forwarded_piece(reading, inputs)
+            if forwarded is not None:
+                return _finding(reading, forwarded)
     # the whole Location inside a larger input: taken out of a JSON field, a state blob...
     whole = location.strip()
     if len(whole) >= MIN_WHOLE and unclaimed:
@@ -297,9 +372,19 @@ def _decided_by(location: str, reading: _Reading, item: Input) -> bool:
     return False
 
 
+def _backslashed(value: str) -> bool:
+    return "\\" in value
+
+
 def _candidates(location: str, inputs: Inputs) -> Iterator[list[Input]]:
-    """The inputs in ``location`` verbatim, then the inputs the code transformed on the way there."""
+    """The inputs in ``location`` verbatim, then the inputs the code transformed on the way there:
+    with their backslashes turned into slashes (a "cleanup" that makes ``\\\\evil.example``
+    ``//evil.example``), then as fragments."""
     yield inputs.occurring_in(location, relevant)
+    if "/" in location:
+        yield [Input(item.location, slashed, f"{item.transform}+backslash" if item.transform else "backslash")
+               for item in inputs.view(_backslashed)
+               if (slashed := item.value.replace("\\", "/")) in location]
     yield transformed(location, inputs, FRAGMENTS)
 
 

@@ -18,6 +18,7 @@ before Python 3.14 (without ``filter="data"``) would follow it.
 from __future__ import annotations
 
 import os
+import posixpath
 from contextvars import ContextVar
 
 from ..context import current
@@ -395,11 +396,22 @@ def _zip_contents_read(wrapped, instance, args, kwargs):
 
 
 def _tar_member_read(wrapped, instance, args, kwargs):
-    """After a TarFile read one more member (iteration, ``getmembers``): remember its name if it climbs."""
+    """After a TarFile read one more member (iteration, ``getmembers``): remember its name if it climbs,
+    and where a link member points, from the archive's root, if that climbs or is absolute: the code's
+    own loop (``os.symlink(m.linkname, join(dest, m.name))``) would plant a link out of ``dest``
+    (``ln -> ../..``, then ``ln/x`` writes above it). A link that stays inside (``sub/ln -> ../d/f``)
+    is not remembered."""
     info = wrapped(*args, **kwargs)
     context = current()
     if context is not None and info is not None:
-        _members_read(context, [info.name])
+        names = [info.name]
+        link = getattr(info, "linkname", "")
+        if link and info.issym():
+            names.append(link if link.startswith("/") else
+                         posixpath.normpath(posixpath.join(posixpath.dirname(info.name), link)))
+        elif link and info.islnk():
+            names.append(link)
+        _members_read(context, names)
     return info
 
 

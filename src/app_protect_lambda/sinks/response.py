@@ -246,12 +246,13 @@ def redirect_locations(response: dict) -> list[str]:
 _REFRESH_HEADERS = {"refresh": "refresh", "content-type": "content-type"}
 
 
-def _header_values(response: dict) -> tuple[list[str], bool]:
-    """(Refresh header values, whether a Content-Type says HTML), from headers and multiValueHeaders,
-    any case, CloudFront's ``[{"key": ..., "value": ...}]`` included. Most responses carry a few
-    headers and neither of these two: a name is lower-cased only when its length matches."""
+def _header_values(response: dict) -> tuple[list[str], bool | None]:
+    """(Refresh header values, whether a Content-Type says HTML: None when there is none), from headers
+    and multiValueHeaders, any case, CloudFront's ``[{"key": ..., "value": ...}]`` included. Most
+    responses carry a few headers and neither of these two: a name is lower-cased only when its length
+    matches."""
     refreshes: list[str] = []
-    html = False
+    html: bool | None = None
     for field in ("headers", "multiValueHeaders"):
         headers = response.get(field)
         if not isinstance(headers, dict):
@@ -269,17 +270,21 @@ def _header_values(response: dict) -> tuple[list[str], bool]:
                     continue
                 if wanted == "refresh":
                     refreshes.append(item)
-                elif "html" in item.lower():
-                    html = True
+                else:
+                    html = html or "html" in item.lower()
     return refreshes, html
 
 
 def refresh_targets(response: dict) -> list[tuple[str, str]]:
     """(sink, URL) of every declarative refresh: a Refresh header on any status, a meta refresh in an
-    HTML body (see ``detectors.refresh``)."""
+    HTML body (see ``detectors.refresh``). A body sent without any Content-Type is read as HTML when it
+    starts with a tag, as a browser sniffing its type reads it; that costs an untyped JSON body one
+    character test."""
     refreshes, html_type = _header_values(response)
     body = response.get("body")
-    html = body if html_type and isinstance(body, str) else None
+    html = body if html_type is not False and isinstance(body, str) and body else None
+    if html is not None and html_type is None and not _tagged(html, response.get("isBase64Encoded")):
+        html = None
     if not refreshes and html is None:
         return []
     from ..detectors.refresh import meta_refresh_urls, refresh_url
@@ -294,6 +299,17 @@ def refresh_targets(response: dict) -> list[tuple[str, str]]:
             html = _base64_text(html)
         targets += [("response.body (meta refresh)", url) for url in meta_refresh_urls(html)]
     return targets
+
+
+_HTML_BLANKS = " \t\n\r\f"
+
+
+def _tagged(body: str, base64: Any) -> bool:
+    """Whether an untyped body starts, past its blanks, with a tag (what MIME sniffing reads as HTML)."""
+    head = _base64_text(body[:64]) if base64 else body
+    if head[:1] == "<" or head[:1] not in _HTML_BLANKS:  # one character tells, but after blank lines
+        return head[:1] == "<"
+    return head[:1024].lstrip(_HTML_BLANKS)[:1] == "<"
 
 
 def _base64_text(body: str) -> str:
