@@ -312,9 +312,14 @@ def _escapes_the_quote(statement: str, region_start: int, content_start: int, en
         return False
     if statement[region_start] not in "Ee" and dialect not in _BACKSLASH_ESCAPES:
         return False
-    text = statement[content_start:end]
-    run = len(text) - len(text.rstrip("\\"))  # the backslashes the text ends with
-    return run % 2 == 1  # an even run is escaped backslashes; an odd one's last escapes the quote
+    # The backslashes the text ends with, counted back from the quote: an even run is escaped
+    # backslashes, an odd one's last escapes the quote. Only the run before a quote is counted, so
+    # the backslashes of a literal are counted once in all (a slice from the literal's start each time
+    # made a 1 MB literal of \\' pairs quadratic).
+    index = end - 1
+    while index >= content_start and statement[index] == "\\":
+        index -= 1
+    return (end - 1 - index) % 2 == 1
 
 
 def _doubles_a_quote(statement: str, start: int, end: int) -> bool:
@@ -440,15 +445,21 @@ def _single_reason(statement: str, char: str, regions: list[Region], starts: lis
                 return index + 1, "turns the code's closing quote into an escaped one"
             index = statement.find(run, index + 3)
         return None
+    if char == "\\":  # only a backslash just before a quote can escape one
+        for quote in "'\"":
+            index = statement.find("\\" + quote)
+            while index != -1:
+                region = bisect_right(starts, index) - 1
+                if region >= 0 and regions[region][1] > index and regions[region][4] is None and \
+                        _escapes_the_quote(statement, regions[region][0], regions[region][2], index + 1, dialect):
+                    return index, "escapes the closing quote"
+                index = statement.find("\\" + quote, index + 2)
+        return None
     index = statement.find(char)
     while index != -1:
         region = bisect_right(starts, index) - 1
         inside = region >= 0 and regions[region][1] > index
-        if char == "\\":
-            if inside and regions[region][4] is None and \
-                    _escapes_the_quote(statement, regions[region][0], regions[region][2], index + 1, dialect):
-                return index, "escapes the closing quote"
-        elif char == ";":
+        if char == ";":
             if not inside and _cuts_a_statement(statement, index + 1, regions, region + 1):
                 return index, "ends the statement before the code's own SQL"
         elif inside and regions[region][0] == index and regions[region][4] == _COMMENT:  # "#"
@@ -464,10 +475,11 @@ def _cuts_a_statement(statement: str, position: int, regions: list[Region], inde
     (``WHERE``, ``LIMIT``, ``AND``, a literal)."""
     while True:
         gap_end = regions[index][0] if index < len(regions) else len(statement)
-        gap = statement[position:gap_end].lstrip()
-        if gap:
-            word = _first_word().match(gap)
-            return word is None or word[0].upper() not in _STATEMENT_WORDS
+        word = _first_word().match(statement, position, gap_end)  # blanks, then a word if one starts there
+        if word is not None and word[1] is not None:
+            return word[1].upper() not in _STATEMENT_WORDS
+        if word is None or word.end() < gap_end:
+            return True  # a parenthesis, an operator: the rest of a statement
         if index >= len(regions):
             return False
         if regions[index][4] != _COMMENT:
@@ -488,7 +500,7 @@ _STATEMENT_WORDS = frozenset((
 
 @cache
 def _first_word() -> re.Pattern[str]:
-    return re.compile(r"[A-Za-z_]+")
+    return re.compile(r"\s*([A-Za-z_]+)?")
 
 
 def _judge_words(statement: str, inputs: Inputs, dialect: str | None) -> Finding | None:
@@ -536,7 +548,7 @@ def _judge(statement: str, candidates: list[Input], dialect: str | None) -> Find
                 tokens = ""
                 if reason and work >= 0 and second_stages < MAX_SECOND_STAGES:
                     second_stages += 1
-                    verdict = _second_stage(statement, item.value, index, regions, starts)
+                    verdict = _second_stage(statement, item.value, index, regions, starts, reading)
                     if verdict is None:  # a list or sort after all: whole operands, commas, directions
                         reason = None
                     else:
@@ -557,10 +569,26 @@ MAX_SECOND_STAGES = 16
 SECOND_STAGE_WINDOW = 4096
 
 
-def _second_stage(statement: str, value: str, start: int, regions: list[Region], starts: list[int]) -> str | None:
+def _second_stage(statement: str, value: str, start: int, regions: list[Region], starts: list[int],
+                  reading: str) -> str | None:
     """sqlparse's reading of an occurrence the first stage judged structure (``sql_tokens``): None
     when it is a list or sort of whole operands after all, else the tokens it brought as evidence
-    ("" when sqlparse is not installed or the occurrence is too long to tokenize)."""
+    ("" when sqlparse is not installed or the occurrence is too long to tokenize).
+
+    An application runs the same statement again and again: a list only the second stage lets through
+    (``ORDER BY "t"."price" DESC``, 0.6 ms to tokenize) is read once per statement text."""
+    if len(statement) <= CACHED_STATEMENT:
+        return _second_stage_of(statement, value, start, reading)
+    return _read_again(statement, value, start, regions, starts)
+
+
+@lru_cache(maxsize=64)
+def _second_stage_of(statement: str, value: str, start: int, reading: str) -> str | None:
+    regions = _regions(statement, start + len(value), reading)
+    return _read_again(statement, value, start, regions, [region[0] for region in regions])
+
+
+def _read_again(statement: str, value: str, start: int, regions: list[Region], starts: list[int]) -> str | None:
     from . import sql_tokens
 
     end = start + len(value)
