@@ -208,7 +208,7 @@ def test_second_stage_lets_a_qualified_quoted_sort_through_and_names_the_tokens(
     attack = '"u"."name" DESC, (SELECT secret FROM secrets)'
     assert handler(apigw_v1_event(query={"sort": attack}), LambdaContext())["statusCode"] == 403
     evidence = records.detections()[0]["evidence"]
-    assert evidence.startswith("tokens: ") and "Keyword.DML 'SELECT'" in evidence
+    assert evidence.startswith("tokens: ") and "Keyword.DML" in evidence and "(SELECT secret" in evidence
 
 
 SCRIPT = """

@@ -13,7 +13,8 @@ judged structure is tokenized here, for two things:
   still structure. Each string the lexer sees must be a literal the first
   stage read in the statement's own dialect (sqlparse reads every string
   with backslash escapes, as MySQL does, where sqlite3 and PostgreSQL do not).
-- evidence: the tokens the input brought (type and text), for the record.
+- evidence: the tokens the input brought (their types, then their text in one
+  piece, which the record redacts whole when the input is a secret), for the record.
 
 Figures (this machine, sqlparse 0.6.1, CPython 3.11): ``import sqlparse.lexer``
 took 22-25 ms on a quiet machine and 50-90 ms with it loaded (the package's
@@ -36,9 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-# Evidence: this many tokens, each text cut to this many characters (the record clips and redacts).
+# Evidence: the types of this many tokens (the record redacts and clips the evidence).
 EVIDENCE_TOKENS = 12
-EVIDENCE_TEXT = 32
 
 _PREFIXES = frozenset("NnXxBbEe")  # N'national', X'hex', B'bits', E'escape'
 _VALUE_KEYWORDS = frozenset(("NULL", "TRUE", "FALSE"))
@@ -74,13 +74,24 @@ def tokens(text: str, offset: int) -> list[tuple[str, str, int, int]] | None:
 
 
 def evidence(found: list[tuple[str, str, int, int]], start: int, end: int) -> str:
-    """The tokens that overlap ``start:end``, blanks left out: ``Keyword 'OR', Operator.Comparison '='``."""
-    shown = [(kind, text) for kind, text, first, last in found
+    """The types of the tokens that overlap ``start:end``, blanks left out, then the tokens' text in one
+    piece: ``Keyword, Operator.Comparison in: OR 1=1``.
+
+    One piece, because the record redacts a secret input (a password field) by finding its value whole:
+    each token's own text would give it away in fragments (``Keyword 'OR'``, ``Comment '--secret'``).
+    The text is not cut here either (a cut in the middle of a secret would leave a piece of it whole);
+    the record cuts the evidence after redacting it.
+    """
+    shown = [(kind, first, last) for kind, _, first, last in found
              if first < end and last > start and not kind.startswith("Text.Whitespace") and kind != "Newline"]
-    parts = [f"{kind} {text[:EVIDENCE_TEXT]!r}" for kind, text in shown[:EVIDENCE_TOKENS]]
+    if not shown:
+        return ""
+    kinds = [kind for kind, _, _ in shown[:EVIDENCE_TOKENS]]
     if len(shown) > EVIDENCE_TOKENS:
-        parts.append(f"... {len(shown) - EVIDENCE_TOKENS} more")
-    return ", ".join(parts)
+        kinds.append(f"... {len(shown) - EVIDENCE_TOKENS} more")
+    first, last = shown[0][1], shown[-1][2]
+    text = "".join(token[1] for token in found if token[2] >= first and token[3] <= last)
+    return f"{', '.join(kinds)} in: {text}"  # as written: a repr would escape a secret's quotes
 
 
 def is_list(found: list[tuple[str, str, int, int]], start: int, end: int, literals: set[tuple[int, int]]) -> bool:
