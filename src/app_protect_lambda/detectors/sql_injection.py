@@ -40,8 +40,10 @@ they count only where the statement shows what one did (``_judge_singles``): a
 quote left open, three quotes opening a literal, a backslash escaping a closing
 quote, a ``;`` followed by the rest of a statement rather than a new one, a
 ``#`` opening a MySQL comment. A request that carries none costs a sink call
-one attribute read (no change measurable in the bench's sqlite rows); one that
-does, 4-10 µs more for a 178-character statement that holds the character.
+one attribute read (no change measurable in the bench's sqlite rows); one with
+a lone quote 4-6 µs for a 178-character statement whose quotes pair off
+(``_balanced``), and a reading of the whole statement (12-21 µs here, twice for
+an unknown dialect) only where they may not.
 
 The reading is linear in the statement (1 MB in well under a second): every
 pattern has one way to match a run of characters, and the closer of a dollar
@@ -429,7 +431,7 @@ def _judge_singles(statement: str, inputs: Inputs, dialect: str | None) -> Findi
     a quote, a script of several statements) is judged an attack when a request carries that lone
     character too.
     """
-    items = inputs.singles_in(statement, SINGLES)
+    items = [item for item in inputs.singles_in(statement, SINGLES) if not _balanced(statement, item.value)]
     if not items:
         return None
     for reading in _READINGS.get(dialect, _READINGS[None]):
@@ -443,6 +445,17 @@ def _judge_singles(statement: str, inputs: Inputs, dialect: str | None) -> Findi
                                f"one-character input from {item.describe()} {reason} in the SQL statement",
                                item, statement[max(0, index - 20): index + 21])
     return None
+
+
+def _balanced(statement: str, char: str) -> bool:
+    """Whether a lone quote can be settled without reading the statement: one kind of quote only, an
+    even count of it, no run of three, no backslash or comment that could hide one. Literals then
+    pair its quotes off (a doubled one is a pair too), so none is left open: the common benign case
+    costs a few scans in C, where the reading took 12-21 µs for a 178-character statement here."""
+    if char not in "'\"`" or statement.count(char) % 2 or char * 3 in statement:
+        return False
+    others = "'\"`\\#$".replace(char, "")
+    return not any(other in statement for other in others) and "--" not in statement and "/*" not in statement
 
 
 def _single_reason(statement: str, char: str, regions: list[Region], starts: list[int],
