@@ -291,3 +291,22 @@ def test_second_stage_window_is_bounded() -> None:
     value = "1 OR " + "1" * (sql_injection.SECOND_STAGE_WINDOW + 10)
     result = judged(SQLITE, f"SELECT * FROM t WHERE id = {value}", value)
     assert result is not None and not result.evidence.startswith("tokens: ")
+
+
+@pytest.mark.parametrize("dialect", [SQLITE, POSTGRESQL, MYSQL, "unknown", "unknown, backslash escapes"])
+def test_quotes_that_pair_off_leave_none_open(dialect: str) -> None:
+    # _balanced settles a lone quote without reading the statement: wherever it says so, a reading
+    # finds no quote left open and no run of three opening a literal
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="'\"`\\#$-/* ax;", max_size=24))
+    def check(text: str) -> None:
+        for char in "'\"`":
+            if sql_injection._balanced(text, char):
+                regions = sql_injection._regions(text, len(text), dialect)
+                starts = [region[0] for region in regions]
+                assert sql_injection._single_reason(text, char, regions, starts, dialect) is None
+
+    check()
