@@ -227,7 +227,7 @@ def test_mysql_backslash_in_double_quotes_turns_the_next_input_live(mysql_table:
     attack = {"a": "x\\", "b": " OR 1=1 -- "}
     assert handler(apigw_v1_event(query=attack), LambdaContext())["statusCode"] == 403
     assert count(pymysql_query, mysql_table) == 5  # nothing was deleted
-    assert records.detections()[0]["input"]["location"] == "query.b"
+    assert records.detections()[0]["input"]["location"] == "query.a"  # its backslash escapes the closing quote
     assert handler(apigw_v1_event(query={"a": "it's", "b": "C:\\\\temp"}), LambdaContext())["statusCode"] == 200
     assert len(records.detections()) == 1
 

@@ -65,6 +65,9 @@ MAX_OCCURRENCES = 16
 # What carries shell syntax in a fragment an input left after the code transformed it: separators,
 # pipes, redirections, substitutions, quotes, globs, braces, comments (sources/fragments.py).
 FRAGMENTS = Family("shell", ";|&$`<>()'\"\\*?{}~#[", quotes="'\"")
+# The one-character inputs that are shell structure on their own: a glob outside quotes (rm /tmp/up/{name}
+# with name=*), a tilde at a word's start. Elsewhere (quoted, mid-word) the same character is text.
+GLOB_SINGLES = "*?~"
 # In an argument vector, what may start an option (`` --upload-pack=...``.strip()).
 OPTION_FRAGMENTS = Family("option", ("-",), leading=True)
 
@@ -630,11 +633,12 @@ class Prefilter:
 
     def may_inject(self, command: Command) -> bool:
         every = self.every
-        if not every:
+        if not every and not self.inputs.singles:
             return False
         if command.shell:  # verbatim, else a piece of an input the code transformed
             script = command.script
-            return any(map(script.__contains__, every)) or bool(transformed(script, self.inputs, FRAGMENTS))
+            return any(map(script.__contains__, every)) or bool(transformed(script, self.inputs, FRAGMENTS)) \
+                or bool(self.inputs.singles and self.inputs.singles_in(script, GLOB_SINGLES))
         program = command.program
         if program in self.everything:
             return True
@@ -707,6 +711,8 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
 def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0) -> Finding | None:
     # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way.
     candidates = inputs.occurring_in(script, _any) + transformed(script, inputs, FRAGMENTS)
+    if inputs.singles:  # a lone * or ? where the shell globs, a ~ that starts a word (_syntax_reason)
+        candidates += inputs.singles_in(script, GLOB_SINGLES)
     if not candidates:
         return None
     classes, contexts = classify(script)

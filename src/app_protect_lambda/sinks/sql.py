@@ -33,6 +33,7 @@ from ..detectors.sql_injection import (
     Statement,
     names_a_column,
     relevant,
+    single_may_matter,
 )
 from ..findings import AttackKind
 from ..guard import failsafe, inspect
@@ -102,7 +103,7 @@ def _check(context: RequestContext, sink: str, statement: Any, connection: Any, 
     # with structure then costs a look for the pieces of inputs that the code transformed.
     inputs = context.inputs
     if text and (inputs.any_in(text, relevant) or transformed(text, inputs, FRAGMENTS)
-                 or names_a_column(text, inputs)):
+                 or names_a_column(text, inputs) or (inputs.singles and single_may_matter(text, inputs.singles))):
         inspect(KIND, sink, Statement(text, dialect_of(sink, connection)), argument=text, context=context)
 
 

@@ -31,7 +31,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-# Inputs that are empty or a single character cannot carry structure worth a check.
+# Inputs shorter than this are not matched against sink arguments: a one-character value occurs in
+# almost every argument. The few single characters that can be structure on their own (a quote, a
+# backslash, ``;``, ``#``, a glob) are kept aside (``Inputs.singles``) for the detectors that judge them.
 MIN_LENGTH = 2
 # The location of an input found by its value alone, before the event was walked: this, then the value.
 UNLOCATED = "\x00unlocated:"
@@ -138,6 +140,20 @@ def _decodable(values: list[str], enough: int) -> list[str]:
     return list(wanted)
 
 
+# The one-character values kept aside (``Inputs.singles``): ASCII's punctuation, where the quotes, the
+# backslash, ``;``, ``#`` and the shell's globs are. Looked up in the values' dict: 31 look-ups, whatever
+# the size of the event.
+_PUNCTUATION = tuple("!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~")
+_PUNCTUATION_SET = frozenset(_PUNCTUATION)
+
+
+def _singles(values: dict[str, None], forms: Iterable[str]) -> frozenset[str]:
+    """The punctuation characters among ``values`` and the decoded ``forms``."""
+    found = [char for char in _PUNCTUATION if char in values]
+    found += [text for text in forms if text in _PUNCTUATION_SET]
+    return frozenset(found)
+
+
 def _pluses(values: list[str], wanted: dict[str, None]) -> None:
     """Add to ``wanted`` the values whose plus may mean something new: URL-decoding makes a ``+`` a space,
     and where that reading is a value already (both readings of a form field or query parameter are),
@@ -234,7 +250,8 @@ class Inputs:
     """
 
     __slots__ = ("_capped", "_decoded", "_fast_values", "_forms", "_index", "_load", "_max_decoded", "_narrowed",
-                 "_on_exceeded", "_opened", "_raw", "_scans", "_truncated", "_values", "_views", "max_decode_chars")
+                 "_on_exceeded", "_opened", "_raw", "_scans", "_singles", "_truncated", "_values", "_views",
+                 "max_decode_chars")
 
     def __init__(self, raw: Iterable[Input] = (), *, max_decode_chars: int = 65536,
                  load: Callable[[], tuple[Iterable[Input], str | None]] | None = None,
@@ -259,6 +276,7 @@ class Inputs:
         self._decoded: dict[str, tuple[tuple[str, str], ...]] = {}
         self._forms: tuple[Input, ...] | None = None
         self._values: tuple[str, ...] | None = None
+        self._singles: frozenset[str] = frozenset()  # set with _values
         self._views: dict[Callable[[str], bool], tuple[Input, ...]] = {}
         self._narrowed: dict[Callable[[str], bool], tuple[str, ...] | None] = {}  # None: asked once
         self._index: _ByLength | None = None
@@ -352,6 +370,9 @@ class Inputs:
             self._fast_values = None  # it holds the event
             if found is None:
                 self._values = tuple(dict.fromkeys(map(_value_of, self.forms)))
+                received = dict.fromkeys(map(_value_of, self.raw))
+                self._singles = _singles(received, (text for forms in filter(None, map(self._decoded.get, received))
+                                                    for _, text in forms if len(text) == 1))
             else:
                 unique = dict.fromkeys(found)
                 distinct = list(unique)
@@ -359,10 +380,27 @@ class Inputs:
                 # Values and their forms, in C: a 1.5 MB object of 131,000 keys took 25 ms in a Python loop.
                 every = list(compress(distinct, map(MIN_LENGTH.__le__, map(len, distinct))))
                 extra = [text for forms in filter(None, map(decoded.get, distinct)) for _, text in forms
-                         if len(text) >= MIN_LENGTH and text not in unique]
+                         if text not in unique]
+                if len(every) < len(distinct) or extra:  # a short value, or a decoded form: any single?
+                    self._singles = _singles(unique, extra)
+                    extra = [text for text in extra if len(text) >= MIN_LENGTH]
                 self._values = tuple(every + list(dict.fromkeys(extra)) if extra else every)
             self._tell()
         return self._values
+
+    @property
+    def singles(self) -> frozenset[str]:
+        """The distinct one-character values (as received or decoded) of ASCII punctuation: ``?page=1``
+        or ``?sort=a`` gives none, and a sink call then pays one attribute read."""
+        if self._values is None:
+            _ = self.values
+        return self._singles
+
+    def singles_in(self, argument: str, wanted: str) -> list[Input]:
+        """The single-character inputs among ``wanted`` that occur in ``argument`` (unlocated, as in
+        ``occurring_in``, until the event has been walked; ``locate`` finds them)."""
+        return [_new_tuple(Input, (UNLOCATED + char, char, "")) for char in sorted(self.singles)
+                if char in wanted and char in argument]
 
     def _tell(self) -> None:
         """Say that decoding was capped, once, after what was read is kept: the policy may block (raise)
@@ -434,4 +472,11 @@ class Inputs:
             if form.value == value:
                 transform = "+".join(filter(None, (form.transform, item.transform)))
                 return Input(form.location, item.value, transform)
+        if len(value) < MIN_LENGTH:  # a single character (``singles``): not among the forms
+            for raw in self.raw:
+                if raw.value == value:
+                    return Input(raw.location, item.value, item.transform)
+                for transform, text in self._decoded.get(raw.value, ()):
+                    if text == value:
+                        return Input(raw.location, item.value, "+".join(filter(None, (transform, item.transform))))
         return Input("unknown", item.value, item.transform)
