@@ -320,7 +320,7 @@ READINGS = [
     ("echo a#b #c\nd", "LLLLBLLLBCROL", "00000000000000"),
     ("x=\"$z\" 'a b' c\\ d", "LLQXqQBQqqqQBLQEL", "000222001111000000"),
     ("echo $(a `b`) ${d:-{e}} $'f\\'g' $\"h\"", "LLLLBSSLBSLSSBXXXXXXXXXBQQqQEqQBQQqQ",
-     "0000000333663000000000000000000000220"),
+     "0000000333663000000000000011111000220"),  # $'...' is a quoted context, as '...' is
     ("é 請求 a;b", "LBLLBLOL", "000000000"),
     ("echo \"a\\\"b$c\" 'd\\' e", "LLLLBQqQEqXqQBQqqQBL", "000000222222200111000"),
     ("(a) $((1+2))", "OLOBSSOLLLOS", "0000003333330"),
@@ -738,3 +738,232 @@ def test_interpolation_inside_strings_is_code(vector: list[str], payload: str, a
 def test_program_text_after_a_cluster_of_options(vector: list[str], payload: str, attack: bool) -> None:
     finding = argv(fill(vector, payload), payload)
     assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None
+
+
+# ---------------------------------------------------------------- issue 11: a shell program handed on by a wrapper
+
+# A vector whose program hands a script to a shell (``env``, ``timeout``, ``nice``, ``xargs``, ``find -exec``):
+# the script is judged like ``sh -c SCRIPT``; an input that is the whole script chooses the program.
+HANDED_ATTACKS = [
+    (["bash", "-c", "{}"], "id", "cmdi.program"),
+    (["bash", "-c", "{}"], "cat /proc/self/environ", "cmdi.program"),
+    (["sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", "echo " + "{}"], "$(id)", "cmdi.shell-syntax"),
+    (["env", "sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["env", "-u", "HOME", "A=1", "sh", "-c", "echo {}"], "x | sh", "cmdi.shell-syntax"),
+    (["timeout", "-s", "KILL", "5", "bash", "-c", "echo {}"], "x;id", "cmdi.shell-syntax"),
+    (["nice", "-n", "5", "sh", "-c", "ls {}"], "$(id)", "cmdi.shell-syntax"),
+    (["xargs", "sh", "-c", "{}"], "id", "cmdi.program"),
+    (["xargs", "-I", "{}", "sh", "-c", "echo {} QQ"], "x; id", "cmdi.shell-syntax"),
+    (["xargs", "-0", "-I", "%", "sh", "-c", "echo % {}"], "`id`", "cmdi.shell-syntax"),
+    (["find", ".", "-exec", "sh", "-c", "echo {} \\;"], "x;id", "cmdi.shell-syntax"),
+    (["find", "/tmp", "-name", "*.txt", "-execdir", "bash", "-c", "wc -l {}", ";"], "x && id", "cmdi.shell-syntax"),
+    (["timeout", "5", "sh", "-c", "{} /tmp/x"], "printenv", "cmdi.program"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), HANDED_ATTACKS)
+def test_a_script_handed_on_by_a_wrapper_is_judged(vector: list[str], payload: str, rule: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == rule, (command, finding)
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+HANDED_BENIGN = [
+    (["sh", "-c", "echo {}"], "hello world"),
+    (["sh", "-c", "echo '{}'"], "x; id $(id)"),
+    (["env", "sh", "-c", "echo \"$1\"", "sh", "{}"], "x; id"),  # a positional parameter
+    (["xargs", "-I", "{}", "sh", "-c", "echo \"$1\"", "sh", "{}"], "plain"),
+    (["find", "/tmp", "-name", "{}", "-exec", "sh", "-c", "wc -l \"$1\"", "sh", "{{}}", ";"], "*.txt"),
+    (["timeout", "5", "sh", "-c", "grep -c {} /tmp/f"], "error"),
+    (["nice", "-n", "5", "echo", "{}"], "x; id"),  # no shell
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), HANDED_BENIGN)
+def test_a_script_handed_on_by_a_wrapper_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+@pytest.mark.parametrize(("vector", "script"), [
+    (["env", "A=1", "sh", "-c", "s"], "s"),
+    (["xargs", "-I", "{}", "-P", "4", "sh", "-c", "s"], "s"),
+    (["timeout", "-k", "1", "5", "nice", "-n", "3", "bash", "-ec", "s"], "s"),
+    (["find", ".", "-type", "f", "-exec", "sh", "-c", "s", "sh", "{}", "+"], "s"),
+    (["find", ".", "-exec", "cat", "{}", ";"], None),
+    (["xargs", "-I", "{}", "cat", "{}"], None),
+    (["env", "sh", "/tmp/script.sh"], None),
+    (["env"], None),
+])
+def test_handed_script(vector: list[str], script: str | None) -> None:
+    assert ci.handed_script(vector) == script
+
+
+# ---------------------------------------------------------------- issue 11: a script a shell reads twice
+
+# eval and sh -c read their arguments after the outer shell removed its quotes: what an input
+# leaves after quote removal is judged in the second reading.
+REREAD_ATTACKS = [
+    ("eval echo {}", "\\;id", "command separator"),
+    ("eval echo {}", "';'id", "command separator"),
+    ("eval echo {}", '"|"sh', "pipe"),
+    ("eval echo {}", "\\$\\(id\\)", "command substitution"),
+    ("eval echo {}", "$'\\x3b'id", "$'...' escapes"),
+    ("sh -c echo\\ {}", "\\;id", "command separator"),
+    ("timeout 5 sh -c \"echo \"{}", "\\;id", "command separator"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), REREAD_ATTACKS)
+def test_what_a_second_reading_gets_is_judged(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload)
+    assert reason in finding.message
+
+
+REREAD_BENIGN = [
+    ('eval "echo {}"', "\\;id"),  # in double quotes the backslash stays: eval reads \;
+    ("sh -c 'echo {}'", "\\;id"),
+    ("eval echo {}", "hello"),
+    ("eval echo {}", "'hello world'"),  # quotes that keep a blank: eval gets two plain words
+    ("echo {}", "$'\\x3b'id"),  # read once: $'\x3b' is a literal ;
+    ("echo $'{}'", "\\x3b"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), REREAD_BENIGN)
+def test_what_a_second_reading_gets_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), [
+    ("eval echo {}", "\\;id", True), ("eval echo {}", "';'id", True), ("eval echo {}", "$'\\x3b'id", True),
+    ('eval "echo {}"', "\\;id", False), ("sh -c 'echo {}'", "\\;id", False), ("echo {}", "$'\\x3b'id", False),
+])
+def test_second_reading_rows_match_bash(template: str, payload: str, attack: bool, tmp_path) -> None:
+    """The rows above as bash runs them: the attack rows run ``id`` (a marker here), the benign ones do not."""
+    marker = tmp_path / "ran"
+    payload = payload.replace("id", f"touch {marker}")
+    subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, timeout=10)
+    assert marker.exists() is attack
+
+
+# ---------------------------------------------------------------- issue 11: shell forms, re-checked
+
+SHELL_FORMS_RECHECKED = [
+    # tilde expansion: ~user, ~+ ($PWD), ~- ($OLDPWD), after = and : in assignments
+    ("cat {}", "~+/app.py", "tilde"),
+    ("cat {}", "~-/x", "tilde"),
+    ("cat {}", "~root/.ssh/id_rsa", "tilde"),
+    ("HOME_DIR={} cmd", "~root", "tilde"),
+    # $@, $*, ${name[@]}, positional parameters
+    ("sh -c 'echo x' {}", "$@", "parameter expansion"),
+    ('echo "{}"', "$*", "parameter expansion"),
+    ("echo {}", "${PATH[@]}", "parameter expansion"),
+    ("echo {}", "$1", "parameter expansion"),
+    # unterminated quotes the input opens
+    ("echo {}", "'abc", "leaves a quote open"),
+    ("echo {} end", 'a"b', "leaves a quote open"),
+    ("echo {}", "$'abc", "leaves a quote open"),
+    # $, ` and \ inside double quotes
+    ('echo "{}"', "$HOME", "parameter expansion"),
+    ('echo "{}"', "$(id)", "command substitution"),
+    ('echo "{}" x', "a\\", "escapes the character after it"),
+    ('echo "{}"', '\\"; id; "', "breaks out of a quoted string"),
+    # quotes that split one word into several
+    ('echo a"{}"d', 'b" "c', "splits a quoted word"),
+    ("cp '{}' /tmp/out", "a' '/var/task/app.py", "splits a quoted word"),
+    # here-strings, here-documents and process substitution
+    ("cat {}", "<<<x", "redirection"),
+    ("cat {}", "x <<< y", "redirection"),
+    ("cat {}", "<<EOF", "redirection"),
+    ("diff {} /tmp/b", "<(cat /proc/self/environ)", "redirection"),
+    ("tee {}", ">(sh)", "redirection"),
+    # ANSI-C quoting the input brings: $'\x3b' is a literal ; read once, a separator read twice
+    ("eval echo {}", "$'\\x3b'id", "escapes"),
+    ("echo $'{}'", "x'; id #", "command separator"),
+    # brace expansion
+    ("echo {}", "{a,b}", "brace"),
+    ("echo {}", "{1..9}", "brace"),
+    ("cp /tmp/{} /tmp/out", "{x,/var/task/app.py}", "brace"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), SHELL_FORMS_RECHECKED)
+def test_shell_forms_rechecked_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload, finding)
+    assert reason in finding.message
+
+
+SHELL_FORMS_RECHECKED_BENIGN = [
+    ("git commit {}", "--message=\"it's done\""),  # the input's own quotes hold its apostrophe
+    ("echo {}", "\"it's done\""),
+    ('echo "{}"', "it's done"),
+    ("echo '{}'", "$HOME and $(id)"),  # $ inside the code's single quotes
+    ("echo {}", "'$HOME'"),  # $ inside the input's own single quotes
+    ('echo "{}"', "a\\$b"),  # an escaped $ in double quotes is a letter
+    ("echo {}", "\\$HOME"),
+    ("echo {}", 'a"b c"d'),  # quotes inside one word keep it one word
+    ("echo a{}d", '"b c"'),
+    ("cat x{}", "~"),  # a tilde inside a word is a letter
+    ("echo {}", "user~1"),
+    ("echo 'a{}'", "{b,c}"),  # braces inside quotes
+    ("echo {}", "'{a,b}'"),
+    ("echo $'{}'", "\\x3b"),  # C escapes inside the code's own $'...': a literal ;
+    ("echo {}", "$'\\x3b'id"),  # read once: the word ;id
+    ("printf %s {}", "x<<<y"[0]),
+    ("cat <<< {}", "hello"),  # the here-string's word is the code's
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SHELL_FORMS_RECHECKED_BENIGN)
+def test_shell_forms_rechecked_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "printed"), [
+    ("printf '%s|' {}", "\"it's done\"", "it's done|"),
+    ("printf '%s|' {}", 'a"b c"d', "ab cd|"),
+    ("printf '%s|' {}", "'$HOME'", "$HOME|"),
+    ("printf '%s|' {}", "$'\\x3b'id", ";id|"),
+    ("printf '%s|' 'a{}'", "{b,c}", "a{b,c}|"),
+])
+def test_shell_forms_benign_rows_print_one_literal_word(template: str, payload: str, printed: str) -> None:
+    """The benign rows as bash reads them: one word, the input's text after quote removal, nothing run."""
+    out = subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, text=True, timeout=10)
+    assert out.stdout == printed
+
+
+# ---------------------------------------------------------------- issue 11: platform (Lambda's Linux)
+
+PLATFORM = [
+    # (template, payload, attack): where POSIX sh on Linux and another platform disagree, Linux decides
+    ("echo {}", "x\rid", False),  # \r is a letter in sh (cmd.exe and some readers split there)
+    ("echo {}", "x\fid", False),  # so is a form feed
+    ("echo {}", "x\vid", False),
+    ("echo {}", "x\r\nid", True),  # the newline separates
+    ("echo {}", "C:\\Windows\\system32", False),  # no drive letters: \W and \s escape letters
+    ("echo {} x", "C:\\", True),  # a trailing backslash escapes the blank after it
+    ("echo {}", "C:/Windows", False),
+    ("{} -la", "ENV", True),  # the input is the program whatever its case
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), PLATFORM)
+def test_platform_differences_follow_linux(template: str, payload: str, attack: bool) -> None:
+    assert (shell(template, payload) is not None) is attack
+
+
+def test_program_names_and_options_are_case_sensitive_as_on_linux() -> None:
+    # Linux file names are case-sensitive: "Curl" is not curl and "ENV" does not run its argument.
+    assert argv(["Curl", "-o/tmp/x"], "-o/tmp/x") is None
+    assert argv(["curl", "-o/tmp/x"], "-o/tmp/x").rule == "cmdi.option"
+    assert argv(["ENV", "sh", "-c", "echo x; id"], "x; id") is None
+    assert argv(["env", "sh", "-c", "echo x; id"], "x; id").rule == "cmdi.shell-syntax"
+
+
+def test_a_backslash_in_a_drive_path_is_an_escape_in_sh() -> None:
+    out = subprocess.run(["sh", "-c", "printf '%s|' C:\\Windows\\system32"], capture_output=True, text=True)
+    assert out.stdout == "C:Windowssystem32|"

@@ -82,7 +82,7 @@ INTERPRETERS = frozenset(("python", "pypy", "perl", "ruby", "node", "nodejs", "p
 _WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
                        "ionice", "chroot", "strace", "doas", "flock", "watch"))
 # The programs whose command may hand a script to another shell reading (their names without a version).
-_HANDS_ON_A_SCRIPT = frozenset(("eval", *SHELLS, *_WRAPPERS))
+_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", *SHELLS, *_WRAPPERS))
 
 
 class Command:
@@ -200,7 +200,7 @@ def _structure() -> re.Pattern[bytes]:
 def classify(text: str) -> tuple[bytearray, bytearray]:
     """The class of every character of ``text`` as ``sh -c`` reads it, and the quoting context before it.
 
-    A context is 0 (unquoted), 1 (in '...') or 2 (in "...") plus 3 for each
+    A context is 0 (unquoted), 1 (in '...' or $'...') or 2 (in "...") plus 3 for each
     enclosing command substitution; ``contexts[len(text)]`` is the state at the end.
     """
     n = len(text)
@@ -208,6 +208,8 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
     contexts = bytearray(n + 1)
     stack: list[tuple[int, str, int]] = []  # contexts saved when entering $( ... ) or ` ... `
     mode, closer, depth = 0, "", 0
+    ansi_body: tuple[int, int, int] | None = None  # the body of a $'...' just read, and its context
+    ansi_open = 0  # the context at the end when a $'... is never closed
     ascii_run, double_quoted, ascii_classes = _unquoted_ascii_run(), _double_quoted_run(), _ascii_classes()
     i = 0
     while i < n:
@@ -268,6 +270,10 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
                 mode, closer, depth = 0, ")", 0
             elif classes[last] == QUOTE and text[last] == "'":
                 i = _ansi_c_string(text, i, classes)
+                closed = i - 1 > last and text[i - 1] == "'" and classes[i - 1] == QUOTE
+                ansi_body = (last + 1, i, min(code + 1, 255))  # quoted like '...', up to its closing quote
+                if not closed:
+                    ansi_open = ansi_body[2]
         elif mode == 2:
             classes[here] = QUOTED
             if c == '"':
@@ -306,7 +312,10 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
             contexts[here] = code
         else:
             contexts[here:i] = bytes((code,)) * (i - here)
-    contexts[n] = min(mode + 3 * len(stack), 255)
+        if ansi_body is not None:
+            contexts[ansi_body[0]:ansi_body[1]] = bytes((ansi_body[2],)) * (ansi_body[1] - ansi_body[0])
+            ansi_body = None
+    contexts[n] = ansi_open if ansi_open else min(mode + 3 * len(stack), 255)
     return classes, contexts
 
 
@@ -648,7 +657,7 @@ class Prefilter:
             spaced = " ".join(argv)
             if any(map(spaced.__contains__, split)) and _crosses(argv, spaced, split):
                 return True
-        if name in SHELLS or name in _WRAPPERS or name in program_text.LANGUAGE:
+        if name in SHELLS or name in _WRAPPERS or name in program_text.LANGUAGE or name == "find":
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
         if name in _operand_prefixes():  # an operand an input starts with a coder
@@ -704,9 +713,12 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
     return _judge_argv(command, inputs, options)
 
 
-def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0) -> Finding | None:
-    # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way.
+def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0,
+                  reread: Sequence[Input] = ()) -> Finding | None:
+    # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way; in a
+    # script a shell reads again (eval, sh -c), also what the outer reading left of each input.
     candidates = inputs.occurring_in(script, _any) + transformed(script, inputs, FRAGMENTS)
+    candidates += [item for item in reread if item.value in script]
     if not candidates:
         return None
     classes, contexts = classify(script)
@@ -727,10 +739,35 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
             continue
         inner = _inner_script(words)
         if inner is not None and depth < 3:  # sh -c '...' and eval read their argument as a new script
-            finding = _judge_script(inner, inputs, options, depth + 1)
+            left, escapes = _left_after_quote_removal(script, classes, words, spans)
+            if escapes is not None:
+                return _finding("cmdi.shell-syntax", f"input from {escapes[0].describe()} brings $'...' escapes "
+                                "into a script a shell reads again", escapes[0], script, escapes[1])
+            finding = _judge_script(inner, inputs, options, depth + 1, left)
             if finding:
                 return finding
     return None
+
+
+def _left_after_quote_removal(script: str, classes: bytearray, words: list[Word], spans: list[tuple[Input, int]]
+                              ) -> tuple[list[Input], tuple[Input, int] | None]:
+    """What each input occurrence leaves in ``words`` after quote removal, where that differs from the
+    input: ``eval echo \\;id`` and ``eval echo ';'id`` hand eval ``echo ;id``. And an occurrence that
+    brings a ``$'...'`` with a backslash, whose ``\\x3b`` the second reading gets as ``;`` (the reader
+    keeps no decoded form of C escapes, so such an input is judged at once)."""
+    left: list[Input] = []
+    first, last = words[0].start, words[-1].end
+    for item, start in spans:
+        end = start + len(item.value)
+        if end <= first or start >= last:
+            continue
+        dollar = script.find("$'", start, end)
+        if dollar != -1 and classes[dollar] == QUOTE and script.find("\\", dollar, end) != -1:
+            return left, (item, start)
+        kept = "".join(script[i] for i in range(max(start, first), min(end, last)) if classes[i] != QUOTE)
+        if kept and kept != item.value:
+            left.append(Input(item.location, kept, "+".join(filter(None, (item.transform, "unquoted")))))
+    return left, None
 
 
 class _Reach:
@@ -754,18 +791,11 @@ class _Reach:
 
 
 def _inner_script(words: list[Word]) -> str | None:
-    """The script a command hands to another shell reading (``sh -c '...'``, ``eval ...``), if any."""
-    index: int | None = 0
-    while index is not None and program_name(words[index].value) in _WRAPPERS:
-        index = _wrapped_program(words, index, program_name(words[index].value))
-    if index is None:
-        return None
-    name = program_name(words[index].value)
-    if name == "eval":
-        return " ".join(word.value for word in words[index + 1:]) or None
-    if name in SHELLS:
-        return _shell_script([word.value for word in words[index:]])
-    return None
+    """The script a command hands to another shell reading (``sh -c '...'``, ``eval ...``, through
+    wrappers and ``find -exec``), if any."""
+    if program_name(words[0].value) == "eval":
+        return " ".join(word.value for word in words[1:]) or None
+    return handed_script([word.value for word in words])
 
 
 def _occurrences(text: str, candidates: Iterable[Input]) -> Iterator[tuple[Input, int]]:
@@ -980,8 +1010,10 @@ def _word_character(char: str) -> bool:
 
 
 def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
-    """The index of the program a wrapper runs, skipping its options and their values."""
+    """The index of the program a wrapper runs, skipping its options and their values
+    (``xargs -I {} sh``, ``timeout -s KILL 5 sh``, ``nice -n 5 sh``, ``env -u A sh``)."""
     positional_to_skip = 1 if name in ("timeout", "flock", "chroot") else 0
+    valued = _wrapper_values().get(name, frozenset())
     i = index + 1
     while i < len(words):
         value = words[i].value
@@ -989,7 +1021,7 @@ def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
             i += 1
             break
         if value.startswith("-") and len(value) > 1:
-            i += 1
+            i += 2 if value in valued else 1
             continue
         if name == "env" and "=" in value:
             i += 1
@@ -1000,6 +1032,43 @@ def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
             continue
         break
     return i if i < len(words) else None
+
+
+@cache
+def _wrapper_values() -> dict[str, frozenset[str]]:
+    """Per wrapper, the options whose value is the next word (so that word is not the program run)."""
+    table = {"xargs": "-I -a --arg-file -d --delimiter -E -e -n --max-args -P --max-procs -s --max-chars -L "
+                      "--max-lines --process-slot-var",
+             "env": "-u --unset -C --chdir -S --split-string",
+             "timeout": "-s --signal -k --kill-after", "nice": "-n --adjustment", "ionice": "-c -n -p -P -u",
+             "stdbuf": "-i -o -e", "sudo": "-u -g -C -D -h -p -r -t -U", "doas": "-u -C",
+             "strace": "-o -e -p -s -u -E -a -b -I -O -S -X -P", "flock": "-w -E --timeout --conflict-exit-code",
+             "watch": "-n --interval -d", "chroot": "--userspec --groups"}
+    return {name: frozenset(options.split()) for name, options in table.items()}
+
+
+def handed_script(argv: Sequence[str]) -> str | None:
+    """The script of a shell a vector runs through wrappers or ``find -exec``: ``env A=b sh -c S``,
+    ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``."""
+    words = [Word(0, 0, arg) for arg in argv]
+    index = 0
+    for _ in range(8):  # a wrapper chain: each step moves forward
+        name = program_name(argv[index])
+        if name in SHELLS:
+            return _shell_script(argv[index:])
+        if name == "find":
+            for position in range(index + 1, len(argv) - 1):
+                if argv[position] in ("-exec", "-execdir", "-ok", "-okdir") and \
+                        program_name(argv[position + 1]) in SHELLS:
+                    script = _shell_script(argv[position + 1:])
+                    if script is not None:
+                        return script
+            return None
+        wrapped = _wrapped_program(words, index, name) if name in _WRAPPERS else None
+        if wrapped is None:
+            return None
+        index = wrapped
+    return None
 
 
 def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
@@ -1017,10 +1086,12 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
                 return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
                                 item, program, start)
     name = program_name(program)
-    if name in SHELLS:
-        script = _shell_script(argv)
+    if name in SHELLS or name in _WRAPPERS or name == "find":
+        script = handed_script([program, *argv[1:]])
         if script is not None:
-            return _judge_script(script, inputs, options)
+            finding = _judge_script(script, inputs, options)
+            if finding is not None or name in SHELLS:
+                return finding
     if len(argv) < 2:
         return None
     joined = "\x00".join(argv)
