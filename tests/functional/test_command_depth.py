@@ -187,3 +187,56 @@ def test_ssh_identity_file_chosen_by_an_input_is_blocked(place: Path, records) -
                                          "127.0.0.1", "true"]))
     assert invoke(handler, "../../../../../proc/self/environ")["statusCode"] == 403
     assert records.detections()[0]["protection"] == "file_access"
+
+
+# ---------------------------------------------------------------- the text the code writes to a child's stdin
+
+STDIN = [
+    # (how the code hands the input to the child's stdin, the attack)
+    (lambda q: out(["xargs", "-I", "{}", "sh", "-c", "echo {}"], input=f"first\n{q}\n"), "x; touch {marker}"),
+    (lambda q: out(["xargs", "-0", "-I", "%", "bash", "-c", "echo %"], input=f"{q}\0"), "$(touch {marker})"),
+    (lambda q: out(["sh"], input=f"echo {q}\n"), "x && touch {marker}"),
+    (lambda q: subprocess.check_output("xargs -I@ sh -c 'echo @'", shell=True, input=q.encode(), timeout=20)
+     .decode(), "`touch {marker}`"),
+    (lambda q: out(["python3"], input=f"print('{q}')\n"),
+     "x'); __import__('pathlib').Path('{marker}').touch(); print('"),
+]
+
+
+@pytest.mark.parametrize(("run", "attack"), STDIN)
+def test_what_a_child_builds_from_its_stdin_is_blocked(place: Path, records, run, attack: str) -> None:
+    marker = place / "pwned"
+    result = invoke(handler_for(run), attack.format(marker=marker))
+    assert result["statusCode"] == 403
+    assert not marker.exists()
+    [record] = records.detections()
+    assert record["sink"]["name"] == "subprocess.Popen.communicate"
+
+
+@pytest.mark.parametrize(("run", "attack"), STDIN)
+def test_the_stdin_attacks_do_run_unprotected(place: Path, run, attack: str) -> None:
+    marker = place / "pwned"
+    invoke(handler_for(run, command_injection="off"), attack.format(marker=marker))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("run", [run for run, _ in STDIN])
+def test_plain_text_on_a_childs_stdin_runs(place: Path, records, run) -> None:
+    result = invoke(handler_for(run), "hello")
+    assert result["statusCode"] == 200 and "hello" in result["body"]
+    assert records.detections() == []
+
+
+def test_a_blocked_popen_communicate_kills_the_waiting_child(place: Path, records) -> None:
+    marker = place / "pwned"
+    children: list[subprocess.Popen] = []
+
+    def run(q: str) -> str:
+        child = subprocess.Popen(["xargs", "-I", "{}", "sh", "-c", "echo {}"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        children.append(child)
+        return child.communicate(q, timeout=20)[0]
+
+    assert invoke(handler_for(run), f"x; touch {marker}")["statusCode"] == 403
+    assert children[0].wait(timeout=10) != 0  # killed before it read its input
+    assert not marker.exists()

@@ -967,3 +967,66 @@ def test_program_names_and_options_are_case_sensitive_as_on_linux() -> None:
 def test_a_backslash_in_a_drive_path_is_an_escape_in_sh() -> None:
     out = subprocess.run(["sh", "-c", "printf '%s|' C:\\Windows\\system32"], capture_output=True, text=True)
     assert out.stdout == "C:Windowssystem32|"
+
+
+# ---------------------------------------------------------------- issue 11: what a child builds from its stdin
+
+def stdin_judge(vector, data: str, value: str):
+    command = Command([vector], shell=True, stdin=data) if isinstance(vector, str) else Command(vector, stdin=data)
+    return ci.detect(command, Inputs([Input("body.q", value)]), {})
+
+
+# (the command, the text written to its stdin with {} where the input goes, the input, expected rule)
+STDIN_ATTACKS = [
+    (["xargs", "-I", "{}", "sh", "-c", "echo {}"], "a\n{}\n", "x; id", "cmdi.shell-syntax"),
+    (["xargs", "-I{}", "sh", "-c", "ls {}"], "{}", "$(id)", "cmdi.shell-syntax"),
+    (["xargs", "--replace=@", "bash", "-c", "echo @"], "{}", "`id`", "cmdi.shell-syntax"),
+    (["xargs", "-i", "sh", "-c", "echo {}"], "{}", "a && id", "cmdi.shell-syntax"),
+    (["xargs", "-0", "-I", "%", "sh", "-c", "cat %"], "a\x00{}\x00", "x | sh", "cmdi.shell-syntax"),
+    (["timeout", "5", "xargs", "-I", "{}", "sh", "-c", "echo {}"], "{}", "x; id", "cmdi.shell-syntax"),
+    (["xargs", "curl", "-s"], "{}\n", "http://a -o /tmp/x", "cmdi.option"),
+    (["xargs", "-0", "curl", "-s"], "http://a\x00{}\x00", "-o/tmp/x", "cmdi.option"),
+    (["xargs", "-d", "\\n", "tar", "cf", "/tmp/o.tar"], "{}\n", "--to-command=sh", "cmdi.option"),
+    (["sh"], "echo {}\n", "x; id", "cmdi.shell-syntax"),
+    (["bash", "-s", "arg"], "ls {}\n", "$(id)", "cmdi.shell-syntax"),
+    (["python3"], "print('{}')\n", "x'); __import__('os').system('id'); ('", "cmdi.code"),
+    (["perl", "-"], "print '{}';\n", "x'; system 'id'; '", "cmdi.code"),
+    ("xargs -I% sh -c 'ls %'", "{}", "$(id)", "cmdi.shell-syntax"),
+    ("cat | xargs -I% sh -c 'ls %'", "{}", "$(id)", "cmdi.shell-syntax"),
+]
+
+
+@pytest.mark.parametrize(("vector", "data", "payload", "rule"), STDIN_ATTACKS, ids=str)
+def test_what_a_child_builds_from_its_stdin_is_judged(vector, data: str, payload: str, rule: str) -> None:
+    finding = stdin_judge(vector, data.replace("{}", payload), payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+STDIN_BENIGN = [
+    (["xargs", "-I", "{}", "sh", "-c", "echo \"$1\"", "sh", "{}"], "{}", "x; id"),  # a positional parameter
+    (["xargs", "sh", "-c", "echo \"$@\"", "sh"], "{}", "x; id"),  # items appended: parameters again
+    (["xargs", "-I", "{}", "sh", "-c", "echo {}"], "{}\n", "hello"),
+    (["xargs", "echo"], "{}\n", "x; id -o /tmp/x"),  # echo runs nothing
+    (["xargs", "curl", "-s"], "{}\n", "https://example.com/a"),
+    (["sh"], "echo '{}'\n", "x; id"),  # quoted by the script
+    (["sh", "/tmp/script.sh"], "{}", "x; id"),  # the script is a file: stdin is its data
+    (["sh", "-c", "cat"], "{}", "x; id"),
+    (["cat"], "{}", "x; id"),
+    (["python3", "/var/task/tool.py"], "{}", "x'); __import__('os')"),
+    (["python3"], "print('{}')\n", "it is fine"),
+]
+
+
+@pytest.mark.parametrize(("vector", "data", "payload"), STDIN_BENIGN, ids=str)
+def test_what_a_child_builds_from_its_stdin_benign(vector, data: str, payload: str) -> None:
+    assert stdin_judge(vector, data.replace("{}", payload), payload) is None
+
+
+def test_xargs_lines_judged_are_bounded() -> None:
+    import time
+
+    data = "x; id\n" * 100_000
+    started = time.perf_counter()
+    commands = ci.stdin_commands(Command(["xargs", "-I", "{}", "sh", "-c", "echo {}"]), data, ("x; id",))
+    assert len(commands) == ci.MAX_STDIN_COMMANDS
+    assert time.perf_counter() - started < 1

@@ -92,17 +92,20 @@ class Command:
     script's positional parameters); otherwise ``argv`` is the argument vector
     and ``program`` the file that is executed (``argv[0]`` unless a sink names
     it separately). ``executable`` is the shell for shell commands, when given;
-    ``cwd`` the directory the process starts in, when the sink sets one.
+    ``cwd`` the directory the process starts in, when the sink sets one. ``stdin`` is the text the
+    code writes to the process's standard input (``subprocess.run(..., input=...)``), when a sink
+    sees it: then what the process builds from it is judged (``stdin_commands``), not the command.
     """
 
-    __slots__ = ("argv", "cwd", "executable", "program", "shell")
+    __slots__ = ("argv", "cwd", "executable", "program", "shell", "stdin")
 
     def __init__(self, argv: Sequence[str], *, shell: bool = False, program: str | None = None,
-                 executable: str | None = None, cwd: str | None = None) -> None:
+                 executable: str | None = None, cwd: str | None = None, stdin: str | None = None) -> None:
         self.argv = tuple(argv)
         self.shell = shell
         self.executable = executable
         self.cwd = cwd
+        self.stdin = stdin
         self.program = program if program is not None else (self.argv[0] if self.argv and not shell else "")
 
     @property
@@ -706,6 +709,8 @@ def runnable(command: Command) -> bool:
 
 
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if command.stdin is not None:
+        return _judge_stdin(command, command.stdin, inputs, options)
     if not runnable(command):
         return None  # the process is never started
     if command.shell:
@@ -1239,3 +1244,118 @@ def shell_operand(argv: Sequence[str]) -> tuple[bool, str] | None:
 def _finding(rule: str, message: str, item: Input, text: str, start: int) -> Finding:
     fragment = text[max(0, start - 20): start + len(item.value) + 20].replace("\x00", " ")
     return Finding(AttackKind.COMMAND_INJECTION, rule, message, item, fragment)
+
+
+# ---------------------------------------------------------------- what a child builds from its standard input
+# A shell that reads its script from stdin (``sh``, ``bash -s``) runs the text the code writes to it,
+# python and perl without a script run it as their program, and ``xargs`` appends the items it reads
+# to its command or, with ``-I R``, pastes each line where R stands (``xargs -I {} sh -c 'echo {}'``
+# makes every line shell text). What it builds is judged as the command it is. At most
+# MAX_STDIN_COMMANDS lines that hold an input are judged one by one; the items are read from the first
+# MAX_STDIN characters (xargs's own buffer and ARG_MAX bound what one command takes).
+MAX_STDIN = 1 << 20
+MAX_STDIN_COMMANDS = 256
+
+
+def stdin_commands(command: Command, data: str, values: Sequence[str] = ()) -> list[Command]:
+    """The commands ``command`` runs with ``data`` on its standard input, as far as they can be told:
+    ``[Command([data], shell=True)]`` for a shell that reads its script from stdin, one command per
+    line (those holding one of ``values``, when given) for ``xargs -I``, the items appended for
+    ``xargs``, and none for a program that reads stdin as data."""
+    if command.shell:  # any command of the script may read the stream: sh -c "xargs ...", "cat | xargs ..."
+        built: list[Command] = []
+        for words in simple_commands(command.script)[:MAX_STDIN_COMMANDS]:
+            built += _reading(tuple(word.value for word in words), data, values)
+        return built
+    argv = command.argv
+    return _reading((command.program, *argv[1:]) if command.program and argv else argv, data, values)
+
+
+def _reading(argv: Sequence[str], data: str, values: Sequence[str]) -> list[Command]:
+    index = _past_wrapper_chain(argv)
+    if index is None:
+        return []
+    argv = argv[index:]
+    name = program_name(argv[0])
+    if name in SHELLS and shell_operand(argv) is None:
+        return [Command([data], shell=True)]
+    if name in ("python", "pypy", "perl") and (len(argv) == 1 or argv[1] == "-"):
+        return [Command([name, "-c" if name != "perl" else "-e", data])]
+    if name != "xargs":
+        return []
+    return _xargs_commands(argv, data[:MAX_STDIN], values)
+
+
+def _past_wrapper_chain(argv: Sequence[str]) -> int | None:
+    """The index of the program a chain of wrappers other than xargs runs (``timeout 5 xargs``)."""
+    words = [Word(0, 0, arg) for arg in argv]
+    index = 0
+    for _ in range(8):
+        if index >= len(argv):
+            return None
+        name = program_name(argv[index])
+        if name not in _WRAPPERS or name == "xargs":
+            return index
+        wrapped = _wrapped_program(words, index, name)
+        if wrapped is None:
+            return None
+        index = wrapped
+    return None
+
+
+def _xargs_commands(argv: Sequence[str], data: str, values: Sequence[str]) -> list[Command]:
+    replace, delimiter, index = None, None, 1
+    valued = _wrapper_values()["xargs"]
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg in ("-0", "--null"):
+            delimiter = "\x00"
+        elif arg.startswith("--replace"):
+            replace = arg.partition("=")[2] or "{}"
+        elif arg.startswith("-I"):  # -I R or -IR
+            replace = arg[2:] or following or "{}"
+            index += 0 if arg[2:] else 1
+        elif arg.startswith("-i"):  # the old -i[R]
+            replace = arg[2:] or "{}"
+        elif arg.startswith(("-d", "--delimiter")):  # -d X, -dX, --delimiter=X, --delimiter X
+            value = arg[2:] if arg[:2] == "-d" and len(arg) > 2 else arg.partition("=")[2] if "=" in arg \
+                else following
+            index += 0 if (arg[:2] == "-d" and len(arg) > 2) or "=" in arg else 1
+            delimiter = {"\\n": "\n", "\\t": "\t", "\\0": "\x00"}.get(value, value[:1] or "\n")
+        elif arg in valued:
+            index += 1
+        index += 1
+    template = list(argv[index:]) or ["echo"]
+    if replace is not None:  # one command per line, R replaced in every argument
+        commands: list[Command] = []
+        for line in data.split("\n" if delimiter is None else delimiter):
+            if len(commands) >= MAX_STDIN_COMMANDS:
+                break
+            item = line.lstrip(" \t") if delimiter is None else line
+            if item and (not values or any(map(item.__contains__, values))):
+                commands.append(Command([arg.replace(replace, item) for arg in template]))
+        return commands
+    if delimiter is not None:
+        items = [item for item in data.split(delimiter) if item]
+    else:
+        try:
+            items = _shlex_split()(data)
+        except ValueError:  # xargs refuses an unmatched quote too, but runs the items before it
+            items = data.split()
+    return [Command([*template, *items])]
+
+
+def _judge_stdin(command: Command, data: str, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if not inputs.occurring_in(data, _any) and not transformed(data, inputs, FRAGMENTS):
+        return None
+    for built in stdin_commands(command, data, inputs.values):
+        finding = detect(built, inputs, options)
+        if finding is not None:
+            return finding
+    return None

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Sink families, by module; each module exposes INSTRUMENTORS, a list of Instrumentor classes.
-FAMILIES: tuple[str, ...] = ("sql", "shell", "filesystem", "network", "threads")
+FAMILIES: tuple[str, ...] = ("sql", "shell", "child_stdin", "filesystem", "network", "threads")
 
 _lock = threading.Lock()
 _instrumentors: list[Instrumentor] | None = None
