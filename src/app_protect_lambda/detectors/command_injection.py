@@ -12,19 +12,31 @@ coming from an input changes the command. Blanks are allowed (they only split
 words), but a word that an input starts is then judged like an argument; a blank
 an input brings between quotes it closes and reopens splits a quoted word and is
 not. A tilde is an expansion at a word's start and after an unquoted ``=`` or
-``:`` (assignments; bash takes ``--dir=~x`` too). This follows Lambda's Linux
-``sh``: words split at blank, tab and newline only (a carriage return or form
-feed is a letter, as a test shows), and a backslash is always an escape (no
-Windows drive letters or separators).
+``:`` (assignments; bash takes ``--dir=~x`` too). ``$'...'`` is a quoted context like
+``'...'``, so an input that opens one leaves a quote open. A script that ``eval`` or ``sh -c``
+reads again is judged again, with what each input left after the first reading's quote
+removal (``eval echo \\;id`` hands eval ``echo ;id``); an input that brings a ``$'...'`` with a
+backslash there is refused at once, since its ``\\x3b`` becomes a ``;`` on the second reading.
+
+Where POSIX ``sh`` on Linux and another platform disagree, this follows Lambda's Linux, each
+case with a test: words split at blank, tab and newline only (a carriage return, form feed or
+vertical tab is a letter, where cmd.exe and some readers split); a backslash is always an escape
+(``C:\\Windows`` is ``C:Windows``: no drive letters or separators); program names and options
+are case-sensitive (``Curl`` is not curl, ``ENV`` runs nothing of its argument).
 
 Argument vectors never meet a shell, so plain data in them is harmless. There
 an input is an attack when it becomes the program (or the program a wrapper
 such as ``env`` or ``xargs`` runs), when it injects an option into a program
 whose options run commands or write files (``find -exec``, ``curl -o``, ``tar
---to-command``...), or when the vector runs a shell with ``-c`` and the script
-is judged as above. An input that equals the program is indistinguishable
-from code that picks the program by comparing a value (``if fmt == "zip"``);
-the policy's ``allow_programs`` names the programs inputs may pick.
+--to-command``...), or when the vector runs a shell with ``-c``, itself or
+through wrappers (``env A=b sh -c``, ``timeout 5 bash -c``, ``xargs -I {} sh -c``,
+``find -exec sh -c``), and the script is judged as above; an input that is the
+whole script chooses its program. The text the code writes to a child's standard
+input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
+the child builds from it (``stdin_commands``): a shell or python reading its
+script there, xargs appending items or pasting ``-I`` lines into its command.
+An input that equals the program is indistinguishable from code that picks the
+program by comparing a value (``if fmt == "zip"``); the policy's ``allow_programs`` names the programs inputs may pick.
 
 A vector the code split from a string (``shlex.split``, ``str.split``) holds an input spread over
 several arguments: the arguments it made are judged as the input's own (``split_forms``). A long

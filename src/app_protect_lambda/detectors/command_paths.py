@@ -8,14 +8,19 @@ its own rules (traversal out of the code's folder, sensitive paths chosen by an 
 allow lists) under protection ``file_access``.
 
 Which arguments name files comes from a table of the tools Lambda code runs (coreutils,
-tar, curl, wget, zip, grep, sed, dd): their operands, and the values of their file options
+tar, curl, wget, zip, grep, sed, dd, rsync, scp, ssh's ``-i``/``-F``, sqlite3; find's starting
+points and ``-fprint``/``-files0-from``; git's ``-C``, ``clone`` source and target, ``-F``,
+``-o``; xargs's ``-a`` and the command it runs): their operands, and the values of their file options
 in every spelling ``getopt`` takes (``-o x``, ``-ox``, ``--output x``, ``--output=x``, a long
 option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf x.tgz``).
 Options of these tools that take a value which is not a file (``head -n 5``) are listed, so
 their value is not an operand. A
 command the code runs through a shell is read into its simple commands first, each judged like
 a vector, and the files its redirections open (``< f``, ``> f``, ``>> f``) are named too.
-A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
+A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped, and the
+``-c`` script of a shell a vector runs (``["sh", "-c", "cat ..."]``, through wrappers or
+``find -exec``) is read like a shell command. A remote path (``host:/x`` of scp and rsync, the
+command ssh runs) is another machine's and reads as a relative name, which only climbing rules judge.
 
 Only arguments an input occurs in are returned; a command without an input in it is not
 parsed (the sink tests that first, in C). Relative paths are made absolute against the
