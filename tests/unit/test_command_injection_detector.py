@@ -1030,3 +1030,63 @@ def test_xargs_lines_judged_are_bounded() -> None:
     commands = ci.stdin_commands(Command(["xargs", "-I", "{}", "sh", "-c", "echo {}"]), data, ("x; id",))
     assert len(commands) == ci.MAX_STDIN_COMMANDS
     assert time.perf_counter() - started < 1
+
+
+# ---------------------------------------------------------------- issue 11: here-documents
+
+HERE_DOCUMENT_ATTACKS = [
+    ("cat <<EOF\n{}\nEOF", "'$(id)'", "command substitution"),  # quotes are letters in the body: $( runs
+    ("cat <<EOF\n{}\nEOF", '"`id`"', "command substitution"),
+    ("cat <<EOF > /tmp/out\n{}\nEOF", "$AWS_SECRET_ACCESS_KEY", "parameter expansion"),
+    ("cat <<EOF\n{}\nEOF", "x\nEOF\nid", "breaks out of a quoted string"),  # the input ends the body early
+    ("cat <<'EOF'\n{}\nEOF", "x\nEOF\nid", "breaks out of a quoted string"),
+    ("cat <<-EOF\n\t{}\n\tEOF", "x\n\tEOF\nid", "breaks out of a quoted string"),
+    ("cat <<EOF\nhead\nEOF\necho {}", "x; id", "command separator"),  # after the body: commands again
+    ("cat <<A <<B\n{}\nA\nB-body\nB", "$(id)", "command substitution"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), HERE_DOCUMENT_ATTACKS)
+def test_here_document_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload, finding)
+    assert reason in finding.message
+
+
+HERE_DOCUMENT_BENIGN = [
+    ("cat <<EOF\n{}\nEOF", "hello; world | x & y"),  # operators are letters in the body
+    ("cat <<EOF\n{}\nEOF", "it's done"),
+    ("cat <<EOF\n{}\nEOF\necho end", 'say "hi" (twice)'),
+    ("cat <<'EOF'\n{}\nEOF", "$(id) `id` $HOME"),  # a quoted delimiter: nothing expands
+    ("cat <<\"EOF\" > /tmp/out\n{}\nEOF", "${IFS}"),
+    ("cat <<EOF\n{}\nEOF", "report"),  # a whole body line is no program
+    ("cat <<EOF\nhead\nEOF\necho '{}'", "x; id"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), HERE_DOCUMENT_BENIGN)
+def test_here_document_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), [
+    ("cat <<EOF\n{}\nEOF", "'$(id)'", True),
+    ("cat <<EOF\n{}\nEOF", "x\nEOF\nid", True),
+    ("cat <<'EOF'\n{}\nEOF", "$(id)", False),
+    ("cat <<EOF\n{}\nEOF", "it's; id | id", False),
+])
+def test_here_document_rows_match_bash(template: str, payload: str, attack: bool, tmp_path) -> None:
+    marker = tmp_path / "ran"
+    payload = payload.replace("id", f"touch {marker}")
+    subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, timeout=10)
+    assert marker.exists() is attack
+
+
+def test_here_document_reading_is_bounded() -> None:
+    import time
+
+    script = "cat <<E\nx\nE\n" * 5000 + "echo {}"
+    started = time.perf_counter()
+    assert shell(script, "x; id") is not None
+    assert shell("cat <<E <<F <<G " * 3000 + "\n{}", "$(id)") is not None
+    assert time.perf_counter() - started < 2

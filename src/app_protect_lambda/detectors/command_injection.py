@@ -216,8 +216,122 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
     """The class of every character of ``text`` as ``sh -c`` reads it, and the quoting context before it.
 
     A context is 0 (unquoted), 1 (in '...' or $'...') or 2 (in "...") plus 3 for each
-    enclosing command substitution; ``contexts[len(text)]`` is the state at the end.
+    enclosing command substitution; ``contexts[len(text)]`` is the state at the end. The body of a
+    here-document is text, not commands (``REMARK``, context 1 like '...' when its delimiter is
+    quoted), where an unquoted delimiter leaves ``$``, backticks and ``\\`` their meaning and quotes
+    none: ``'$(id)'`` runs there.
     """
+    classes, contexts = _read(text)
+    if "<<" in text:
+        _here_documents(text, classes, contexts)
+    return classes, contexts
+
+
+MAX_HERE_DOCUMENTS = 16  # each one read re-reads the text after it; past them the text reads as commands
+
+
+def _here_documents(text: str, classes: bytearray, contexts: bytearray) -> None:
+    """Re-read the bodies of the top-level here-documents of ``text``, and the text after each, in place."""
+    position = 0
+    for _ in range(MAX_HERE_DOCUMENTS):
+        found = _here_document_line(text, classes, contexts, position)
+        if found is None:
+            return
+        after = _here_document_bodies(text, classes, contexts, *found)
+        if after >= len(text):
+            return
+        rest_classes, rest_contexts = _read(text[after:])
+        classes[after:] = rest_classes
+        contexts[after:] = rest_contexts
+        position = after
+
+
+def _here_document_line(text: str, classes: bytearray, contexts: bytearray,
+                        position: int) -> tuple[int, list[tuple[str, bool, bool]]] | None:
+    """The end of the first line from ``position`` that opens here-documents at the top level, and for each
+    its delimiter after quote removal, whether the delimiter was quoted, and whether ``<<-`` strips tabs."""
+    n = len(text)
+    documents: list[tuple[str, bool, bool]] = []
+    newline = -1  # the line that opened the first one ends at its first top-level newline
+    index = text.find("<<", position)
+    while index != -1:
+        if newline != -1 and newline < index:
+            return newline, documents
+        if classes[index] == OPERATOR and contexts[index] == 0 and text[index + 2:index + 3] != "<" and \
+                (index == 0 or text[index - 1] != "<"):
+            strip = text[index + 2:index + 3] == "-"
+            start = index + 2 + strip
+            while start < n and classes[start] == BLANK:
+                start += 1
+            end = start
+            while end < n and classes[end] not in WORD_BREAKS:
+                end += 1
+            if end > start:
+                word = unquoted_word(text, classes, start, end) if classes.find(QUOTE, start, end) != -1 \
+                    else Word(start, end, text[start:end])
+                documents.append((word.value, classes.find(QUOTE, start, end) != -1, strip))
+                if newline == -1:
+                    newline = _top_level(text, classes, contexts, "\n", end)
+                    if newline == -1:
+                        return None  # no body follows
+            position = end
+        else:
+            position = index + 2
+        index = text.find("<<", position)
+    return (newline, documents) if documents else None
+
+
+def _top_level(text: str, classes: bytearray, contexts: bytearray, char: str, position: int) -> int:
+    index = text.find(char, position)
+    while index != -1 and (classes[index] != OPERATOR or contexts[index] != 0):
+        index = text.find(char, index + 1)
+    return index
+
+
+def _here_document_bodies(text: str, classes: bytearray, contexts: bytearray, newline: int,
+                          documents: list[tuple[str, bool, bool]]) -> int:
+    """Classify the bodies that follow ``newline``, one per document; the index after the last delimiter line."""
+    n = len(text)
+    i = newline + 1
+    for delimiter, quoted, strip in documents:
+        body, inside = i, 1 if quoted else 2
+        end = n
+        while i < n:  # each step moves to the next line
+            line_end = text.find("\n", i)
+            line_end = n if line_end == -1 else line_end
+            line = text[i:line_end]
+            if (line.lstrip("\t") if strip else line) == delimiter:
+                end = i
+                i = min(line_end + 1, n)
+                break
+            i = line_end + 1
+        else:
+            end = n
+        if quoted:
+            classes[body:end] = bytes((REMARK,)) * (end - body)
+            contexts[body:end] = bytes((inside,)) * (end - body)
+        else:  # as in "...", where a quote is a letter
+            wrapped = '"' + text[body:end].replace('"', "x") + '"'
+            read, reading = _read(wrapped)
+            classes[body:end] = read[1:-1].translate(_remarks())
+            contexts[body:end] = reading[1:-1]
+        classes[end:i] = bytes((REMARK,)) * (i - end)  # the delimiter line
+        contexts[end:i] = bytes((inside,)) * (i - end)
+        contexts[i] = 0 if end < n else inside
+        if i >= n:
+            break
+    return i
+
+
+@cache
+def _remarks() -> bytes:
+    """A bytes.translate table: quoted text of a here-document's body is a remark (no word)."""
+    table = bytearray(range(256))
+    table[QUOTED] = REMARK
+    return bytes(table)
+
+
+def _read(text: str) -> tuple[bytearray, bytearray]:
     n = len(text)
     classes = bytearray(n)  # LITERAL is 0
     contexts = bytearray(n + 1)
