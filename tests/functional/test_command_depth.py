@@ -240,3 +240,27 @@ def test_a_blocked_popen_communicate_kills_the_waiting_child(place: Path, record
     assert invoke(handler_for(run), f"x; touch {marker}")["statusCode"] == 403
     assert children[0].wait(timeout=10) != 0  # killed before it read its input
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- an input that names an environment variable
+
+def git_through_env(assignment: str) -> str:
+    return out(["env", assignment, "git", "ls-remote", "ssh://127.0.0.1:1/x"],
+               env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+
+
+def test_an_input_that_names_a_childs_environment_variable_is_blocked(place: Path, records) -> None:
+    marker = place / "pwned"
+    attack = f"GIT_SSH_COMMAND=touch {marker}; false"
+    assert invoke(handler_for(git_through_env), attack)["statusCode"] == 403
+    assert not marker.exists()
+    assert records.detections()[0]["rule"] == "cmdi.environment"
+    invoke(handler_for(git_through_env, command_injection="off"), attack)
+    assert marker.exists()  # the control: unprotected, git runs it
+
+
+def test_an_input_as_the_value_of_the_codes_own_variable_runs(place: Path, records) -> None:
+    handler = handler_for(lambda q: out(["env", f"GREETING={q}", "sh", "-c", 'printf %s "$GREETING"']))
+    result = invoke(handler, "x; id")
+    assert result["statusCode"] == 200 and json.loads(result["body"])["output"] == "x; id"
+    assert records.detections() == []

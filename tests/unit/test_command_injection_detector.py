@@ -1090,3 +1090,57 @@ def test_here_document_reading_is_bounded() -> None:
     assert shell(script, "x; id") is not None
     assert shell("cat <<E <<F <<G " * 3000 + "\n{}", "$(id)") is not None
     assert time.perf_counter() - started < 2
+
+
+# ---------------------------------------------------------------- issue 11: an input that names an environment variable
+
+ENVIRONMENT_ATTACKS = [
+    ("{} ls", "LD_PRELOAD=/tmp/x.so", "LD_PRELOAD"),
+    ("env {} git fetch", "GIT_SSH_COMMAND=id", "GIT_SSH_COMMAND"),
+    ("A=1 {} man ls", "PAGER=id", "PAGER"),
+    ("true; {} bash /var/task/run.sh", "BASH_ENV=/tmp/x", "BASH_ENV"),
+    ("echo $({} git log)", "GIT_PAGER=id", "GIT_PAGER"),
+    ("A={} less /tmp/f", "x LESSOPEN=/tmp/x.sh", "LESSOPEN"),  # a blank, then a second assignment the input starts
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "name"), ENVIRONMENT_ATTACKS)
+def test_an_input_that_names_an_environment_variable(template: str, payload: str, name: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.environment", finding
+    assert name in finding.message
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["env", "{}", "git", "fetch"], "GIT_SSH_COMMAND=id"),
+    (["env", "-u", "HOME", "{}", "ls"], "LD_PRELOAD=/tmp/x.so"),
+    (["timeout", "5", "env", "{}", "sh", "/var/task/run.sh"], "BASH_ENV=/tmp/x"),
+])
+def test_an_input_that_names_an_environment_variable_in_a_vector(vector: list[str], payload: str) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert finding is not None and finding.rule == "cmdi.environment", finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(fill(vector, payload)))
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("LANG={} ls", "fr_FR.UTF-8"),  # the value of the code's own variable
+    ("LANG={} ls", "a=b"),
+    ("echo {}", "A=b"),  # an argument, not an assignment
+    ("ls {}", "--color=auto"),
+    ("cmd 2>&1 {}", "A=b"),
+    (["env", "LANG={}", "ls"], "fr_FR=x"),
+    (["env", "LANG=C", "printf", "%s", "{}"], "A=b"),
+])
+def test_an_input_in_a_variables_value_or_an_argument_is_benign(template, payload: str) -> None:
+    if isinstance(template, list):
+        assert argv(fill(template, payload), payload) is None
+    else:
+        assert shell(template, payload) is None
+
+
+def test_an_environment_variable_an_input_names_runs_a_command(tmp_path) -> None:
+    """The effect behind the rule, with a real git: GIT_SSH_COMMAND runs whatever it names."""
+    marker = tmp_path / "ran"
+    subprocess.run(["env", f"GIT_SSH_COMMAND=touch {marker}; false", "git", "ls-remote", "ssh://h/x"],
+                   capture_output=True, timeout=20)
+    assert marker.exists()

@@ -35,6 +35,9 @@ whole script chooses its program. The text the code writes to a child's standard
 input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
 the child builds from it (``stdin_commands``): a shell or python reading its
 script there, xargs appending items or pasting ``-I`` lines into its command.
+An input that starts an assignment word and brings its ``=`` (``{} cmd``, ``env {} cmd``) chooses
+which variable of the command's environment it sets (``LD_PRELOAD``, ``BASH_ENV``,
+``GIT_SSH_COMMAND``, ``PAGER`` load or run code): rule ``cmdi.environment``.
 An input that equals the program is indistinguishable from code that picks the
 program by comparing a value (``if fmt == "zip"``); the policy's ``allow_programs`` names the programs inputs may pick.
 
@@ -562,6 +565,44 @@ def unquoted_word(text: str, classes: bytearray, start: int, end: int) -> Word:
     return Word(pieces[0][0], pieces[-1][1], "".join(text[a:b] for a, b in pieces))
 
 
+def _leading_assignments(text: str, classes: bytearray) -> list[Word]:
+    """The assignments in front of each simple command (``A=b B=c cmd``), which set its environment."""
+    found: list[Word] = []
+    at_start, redirect = True, False
+    for token in word_token().finditer(classes):
+        start, end = token.span()
+        if classes[start] in WORD_BREAKS:  # one operator or substitution character
+            char = text[start]
+            if char in "<>":
+                redirect = True
+            elif not (char == "&" and start > 0 and text[start - 1] in "<>"):  # 2>&1 is one redirection
+                at_start = True
+            continue
+        if redirect:
+            redirect = False
+        elif at_start and _is_assignment(text, start, end, classes):
+            found.append(Word(start, end, text[start:end]))
+        else:
+            at_start = False
+    return found
+
+
+def _names_a_variable(words: Iterable[Word], text: str, spans: list[tuple[Input, int]]) -> Finding | None:
+    """A finding when an input starts an assignment word and brings its ``=``: it chooses which variable
+    of the program's environment it sets (``LD_PRELOAD``, ``BASH_ENV``, ``PATH``, ``GIT_SSH_COMMAND``,
+    ``PAGER``, ``LESSOPEN``: each can load or run code), where an input after the ``=`` is only a value."""
+    for word in words:
+        equals = text.find("=", word.start, word.end)
+        if equals <= word.start:
+            continue
+        for item, start in spans:
+            if start <= word.start and start + len(item.value) > equals:
+                name = text[word.start:equals]
+                return _finding("cmdi.environment", f"input from {item.describe()} sets the environment "
+                                f"variable {name} of the command", item, text, start)
+    return None
+
+
 def _is_assignment(text: str, start: int, end: int, classes: bytearray) -> bool:
     equals = text.find("=", start, end)
     if equals <= start or classes[equals] != LITERAL:
@@ -859,6 +900,10 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
         if reason:
             return _finding("cmdi.shell-syntax", f"input from {item.describe()} {reason} in the shell command",
                             item, script, start)
+    if any("=" in item.value for item, _ in spans):
+        finding = _names_a_variable(_leading_assignments(script, classes), script, spans)
+        if finding:
+            return finding
     table, allowed = _settings(options)
     reach = _Reach(spans)
     for words in simple_commands(script, classes):
@@ -994,6 +1039,11 @@ def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]], t
         finding = _judge_options(words[start].value, words[start + 1:end], text, spans, table)
         if finding:
             return finding
+        if program_name(words[start].value) == "env":
+            finding = _names_a_variable([word for word in words[start + 1:end] if not word.value.startswith("-")],
+                                        text, spans)
+            if finding:
+                return finding
     program = words[programs[-1]].value
     if program_name(program) in program_text.LANGUAGE:
         return _judge_program_text(program, words[programs[-1] + 1:], text, spans)
