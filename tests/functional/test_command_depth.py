@@ -264,3 +264,14 @@ def test_an_input_as_the_value_of_the_codes_own_variable_runs(place: Path, recor
     result = invoke(handler, "x; id")
     assert result["statusCode"] == 200 and json.loads(result["body"])["output"] == "x; id"
     assert records.detections() == []
+
+
+def test_a_parameter_that_eval_parses_is_blocked(place: Path, records) -> None:
+    marker = place / "pwned"
+    run = lambda q: out(["sh", "-c", 'eval "echo $1"', "sh", q])  # noqa: E731
+    assert invoke(handler_for(run), f"x; touch {marker}")["statusCode"] == 403
+    assert not marker.exists()
+    invoke(handler_for(run, command_injection="off"), f"x; touch {marker}")
+    assert marker.exists()  # the control
+    benign = handler_for(lambda q: out(["sh", "-c", 'echo "$1"', "sh", q]))
+    assert json.loads(invoke(benign, "x; id")["body"])["output"] == "x; id\n"

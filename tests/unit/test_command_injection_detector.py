@@ -1144,3 +1144,43 @@ def test_an_environment_variable_an_input_names_runs_a_command(tmp_path) -> None
     subprocess.run(["env", f"GIT_SSH_COMMAND=touch {marker}; false", "git", "ls-remote", "ssh://h/x"],
                    capture_output=True, timeout=20)
     assert marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: positional parameters parsed again
+
+POSITIONAL_ATTACKS = [
+    (["sh", "-c", 'eval "$1"', "sh", "{}"], "echo x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "$1"', "sh", "{}"], "id", "cmdi.program"),
+    (["bash", "-c", 'eval "echo $1"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'bash -c "$1"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "$@"', "sh", "{}"], "ls; id", "cmdi.shell-syntax"),
+    (["env", "sh", "-c", 'eval "echo ${1}"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "echo \\"$1\\""', "sh", "{}"], 'x"; id; "', "cmdi.shell-syntax"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), POSITIONAL_ATTACKS)
+def test_a_positional_parameter_that_eval_parses_is_judged(vector: list[str], payload: str, rule: str) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["sh", "-c", 'echo "$1"', "sh", "{}"], "x; id"),  # expanded once, never parsed
+    (["sh", "-c", "echo $1", "sh", "{}"], "x; id"),
+    (["sh", "-c", "eval 'echo $1'", "sh", "{}"], "x; id"),  # eval expands it: still never parsed
+    (["sh", "-c", 'eval "echo \\"$1\\""', "sh", "{}"], "hello world; ok"),
+    (["sh", "-c", 'eval "$1"', "sh", "ls", "{}"], "x; id"),  # the input is not the parameter eval reads
+])
+def test_a_positional_parameter_expanded_once_is_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_positional_rows_match_bash(tmp_path) -> None:
+    marker = tmp_path / "ran"
+    attack = f"x; touch {marker}"
+    subprocess.run(["sh", "-c", 'eval "echo $1"', "sh", attack], capture_output=True, timeout=10)
+    assert marker.exists()
+    marker.unlink()
+    subprocess.run(["sh", "-c", "eval 'echo $1'", "sh", attack], capture_output=True, timeout=10)
+    assert not marker.exists()

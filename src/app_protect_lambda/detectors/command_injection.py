@@ -17,6 +17,8 @@ not. A tilde is an expansion at a word's start and after an unquoted ``=`` or
 reads again is judged again, with what each input left after the first reading's quote
 removal (``eval echo \\;id`` hands eval ``echo ;id``); an input that brings a ``$'...'`` with a
 backslash there is refused at once, since its ``\\x3b`` becomes a ``;`` on the second reading.
+A vector's positional parameters that the outer reading expands into such a script (``sh -c
+'eval "$1"' sh INPUT``) are parsed there as the script's text; expanded once, they stay data.
 
 Where POSIX ``sh`` on Linux and another platform disagree, this follows Lambda's Linux, each
 case with a test: words split at blank, tab and newline only (a carriage return, form feed or
@@ -886,12 +888,12 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
 
 
 def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0,
-                  reread: Sequence[Input] = ()) -> Finding | None:
+                  reread: Sequence[Input] = (), parameters: Sequence[str] = ()) -> Finding | None:
     # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way; in a
     # script a shell reads again (eval, sh -c), also what the outer reading left of each input.
     candidates = inputs.occurring_in(script, _any) + transformed(script, inputs, FRAGMENTS)
     candidates += [item for item in reread if item.value in script]
-    if not candidates:
+    if not candidates and not (parameters and inputs.occurring_in("\x00".join(parameters), _any)):
         return None
     classes, contexts = classify(script)
     spans = list(_occurrences(script, candidates))
@@ -919,7 +921,14 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
             if escapes is not None:
                 return _finding("cmdi.shell-syntax", f"input from {escapes[0].describe()} brings $'...' escapes "
                                 "into a script a shell reads again", escapes[0], script, escapes[1])
-            finding = _judge_script(inner, inputs, options, depth + 1, left)
+            if parameters and "$" in inner:  # eval "$1": the parameter's text is parsed
+                inner = _inner_script([Word(word.start, word.end, _expanded(script, classes, word, parameters))
+                                       for word in words])
+            if inner is None:
+                continue
+            shell = None if program_name(words[0].value) == "eval" else _handed_shell([word.value for word in words])
+            finding = _judge_script(inner, inputs, options, depth + 1, left,
+                                    _script_parameters(shell) if shell is not None else ())
             if finding:
                 return finding
     return None
@@ -1231,19 +1240,24 @@ def _wrapper_values() -> dict[str, frozenset[str]]:
 def handed_script(argv: Sequence[str]) -> str | None:
     """The script of a shell a vector runs through wrappers or ``find -exec``: ``env A=b sh -c S``,
     ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``."""
+    shell = _handed_shell(argv)
+    return None if shell is None else _shell_script(shell)
+
+
+def _handed_shell(argv: Sequence[str]) -> Sequence[str] | None:
+    """The part of ``argv`` from the shell with ``-c`` that it runs (``handed_script``), if any."""
     words = [Word(0, 0, arg) for arg in argv]
     index = 0
     for _ in range(8):  # a wrapper chain: each step moves forward
         name = program_name(argv[index])
         if name in SHELLS:
-            return _shell_script(argv[index:])
+            return argv[index:] if _shell_script(argv[index:]) is not None else None
         if name == "find":
             for position in range(index + 1, len(argv) - 1):
                 if argv[position] in ("-exec", "-execdir", "-ok", "-okdir") and \
-                        program_name(argv[position + 1]) in SHELLS:
-                    script = _shell_script(argv[position + 1:])
-                    if script is not None:
-                        return script
+                        program_name(argv[position + 1]) in SHELLS and \
+                        _shell_script(argv[position + 1:]) is not None:
+                    return argv[position + 1:]
             return None
         wrapped = _wrapped_program(words, index, name) if name in _WRAPPERS else None
         if wrapped is None:
@@ -1268,9 +1282,10 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
                                 item, program, start)
     name = program_name(program)
     if name in SHELLS or name in _WRAPPERS or name == "find":
-        script = handed_script([program, *argv[1:]])
-        if script is not None:
-            finding = _judge_script(script, inputs, options)
+        shell = _handed_shell([program, *argv[1:]])
+        script = None if shell is None else _shell_script(shell)
+        if shell is not None and script is not None:
+            finding = _judge_script(script, inputs, options, parameters=_script_parameters(shell))
             if finding is not None or name in SHELLS:
                 return finding
     if len(argv) < 2:
@@ -1396,6 +1411,12 @@ def shell_operand(argv: Sequence[str]) -> tuple[bool, str] | None:
     Options are found by their position in the vector: an option's value or the script may be
     spelled like an option elsewhere in it (``sh -c /tmp/x -c``).
     """
+    found = _operand_at(argv)
+    return None if found is None else (found[0], argv[found[1]])
+
+
+def _operand_at(argv: Sequence[str]) -> tuple[bool, int] | None:
+    """``shell_operand``'s answer with the operand's index instead of its text."""
     index, from_stdin = 1, False
     while index < len(argv):
         arg = argv[index]
@@ -1408,13 +1429,47 @@ def shell_operand(argv: Sequence[str]) -> tuple[bool, str] | None:
             index += 2
             continue
         if not arg.startswith("--") and "c" in arg[1:]:
-            return (True, argv[index + 1]) if index + 1 < len(argv) else None
+            return (True, index + 1) if index + 1 < len(argv) else None
         if not arg.startswith("--") and "s" in arg[1:]:
             from_stdin = True  # sh -s: the operands are the script's parameters
         index += 1
     if from_stdin or index >= len(argv):
         return None
-    return False, argv[index]
+    return False, index
+
+
+def _script_parameters(argv: Sequence[str]) -> tuple[str, ...]:
+    """The positional parameters of ``sh -c SCRIPT $0 $1 ...``, from ``$0`` on."""
+    found = _operand_at(argv)
+    return tuple(argv[found[1] + 1:]) if found is not None and found[0] else ()
+
+
+@cache
+def _positional() -> re.Pattern[str]:
+    return re.compile(r"\$(?:\{(\d+|[@*])\}|(\d|[@*]))")
+
+
+def _expanded(text: str, classes: bytearray, word: Word, parameters: Sequence[str]) -> str:
+    """``word``'s value after the outer shell's expansion of the positional parameters in it (``$1``,
+    ``${10}``, ``$@``, ``$*``) and its quote removal: what a second reading (eval, sh -c) parses.
+    A ``$1`` the outer shell left alone (inside '...') stays as it is."""
+    pieces: list[str] = []
+    i = word.start
+    search = _positional().match
+    while i < word.end:  # each step moves forward
+        if classes[i] == QUOTE:
+            i += 1
+            continue
+        found = search(text, i) if classes[i] == EXPANSION and text[i] == "$" else None
+        if found is None:
+            pieces.append(text[i])
+            i += 1
+            continue
+        name = found.group(1) or found.group(2)
+        pieces.append(" ".join(parameters[1:]) if name in "@*" else
+                      parameters[int(name)] if int(name) < len(parameters) else "")
+        i = found.end()
+    return "".join(pieces)
 
 
 def _finding(rule: str, message: str, item: Input, text: str, start: int) -> Finding:
