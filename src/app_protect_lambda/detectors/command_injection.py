@@ -1246,10 +1246,12 @@ def handed_script(argv: Sequence[str]) -> str | None:
 
 def _handed_shell(argv: Sequence[str]) -> Sequence[str] | None:
     """The part of ``argv`` from the shell with ``-c`` that it runs (``handed_script``), if any."""
-    words = [Word(0, 0, arg) for arg in argv]
+    words: list[Word] = []  # made for a wrapper only: cat's vector may hold a hundred thousand arguments
     index = 0
     for _ in range(8):  # a wrapper chain: each step moves forward
         name = program_name(argv[index])
+        if name in _WRAPPERS and not words:
+            words = [Word(0, 0, arg) for arg in argv]
         if name in SHELLS:
             return argv[index:] if _shell_script(argv[index:]) is not None else None
         if name == "find":
