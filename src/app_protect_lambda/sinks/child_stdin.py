@@ -8,8 +8,10 @@ each line into it (``xargs -I {} sh -c 'echo {}'`` makes every line shell text),
 where the text appears: there it is judged as the commands the child builds from it
 (``command_injection.stdin_commands``), and a block kills the child before it reads a byte (xargs
 and the shells read all of their input before they run what it builds). Text written with
-``Popen.stdin.write`` is not seen. Cost when the text holds no input: one scan of it for the
-invocation's input values, in C.
+``Popen.stdin.write`` is not seen. Cost (best CPU time of 7x300 calls, 4 runs, a 43-value event):
+the wrapper on every ``communicate`` 0.17 -> 0.4 µs; text that holds no input 3.3 µs (one scan for the
+input values, in C); a benign input in the lines of ``xargs -I {} sh -c`` 49-81 µs, where the
+spawn it precedes costs a millisecond or more.
 """
 from __future__ import annotations
 
