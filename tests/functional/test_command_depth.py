@@ -275,3 +275,27 @@ def test_a_parameter_that_eval_parses_is_blocked(place: Path, records) -> None:
     assert marker.exists()  # the control
     benign = handler_for(lambda q: out(["sh", "-c", 'echo "$1"', "sh", q]))
     assert json.loads(invoke(benign, "x; id")["body"])["output"] == "x; id\n"
+
+
+# ---------------------------------------------------------------- operands that run a command or read a file
+
+def test_a_sqlite3_dot_command_an_input_starts_is_blocked(place: Path, records) -> None:
+    marker, db = place / "pwned", place / "out" / "app.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("create table t (n text)")
+        connection.execute("insert into t values ('row one')")
+    connection.close()
+    run = lambda q: out(["sqlite3", str(db), q])  # noqa: E731
+    assert invoke(handler_for(run), f".shell touch {marker}")["statusCode"] == 403
+    assert not marker.exists()
+    invoke(handler_for(run, command_injection="off"), f".shell touch {marker}")
+    assert marker.exists()  # the control
+    assert "row one" in invoke(handler_for(run), "select n from t")["body"]
+
+
+def test_a_file_url_an_input_gives_curl_is_not_read(place: Path, records) -> None:
+    victim = place / "victim.txt"
+    run = lambda q: out(["curl", "-s", q])  # noqa: E731
+    result = invoke(handler_for(run), f"file://{victim}")
+    assert result["statusCode"] == 403 and "original secret" not in result["body"]
+    assert "original secret" in invoke(handler_for(run, command_injection="off"), f"file://{victim}")["body"]

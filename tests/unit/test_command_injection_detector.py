@@ -1184,3 +1184,43 @@ def test_positional_rows_match_bash(tmp_path) -> None:
     marker.unlink()
     subprocess.run(["sh", "-c", "eval 'echo $1'", "sh", attack], capture_output=True, timeout=10)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: operands that run or read (sqlite3, curl)
+
+@pytest.mark.parametrize(("vector", "payload", "what"), [
+    (["sqlite3", "/tmp/x.db", "{}"], ".shell id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "select 1", "{}"], ".system id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "{}"], ".load /tmp/evil", "dot-command"),
+    (["sqlite3", "-cmd", "{}", "/tmp/x.db"], ".shell id", "dot-command"),
+    (["sqlite3", "--", "/tmp/x.db", "{}"], ".shell id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "-init", "/tmp/x"], "-init", "-init"),
+    (["curl", "-s", "{}"], "file:///proc/self/environ", "'file:'"),
+    (["curl", "-s", "{}"], "FILE:/proc/self/environ", "'file:'"),
+    (["curl", "-s", "{}"], "{file,x}:///proc/self/environ", "'{'"),
+    (["curl", "-s", "--", "{}"], "file:///etc/passwd", "'file:'"),
+])
+def test_operands_that_run_or_read(vector: list[str], payload: str, what: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert what in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["sqlite3", "{}", "select 1"], ".hidden.db"),  # the database's name (file_access judges it)
+    (["sqlite3", "/tmp/x.db", "select '{}'"], ".shell id"),  # inside the SQL text
+    (["sqlite3", "/tmp/x.db", "{}"], "select count(*) from t"),
+    (["curl", "-s", "https://example.com/{}"], "file:x"),
+    (["curl", "-s", "{}"], "https://example.com/a"),
+])
+def test_operands_that_run_or_read_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_sqlite3_runs_a_dot_command_operand(tmp_path) -> None:
+    """The effect behind the sqlite3 rows, with the real CLI."""
+    marker = tmp_path / "ran"
+    subprocess.run(["sqlite3", ":memory:", f".shell touch {marker}"], capture_output=True, timeout=20)
+    assert marker.exists()

@@ -672,6 +672,7 @@ def _builtin_dangerous_options() -> dict[str, frozenset[str]]:
         "gs": "-dNOSAFER -dDELAYSAFER -dNOSAFETY -sOutputFile -o -c -f -I --permit-file-read --permit-file-write "
               "--permit-file-all --permit-file-control",
         "ffmpeg": "-f -i -y",
+        "sqlite3": "-cmd -init -unsafe-testing",
         "7z": "-o",
         "psql": "-c --command -f --file -o --output",
         "mysql": "-e --execute",
@@ -720,6 +721,8 @@ def _options_taking_a_value() -> dict[str, frozenset[str]]:
         "xargs": "-I -a --arg-file -d --delimiter -E -n --max-args -P --max-procs -s -L",
         "zip": "-b -n -t -tt -P --password",
         "env": "-u --unset -C --chdir -S --split-string",
+        "sqlite3": "-cmd -init -separator -newline -nullvalue -vfs -pagecache -lookaside -heap -mmap -maxsize "
+                   "-escape -A",
     }
     table["gawk"] = table["awk"]
     return {program: frozenset(options.split()) for program, options in table.items()}
@@ -836,7 +839,7 @@ class Prefilter:
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
         if name in _operand_prefixes():  # an operand an input starts with a coder
-            text = "\x00".join([arg for arg in argv[1:] if ":" in arg or arg[:1] in "@|%"])
+            text = "\x00".join([arg for arg in argv[1:] if ":" in arg or arg[:1] in "@|%.{["])
             if text and any(map(text.__contains__, every)):
                 return True
         if name in _file_reading_values():  # an input's @file as an option's value
@@ -1086,16 +1089,26 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
     takes_a_value = _options_taking_a_value().get(name, frozenset())
     reads_a_file = _file_reading_values().get(name, frozenset())
     value_of = ""
-    for word in words:
+    operands = 0
+    for index, word in enumerate(words):
         value = word.value
         if value_of:  # the value of the option before it, whatever it starts with
             if value_of in reads_a_file:
                 finding = _file_reference(word, text, spans, value_of, program)
                 if finding:
                     return finding
+            if value_of == "-cmd" and name == "sqlite3":  # a dot-command the CLI runs first
+                finding = _coder_operand(program, word, text, spans)
+                if finding:
+                    return finding
             value_of = ""
             continue
         if value == "--":
+            for rest in words[index + 1:]:  # operands only from here: their coders still count
+                operands += 1
+                finding = None if name == "sqlite3" and operands == 1 else _coder_operand(program, rest, text, spans)
+                if finding:
+                    return finding
             break
         value_of = value if value in takes_a_value else ""
         if "=" in value and value.startswith("--") and value.split("=", 1)[0] in reads_a_file:
@@ -1103,9 +1116,11 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
                                       text, spans, value.split("=", 1)[0], program)
             if finding:
                 return finding
-        finding = _coder_operand(program, word, text, spans)
-        if finding:
-            return finding
+        operands += not value.startswith("-")
+        if not (name == "sqlite3" and operands == 1 and not value.startswith("-")):  # sqlite3's database
+            finding = _coder_operand(program, word, text, spans)
+            if finding:
+                return finding
         if not value.startswith("-"):
             if stops_at_operand:  # what follows the script belongs to the script
                 break
@@ -1132,7 +1147,10 @@ def _operand_prefixes() -> dict[str, tuple[str, ...]]:
               "https:", "ftp:", "pango:", "inline:", "ps:", "eps:", "epi:", "pdf:", "xps:", "show:", "win:",
               "x:", "vid:", "msvg:", "rsvg:", "html:", "txt:", "clipboard:", "fd:")
     return {"convert": magick, "magick": magick, "mogrify": magick, "identify": magick, "composite": magick,
-            "montage": magick, "compare": magick, "gs": ("%pipe%", "|")}
+            "montage": magick, "compare": magick, "gs": ("%pipe%", "|"),
+            # curl reads a local file for a file: URL (file:///proc/self/environ); sqlite3's CLI runs an
+            # operand after the database that starts with "." as a dot-command (.shell, .system, .load)
+            "curl": ("file:", "{", "["), "sqlite3": (".",)}  # curl's globs ({file,x}:///...) choose the scheme
 
 
 def _coder_operand(program: str, word: Word, text: str, spans: list[tuple[Input, int]]) -> Finding | None:
@@ -1145,8 +1163,9 @@ def _coder_operand(program: str, word: Word, text: str, spans: list[tuple[Input,
     for item, start in spans:
         if start <= word.start < start + len(item.value):
             prefix = next(prefix for prefix in prefixes if word.value.lower().startswith(prefix))
+            what = "run a dot-command" if prefix == "." else f"read {prefix!r}"
             return _finding("cmdi.option", f"input from {item.describe()} makes {os.path.basename(program)} "
-                            f"read {prefix!r}", item, text, start)
+                            f"{what}", item, text, start)
     return None
 
 
