@@ -299,3 +299,18 @@ def test_a_file_url_an_input_gives_curl_is_not_read(place: Path, records) -> Non
     result = invoke(handler_for(run), f"file://{victim}")
     assert result["statusCode"] == 403 and "original secret" not in result["body"]
     assert "original secret" in invoke(handler_for(run, command_injection="off"), f"file://{victim}")["body"]
+
+
+@pytest.mark.parametrize(("run", "attack"), [
+    (lambda q: out(["flock", "/tmp/app-protect-depth.lock", "-c", f"echo {q}"]), "x; touch {marker}"),
+    (lambda q: out(["node", "-e", f"console.log('{q}')"]),
+     "x'); require('fs').writeFileSync('{marker}', ''); ('"),
+])
+def test_more_programs_that_hand_on_a_script_are_blocked(place: Path, records, run, attack: str) -> None:
+    marker = place / "pwned"
+    assert invoke(handler_for(run), attack.format(marker=marker))["statusCode"] == 403
+    assert not marker.exists()
+    invoke(handler_for(run, command_injection="off"), attack.format(marker=marker))
+    assert marker.exists()  # the control
+    benign = invoke(handler_for(run), "hello there")
+    assert benign["statusCode"] == 200 and "hello there" in benign["body"]

@@ -1224,3 +1224,43 @@ def test_sqlite3_runs_a_dot_command_operand(tmp_path) -> None:
     marker = tmp_path / "ran"
     subprocess.run(["sqlite3", ":memory:", f".shell touch {marker}"], capture_output=True, timeout=20)
     assert marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: more programs that hand on a script
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), [
+    (["busybox", "sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["busybox", "ash", "-c", "ls {}"], "$(id)", "cmdi.shell-syntax"),
+    (["flock", "/tmp/lock", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["flock", "--command=echo {}", "/tmp/lock"], "x && id", "cmdi.shell-syntax"),
+    (["su", "-c", "echo {}", "nobody"], "x; id", "cmdi.shell-syntax"),
+    (["runuser", "-u", "nobody", "-c", "echo {}"], "`id`", "cmdi.shell-syntax"),
+    (["script", "-qc", "echo {}", "/dev/null"], "x | sh", "cmdi.shell-syntax"),
+    (["node", "-e", "console.log('{}')"], "x'); require('child_process').execSync('id'); ('", "cmdi.code"),
+    (["node", "-p", "`{}`"], "${process.env.AWS_SECRET_ACCESS_KEY}", "cmdi.code"),
+    (["node18", "--eval", "console.log({})"], "process.env", "cmdi.code"),
+    (["ruby", "-e", "puts '{}'"], "x'; system('id'); '", "cmdi.code"),
+    (["ruby", "-e", 'puts "{}"'], "#{`id`}", "cmdi.code"),
+    (["php", "-r", "echo '{}';"], "x'; system('id'); '", "cmdi.code"),
+    (["php8.2", "-r", 'echo "{}";'], "{${system('id')}}", "cmdi.code"),
+])
+def test_more_programs_that_hand_on_a_script(vector: list[str], payload: str, rule: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == rule, finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["busybox", "sh", "-c", "echo '{}'"], "x; id"),
+    (["flock", "/tmp/lock", "-c", "echo {}"], "hello"),
+    (["su", "-c", "echo \"$0\"", "nobody"], "x; id"),  # no input in the command
+    (["node", "-e", "console.log('{}')"], "it is fine (really)"),
+    (["node", "-p", "`total: {}`"], "42 items"),
+    (["node", "/var/task/tool.js", "{}"], "x'); require('child_process')"),  # a script file's argument
+    (["ruby", "-e", "puts '{}'"], "hello #{world}"),  # single quotes interpolate nothing
+    (["php", "-r", "echo '{}';"], "price: $5"),
+    (["node", "-e", "console.log({})"], "42"),
+])
+def test_more_programs_that_hand_on_a_script_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None

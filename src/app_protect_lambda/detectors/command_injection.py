@@ -102,7 +102,7 @@ INTERPRETERS = frozenset(("python", "pypy", "perl", "ruby", "node", "nodejs", "p
 _WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
                        "ionice", "chroot", "strace", "doas", "flock", "watch"))
 # The programs whose command may hand a script to another shell reading (their names without a version).
-_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", *SHELLS, *_WRAPPERS))
+_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", "su", "runuser", "script", *SHELLS, *_WRAPPERS))
 
 
 class Command:
@@ -835,7 +835,7 @@ class Prefilter:
             spaced = " ".join(argv)
             if any(map(spaced.__contains__, split)) and _crosses(argv, spaced, split):
                 return True
-        if name in SHELLS or name in _WRAPPERS or name in program_text.LANGUAGE or name == "find":
+        if name in _HANDS_ON_A_SCRIPT or name in program_text.LANGUAGE:
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
         if name in _operand_prefixes():  # an operand an input starts with a coder
@@ -1259,6 +1259,24 @@ def _wrapper_values() -> dict[str, frozenset[str]]:
     return {name: frozenset(options.split()) for name, options in table.items()}
 
 
+# Programs whose -c/--command option takes a command line they hand to ``sh -c``.
+_SHELL_COMMAND_OPTIONS = frozenset(("flock", "su", "runuser", "script"))
+
+
+def _command_option(args: Sequence[str]) -> str | None:
+    """The value of ``-c``/``--command`` (``-qc CMD``, ``--command=CMD``) among a program's arguments."""
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return None
+        if arg.startswith("--command"):
+            if "=" in arg:
+                return arg.partition("=")[2]
+            return args[position + 1] if position + 1 < len(args) else None
+        if arg[:1] == "-" and arg[1:2] != "-" and arg.endswith("c") and arg[1:].isalpha():
+            return args[position + 1] if position + 1 < len(args) else None
+    return None
+
+
 def handed_script(argv: Sequence[str]) -> str | None:
     """The script of a shell a vector runs through wrappers or ``find -exec``: ``env A=b sh -c S``,
     ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``."""
@@ -1274,8 +1292,15 @@ def _handed_shell(argv: Sequence[str]) -> Sequence[str] | None:
         name = program_name(argv[index])
         if name in _WRAPPERS and not words:
             words = [Word(0, 0, arg) for arg in argv]
+        if name == "busybox" and index + 1 < len(argv) and program_name(argv[index + 1]) in SHELLS:
+            index += 1  # busybox sh -c SCRIPT: the applet is the shell
+            continue
         if name in SHELLS:
             return argv[index:] if _shell_script(argv[index:]) is not None else None
+        if name in _SHELL_COMMAND_OPTIONS:  # flock FILE -c CMD, su -c CMD, script -c CMD: run by sh -c
+            script = _command_option(argv[index + 1:])
+            if script is not None:
+                return ("sh", "-c", script)
         if name == "find":
             for position in range(index + 1, len(argv) - 1):
                 if argv[position] in ("-exec", "-execdir", "-ok", "-okdir") and \
@@ -1305,7 +1330,7 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
                 return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
                                 item, program, start)
     name = program_name(program)
-    if name in SHELLS or name in _WRAPPERS or name == "find":
+    if name in SHELLS or name in _WRAPPERS or name in _HANDS_ON_A_SCRIPT:
         shell = _handed_shell([program, *argv[1:]])
         script = None if shell is None else _shell_script(shell)
         if shell is not None and script is not None:
