@@ -1264,3 +1264,48 @@ def test_more_programs_that_hand_on_a_script(vector: list[str], payload: str, ru
 ])
 def test_more_programs_that_hand_on_a_script_benign(vector: list[str], payload: str) -> None:
     assert argv(fill(vector, payload), payload) is None
+
+
+# ---------------------------------------------------------------- issue 11: builtins that run an operand, ssh
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("exec {} -x", "printenv"),
+    ("exec -a name {}", "printenv"),
+    ("command {} -x", "printenv"),
+    ("builtin {} x", "eval"),
+    (". {}", "/tmp/x.sh"),
+    ("source {}", "/tmp/uploads/x.sh"),
+])
+def test_a_builtin_runs_the_program_an_input_names(template: str, payload: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.program", finding
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("command -v {}", "git"),  # looks the name up, runs nothing
+    ("exec git log --grep {}", "fix"),
+    (". /var/task/env.sh {}", "arg"),
+])
+def test_a_builtin_with_an_input_elsewhere_is_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["ssh", "-p", "22", "host", "cat", "/srv/{}"], "x; id", True),  # the remote shell reads the command
+    (["ssh", "host", "ls {}"], "$(id)", True),
+    (["ssh", "-i", "/var/task/key", "host", "grep", "-r", "{}", "/srv"], "x | sh", True),
+    (["ssh", "host", "ls", "{}"], "report.txt", False),
+    (["ssh", "host", "cat", "/srv/'{}'"], "a b; c", False),
+    (["ssh", "-o", "BatchMode=yes", "{}", "uptime"], "build-host-1", False),
+])
+def test_ssh_remote_command_is_read_as_a_shell_command(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.shell-syntax") if attack else finding is None
+    if attack:
+        assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(fill(vector, payload)))
+
+
+def test_ssh_remote_files_are_not_judged_as_local_files() -> None:
+    from app_protect_lambda.detectors.command_paths import file_arguments
+
+    assert file_arguments(Command(["ssh", "host", "cat", "/etc/passwd"])) == []

@@ -32,9 +32,11 @@ such as ``env`` or ``xargs`` runs), when it injects an option into a program
 whose options run commands or write files (``find -exec``, ``curl -o``, ``tar
 --to-command``...), or when the vector runs a shell with ``-c``, itself or
 through wrappers (``env A=b sh -c``, ``timeout 5 bash -c``, ``xargs -I {} sh -c``,
-``find -exec sh -c``), and the script is judged as above; an input that is the
-whole script chooses its program. The text the code writes to a child's standard
-input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
+``find -exec sh -c``, ``busybox sh -c``, ``flock``/``su``/``script -c``; the command
+``ssh HOST CMD...`` has the remote shell run), and the script is judged as above; an input
+that is the whole script chooses its program. The builtins ``exec``, ``command``, ``builtin``,
+``.`` and ``source`` run their operand, which an input then must not choose. The text the
+code writes to a child's standard input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
 the child builds from it (``stdin_commands``): a shell or python reading its
 script there, xargs appending items or pasting ``-I`` lines into its command.
 An input that starts an assignment word and brings its ``=`` (``{} cmd``, ``env {} cmd``) chooses
@@ -100,9 +102,11 @@ SHELLS = frozenset(("sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"
 INTERPRETERS = frozenset(("python", "pypy", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", *SHELLS))
 # Programs that run their first non-option argument as a program.
 _WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
-                       "ionice", "chroot", "strace", "doas", "flock", "watch"))
+                       "ionice", "chroot", "strace", "doas", "flock", "watch",
+                       # shell builtins that run their operand: exec, command, builtin, and . / source the file
+                       "exec", "command", "builtin", ".", "source"))
 # The programs whose command may hand a script to another shell reading (their names without a version).
-_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", "su", "runuser", "script", *SHELLS, *_WRAPPERS))
+_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", "su", "runuser", "script", "ssh", *SHELLS, *_WRAPPERS))
 
 
 class Command:
@@ -986,7 +990,7 @@ def _inner_script(words: list[Word]) -> str | None:
     wrappers and ``find -exec``), if any."""
     if program_name(words[0].value) == "eval":
         return " ".join(word.value for word in words[1:]) or None
-    return handed_script([word.value for word in words])
+    return handed_script([word.value for word in words], remote=True)
 
 
 def _occurrences(text: str, candidates: Iterable[Input]) -> Iterator[tuple[Input, int]]:
@@ -1227,6 +1231,8 @@ def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
     positional_to_skip = 1 if name in ("timeout", "flock", "chroot") else 0
     valued = _wrapper_values().get(name, frozenset())
     i = index + 1
+    if name == "command" and i < len(words) and words[i].value in ("-v", "-V"):
+        return None  # command -v NAME only looks the name up
     while i < len(words):
         value = words[i].value
         if value == "--":
@@ -1255,7 +1261,7 @@ def _wrapper_values() -> dict[str, frozenset[str]]:
              "timeout": "-s --signal -k --kill-after", "nice": "-n --adjustment", "ionice": "-c -n -p -P -u",
              "stdbuf": "-i -o -e", "sudo": "-u -g -C -D -h -p -r -t -U", "doas": "-u -C",
              "strace": "-o -e -p -s -u -E -a -b -I -O -S -X -P", "flock": "-w -E --timeout --conflict-exit-code",
-             "watch": "-n --interval -d", "chroot": "--userspec --groups"}
+             "watch": "-n --interval -d", "chroot": "--userspec --groups", "exec": "-a"}
     return {name: frozenset(options.split()) for name, options in table.items()}
 
 
@@ -1277,14 +1283,30 @@ def _command_option(args: Sequence[str]) -> str | None:
     return None
 
 
-def handed_script(argv: Sequence[str]) -> str | None:
+def handed_script(argv: Sequence[str], *, remote: bool = False) -> str | None:
     """The script of a shell a vector runs through wrappers or ``find -exec``: ``env A=b sh -c S``,
-    ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``."""
-    shell = _handed_shell(argv)
+    ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``; with ``remote``,
+    also the command ``ssh HOST CMD...`` has the remote user's shell run (its words joined by blanks)."""
+    shell = _handed_shell(argv, remote=remote)
     return None if shell is None else _shell_script(shell)
 
 
-def _handed_shell(argv: Sequence[str]) -> Sequence[str] | None:
+def _ssh_command(argv: Sequence[str]) -> str | None:
+    """The command line ssh sends to the remote shell: its operands after the host, joined by blanks."""
+    valued = _options_taking_a_value()["ssh"]
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if not arg.startswith("-"):
+            break
+        index += 2 if arg in valued else 1
+    return " ".join(argv[index + 1:]) or None
+
+
+def _handed_shell(argv: Sequence[str], *, remote: bool = True) -> Sequence[str] | None:
     """The part of ``argv`` from the shell with ``-c`` that it runs (``handed_script``), if any."""
     words: list[Word] = []  # made for a wrapper only: cat's vector may hold a hundred thousand arguments
     index = 0
@@ -1297,6 +1319,9 @@ def _handed_shell(argv: Sequence[str]) -> Sequence[str] | None:
             continue
         if name in SHELLS:
             return argv[index:] if _shell_script(argv[index:]) is not None else None
+        if name == "ssh" and remote:
+            command = _ssh_command(argv[index:])
+            return ("sh", "-c", command) if command is not None else None
         if name in _SHELL_COMMAND_OPTIONS:  # flock FILE -c CMD, su -c CMD, script -c CMD: run by sh -c
             script = _command_option(argv[index + 1:])
             if script is not None:
