@@ -314,3 +314,12 @@ def test_more_programs_that_hand_on_a_script_are_blocked(place: Path, records, r
     assert marker.exists()  # the control
     benign = invoke(handler_for(run), "hello there")
     assert benign["statusCode"] == 200 and "hello there" in benign["body"]
+
+
+def test_an_input_quoted_into_a_variable_and_expanded_unquoted_is_blocked(place: Path, records) -> None:
+    target = place / "out" / "written"
+    run = lambda q: str(os.system(f"Q={shlex.quote(q)}; curl -s $Q file:///dev/null"))  # noqa: E731
+    assert invoke(handler_for(run), f"-o {target}")["statusCode"] == 403
+    assert not target.exists()
+    invoke(handler_for(run, command_injection="off", file_access="off"), f"-o {target}")
+    assert target.exists()  # the control: the expansion made -o an option

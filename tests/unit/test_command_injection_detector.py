@@ -1309,3 +1309,40 @@ def test_ssh_remote_files_are_not_judged_as_local_files() -> None:
     from app_protect_lambda.detectors.command_paths import file_arguments
 
     assert file_arguments(Command(["ssh", "host", "cat", "/etc/passwd"])) == []
+
+
+# ---------------------------------------------------------------- issue 11: a variable expanded unquoted
+
+@pytest.mark.parametrize(("template", "payload", "rule"), [
+    ("Q='{}'; curl $Q http://x", "-o/var/task/app.py", "cmdi.option"),
+    ("Q='{}'; curl -s $Q", "http://x -o /tmp/x", "cmdi.option"),
+    ("Q='{}'; curl -s http://x/$Q", "a -o /tmp/x", "cmdi.option"),
+    ("Q='{}'; $Q --version", "printenv", "cmdi.program"),
+    ("export Q='{}'; tar cf /tmp/o.tar $Q", "--to-command=sh", "cmdi.option"),
+    ('local Q="{}"; curl $Q x', "-o/tmp/x", "cmdi.option"),
+    ("Q='{}'; rm -f /tmp/up/$Q", "a*", "cmdi.shell-syntax"),
+    ("export {} ; git fetch", "GIT_SSH_COMMAND=id", "cmdi.environment"),
+])
+def test_an_input_expanded_unquoted_from_a_variable(template: str, payload: str, rule: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("Q='{}'; echo $Q", "a b c"),  # echo: split words do nothing
+    ('Q=\'{}\'; curl -s "http://x/$Q"', "a b -o x"),  # quoted: one word
+    ('Q=\'{}\'; echo "$Q"', "a*"),
+    ("Q='{}'; ls $Q", "my report.pdf"),
+    ("Q='{}'; curl -s http://x/$R", "-o/tmp/x"),  # another variable
+])
+def test_an_input_expanded_from_a_variable_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_variable_expansion_rows_match_bash(tmp_path) -> None:
+    out = tmp_path / "written"
+    subprocess.run(["bash", "-c", f"Q='-o {out}'; curl -s $Q file:///dev/null"], capture_output=True, timeout=20)
+    assert out.exists()  # the unquoted expansion made -o an option
+    out.unlink()
+    subprocess.run(["bash", "-c", f"Q='-o {out}'; curl -s \"$Q\" file:///dev/null"], capture_output=True, timeout=20)
+    assert not out.exists()

@@ -35,7 +35,9 @@ through wrappers (``env A=b sh -c``, ``timeout 5 bash -c``, ``xargs -I {} sh -c`
 ``find -exec sh -c``, ``busybox sh -c``, ``flock``/``su``/``script -c``; the command
 ``ssh HOST CMD...`` has the remote shell run), and the script is judged as above; an input
 that is the whole script chooses its program. The builtins ``exec``, ``command``, ``builtin``,
-``.`` and ``source`` run their operand, which an input then must not choose. The text the
+``.`` and ``source`` run their operand, which an input then must not choose. An input the
+script quotes into a variable (``Q='INPUT'``, ``export Q=...``) that an unquoted ``$Q`` expands
+later is split into words and globbed there: it is judged as the arguments it makes. The text the
 code writes to a child's standard input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
 the child builds from it (``stdin_commands``): a shell or python reading its
 script there, xargs appending items or pasting ``-I`` lines into its command.
@@ -575,9 +577,10 @@ def unquoted_word(text: str, classes: bytearray, start: int, end: int) -> Word:
 
 
 def _leading_assignments(text: str, classes: bytearray) -> list[Word]:
-    """The assignments in front of each simple command (``A=b B=c cmd``), which set its environment."""
+    """The assignments in front of each simple command (``A=b B=c cmd``), which set its environment or
+    the shell's variables, and those ``export``, ``local``, ``readonly``, ``declare`` and ``typeset`` make."""
     found: list[Word] = []
-    at_start, redirect = True, False
+    at_start, redirect, declaring = True, False, False
     for token in word_token().finditer(classes):
         start, end = token.span()
         if classes[start] in WORD_BREAKS:  # one operator or substitution character
@@ -585,15 +588,58 @@ def _leading_assignments(text: str, classes: bytearray) -> list[Word]:
             if char in "<>":
                 redirect = True
             elif not (char == "&" and start > 0 and text[start - 1] in "<>"):  # 2>&1 is one redirection
-                at_start = True
+                at_start, declaring = True, False
             continue
         if redirect:
             redirect = False
-        elif at_start and _is_assignment(text, start, end, classes):
+        elif (at_start or declaring) and _is_assignment(text, start, end, classes):
             found.append(Word(start, end, text[start:end]))
         else:
+            declaring = at_start and text[start:end] in ("export", "local", "readonly", "declare", "typeset")
             at_start = False
     return found
+
+
+@cache
+def _variable() -> re.Pattern[str]:
+    return re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expanded_variables(script: str, classes: bytearray, contexts: bytearray, assignments: list[Word],
+                        spans: list[tuple[Input, int]], inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    """An input the script quoted into a variable (``Q='INPUT'``) that an unquoted ``$Q`` later expands:
+    the value is split into words and globbed there, never parsed, so it is judged as the arguments it
+    makes (``Q='-o/var/task/app.py'; curl $Q URL``, ``rm $Q`` with ``*``)."""
+    values: dict[str, str] = {}
+    for word in assignments:
+        if any(start < word.end and start + len(item.value) > word.start for item, start in spans):
+            equals = script.index("=", word.start)
+            values[script[word.start:equals]] = "".join(
+                script[i] for i in range(equals + 1, word.end) if classes[i] != QUOTE)
+    if not values:
+        return None
+    commands = None
+    for found in _variable().finditer(script):
+        name = found.group(1) or found.group(2)
+        if name not in values or classes[found.start()] != EXPANSION or contexts[found.start()] % 3:
+            continue  # another variable, or quoted ("$Q" stays one word)
+        value = values[name]
+        item = next((item for item, _ in spans if item.value in value or value in item.value), spans[0][0])
+        if any(char in value for char in "*?["):
+            return _finding("cmdi.shell-syntax", f"input from {item.describe()} expands unquoted into a glob",
+                            item, script, found.start())
+        if commands is None:
+            commands = simple_commands(script, classes)
+        for words in commands:
+            if words[0].start <= found.start() < words[-1].end:
+                argv: list[str] = []
+                for word in words:  # the word holding the expansion splits where the value has blanks
+                    argv += word.value.replace(found.group(), value).split() \
+                        if word.start <= found.start() < word.end else [word.value]
+                finding = _judge_argv(Command(argv), inputs, options) if argv else None
+                if finding:
+                    return finding
+    return None
 
 
 def _names_a_variable(words: Iterable[Word], text: str, spans: list[tuple[Input, int]]) -> Finding | None:
@@ -912,8 +958,13 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
         if reason:
             return _finding("cmdi.shell-syntax", f"input from {item.describe()} {reason} in the shell command",
                             item, script, start)
-    if any("=" in item.value for item, _ in spans):
-        finding = _names_a_variable(_leading_assignments(script, classes), script, spans)
+    assignments = _leading_assignments(script, classes) if "=" in script else []
+    if assignments and any("=" in item.value for item, _ in spans):
+        finding = _names_a_variable(assignments, script, spans)
+        if finding:
+            return finding
+    if assignments and "$" in script:
+        finding = _expanded_variables(script, classes, contexts, assignments, spans, inputs, options)
         if finding:
             return finding
     table, allowed = _settings(options)
