@@ -11,7 +11,7 @@ with a benign input 5.6 -> 6.8, ``git status`` (no file tool) 6.5 -> 6.8, a shel
 input 14.5 -> 15.5, with a quoted benign input 43.8 -> 45.6; a spawn itself costs a millisecond or more.
 A vector that runs a shell (``["sh", "-c", "cat /tmp/uploads/report.txt"]``) is read for files too
 since issue 11: the whole ``Popen`` hook with the fork stubbed, a 43-value event holding the file's
-name, best CPU time of 7x300 calls in 4 alternating runs on a loaded machine, 55 -> 87 µs; ``cat`` of
+name, best CPU time of 7x300 calls in 3-4 alternating runs on a loaded machine, 55 -> 87-101 µs; ``cat`` of
 the same path 20 -> 23.5 µs.
 
 A relative path is read against the process's working directory; on Lambda that is ``/var/task``,
