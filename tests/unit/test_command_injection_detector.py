@@ -320,7 +320,7 @@ READINGS = [
     ("echo a#b #c\nd", "LLLLBLLLBCROL", "00000000000000"),
     ("x=\"$z\" 'a b' c\\ d", "LLQXqQBQqqqQBLQEL", "000222001111000000"),
     ("echo $(a `b`) ${d:-{e}} $'f\\'g' $\"h\"", "LLLLBSSLBSLSSBXXXXXXXXXBQQqQEqQBQQqQ",
-     "0000000333663000000000000000000000220"),
+     "0000000333663000000000000011111000220"),  # $'...' is a quoted context, as '...' is
     ("é 請求 a;b", "LBLLBLOL", "000000000"),
     ("echo \"a\\\"b$c\" 'd\\' e", "LLLLBQqQEqXqQBQqqQBL", "000000222222200111000"),
     ("(a) $((1+2))", "OLOBSSOLLLOS", "0000003333330"),
@@ -738,3 +738,611 @@ def test_interpolation_inside_strings_is_code(vector: list[str], payload: str, a
 def test_program_text_after_a_cluster_of_options(vector: list[str], payload: str, attack: bool) -> None:
     finding = argv(fill(vector, payload), payload)
     assert (finding is not None and finding.rule == "cmdi.code") if attack else finding is None
+
+
+# ---------------------------------------------------------------- issue 11: a shell program handed on by a wrapper
+
+# A vector whose program hands a script to a shell (``env``, ``timeout``, ``nice``, ``xargs``, ``find -exec``):
+# the script is judged like ``sh -c SCRIPT``; an input that is the whole script chooses the program.
+HANDED_ATTACKS = [
+    (["bash", "-c", "{}"], "id", "cmdi.program"),
+    (["bash", "-c", "{}"], "cat /proc/self/environ", "cmdi.program"),
+    (["sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", "echo " + "{}"], "$(id)", "cmdi.shell-syntax"),
+    (["env", "sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["env", "-u", "HOME", "A=1", "sh", "-c", "echo {}"], "x | sh", "cmdi.shell-syntax"),
+    (["timeout", "-s", "KILL", "5", "bash", "-c", "echo {}"], "x;id", "cmdi.shell-syntax"),
+    (["nice", "-n", "5", "sh", "-c", "ls {}"], "$(id)", "cmdi.shell-syntax"),
+    (["xargs", "sh", "-c", "{}"], "id", "cmdi.program"),
+    (["xargs", "-I", "{}", "sh", "-c", "echo {} QQ"], "x; id", "cmdi.shell-syntax"),
+    (["xargs", "-0", "-I", "%", "sh", "-c", "echo % {}"], "`id`", "cmdi.shell-syntax"),
+    (["find", ".", "-exec", "sh", "-c", "echo {} \\;"], "x;id", "cmdi.shell-syntax"),
+    (["find", "/tmp", "-name", "*.txt", "-execdir", "bash", "-c", "wc -l {}", ";"], "x && id", "cmdi.shell-syntax"),
+    (["timeout", "5", "sh", "-c", "{} /tmp/x"], "printenv", "cmdi.program"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), HANDED_ATTACKS)
+def test_a_script_handed_on_by_a_wrapper_is_judged(vector: list[str], payload: str, rule: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == rule, (command, finding)
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+HANDED_BENIGN = [
+    (["sh", "-c", "echo {}"], "hello world"),
+    (["sh", "-c", "echo '{}'"], "x; id $(id)"),
+    (["env", "sh", "-c", "echo \"$1\"", "sh", "{}"], "x; id"),  # a positional parameter
+    (["xargs", "-I", "{}", "sh", "-c", "echo \"$1\"", "sh", "{}"], "plain"),
+    (["find", "/tmp", "-name", "{}", "-exec", "sh", "-c", "wc -l \"$1\"", "sh", "{{}}", ";"], "*.txt"),
+    (["timeout", "5", "sh", "-c", "grep -c {} /tmp/f"], "error"),
+    (["nice", "-n", "5", "echo", "{}"], "x; id"),  # no shell
+]
+
+
+@pytest.mark.parametrize(("vector", "payload"), HANDED_BENIGN)
+def test_a_script_handed_on_by_a_wrapper_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+@pytest.mark.parametrize(("vector", "script"), [
+    (["env", "A=1", "sh", "-c", "s"], "s"),
+    (["xargs", "-I", "{}", "-P", "4", "sh", "-c", "s"], "s"),
+    (["timeout", "-k", "1", "5", "nice", "-n", "3", "bash", "-ec", "s"], "s"),
+    (["find", ".", "-type", "f", "-exec", "sh", "-c", "s", "sh", "{}", "+"], "s"),
+    (["find", ".", "-exec", "cat", "{}", ";"], None),
+    (["xargs", "-I", "{}", "cat", "{}"], None),
+    (["env", "sh", "/tmp/script.sh"], None),
+    (["env"], None),
+])
+def test_handed_script(vector: list[str], script: str | None) -> None:
+    assert ci.handed_script(vector) == script
+
+
+# ---------------------------------------------------------------- issue 11: a script a shell reads twice
+
+# eval and sh -c read their arguments after the outer shell removed its quotes: what an input
+# leaves after quote removal is judged in the second reading.
+REREAD_ATTACKS = [
+    ("eval echo {}", "\\;id", "command separator"),
+    ("eval echo {}", "';'id", "command separator"),
+    ("eval echo {}", '"|"sh', "pipe"),
+    ("eval echo {}", "\\$\\(id\\)", "command substitution"),
+    ("eval echo {}", "$'\\x3b'id", "$'...' escapes"),
+    ("sh -c echo\\ {}", "\\;id", "command separator"),
+    ("timeout 5 sh -c \"echo \"{}", "\\;id", "command separator"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), REREAD_ATTACKS)
+def test_what_a_second_reading_gets_is_judged(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload)
+    assert reason in finding.message
+
+
+REREAD_BENIGN = [
+    ('eval "echo {}"', "\\;id"),  # in double quotes the backslash stays: eval reads \;
+    ("sh -c 'echo {}'", "\\;id"),
+    ("eval echo {}", "hello"),
+    ("eval echo {}", "'hello world'"),  # quotes that keep a blank: eval gets two plain words
+    ("echo {}", "$'\\x3b'id"),  # read once: $'\x3b' is a literal ;
+    ("echo $'{}'", "\\x3b"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), REREAD_BENIGN)
+def test_what_a_second_reading_gets_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), [
+    ("eval echo {}", "\\;id", True), ("eval echo {}", "';'id", True), ("eval echo {}", "$'\\x3b'id", True),
+    ('eval "echo {}"', "\\;id", False), ("sh -c 'echo {}'", "\\;id", False), ("echo {}", "$'\\x3b'id", False),
+])
+def test_second_reading_rows_match_bash(template: str, payload: str, attack: bool, tmp_path) -> None:
+    """The rows above as bash runs them: the attack rows run ``id`` (a marker here), the benign ones do not."""
+    marker = tmp_path / "ran"
+    payload = payload.replace("id", f"touch {marker}")
+    subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, timeout=10)
+    assert marker.exists() is attack
+
+
+# ---------------------------------------------------------------- issue 11: shell forms, re-checked
+
+SHELL_FORMS_RECHECKED = [
+    # tilde expansion: ~user, ~+ ($PWD), ~- ($OLDPWD), after = and : in assignments
+    ("cat {}", "~+/app.py", "tilde"),
+    ("cat {}", "~-/x", "tilde"),
+    ("cat {}", "~root/.ssh/id_rsa", "tilde"),
+    ("HOME_DIR={} cmd", "~root", "tilde"),
+    # $@, $*, ${name[@]}, positional parameters
+    ("sh -c 'echo x' {}", "$@", "parameter expansion"),
+    ('echo "{}"', "$*", "parameter expansion"),
+    ("echo {}", "${PATH[@]}", "parameter expansion"),
+    ("echo {}", "$1", "parameter expansion"),
+    # unterminated quotes the input opens
+    ("echo {}", "'abc", "leaves a quote open"),
+    ("echo {} end", 'a"b', "leaves a quote open"),
+    ("echo {}", "$'abc", "leaves a quote open"),
+    # $, ` and \ inside double quotes
+    ('echo "{}"', "$HOME", "parameter expansion"),
+    ('echo "{}"', "$(id)", "command substitution"),
+    ('echo "{}" x', "a\\", "escapes the character after it"),
+    ('echo "{}"', '\\"; id; "', "breaks out of a quoted string"),
+    # quotes that split one word into several
+    ('echo a"{}"d', 'b" "c', "splits a quoted word"),
+    ("cp '{}' /tmp/out", "a' '/var/task/app.py", "splits a quoted word"),
+    # here-strings, here-documents and process substitution
+    ("cat {}", "<<<x", "redirection"),
+    ("cat {}", "x <<< y", "redirection"),
+    ("cat {}", "<<EOF", "redirection"),
+    ("diff {} /tmp/b", "<(cat /proc/self/environ)", "redirection"),
+    ("tee {}", ">(sh)", "redirection"),
+    # ANSI-C quoting the input brings: $'\x3b' is a literal ; read once, a separator read twice
+    ("eval echo {}", "$'\\x3b'id", "escapes"),
+    ("echo $'{}'", "x'; id #", "command separator"),
+    # brace expansion
+    ("echo {}", "{a,b}", "brace"),
+    ("echo {}", "{1..9}", "brace"),
+    ("cp /tmp/{} /tmp/out", "{x,/var/task/app.py}", "brace"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), SHELL_FORMS_RECHECKED)
+def test_shell_forms_rechecked_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload, finding)
+    assert reason in finding.message
+
+
+SHELL_FORMS_RECHECKED_BENIGN = [
+    ("git commit {}", "--message=\"it's done\""),  # the input's own quotes hold its apostrophe
+    ("echo {}", "\"it's done\""),
+    ('echo "{}"', "it's done"),
+    ("echo '{}'", "$HOME and $(id)"),  # $ inside the code's single quotes
+    ("echo {}", "'$HOME'"),  # $ inside the input's own single quotes
+    ('echo "{}"', "a\\$b"),  # an escaped $ in double quotes is a letter
+    ("echo {}", "\\$HOME"),
+    ("echo {}", 'a"b c"d'),  # quotes inside one word keep it one word
+    ("echo a{}d", '"b c"'),
+    ("cat x{}", "~"),  # a tilde inside a word is a letter
+    ("echo {}", "user~1"),
+    ("echo 'a{}'", "{b,c}"),  # braces inside quotes
+    ("echo {}", "'{a,b}'"),
+    ("echo $'{}'", "\\x3b"),  # C escapes inside the code's own $'...': a literal ;
+    ("echo {}", "$'\\x3b'id"),  # read once: the word ;id
+    ("printf %s {}", "x<<<y"[0]),
+    ("cat <<< {}", "hello"),  # the here-string's word is the code's
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), SHELL_FORMS_RECHECKED_BENIGN)
+def test_shell_forms_rechecked_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "printed"), [
+    ("printf '%s|' {}", "\"it's done\"", "it's done|"),
+    ("printf '%s|' {}", 'a"b c"d', "ab cd|"),
+    ("printf '%s|' {}", "'$HOME'", "$HOME|"),
+    ("printf '%s|' {}", "$'\\x3b'id", ";id|"),
+    ("printf '%s|' 'a{}'", "{b,c}", "a{b,c}|"),
+])
+def test_shell_forms_benign_rows_print_one_literal_word(template: str, payload: str, printed: str) -> None:
+    """The benign rows as bash reads them: one word, the input's text after quote removal, nothing run."""
+    out = subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, text=True, timeout=10)
+    assert out.stdout == printed
+
+
+# ---------------------------------------------------------------- issue 11: platform (Lambda's Linux)
+
+PLATFORM = [
+    # (template, payload, attack): where POSIX sh on Linux and another platform disagree, Linux decides
+    ("echo {}", "x\rid", False),  # \r is a letter in sh (cmd.exe and some readers split there)
+    ("echo {}", "x\fid", False),  # so is a form feed
+    ("echo {}", "x\vid", False),
+    ("echo {}", "x\r\nid", True),  # the newline separates
+    ("echo {}", "C:\\Windows\\system32", False),  # no drive letters: \W and \s escape letters
+    ("echo {} x", "C:\\", True),  # a trailing backslash escapes the blank after it
+    ("echo {}", "C:/Windows", False),
+    ("{} -la", "ENV", True),  # the input is the program whatever its case
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), PLATFORM)
+def test_platform_differences_follow_linux(template: str, payload: str, attack: bool) -> None:
+    assert (shell(template, payload) is not None) is attack
+
+
+def test_program_names_and_options_are_case_sensitive_as_on_linux() -> None:
+    # Linux file names are case-sensitive: "Curl" is not curl and "ENV" does not run its argument.
+    assert argv(["Curl", "-o/tmp/x"], "-o/tmp/x") is None
+    assert argv(["curl", "-o/tmp/x"], "-o/tmp/x").rule == "cmdi.option"
+    assert argv(["ENV", "sh", "-c", "echo x; id"], "x; id") is None
+    assert argv(["env", "sh", "-c", "echo x; id"], "x; id").rule == "cmdi.shell-syntax"
+
+
+def test_a_backslash_in_a_drive_path_is_an_escape_in_sh() -> None:
+    out = subprocess.run(["sh", "-c", "printf '%s|' C:\\Windows\\system32"], capture_output=True, text=True)
+    assert out.stdout == "C:Windowssystem32|"
+
+
+# ---------------------------------------------------------------- issue 11: what a child builds from its stdin
+
+def stdin_judge(vector, data: str, value: str):
+    command = Command([vector], shell=True, stdin=data) if isinstance(vector, str) else Command(vector, stdin=data)
+    return ci.detect(command, Inputs([Input("body.q", value)]), {})
+
+
+# (the command, the text written to its stdin with {} where the input goes, the input, expected rule)
+STDIN_ATTACKS = [
+    (["xargs", "-I", "{}", "sh", "-c", "echo {}"], "a\n{}\n", "x; id", "cmdi.shell-syntax"),
+    (["xargs", "-I{}", "sh", "-c", "ls {}"], "{}", "$(id)", "cmdi.shell-syntax"),
+    (["xargs", "--replace=@", "bash", "-c", "echo @"], "{}", "`id`", "cmdi.shell-syntax"),
+    (["xargs", "-i", "sh", "-c", "echo {}"], "{}", "a && id", "cmdi.shell-syntax"),
+    (["xargs", "-0", "-I", "%", "sh", "-c", "cat %"], "a\x00{}\x00", "x | sh", "cmdi.shell-syntax"),
+    (["timeout", "5", "xargs", "-I", "{}", "sh", "-c", "echo {}"], "{}", "x; id", "cmdi.shell-syntax"),
+    (["xargs", "curl", "-s"], "{}\n", "http://a -o /tmp/x", "cmdi.option"),
+    (["xargs", "-0", "curl", "-s"], "http://a\x00{}\x00", "-o/tmp/x", "cmdi.option"),
+    (["xargs", "-d", "\\n", "tar", "cf", "/tmp/o.tar"], "{}\n", "--to-command=sh", "cmdi.option"),
+    (["sh"], "echo {}\n", "x; id", "cmdi.shell-syntax"),
+    (["bash", "-s", "arg"], "ls {}\n", "$(id)", "cmdi.shell-syntax"),
+    (["python3"], "print('{}')\n", "x'); __import__('os').system('id'); ('", "cmdi.code"),
+    (["perl", "-"], "print '{}';\n", "x'; system 'id'; '", "cmdi.code"),
+    ("xargs -I% sh -c 'ls %'", "{}", "$(id)", "cmdi.shell-syntax"),
+    ("cat | xargs -I% sh -c 'ls %'", "{}", "$(id)", "cmdi.shell-syntax"),
+]
+
+
+@pytest.mark.parametrize(("vector", "data", "payload", "rule"), STDIN_ATTACKS, ids=str)
+def test_what_a_child_builds_from_its_stdin_is_judged(vector, data: str, payload: str, rule: str) -> None:
+    finding = stdin_judge(vector, data.replace("{}", payload), payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+STDIN_BENIGN = [
+    (["xargs", "-I", "{}", "sh", "-c", "echo \"$1\"", "sh", "{}"], "{}", "x; id"),  # a positional parameter
+    (["xargs", "sh", "-c", "echo \"$@\"", "sh"], "{}", "x; id"),  # items appended: parameters again
+    (["xargs", "-I", "{}", "sh", "-c", "echo {}"], "{}\n", "hello"),
+    (["xargs", "echo"], "{}\n", "x; id -o /tmp/x"),  # echo runs nothing
+    (["xargs", "curl", "-s"], "{}\n", "https://example.com/a"),
+    (["sh"], "echo '{}'\n", "x; id"),  # quoted by the script
+    (["sh", "/tmp/script.sh"], "{}", "x; id"),  # the script is a file: stdin is its data
+    (["sh", "-c", "cat"], "{}", "x; id"),
+    (["cat"], "{}", "x; id"),
+    (["python3", "/var/task/tool.py"], "{}", "x'); __import__('os')"),
+    (["python3"], "print('{}')\n", "it is fine"),
+]
+
+
+@pytest.mark.parametrize(("vector", "data", "payload"), STDIN_BENIGN, ids=str)
+def test_what_a_child_builds_from_its_stdin_benign(vector, data: str, payload: str) -> None:
+    assert stdin_judge(vector, data.replace("{}", payload), payload) is None
+
+
+def test_xargs_lines_judged_are_bounded() -> None:
+    import time
+
+    data = "x; id\n" * 100_000
+    started = time.perf_counter()
+    commands = ci.stdin_commands(Command(["xargs", "-I", "{}", "sh", "-c", "echo {}"]), data, ("x; id",))
+    assert len(commands) == ci.MAX_STDIN_COMMANDS
+    assert time.perf_counter() - started < 1
+
+
+# ---------------------------------------------------------------- issue 11: here-documents
+
+HERE_DOCUMENT_ATTACKS = [
+    ("cat <<EOF\n{}\nEOF", "'$(id)'", "command substitution"),  # quotes are letters in the body: $( runs
+    ("cat <<EOF\n{}\nEOF", '"`id`"', "command substitution"),
+    ("cat <<EOF > /tmp/out\n{}\nEOF", "$AWS_SECRET_ACCESS_KEY", "parameter expansion"),
+    ("cat <<EOF\n{}\nEOF", "x\nEOF\nid", "breaks out of a quoted string"),  # the input ends the body early
+    ("cat <<'EOF'\n{}\nEOF", "x\nEOF\nid", "breaks out of a quoted string"),
+    ("cat <<-EOF\n\t{}\n\tEOF", "x\n\tEOF\nid", "breaks out of a quoted string"),
+    ("cat <<EOF\nhead\nEOF\necho {}", "x; id", "command separator"),  # after the body: commands again
+    ("cat <<A <<B\n{}\nA\nB-body\nB", "$(id)", "command substitution"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "reason"), HERE_DOCUMENT_ATTACKS)
+def test_here_document_attacks(template: str, payload: str, reason: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.shell-syntax", (template, payload, finding)
+    assert reason in finding.message
+
+
+HERE_DOCUMENT_BENIGN = [
+    ("cat <<EOF\n{}\nEOF", "hello; world | x & y"),  # operators are letters in the body
+    ("cat <<EOF\n{}\nEOF", "it's done"),
+    ("cat <<EOF\n{}\nEOF\necho end", 'say "hi" (twice)'),
+    ("cat <<'EOF'\n{}\nEOF", "$(id) `id` $HOME"),  # a quoted delimiter: nothing expands
+    ("cat <<\"EOF\" > /tmp/out\n{}\nEOF", "${IFS}"),
+    ("cat <<EOF\n{}\nEOF", "report"),  # a whole body line is no program
+    ("cat <<EOF\nhead\nEOF\necho '{}'", "x; id"),
+]
+
+
+@pytest.mark.parametrize(("template", "payload"), HERE_DOCUMENT_BENIGN)
+def test_here_document_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("template", "payload", "attack"), [
+    ("cat <<EOF\n{}\nEOF", "'$(id)'", True),
+    ("cat <<EOF\n{}\nEOF", "x\nEOF\nid", True),
+    ("cat <<'EOF'\n{}\nEOF", "$(id)", False),
+    ("cat <<EOF\n{}\nEOF", "it's; id | id", False),
+])
+def test_here_document_rows_match_bash(template: str, payload: str, attack: bool, tmp_path) -> None:
+    marker = tmp_path / "ran"
+    payload = payload.replace("id", f"touch {marker}")
+    subprocess.run(["bash", "-c", template.format(payload)], capture_output=True, timeout=10)
+    assert marker.exists() is attack
+
+
+def test_here_document_reading_is_bounded() -> None:
+    import time
+
+    script = "cat <<E\nx\nE\n" * 5000 + "echo {}"
+    started = time.perf_counter()
+    assert shell(script, "x; id") is not None
+    assert shell("cat <<E <<F <<G " * 3000 + "\n{}", "$(id)") is not None
+    assert time.perf_counter() - started < 2
+
+
+# ---------------------------------------------------------------- issue 11: an input that names an environment variable
+
+ENVIRONMENT_ATTACKS = [
+    ("{} ls", "LD_PRELOAD=/tmp/x.so", "LD_PRELOAD"),
+    ("env {} git fetch", "GIT_SSH_COMMAND=id", "GIT_SSH_COMMAND"),
+    ("A=1 {} man ls", "PAGER=id", "PAGER"),
+    ("true; {} bash /var/task/run.sh", "BASH_ENV=/tmp/x", "BASH_ENV"),
+    ("echo $({} git log)", "GIT_PAGER=id", "GIT_PAGER"),
+    ("A={} less /tmp/f", "x LESSOPEN=/tmp/x.sh", "LESSOPEN"),  # a blank, then a second assignment the input starts
+]
+
+
+@pytest.mark.parametrize(("template", "payload", "name"), ENVIRONMENT_ATTACKS)
+def test_an_input_that_names_an_environment_variable(template: str, payload: str, name: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.environment", finding
+    assert name in finding.message
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["env", "{}", "git", "fetch"], "GIT_SSH_COMMAND=id"),
+    (["env", "-u", "HOME", "{}", "ls"], "LD_PRELOAD=/tmp/x.so"),
+    (["timeout", "5", "env", "{}", "sh", "/var/task/run.sh"], "BASH_ENV=/tmp/x"),
+])
+def test_an_input_that_names_an_environment_variable_in_a_vector(vector: list[str], payload: str) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert finding is not None and finding.rule == "cmdi.environment", finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(fill(vector, payload)))
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("LANG={} ls", "fr_FR.UTF-8"),  # the value of the code's own variable
+    ("LANG={} ls", "a=b"),
+    ("echo {}", "A=b"),  # an argument, not an assignment
+    ("ls {}", "--color=auto"),
+    ("cmd 2>&1 {}", "A=b"),
+    (["env", "LANG={}", "ls"], "fr_FR=x"),
+    (["env", "LANG=C", "printf", "%s", "{}"], "A=b"),
+])
+def test_an_input_in_a_variables_value_or_an_argument_is_benign(template, payload: str) -> None:
+    if isinstance(template, list):
+        assert argv(fill(template, payload), payload) is None
+    else:
+        assert shell(template, payload) is None
+
+
+def test_an_environment_variable_an_input_names_runs_a_command(tmp_path) -> None:
+    """The effect behind the rule, with a real git: GIT_SSH_COMMAND runs whatever it names."""
+    marker = tmp_path / "ran"
+    subprocess.run(["env", f"GIT_SSH_COMMAND=touch {marker}; false", "git", "ls-remote", "ssh://h/x"],
+                   capture_output=True, timeout=20)
+    assert marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: positional parameters parsed again
+
+POSITIONAL_ATTACKS = [
+    (["sh", "-c", 'eval "$1"', "sh", "{}"], "echo x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "$1"', "sh", "{}"], "id", "cmdi.program"),
+    (["bash", "-c", 'eval "echo $1"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'bash -c "$1"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "$@"', "sh", "{}"], "ls; id", "cmdi.shell-syntax"),
+    (["env", "sh", "-c", 'eval "echo ${1}"', "sh", "{}"], "x; id", "cmdi.shell-syntax"),
+    (["sh", "-c", 'eval "echo \\"$1\\""', "sh", "{}"], 'x"; id; "', "cmdi.shell-syntax"),
+]
+
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), POSITIONAL_ATTACKS)
+def test_a_positional_parameter_that_eval_parses_is_judged(vector: list[str], payload: str, rule: str) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["sh", "-c", 'echo "$1"', "sh", "{}"], "x; id"),  # expanded once, never parsed
+    (["sh", "-c", "echo $1", "sh", "{}"], "x; id"),
+    (["sh", "-c", "eval 'echo $1'", "sh", "{}"], "x; id"),  # eval expands it: still never parsed
+    (["sh", "-c", 'eval "echo \\"$1\\""', "sh", "{}"], "hello world; ok"),
+    (["sh", "-c", 'eval "$1"', "sh", "ls", "{}"], "x; id"),  # the input is not the parameter eval reads
+])
+def test_a_positional_parameter_expanded_once_is_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_positional_rows_match_bash(tmp_path) -> None:
+    marker = tmp_path / "ran"
+    attack = f"x; touch {marker}"
+    subprocess.run(["sh", "-c", 'eval "echo $1"', "sh", attack], capture_output=True, timeout=10)
+    assert marker.exists()
+    marker.unlink()
+    subprocess.run(["sh", "-c", "eval 'echo $1'", "sh", attack], capture_output=True, timeout=10)
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: operands that run or read (sqlite3, curl)
+
+@pytest.mark.parametrize(("vector", "payload", "what"), [
+    (["sqlite3", "/tmp/x.db", "{}"], ".shell id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "select 1", "{}"], ".system id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "{}"], ".load /tmp/evil", "dot-command"),
+    (["sqlite3", "-cmd", "{}", "/tmp/x.db"], ".shell id", "dot-command"),
+    (["sqlite3", "--", "/tmp/x.db", "{}"], ".shell id", "dot-command"),
+    (["sqlite3", "/tmp/x.db", "-init", "/tmp/x"], "-init", "-init"),
+    (["curl", "-s", "{}"], "file:///proc/self/environ", "'file:'"),
+    (["curl", "-s", "{}"], "FILE:/proc/self/environ", "'file:'"),
+    (["curl", "-s", "{}"], "{file,x}:///proc/self/environ", "'{'"),
+    (["curl", "-s", "--", "{}"], "file:///etc/passwd", "'file:'"),
+])
+def test_operands_that_run_or_read(vector: list[str], payload: str, what: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == "cmdi.option", finding
+    assert what in finding.message
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["sqlite3", "{}", "select 1"], ".hidden.db"),  # the database's name (file_access judges it)
+    (["sqlite3", "/tmp/x.db", "select '{}'"], ".shell id"),  # inside the SQL text
+    (["sqlite3", "/tmp/x.db", "{}"], "select count(*) from t"),
+    (["curl", "-s", "https://example.com/{}"], "file:x"),
+    (["curl", "-s", "{}"], "https://example.com/a"),
+])
+def test_operands_that_run_or_read_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+def test_sqlite3_runs_a_dot_command_operand(tmp_path) -> None:
+    """The effect behind the sqlite3 rows, with the real CLI."""
+    marker = tmp_path / "ran"
+    subprocess.run(["sqlite3", ":memory:", f".shell touch {marker}"], capture_output=True, timeout=20)
+    assert marker.exists()
+
+
+# ---------------------------------------------------------------- issue 11: more programs that hand on a script
+
+@pytest.mark.parametrize(("vector", "payload", "rule"), [
+    (["busybox", "sh", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["busybox", "ash", "-c", "ls {}"], "$(id)", "cmdi.shell-syntax"),
+    (["flock", "/tmp/lock", "-c", "echo {}"], "x; id", "cmdi.shell-syntax"),
+    (["flock", "--command=echo {}", "/tmp/lock"], "x && id", "cmdi.shell-syntax"),
+    (["su", "-c", "echo {}", "nobody"], "x; id", "cmdi.shell-syntax"),
+    (["runuser", "-u", "nobody", "-c", "echo {}"], "`id`", "cmdi.shell-syntax"),
+    (["script", "-qc", "echo {}", "/dev/null"], "x | sh", "cmdi.shell-syntax"),
+    (["node", "-e", "console.log('{}')"], "x'); require('child_process').execSync('id'); ('", "cmdi.code"),
+    (["node", "-p", "`{}`"], "${process.env.AWS_SECRET_ACCESS_KEY}", "cmdi.code"),
+    (["node18", "--eval", "console.log({})"], "process.env", "cmdi.code"),
+    (["ruby", "-e", "puts '{}'"], "x'; system('id'); '", "cmdi.code"),
+    (["ruby", "-e", 'puts "{}"'], "#{`id`}", "cmdi.code"),
+    (["php", "-r", "echo '{}';"], "x'; system('id'); '", "cmdi.code"),
+    (["php8.2", "-r", 'echo "{}";'], "{${system('id')}}", "cmdi.code"),
+])
+def test_more_programs_that_hand_on_a_script(vector: list[str], payload: str, rule: str) -> None:
+    command = Command(fill(vector, payload))
+    finding = argv(command.argv, payload)
+    assert finding is not None and finding.rule == rule, finding
+    assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(command)
+
+
+@pytest.mark.parametrize(("vector", "payload"), [
+    (["busybox", "sh", "-c", "echo '{}'"], "x; id"),
+    (["flock", "/tmp/lock", "-c", "echo {}"], "hello"),
+    (["su", "-c", "echo \"$0\"", "nobody"], "x; id"),  # no input in the command
+    (["node", "-e", "console.log('{}')"], "it is fine (really)"),
+    (["node", "-p", "`total: {}`"], "42 items"),
+    (["node", "/var/task/tool.js", "{}"], "x'); require('child_process')"),  # a script file's argument
+    (["ruby", "-e", "puts '{}'"], "hello #{world}"),  # single quotes interpolate nothing
+    (["php", "-r", "echo '{}';"], "price: $5"),
+    (["node", "-e", "console.log({})"], "42"),
+])
+def test_more_programs_that_hand_on_a_script_benign(vector: list[str], payload: str) -> None:
+    assert argv(fill(vector, payload), payload) is None
+
+
+# ---------------------------------------------------------------- issue 11: builtins that run an operand, ssh
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("exec {} -x", "printenv"),
+    ("exec -a name {}", "printenv"),
+    ("command {} -x", "printenv"),
+    ("builtin {} x", "eval"),
+    (". {}", "/tmp/x.sh"),
+    ("source {}", "/tmp/uploads/x.sh"),
+])
+def test_a_builtin_runs_the_program_an_input_names(template: str, payload: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == "cmdi.program", finding
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("command -v {}", "git"),  # looks the name up, runs nothing
+    ("exec git log --grep {}", "fix"),
+    (". /var/task/env.sh {}", "arg"),
+])
+def test_a_builtin_with_an_input_elsewhere_is_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+@pytest.mark.parametrize(("vector", "payload", "attack"), [
+    (["ssh", "-p", "22", "host", "cat", "/srv/{}"], "x; id", True),  # the remote shell reads the command
+    (["ssh", "host", "ls {}"], "$(id)", True),
+    (["ssh", "-i", "/var/task/key", "host", "grep", "-r", "{}", "/srv"], "x | sh", True),
+    (["ssh", "host", "ls", "{}"], "report.txt", False),
+    (["ssh", "host", "cat", "/srv/'{}'"], "a b; c", False),
+    (["ssh", "-o", "BatchMode=yes", "{}", "uptime"], "build-host-1", False),
+])
+def test_ssh_remote_command_is_read_as_a_shell_command(vector: list[str], payload: str, attack: bool) -> None:
+    finding = argv(fill(vector, payload), payload)
+    assert (finding is not None and finding.rule == "cmdi.shell-syntax") if attack else finding is None
+    if attack:
+        assert ci.Prefilter(Inputs([Input("query.x", payload)])).may_inject(Command(fill(vector, payload)))
+
+
+def test_ssh_remote_files_are_not_judged_as_local_files() -> None:
+    from app_protect_lambda.detectors.command_paths import file_arguments
+
+    assert file_arguments(Command(["ssh", "host", "cat", "/etc/passwd"])) == []
+
+
+# ---------------------------------------------------------------- issue 11: a variable expanded unquoted
+
+@pytest.mark.parametrize(("template", "payload", "rule"), [
+    ("Q='{}'; curl $Q http://x", "-o/var/task/app.py", "cmdi.option"),
+    ("Q='{}'; curl -s $Q", "http://x -o /tmp/x", "cmdi.option"),
+    ("Q='{}'; curl -s http://x/$Q", "a -o /tmp/x", "cmdi.option"),
+    ("Q='{}'; $Q --version", "printenv", "cmdi.program"),
+    ("export Q='{}'; tar cf /tmp/o.tar $Q", "--to-command=sh", "cmdi.option"),
+    ('local Q="{}"; curl $Q x', "-o/tmp/x", "cmdi.option"),
+    ("Q='{}'; rm -f /tmp/up/$Q", "a*", "cmdi.shell-syntax"),
+    ("export {} ; git fetch", "GIT_SSH_COMMAND=id", "cmdi.environment"),
+])
+def test_an_input_expanded_unquoted_from_a_variable(template: str, payload: str, rule: str) -> None:
+    finding = shell(template, payload)
+    assert finding is not None and finding.rule == rule, finding
+
+
+@pytest.mark.parametrize(("template", "payload"), [
+    ("Q='{}'; echo $Q", "a b c"),  # echo: split words do nothing
+    ('Q=\'{}\'; curl -s "http://x/$Q"', "a b -o x"),  # quoted: one word
+    ('Q=\'{}\'; echo "$Q"', "a*"),
+    ("Q='{}'; ls $Q", "my report.pdf"),
+    ("Q='{}'; curl -s http://x/$R", "-o/tmp/x"),  # another variable
+])
+def test_an_input_expanded_from_a_variable_benign(template: str, payload: str) -> None:
+    assert shell(template, payload) is None
+
+
+def test_variable_expansion_rows_match_bash(tmp_path) -> None:
+    out = tmp_path / "written"
+    subprocess.run(["bash", "-c", f"Q='-o {out}'; curl -s $Q file:///dev/null"], capture_output=True, timeout=20)
+    assert out.exists()  # the unquoted expansion made -o an option
+    out.unlink()
+    subprocess.run(["bash", "-c", f"Q='-o {out}'; curl -s \"$Q\" file:///dev/null"], capture_output=True, timeout=20)
+    assert not out.exists()

@@ -161,18 +161,18 @@ def test_scripts_on_standard_input(script: str, found: str | None) -> None:
 
 
 @pytest.mark.parametrize(("launch", "found"), [
-    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/tmp/x"),)), "/tmp/x"),
-    (sandbox_persistence.Launch(["bash", "-s"], stdin=(("file", "/dev/shm/x"),)), "/dev/shm/x"),
-    (sandbox_persistence.Launch(["sh"], stdin=(("text", "cd /tmp\n./x\n"),)), "/tmp/x"),
-    (sandbox_persistence.Launch(["python3"], stdin=(("text", "exec(open('/tmp/x.py').read())"),)), "/tmp/x.py"),
-    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/proc/self/fd/5"),)), "/proc/self/fd/5"),
-    (sandbox_persistence.Launch(["sh -c 'sh'"], shell=True, stdin=(("file", "/tmp/x"),)), "/tmp/x"),
+    (sandbox_persistence.Launch(["sh"], stdin_sources=(("file", "/tmp/x"),)), "/tmp/x"),
+    (sandbox_persistence.Launch(["bash", "-s"], stdin_sources=(("file", "/dev/shm/x"),)), "/dev/shm/x"),
+    (sandbox_persistence.Launch(["sh"], stdin_sources=(("text", "cd /tmp\n./x\n"),)), "/tmp/x"),
+    (sandbox_persistence.Launch(["python3"], stdin_sources=(("text", "exec(open('/tmp/x.py').read())"),)), "/tmp/x.py"),
+    (sandbox_persistence.Launch(["sh"], stdin_sources=(("file", "/proc/self/fd/5"),)), "/proc/self/fd/5"),
+    (sandbox_persistence.Launch(["sh -c 'sh'"], shell=True, stdin_sources=(("file", "/tmp/x"),)), "/tmp/x"),
     # benign: data on the standard input of programs that do not run it, a script from the code's folder
-    (sandbox_persistence.Launch(["sort"], stdin=(("file", "/tmp/in.txt"),)), None),
-    (sandbox_persistence.Launch(["sh", "/var/task/run.sh"], stdin=(("file", "/tmp/in.txt"),)), None),
-    (sandbox_persistence.Launch(["sh"], stdin=(("file", "/var/task/setup.sh"),)), None),
-    (sandbox_persistence.Launch(["sh"], stdin=(("text", "echo /tmp/x > /tmp/y"),)), None),
-    (sandbox_persistence.Launch(["python3"], stdin=(("text", "print(open('/tmp/in.txt').read())"),)), None),
+    (sandbox_persistence.Launch(["sort"], stdin_sources=(("file", "/tmp/in.txt"),)), None),
+    (sandbox_persistence.Launch(["sh", "/var/task/run.sh"], stdin_sources=(("file", "/tmp/in.txt"),)), None),
+    (sandbox_persistence.Launch(["sh"], stdin_sources=(("file", "/var/task/setup.sh"),)), None),
+    (sandbox_persistence.Launch(["sh"], stdin_sources=(("text", "echo /tmp/x > /tmp/y"),)), None),
+    (sandbox_persistence.Launch(["python3"], stdin_sources=(("text", "print(open('/tmp/in.txt').read())"),)), None),
 ])
 def test_standard_input_of_a_launch(launch: Command, found: str | None) -> None:
     assert evidence(launch) == found

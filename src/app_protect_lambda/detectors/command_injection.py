@@ -12,19 +12,40 @@ coming from an input changes the command. Blanks are allowed (they only split
 words), but a word that an input starts is then judged like an argument; a blank
 an input brings between quotes it closes and reopens splits a quoted word and is
 not. A tilde is an expansion at a word's start and after an unquoted ``=`` or
-``:`` (assignments; bash takes ``--dir=~x`` too). This follows Lambda's Linux
-``sh``: words split at blank, tab and newline only (a carriage return or form
-feed is a letter, as a test shows), and a backslash is always an escape (no
-Windows drive letters or separators).
+``:`` (assignments; bash takes ``--dir=~x`` too). ``$'...'`` is a quoted context like
+``'...'``, so an input that opens one leaves a quote open. A script that ``eval`` or ``sh -c``
+reads again is judged again, with what each input left after the first reading's quote
+removal (``eval echo \\;id`` hands eval ``echo ;id``); an input that brings a ``$'...'`` with a
+backslash there is refused at once, since its ``\\x3b`` becomes a ``;`` on the second reading.
+A vector's positional parameters that the outer reading expands into such a script (``sh -c
+'eval "$1"' sh INPUT``) are parsed there as the script's text; expanded once, they stay data.
+
+Where POSIX ``sh`` on Linux and another platform disagree, this follows Lambda's Linux, each
+case with a test: words split at blank, tab and newline only (a carriage return, form feed or
+vertical tab is a letter, where cmd.exe and some readers split); a backslash is always an escape
+(``C:\\Windows`` is ``C:Windows``: no drive letters or separators); program names and options
+are case-sensitive (``Curl`` is not curl, ``ENV`` runs nothing of its argument).
 
 Argument vectors never meet a shell, so plain data in them is harmless. There
 an input is an attack when it becomes the program (or the program a wrapper
 such as ``env`` or ``xargs`` runs), when it injects an option into a program
 whose options run commands or write files (``find -exec``, ``curl -o``, ``tar
---to-command``...), or when the vector runs a shell with ``-c`` and the script
-is judged as above. An input that equals the program is indistinguishable
-from code that picks the program by comparing a value (``if fmt == "zip"``);
-the policy's ``allow_programs`` names the programs inputs may pick.
+--to-command``...), or when the vector runs a shell with ``-c``, itself or
+through wrappers (``env A=b sh -c``, ``timeout 5 bash -c``, ``xargs -I {} sh -c``,
+``find -exec sh -c``, ``busybox sh -c``, ``flock``/``su``/``script -c``; the command
+``ssh HOST CMD...`` has the remote shell run), and the script is judged as above; an input
+that is the whole script chooses its program. The builtins ``exec``, ``command``, ``builtin``,
+``.`` and ``source`` run their operand, which an input then must not choose. An input the
+script quotes into a variable (``Q='INPUT'``, ``export Q=...``) that an unquoted ``$Q`` expands
+later is split into words and globbed there: it is judged as the arguments it makes. The text the
+code writes to a child's standard input (``run(argv, input=...)``, seen at ``Popen.communicate``) is judged as what
+the child builds from it (``stdin_commands``): a shell or python reading its
+script there, xargs appending items or pasting ``-I`` lines into its command.
+An input that starts an assignment word and brings its ``=`` (``{} cmd``, ``env {} cmd``) chooses
+which variable of the command's environment it sets (``LD_PRELOAD``, ``BASH_ENV``,
+``GIT_SSH_COMMAND``, ``PAGER`` load or run code): rule ``cmdi.environment``.
+An input that equals the program is indistinguishable from code that picks the
+program by comparing a value (``if fmt == "zip"``); the policy's ``allow_programs`` names the programs inputs may pick.
 
 A vector the code split from a string (``shlex.split``, ``str.split``) holds an input spread over
 several arguments: the arguments it made are judged as the input's own (``split_forms``). A long
@@ -38,7 +59,10 @@ same value stands as a word of its own elsewhere in the command. Cost, measured 
 previous revision in alternating runs (80 inputs, 5 of them holding a blank): the first vector of
 an invocation +10 µs (the split forms, 17 against 7; a spawn costs 1 ms and more), each later call
 +0.5-1.1 µs, shell commands unchanged; a vector of awk, jq, sed, perl or python holding an input
-is now read: 18 µs, where it was skipped (1 µs).
+is now read: 18 µs, where it was skipped (1 µs). The scripts wrappers hand on (issue 11), measured
+as the whole Popen hook with the fork stubbed (best CPU time of 7x300 calls, 4 alternating runs, a
+43-value event, a loaded machine): ``env LC_ALL=C sh -c 'echo <input>'`` 40 -> 80 µs (the script
+is now read), a shell pipeline holding an input 86-96 either way, ``git status`` 6 -> 7.
 """
 from __future__ import annotations
 
@@ -83,9 +107,11 @@ SHELLS = frozenset(("sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"
 INTERPRETERS = frozenset(("python", "pypy", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", *SHELLS))
 # Programs that run their first non-option argument as a program.
 _WRAPPERS = frozenset(("env", "nohup", "nice", "setsid", "stdbuf", "sudo", "time", "timeout", "xargs",
-                       "ionice", "chroot", "strace", "doas", "flock", "watch"))
+                       "ionice", "chroot", "strace", "doas", "flock", "watch",
+                       # shell builtins that run their operand: exec, command, builtin, and . / source the file
+                       "exec", "command", "builtin", ".", "source"))
 # The programs whose command may hand a script to another shell reading (their names without a version).
-_HANDS_ON_A_SCRIPT = frozenset(("eval", *SHELLS, *_WRAPPERS))
+_HANDS_ON_A_SCRIPT = frozenset(("eval", "find", "su", "runuser", "script", "ssh", *SHELLS, *_WRAPPERS))
 
 
 class Command:
@@ -95,17 +121,20 @@ class Command:
     script's positional parameters); otherwise ``argv`` is the argument vector
     and ``program`` the file that is executed (``argv[0]`` unless a sink names
     it separately). ``executable`` is the shell for shell commands, when given;
-    ``cwd`` the directory the process starts in, when the sink sets one.
+    ``cwd`` the directory the process starts in, when the sink sets one. ``stdin`` is the text the
+    code writes to the process's standard input (``subprocess.run(..., input=...)``), when a sink
+    sees it: then what the process builds from it is judged (``stdin_commands``), not the command.
     """
 
-    __slots__ = ("argv", "cwd", "executable", "program", "shell")
+    __slots__ = ("argv", "cwd", "executable", "program", "shell", "stdin")
 
     def __init__(self, argv: Sequence[str], *, shell: bool = False, program: str | None = None,
-                 executable: str | None = None, cwd: str | None = None) -> None:
+                 executable: str | None = None, cwd: str | None = None, stdin: str | None = None) -> None:
         self.argv = tuple(argv)
         self.shell = shell
         self.executable = executable
         self.cwd = cwd
+        self.stdin = stdin
         self.program = program if program is not None else (self.argv[0] if self.argv and not shell else "")
 
     @property
@@ -203,14 +232,130 @@ def _structure() -> re.Pattern[bytes]:
 def classify(text: str) -> tuple[bytearray, bytearray]:
     """The class of every character of ``text`` as ``sh -c`` reads it, and the quoting context before it.
 
-    A context is 0 (unquoted), 1 (in '...') or 2 (in "...") plus 3 for each
-    enclosing command substitution; ``contexts[len(text)]`` is the state at the end.
+    A context is 0 (unquoted), 1 (in '...' or $'...') or 2 (in "...") plus 3 for each
+    enclosing command substitution; ``contexts[len(text)]`` is the state at the end. The body of a
+    here-document is text, not commands (``REMARK``, context 1 like '...' when its delimiter is
+    quoted), where an unquoted delimiter leaves ``$``, backticks and ``\\`` their meaning and quotes
+    none: ``'$(id)'`` runs there.
     """
+    classes, contexts = _read(text)
+    if "<<" in text:
+        _here_documents(text, classes, contexts)
+    return classes, contexts
+
+
+MAX_HERE_DOCUMENTS = 16  # each one read re-reads the text after it; past them the text reads as commands
+
+
+def _here_documents(text: str, classes: bytearray, contexts: bytearray) -> None:
+    """Re-read the bodies of the top-level here-documents of ``text``, and the text after each, in place."""
+    position = 0
+    for _ in range(MAX_HERE_DOCUMENTS):
+        found = _here_document_line(text, classes, contexts, position)
+        if found is None:
+            return
+        after = _here_document_bodies(text, classes, contexts, *found)
+        if after >= len(text):
+            return
+        rest_classes, rest_contexts = _read(text[after:])
+        classes[after:] = rest_classes
+        contexts[after:] = rest_contexts
+        position = after
+
+
+def _here_document_line(text: str, classes: bytearray, contexts: bytearray,
+                        position: int) -> tuple[int, list[tuple[str, bool, bool]]] | None:
+    """The end of the first line from ``position`` that opens here-documents at the top level, and for each
+    its delimiter after quote removal, whether the delimiter was quoted, and whether ``<<-`` strips tabs."""
+    n = len(text)
+    documents: list[tuple[str, bool, bool]] = []
+    newline = -1  # the line that opened the first one ends at its first top-level newline
+    index = text.find("<<", position)
+    while index != -1:
+        if newline != -1 and newline < index:
+            return newline, documents
+        if classes[index] == OPERATOR and contexts[index] == 0 and text[index + 2:index + 3] != "<" and \
+                (index == 0 or text[index - 1] != "<"):
+            strip = text[index + 2:index + 3] == "-"
+            start = index + 2 + strip
+            while start < n and classes[start] == BLANK:
+                start += 1
+            end = start
+            while end < n and classes[end] not in WORD_BREAKS:
+                end += 1
+            if end > start:
+                word = unquoted_word(text, classes, start, end) if classes.find(QUOTE, start, end) != -1 \
+                    else Word(start, end, text[start:end])
+                documents.append((word.value, classes.find(QUOTE, start, end) != -1, strip))
+                if newline == -1:
+                    newline = _top_level(text, classes, contexts, "\n", end)
+                    if newline == -1:
+                        return None  # no body follows
+            position = end
+        else:
+            position = index + 2
+        index = text.find("<<", position)
+    return (newline, documents) if documents else None
+
+
+def _top_level(text: str, classes: bytearray, contexts: bytearray, char: str, position: int) -> int:
+    index = text.find(char, position)
+    while index != -1 and (classes[index] != OPERATOR or contexts[index] != 0):
+        index = text.find(char, index + 1)
+    return index
+
+
+def _here_document_bodies(text: str, classes: bytearray, contexts: bytearray, newline: int,
+                          documents: list[tuple[str, bool, bool]]) -> int:
+    """Classify the bodies that follow ``newline``, one per document; the index after the last delimiter line."""
+    n = len(text)
+    i = newline + 1
+    for delimiter, quoted, strip in documents:
+        body, inside = i, 1 if quoted else 2
+        end = n
+        while i < n:  # each step moves to the next line
+            line_end = text.find("\n", i)
+            line_end = n if line_end == -1 else line_end
+            line = text[i:line_end]
+            if (line.lstrip("\t") if strip else line) == delimiter:
+                end = i
+                i = min(line_end + 1, n)
+                break
+            i = line_end + 1
+        else:
+            end = n
+        if quoted:
+            classes[body:end] = bytes((REMARK,)) * (end - body)
+            contexts[body:end] = bytes((inside,)) * (end - body)
+        else:  # as in "...", where a quote is a letter
+            wrapped = '"' + text[body:end].replace('"', "x") + '"'
+            read, reading = _read(wrapped)
+            classes[body:end] = read[1:-1].translate(_remarks())
+            contexts[body:end] = reading[1:-1]
+        classes[end:i] = bytes((REMARK,)) * (i - end)  # the delimiter line
+        contexts[end:i] = bytes((inside,)) * (i - end)
+        contexts[i] = 0 if end < n else inside
+        if i >= n:
+            break
+    return i
+
+
+@cache
+def _remarks() -> bytes:
+    """A bytes.translate table: quoted text of a here-document's body is a remark (no word)."""
+    table = bytearray(range(256))
+    table[QUOTED] = REMARK
+    return bytes(table)
+
+
+def _read(text: str) -> tuple[bytearray, bytearray]:
     n = len(text)
     classes = bytearray(n)  # LITERAL is 0
     contexts = bytearray(n + 1)
     stack: list[tuple[int, str, int]] = []  # contexts saved when entering $( ... ) or ` ... `
     mode, closer, depth = 0, "", 0
+    ansi_body: tuple[int, int, int] | None = None  # the body of a $'...' just read, and its context
+    ansi_open = 0  # the context at the end when a $'... is never closed
     ascii_run, double_quoted, ascii_classes = _unquoted_ascii_run(), _double_quoted_run(), _ascii_classes()
     i = 0
     while i < n:
@@ -271,6 +416,10 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
                 mode, closer, depth = 0, ")", 0
             elif classes[last] == QUOTE and text[last] == "'":
                 i = _ansi_c_string(text, i, classes)
+                closed = i - 1 > last and text[i - 1] == "'" and classes[i - 1] == QUOTE
+                ansi_body = (last + 1, i, min(code + 1, 255))  # quoted like '...', up to its closing quote
+                if not closed:
+                    ansi_open = ansi_body[2]
         elif mode == 2:
             classes[here] = QUOTED
             if c == '"':
@@ -309,7 +458,10 @@ def classify(text: str) -> tuple[bytearray, bytearray]:
             contexts[here] = code
         else:
             contexts[here:i] = bytes((code,)) * (i - here)
-    contexts[n] = min(mode + 3 * len(stack), 255)
+        if ansi_body is not None:
+            contexts[ansi_body[0]:ansi_body[1]] = bytes((ansi_body[2],)) * (ansi_body[1] - ansi_body[0])
+            ansi_body = None
+    contexts[n] = ansi_open if ansi_open else min(mode + 3 * len(stack), 255)
     return classes, contexts
 
 
@@ -427,6 +579,88 @@ def unquoted_word(text: str, classes: bytearray, start: int, end: int) -> Word:
     return Word(pieces[0][0], pieces[-1][1], "".join(text[a:b] for a, b in pieces))
 
 
+def _leading_assignments(text: str, classes: bytearray) -> list[Word]:
+    """The assignments in front of each simple command (``A=b B=c cmd``), which set its environment or
+    the shell's variables, and those ``export``, ``local``, ``readonly``, ``declare`` and ``typeset`` make."""
+    found: list[Word] = []
+    at_start, redirect, declaring = True, False, False
+    for token in word_token().finditer(classes):
+        start, end = token.span()
+        if classes[start] in WORD_BREAKS:  # one operator or substitution character
+            char = text[start]
+            if char in "<>":
+                redirect = True
+            elif not (char == "&" and start > 0 and text[start - 1] in "<>"):  # 2>&1 is one redirection
+                at_start, declaring = True, False
+            continue
+        if redirect:
+            redirect = False
+        elif (at_start or declaring) and _is_assignment(text, start, end, classes):
+            found.append(Word(start, end, text[start:end]))
+        else:
+            declaring = at_start and text[start:end] in ("export", "local", "readonly", "declare", "typeset")
+            at_start = False
+    return found
+
+
+@cache
+def _variable() -> re.Pattern[str]:
+    return re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expanded_variables(script: str, classes: bytearray, contexts: bytearray, assignments: list[Word],
+                        spans: list[tuple[Input, int]], inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    """An input the script quoted into a variable (``Q='INPUT'``) that an unquoted ``$Q`` later expands:
+    the value is split into words and globbed there, never parsed, so it is judged as the arguments it
+    makes (``Q='-o/var/task/app.py'; curl $Q URL``, ``rm $Q`` with ``*``)."""
+    values: dict[str, str] = {}
+    for word in assignments:
+        if any(start < word.end and start + len(item.value) > word.start for item, start in spans):
+            equals = script.index("=", word.start)
+            values[script[word.start:equals]] = "".join(
+                script[i] for i in range(equals + 1, word.end) if classes[i] != QUOTE)
+    if not values:
+        return None
+    commands = None
+    for found in _variable().finditer(script):
+        name = found.group(1) or found.group(2)
+        if name not in values or classes[found.start()] != EXPANSION or contexts[found.start()] % 3:
+            continue  # another variable, or quoted ("$Q" stays one word)
+        value = values[name]
+        item = next((item for item, _ in spans if item.value in value or value in item.value), spans[0][0])
+        if any(char in value for char in "*?["):
+            return _finding("cmdi.shell-syntax", f"input from {item.describe()} expands unquoted into a glob",
+                            item, script, found.start())
+        if commands is None:
+            commands = simple_commands(script, classes)
+        for words in commands:
+            if words[0].start <= found.start() < words[-1].end:
+                argv: list[str] = []
+                for word in words:  # the word holding the expansion splits where the value has blanks
+                    argv += word.value.replace(found.group(), value).split() \
+                        if word.start <= found.start() < word.end else [word.value]
+                finding = _judge_argv(Command(argv), inputs, options) if argv else None
+                if finding:
+                    return finding
+    return None
+
+
+def _names_a_variable(words: Iterable[Word], text: str, spans: list[tuple[Input, int]]) -> Finding | None:
+    """A finding when an input starts an assignment word and brings its ``=``: it chooses which variable
+    of the program's environment it sets (``LD_PRELOAD``, ``BASH_ENV``, ``PATH``, ``GIT_SSH_COMMAND``,
+    ``PAGER``, ``LESSOPEN``: each can load or run code), where an input after the ``=`` is only a value."""
+    for word in words:
+        equals = text.find("=", word.start, word.end)
+        if equals <= word.start:
+            continue
+        for item, start in spans:
+            if start <= word.start and start + len(item.value) > equals:
+                name = text[word.start:equals]
+                return _finding("cmdi.environment", f"input from {item.describe()} sets the environment "
+                                f"variable {name} of the command", item, text, start)
+    return None
+
+
 def _is_assignment(text: str, start: int, end: int, classes: bytearray) -> bool:
     equals = text.find("=", start, end)
     if equals <= start or classes[equals] != LITERAL:
@@ -491,6 +725,7 @@ def _builtin_dangerous_options() -> dict[str, frozenset[str]]:
         "gs": "-dNOSAFER -dDELAYSAFER -dNOSAFETY -sOutputFile -o -c -f -I --permit-file-read --permit-file-write "
               "--permit-file-all --permit-file-control",
         "ffmpeg": "-f -i -y",
+        "sqlite3": "-cmd -init -unsafe-testing",
         "7z": "-o",
         "psql": "-c --command -f --file -o --output",
         "mysql": "-e --execute",
@@ -539,6 +774,8 @@ def _options_taking_a_value() -> dict[str, frozenset[str]]:
         "xargs": "-I -a --arg-file -d --delimiter -E -n --max-args -P --max-procs -s -L",
         "zip": "-b -n -t -tt -P --password",
         "env": "-u --unset -C --chdir -S --split-string",
+        "sqlite3": "-cmd -init -separator -newline -nullvalue -vfs -pagecache -lookaside -heap -mmap -maxsize "
+                   "-escape -A",
     }
     table["gawk"] = table["awk"]
     return {program: frozenset(options.split()) for program, options in table.items()}
@@ -652,11 +889,11 @@ class Prefilter:
             spaced = " ".join(argv)
             if any(map(spaced.__contains__, split)) and _crosses(argv, spaced, split):
                 return True
-        if name in SHELLS or name in _WRAPPERS or name in program_text.LANGUAGE:
+        if name in _HANDS_ON_A_SCRIPT or name in program_text.LANGUAGE:
             text = "\x00".join(argv)
             return any(map(text.__contains__, every)) or bool(transformed(text, self.inputs, FRAGMENTS))
         if name in _operand_prefixes():  # an operand an input starts with a coder
-            text = "\x00".join([arg for arg in argv[1:] if ":" in arg or arg[:1] in "@|%"])
+            text = "\x00".join([arg for arg in argv[1:] if ":" in arg or arg[:1] in "@|%.{["])
             if text and any(map(text.__contains__, every)):
                 return True
         if name in _file_reading_values():  # an input's @file as an option's value
@@ -701,6 +938,8 @@ def runnable(command: Command) -> bool:
 
 
 def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if command.stdin is not None:
+        return _judge_stdin(command, command.stdin, inputs, options)
     if not runnable(command):
         return None  # the process is never started
     if command.shell:
@@ -708,12 +947,15 @@ def detect(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Find
     return _judge_argv(command, inputs, options)
 
 
-def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0) -> Finding | None:
-    # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way.
+def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth: int = 0,
+                  reread: Sequence[Input] = (), parameters: Sequence[str] = ()) -> Finding | None:
+    # The inputs that occur verbatim, and the pieces of inputs the code transformed on the way; in a
+    # script a shell reads again (eval, sh -c), also what the outer reading left of each input.
     candidates = inputs.occurring_in(script, _any) + transformed(script, inputs, FRAGMENTS)
     if inputs.singles:  # a lone * or ? where the shell globs, a ~ that starts a word (_syntax_reason)
         candidates += inputs.singles_in(script, GLOB_SINGLES)
-    if not candidates:
+    candidates += [item for item in reread if item.value in script]
+    if not candidates and not (parameters and inputs.occurring_in("\x00".join(parameters), _any)):
         return None
     classes, contexts = classify(script)
     spans = list(_occurrences(script, candidates))
@@ -722,6 +964,15 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
         if reason:
             return _finding("cmdi.shell-syntax", f"input from {item.describe()} {reason} in the shell command",
                             item, script, start)
+    assignments = _leading_assignments(script, classes) if "=" in script else []
+    if assignments and any("=" in item.value for item, _ in spans):
+        finding = _names_a_variable(assignments, script, spans)
+        if finding:
+            return finding
+    if assignments and "$" in script:
+        finding = _expanded_variables(script, classes, contexts, assignments, spans, inputs, options)
+        if finding:
+            return finding
     table, allowed = _settings(options)
     reach = _Reach(spans)
     for words in simple_commands(script, classes):
@@ -733,10 +984,42 @@ def _judge_script(script: str, inputs: Inputs, options: Mapping[str, Any], depth
             continue
         inner = _inner_script(words)
         if inner is not None and depth < 3:  # sh -c '...' and eval read their argument as a new script
-            finding = _judge_script(inner, inputs, options, depth + 1)
+            left, escapes = _left_after_quote_removal(script, classes, words, spans)
+            if escapes is not None:
+                return _finding("cmdi.shell-syntax", f"input from {escapes[0].describe()} brings $'...' escapes "
+                                "into a script a shell reads again", escapes[0], script, escapes[1])
+            if parameters and "$" in inner:  # eval "$1": the parameter's text is parsed
+                inner = _inner_script([Word(word.start, word.end, _expanded(script, classes, word, parameters))
+                                       for word in words])
+            if inner is None:
+                continue
+            shell = None if program_name(words[0].value) == "eval" else _handed_shell([word.value for word in words])
+            finding = _judge_script(inner, inputs, options, depth + 1, left,
+                                    _script_parameters(shell) if shell is not None else ())
             if finding:
                 return finding
     return None
+
+
+def _left_after_quote_removal(script: str, classes: bytearray, words: list[Word], spans: list[tuple[Input, int]]
+                              ) -> tuple[list[Input], tuple[Input, int] | None]:
+    """What each input occurrence leaves in ``words`` after quote removal, where that differs from the
+    input: ``eval echo \\;id`` and ``eval echo ';'id`` hand eval ``echo ;id``. And an occurrence that
+    brings a ``$'...'`` with a backslash, whose ``\\x3b`` the second reading gets as ``;`` (the reader
+    keeps no decoded form of C escapes, so such an input is judged at once)."""
+    left: list[Input] = []
+    first, last = words[0].start, words[-1].end
+    for item, start in spans:
+        end = start + len(item.value)
+        if end <= first or start >= last:
+            continue
+        dollar = script.find("$'", start, end)
+        if dollar != -1 and classes[dollar] == QUOTE and script.find("\\", dollar, end) != -1:
+            return left, (item, start)
+        kept = "".join(script[i] for i in range(max(start, first), min(end, last)) if classes[i] != QUOTE)
+        if kept and kept != item.value:
+            left.append(Input(item.location, kept, "+".join(filter(None, (item.transform, "unquoted")))))
+    return left, None
 
 
 class _Reach:
@@ -760,18 +1043,11 @@ class _Reach:
 
 
 def _inner_script(words: list[Word]) -> str | None:
-    """The script a command hands to another shell reading (``sh -c '...'``, ``eval ...``), if any."""
-    index: int | None = 0
-    while index is not None and program_name(words[index].value) in _WRAPPERS:
-        index = _wrapped_program(words, index, program_name(words[index].value))
-    if index is None:
-        return None
-    name = program_name(words[index].value)
-    if name == "eval":
-        return " ".join(word.value for word in words[index + 1:]) or None
-    if name in SHELLS:
-        return _shell_script([word.value for word in words[index:]])
-    return None
+    """The script a command hands to another shell reading (``sh -c '...'``, ``eval ...``, through
+    wrappers and ``find -exec``), if any."""
+    if program_name(words[0].value) == "eval":
+        return " ".join(word.value for word in words[1:]) or None
+    return handed_script([word.value for word in words], remote=True)
 
 
 def _occurrences(text: str, candidates: Iterable[Input]) -> Iterator[tuple[Input, int]]:
@@ -839,6 +1115,11 @@ def _judge_words(words: list[Word], text: str, spans: list[tuple[Input, int]], t
         finding = _judge_options(words[start].value, words[start + 1:end], text, spans, table)
         if finding:
             return finding
+        if program_name(words[start].value) == "env":
+            finding = _names_a_variable([word for word in words[start + 1:end] if not word.value.startswith("-")],
+                                        text, spans)
+            if finding:
+                return finding
     program = words[programs[-1]].value
     if program_name(program) in program_text.LANGUAGE:
         return _judge_program_text(program, words[programs[-1] + 1:], text, spans)
@@ -869,16 +1150,26 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
     takes_a_value = _options_taking_a_value().get(name, frozenset())
     reads_a_file = _file_reading_values().get(name, frozenset())
     value_of = ""
-    for word in words:
+    operands = 0
+    for index, word in enumerate(words):
         value = word.value
         if value_of:  # the value of the option before it, whatever it starts with
             if value_of in reads_a_file:
                 finding = _file_reference(word, text, spans, value_of, program)
                 if finding:
                     return finding
+            if value_of == "-cmd" and name == "sqlite3":  # a dot-command the CLI runs first
+                finding = _coder_operand(program, word, text, spans)
+                if finding:
+                    return finding
             value_of = ""
             continue
         if value == "--":
+            for rest in words[index + 1:]:  # operands only from here: their coders still count
+                operands += 1
+                finding = None if name == "sqlite3" and operands == 1 else _coder_operand(program, rest, text, spans)
+                if finding:
+                    return finding
             break
         value_of = value if value in takes_a_value else ""
         if "=" in value and value.startswith("--") and value.split("=", 1)[0] in reads_a_file:
@@ -886,9 +1177,11 @@ def _judge_options(program: str, words: list[Word], text: str, spans: list[tuple
                                       text, spans, value.split("=", 1)[0], program)
             if finding:
                 return finding
-        finding = _coder_operand(program, word, text, spans)
-        if finding:
-            return finding
+        operands += not value.startswith("-")
+        if not (name == "sqlite3" and operands == 1 and not value.startswith("-")):  # sqlite3's database
+            finding = _coder_operand(program, word, text, spans)
+            if finding:
+                return finding
         if not value.startswith("-"):
             if stops_at_operand:  # what follows the script belongs to the script
                 break
@@ -915,7 +1208,10 @@ def _operand_prefixes() -> dict[str, tuple[str, ...]]:
               "https:", "ftp:", "pango:", "inline:", "ps:", "eps:", "epi:", "pdf:", "xps:", "show:", "win:",
               "x:", "vid:", "msvg:", "rsvg:", "html:", "txt:", "clipboard:", "fd:")
     return {"convert": magick, "magick": magick, "mogrify": magick, "identify": magick, "composite": magick,
-            "montage": magick, "compare": magick, "gs": ("%pipe%", "|")}
+            "montage": magick, "compare": magick, "gs": ("%pipe%", "|"),
+            # curl reads a local file for a file: URL (file:///proc/self/environ); sqlite3's CLI runs an
+            # operand after the database that starts with "." as a dot-command (.shell, .system, .load)
+            "curl": ("file:", "{", "["), "sqlite3": (".",)}  # curl's globs ({file,x}:///...) choose the scheme
 
 
 def _coder_operand(program: str, word: Word, text: str, spans: list[tuple[Input, int]]) -> Finding | None:
@@ -928,8 +1224,9 @@ def _coder_operand(program: str, word: Word, text: str, spans: list[tuple[Input,
     for item, start in spans:
         if start <= word.start < start + len(item.value):
             prefix = next(prefix for prefix in prefixes if word.value.lower().startswith(prefix))
+            what = "run a dot-command" if prefix == "." else f"read {prefix!r}"
             return _finding("cmdi.option", f"input from {item.describe()} makes {os.path.basename(program)} "
-                            f"read {prefix!r}", item, text, start)
+                            f"{what}", item, text, start)
     return None
 
 
@@ -986,16 +1283,20 @@ def _word_character(char: str) -> bool:
 
 
 def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
-    """The index of the program a wrapper runs, skipping its options and their values."""
+    """The index of the program a wrapper runs, skipping its options and their values
+    (``xargs -I {} sh``, ``timeout -s KILL 5 sh``, ``nice -n 5 sh``, ``env -u A sh``)."""
     positional_to_skip = 1 if name in ("timeout", "flock", "chroot") else 0
+    valued = _wrapper_values().get(name, frozenset())
     i = index + 1
+    if name == "command" and i < len(words) and words[i].value in ("-v", "-V"):
+        return None  # command -v NAME only looks the name up
     while i < len(words):
         value = words[i].value
         if value == "--":
             i += 1
             break
         if value.startswith("-") and len(value) > 1:
-            i += 1
+            i += 2 if value in valued else 1
             continue
         if name == "env" and "=" in value:
             i += 1
@@ -1006,6 +1307,94 @@ def _wrapped_program(words: list[Word], index: int, name: str) -> int | None:
             continue
         break
     return i if i < len(words) else None
+
+
+@cache
+def _wrapper_values() -> dict[str, frozenset[str]]:
+    """Per wrapper, the options whose value is the next word (so that word is not the program run)."""
+    table = {"xargs": "-I -a --arg-file -d --delimiter -E -e -n --max-args -P --max-procs -s --max-chars -L "
+                      "--max-lines --process-slot-var",
+             "env": "-u --unset -C --chdir -S --split-string",
+             "timeout": "-s --signal -k --kill-after", "nice": "-n --adjustment", "ionice": "-c -n -p -P -u",
+             "stdbuf": "-i -o -e", "sudo": "-u -g -C -D -h -p -r -t -U", "doas": "-u -C",
+             "strace": "-o -e -p -s -u -E -a -b -I -O -S -X -P", "flock": "-w -E --timeout --conflict-exit-code",
+             "watch": "-n --interval -d", "chroot": "--userspec --groups", "exec": "-a"}
+    return {name: frozenset(options.split()) for name, options in table.items()}
+
+
+# Programs whose -c/--command option takes a command line they hand to ``sh -c``.
+_SHELL_COMMAND_OPTIONS = frozenset(("flock", "su", "runuser", "script"))
+
+
+def _command_option(args: Sequence[str]) -> str | None:
+    """The value of ``-c``/``--command`` (``-qc CMD``, ``--command=CMD``) among a program's arguments."""
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return None
+        if arg.startswith("--command"):
+            if "=" in arg:
+                return arg.partition("=")[2]
+            return args[position + 1] if position + 1 < len(args) else None
+        if arg[:1] == "-" and arg[1:2] != "-" and arg.endswith("c") and arg[1:].isalpha():
+            return args[position + 1] if position + 1 < len(args) else None
+    return None
+
+
+def handed_script(argv: Sequence[str], *, remote: bool = False) -> str | None:
+    """The script of a shell a vector runs through wrappers or ``find -exec``: ``env A=b sh -c S``,
+    ``xargs -I {} sh -c S``, ``timeout 5 bash -c S``, ``find . -exec sh -c S {} ;``; with ``remote``,
+    also the command ``ssh HOST CMD...`` has the remote user's shell run (its words joined by blanks)."""
+    shell = _handed_shell(argv, remote=remote)
+    return None if shell is None else _shell_script(shell)
+
+
+def _ssh_command(argv: Sequence[str]) -> str | None:
+    """The command line ssh sends to the remote shell: its operands after the host, joined by blanks."""
+    valued = _options_taking_a_value()["ssh"]
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if not arg.startswith("-"):
+            break
+        index += 2 if arg in valued else 1
+    return " ".join(argv[index + 1:]) or None
+
+
+def _handed_shell(argv: Sequence[str], *, remote: bool = True) -> Sequence[str] | None:
+    """The part of ``argv`` from the shell with ``-c`` that it runs (``handed_script``), if any."""
+    words: list[Word] = []  # made for a wrapper only: cat's vector may hold a hundred thousand arguments
+    index = 0
+    for _ in range(8):  # a wrapper chain: each step moves forward
+        name = program_name(argv[index])
+        if name in _WRAPPERS and not words:
+            words = [Word(0, 0, arg) for arg in argv]
+        if name == "busybox" and index + 1 < len(argv) and program_name(argv[index + 1]) in SHELLS:
+            index += 1  # busybox sh -c SCRIPT: the applet is the shell
+            continue
+        if name in SHELLS:
+            return argv[index:] if _shell_script(argv[index:]) is not None else None
+        if name == "ssh" and remote:
+            command = _ssh_command(argv[index:])
+            return ("sh", "-c", command) if command is not None else None
+        if name in _SHELL_COMMAND_OPTIONS:  # flock FILE -c CMD, su -c CMD, script -c CMD: run by sh -c
+            script = _command_option(argv[index + 1:])
+            if script is not None:
+                return ("sh", "-c", script)
+        if name == "find":
+            for position in range(index + 1, len(argv) - 1):
+                if argv[position] in ("-exec", "-execdir", "-ok", "-okdir") and \
+                        program_name(argv[position + 1]) in SHELLS and \
+                        _shell_script(argv[position + 1:]) is not None:
+                    return argv[position + 1:]
+            return None
+        wrapped = _wrapped_program(words, index, name) if name in _WRAPPERS else None
+        if wrapped is None:
+            return None
+        index = wrapped
+    return None
 
 
 def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
@@ -1023,10 +1412,13 @@ def _judge_argv(command: Command, inputs: Inputs, options: Mapping[str, Any]) ->
                 return _finding("cmdi.program", f"input from {item.describe()} chooses the program run",
                                 item, program, start)
     name = program_name(program)
-    if name in SHELLS:
-        script = _shell_script(argv)
-        if script is not None:
-            return _judge_script(script, inputs, options)
+    if name in SHELLS or name in _WRAPPERS or name in _HANDS_ON_A_SCRIPT:
+        shell = _handed_shell([program, *argv[1:]])
+        script = None if shell is None else _shell_script(shell)
+        if shell is not None and script is not None:
+            finding = _judge_script(script, inputs, options, parameters=_script_parameters(shell))
+            if finding is not None or name in SHELLS:
+                return finding
     if len(argv) < 2:
         return None
     joined = "\x00".join(argv)
@@ -1150,6 +1542,12 @@ def shell_operand(argv: Sequence[str]) -> tuple[bool, str] | None:
     Options are found by their position in the vector: an option's value or the script may be
     spelled like an option elsewhere in it (``sh -c /tmp/x -c``).
     """
+    found = _operand_at(argv)
+    return None if found is None else (found[0], argv[found[1]])
+
+
+def _operand_at(argv: Sequence[str]) -> tuple[bool, int] | None:
+    """``shell_operand``'s answer with the operand's index instead of its text."""
     index, from_stdin = 1, False
     while index < len(argv):
         arg = argv[index]
@@ -1162,15 +1560,164 @@ def shell_operand(argv: Sequence[str]) -> tuple[bool, str] | None:
             index += 2
             continue
         if not arg.startswith("--") and "c" in arg[1:]:
-            return (True, argv[index + 1]) if index + 1 < len(argv) else None
+            return (True, index + 1) if index + 1 < len(argv) else None
         if not arg.startswith("--") and "s" in arg[1:]:
             from_stdin = True  # sh -s: the operands are the script's parameters
         index += 1
     if from_stdin or index >= len(argv):
         return None
-    return False, argv[index]
+    return False, index
+
+
+def _script_parameters(argv: Sequence[str]) -> tuple[str, ...]:
+    """The positional parameters of ``sh -c SCRIPT $0 $1 ...``, from ``$0`` on."""
+    found = _operand_at(argv)
+    return tuple(argv[found[1] + 1:]) if found is not None and found[0] else ()
+
+
+@cache
+def _positional() -> re.Pattern[str]:
+    return re.compile(r"\$(?:\{(\d+|[@*])\}|(\d|[@*]))")
+
+
+def _expanded(text: str, classes: bytearray, word: Word, parameters: Sequence[str]) -> str:
+    """``word``'s value after the outer shell's expansion of the positional parameters in it (``$1``,
+    ``${10}``, ``$@``, ``$*``) and its quote removal: what a second reading (eval, sh -c) parses.
+    A ``$1`` the outer shell left alone (inside '...') stays as it is."""
+    pieces: list[str] = []
+    i = word.start
+    search = _positional().match
+    while i < word.end:  # each step moves forward
+        if classes[i] == QUOTE:
+            i += 1
+            continue
+        found = search(text, i) if classes[i] == EXPANSION and text[i] == "$" else None
+        if found is None:
+            pieces.append(text[i])
+            i += 1
+            continue
+        name = found.group(1) or found.group(2)
+        pieces.append(" ".join(parameters[1:]) if name in "@*" else
+                      parameters[int(name)] if int(name) < len(parameters) else "")
+        i = found.end()
+    return "".join(pieces)
 
 
 def _finding(rule: str, message: str, item: Input, text: str, start: int) -> Finding:
     fragment = text[max(0, start - 20): start + len(item.value) + 20].replace("\x00", " ")
     return Finding(AttackKind.COMMAND_INJECTION, rule, message, item, fragment)
+
+
+# ---------------------------------------------------------------- what a child builds from its standard input
+# A shell that reads its script from stdin (``sh``, ``bash -s``) runs the text the code writes to it,
+# python and perl without a script run it as their program, and ``xargs`` appends the items it reads
+# to its command or, with ``-I R``, pastes each line where R stands (``xargs -I {} sh -c 'echo {}'``
+# makes every line shell text). What it builds is judged as the command it is. At most
+# MAX_STDIN_COMMANDS lines that hold an input are judged one by one; the items are read from the first
+# MAX_STDIN characters (xargs's own buffer and ARG_MAX bound what one command takes).
+MAX_STDIN = 1 << 20
+MAX_STDIN_COMMANDS = 256
+
+
+def stdin_commands(command: Command, data: str, values: Sequence[str] = ()) -> list[Command]:
+    """The commands ``command`` runs with ``data`` on its standard input, as far as they can be told:
+    ``[Command([data], shell=True)]`` for a shell that reads its script from stdin, one command per
+    line (those holding one of ``values``, when given) for ``xargs -I``, the items appended for
+    ``xargs``, and none for a program that reads stdin as data."""
+    if command.shell:  # any command of the script may read the stream: sh -c "xargs ...", "cat | xargs ..."
+        built: list[Command] = []
+        for words in simple_commands(command.script)[:MAX_STDIN_COMMANDS]:
+            built += _reading(tuple(word.value for word in words), data, values)
+        return built
+    argv = command.argv
+    return _reading((command.program, *argv[1:]) if command.program and argv else argv, data, values)
+
+
+def _reading(argv: Sequence[str], data: str, values: Sequence[str]) -> list[Command]:
+    index = _past_wrapper_chain(argv)
+    if index is None:
+        return []
+    argv = argv[index:]
+    name = program_name(argv[0])
+    if name in SHELLS and shell_operand(argv) is None:
+        return [Command([data], shell=True)]
+    if name in ("python", "pypy", "perl") and (len(argv) == 1 or argv[1] == "-"):
+        return [Command([name, "-c" if name != "perl" else "-e", data])]
+    if name != "xargs":
+        return []
+    return _xargs_commands(argv, data[:MAX_STDIN], values)
+
+
+def _past_wrapper_chain(argv: Sequence[str]) -> int | None:
+    """The index of the program a chain of wrappers other than xargs runs (``timeout 5 xargs``)."""
+    words = [Word(0, 0, arg) for arg in argv]
+    index = 0
+    for _ in range(8):
+        if index >= len(argv):
+            return None
+        name = program_name(argv[index])
+        if name not in _WRAPPERS or name == "xargs":
+            return index
+        wrapped = _wrapped_program(words, index, name)
+        if wrapped is None:
+            return None
+        index = wrapped
+    return None
+
+
+def _xargs_commands(argv: Sequence[str], data: str, values: Sequence[str]) -> list[Command]:
+    replace, delimiter, index = None, None, 1
+    valued = _wrapper_values()["xargs"]
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg in ("-0", "--null"):
+            delimiter = "\x00"
+        elif arg.startswith("--replace"):
+            replace = arg.partition("=")[2] or "{}"
+        elif arg.startswith("-I"):  # -I R or -IR
+            replace = arg[2:] or following or "{}"
+            index += 0 if arg[2:] else 1
+        elif arg.startswith("-i"):  # the old -i[R]
+            replace = arg[2:] or "{}"
+        elif arg.startswith(("-d", "--delimiter")):  # -d X, -dX, --delimiter=X, --delimiter X
+            value = arg[2:] if arg[:2] == "-d" and len(arg) > 2 else arg.partition("=")[2] if "=" in arg \
+                else following
+            index += 0 if (arg[:2] == "-d" and len(arg) > 2) or "=" in arg else 1
+            delimiter = {"\\n": "\n", "\\t": "\t", "\\0": "\x00"}.get(value, value[:1] or "\n")
+        elif arg in valued:
+            index += 1
+        index += 1
+    template = list(argv[index:]) or ["echo"]
+    if replace is not None:  # one command per line, R replaced in every argument
+        commands: list[Command] = []
+        for line in data.split("\n" if delimiter is None else delimiter):
+            if len(commands) >= MAX_STDIN_COMMANDS:
+                break
+            item = line.lstrip(" \t") if delimiter is None else line
+            if item and (not values or any(map(item.__contains__, values))):
+                commands.append(Command([arg.replace(replace, item) for arg in template]))
+        return commands
+    if delimiter is not None:
+        items = [item for item in data.split(delimiter) if item]
+    else:
+        try:
+            items = _shlex_split()(data)
+        except ValueError:  # xargs refuses an unmatched quote too, but runs the items before it
+            items = data.split()
+    return [Command([*template, *items])]
+
+
+def _judge_stdin(command: Command, data: str, inputs: Inputs, options: Mapping[str, Any]) -> Finding | None:
+    if not inputs.occurring_in(data, _any) and not transformed(data, inputs, FRAGMENTS):
+        return None
+    for built in stdin_commands(command, data, inputs.values):
+        finding = detect(built, inputs, options)
+        if finding is not None:
+            return finding
+    return None

@@ -8,14 +8,19 @@ its own rules (traversal out of the code's folder, sensitive paths chosen by an 
 allow lists) under protection ``file_access``.
 
 Which arguments name files comes from a table of the tools Lambda code runs (coreutils,
-tar, curl, wget, zip, grep, sed, dd): their operands, and the values of their file options
+tar, curl, wget, zip, grep, sed, dd, rsync, scp, ssh's ``-i``/``-F``, sqlite3; find's starting
+points and ``-fprint``/``-files0-from``; git's ``-C``, ``clone`` source and target, ``-F``,
+``-o``; xargs's ``-a`` and the command it runs): their operands, and the values of their file options
 in every spelling ``getopt`` takes (``-o x``, ``-ox``, ``--output x``, ``--output=x``, a long
 option's prefix of 5 characters or more, ``if=x`` for dd, tar's old-style ``xzf x.tgz``).
 Options of these tools that take a value which is not a file (``head -n 5``) are listed, so
 their value is not an operand. A
 command the code runs through a shell is read into its simple commands first, each judged like
 a vector, and the files its redirections open (``< f``, ``> f``, ``>> f``) are named too.
-A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped.
+A wrapper in front (``timeout 5 cat x``, ``env A=b cat x``, ``nice``) is skipped, and the
+``-c`` script of a shell a vector runs (``["sh", "-c", "cat ..."]``, through wrappers or
+``find -exec``) is read like a shell command. A remote path (``host:/x`` of scp and rsync, the
+command ssh runs) is another machine's and reads as a relative name, which only climbing rules judge.
 
 Only arguments an input occurs in are returned; a command without an input in it is not
 parsed (the sink tests that first, in C). Relative paths are made absolute against the
@@ -28,9 +33,11 @@ from functools import cache
 
 from .command_injection import (
     QUOTE,
+    SHELLS,
     WORD_BREAKS,
     Command,
     classify,
+    handed_script,
     program_name,
     simple_commands,
     unquoted_word,
@@ -99,6 +106,37 @@ def tools() -> dict[str, Tool]:
         "fgrep": Tool(AFTER_PATTERN, {"-f": False, "--file": False}, "-e --regexp -m -A -B -C"),
         "sed": Tool(AFTER_SCRIPT, {"-f": False, "--file": False}, "-e --expression -l --line-length"),
         "dd": Tool(NONE),
+        # find: the starting points before the expression, and the files its actions write or read.
+        "find": Tool(NONE, {"-fprint": True, "-fprint0": True, "-fprintf": True, "-fls": True,
+                            "-files0-from": False},
+                     "-name -iname -path -ipath -wholename -iwholename -regex -iregex -lname -ilname -type "
+                     "-xtype -user -group -perm -size -newer -anewer -cnewer -mtime -atime -ctime -mmin -amin "
+                     "-cmin -maxdepth -mindepth -samefile -inum -links -uid -gid -fstype -printf -used "
+                     "-regextype -context -D -O"),
+        "rsync": Tool(LAST_WRITTEN, {"--files-from": False, "--exclude-from": False, "--include-from": False,
+                                     "--log-file": True, "--write-batch": True, "--only-write-batch": True,
+                                     "--read-batch": False, "--password-file": False, "--backup-dir": True,
+                                     "--partial-dir": True, "-T": True, "--temp-dir": True,
+                                     "--link-dest": False, "--copy-dest": False, "--compare-dest": False},
+                      "-e --rsh --rsync-path -f --filter --exclude --include --chmod --chown --port --timeout "
+                      "--bwlimit --max-size --min-size --suffix -M --remote-option --out-format --log-file-format "
+                      "--usermap --groupmap --info --debug --iconv --contimeout --sockopts --protocol "
+                      "--checksum-choice --compress-choice --compress-level --skip-compress --block-size -B"),
+        "scp": Tool(LAST_WRITTEN, {"-i": False, "-F": False},
+                    "-S -o -J -P -l -c -D -X"),
+        "ssh": Tool(NONE, {"-i": False, "-F": False, "-E": True, "-S": True},
+                    "-o -p -l -L -R -D -J -W -b -c -m -O -Q -w -B -e -I -P"),
+        "sqlite3": Tool(FIRST_WRITTEN, {"-init": False},
+                        "-cmd -separator -newline -nullvalue -vfs -pagecache -lookaside -heap -mmap -maxsize "
+                        "-escape -A -zip"),
+        "xargs": Tool(NONE, {"-a": False, "--arg-file": False},
+                      "-I -i -d --delimiter -E -e -n --max-args -P --max-procs -s --max-chars -L --max-lines "
+                      "--process-slot-var"),
+        "git": Tool(NONE, {"-C": False, "--git-dir": True, "--work-tree": True, "-F": False, "--file": False,
+                           "-o": True, "--output": True, "--output-directory": True, "--template": False},
+                    "-c -m --message -b -B --branch --grep --author --committer -S -G --format --pretty --since "
+                    "--until -n --max-count -X --strategy-option -s --strategy --depth --origin --date "
+                    "--reference -e --config-env --upload-pack -u --exec"),
     })
     return table
 
@@ -107,8 +145,9 @@ _WRAPPERS = {"timeout": 1, "nice": 0, "nohup": 0, "env": 0, "stdbuf": 0, "ionice
 
 
 def names_files(program: str) -> bool:
-    """Whether ``program`` (or the wrapper in front of one) is a tool whose arguments may name files."""
-    return program.rpartition("/")[2] in _named()
+    """Whether ``program`` (or the wrapper in front of one) is a tool whose arguments may name files,
+    or a shell whose ``-c`` script may."""
+    return program.rpartition("/")[2] in _named() or program_name(program) in SHELLS
 
 
 @cache
@@ -123,17 +162,26 @@ def file_arguments(command: Command) -> list[tuple[str, bool]]:
     are joined to it.
     """
     if command.shell:
-        script = command.script
-        classes = classify(script)[0]
-        found = redirections(script, classes)
-        for words in simple_commands(script, classes):
-            found += vector_files([word.value for word in words])
+        found = script_files(command.script)
     else:
         argv = command.argv  # every argument: the kernel's ARG_MAX bounds the vector, a cut would be a bypass
-        found = vector_files([command.program, *argv[1:]] if argv else [command.program])
+        vector = [command.program, *argv[1:]] if argv else [command.program]
+        found = vector_files(vector)
+        script = handed_script(vector)  # ["sh", "-c", "cat ..."], ["env", "bash", "-c", ...], find -exec sh -c
+        if script is not None:
+            found += script_files(script)
     cwd = command.cwd
     if cwd:
         found = [(path if path.startswith("/") else os.path.join(cwd, path), written) for path, written in found]
+    return found
+
+
+def script_files(script: str) -> list[tuple[str, bool]]:
+    """(path, written) for the files a shell script's simple commands and redirections name."""
+    classes = classify(script)[0]
+    found = redirections(script, classes)
+    for words in simple_commands(script, classes):
+        found += vector_files([word.value for word in words])
     return found
 
 
@@ -177,6 +225,8 @@ def vector_files(argv: Sequence[str]) -> list[tuple[str, bool]]:
         return []
     if name == "dd":
         return [(arg[3:], arg[:3] == "of=") for arg in argv[start + 1:] if arg[:3] in ("if=", "of=") and arg[3:]]
+    if name in ("sqlite3", "find", "git", "xargs"):
+        return _own_grammar(name, argv[start + 1:], tool)
     found: list[tuple[str, bool]] = []
     operands: list[str] = []
     pattern_given = False
@@ -208,7 +258,7 @@ def vector_files(argv: Sequence[str]) -> list[tuple[str, bool]]:
             found.append((value, tool.files[option]))
             if name in ("grep", "egrep", "fgrep", "sed") and option in ("-f", "--file"):
                 pattern_given = True
-        elif option in ("-e", "--regexp", "--expression"):
+        elif option in ("-e", "--regexp", "--expression") and name in ("grep", "egrep", "fgrep", "sed"):
             pattern_given = True
         if option in ("-t", "--target-directory"):  # the operands are then all sources
             pattern_given = True
@@ -275,3 +325,95 @@ def _past_wrappers(argv: Sequence[str]) -> int:
                 else 1
         index += _WRAPPERS[name]  # timeout's duration
     return index
+
+
+def _option_files(args: Sequence[str], tool: Tool) -> list[tuple[str, bool]]:
+    """(path, written) for the values of ``tool``'s file options among ``args``."""
+    found: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            break
+        if arg[:1] != "-" or arg == "-":
+            continue
+        option, value, attached = _split_option(arg, tool)
+        if option is None:
+            continue
+        if not attached:
+            if index >= len(args):
+                break
+            value = args[index]
+            index += 1
+        if option in tool.files:
+            found.append((value, tool.files[option]))
+    return found
+
+
+def _operands(args: Sequence[str], tool: Tool, *, stop: bool = False) -> list[str]:
+    """The arguments among ``args`` that are neither options nor an option's value; with ``stop``,
+    every argument from the first operand on (a wrapper's command)."""
+    operands: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            return operands + list(args[index:])
+        if arg[:1] != "-" or arg == "-":
+            if stop:
+                return list(args[index - 1:])
+            operands.append(arg)
+            continue
+        option, _, attached = _split_option(arg, tool)
+        if option is not None and not attached:
+            index += 1
+    return operands
+
+
+def _own_grammar(name: str, args: Sequence[str], tool: Tool) -> list[tuple[str, bool]]:
+    """(path, written) for the tools whose operands follow a grammar of their own."""
+    if name == "sqlite3":  # options may follow the database name: only the first operand is a file
+        operands = _operands(args, tool)
+        return _option_files(args, tool) + ([(operands[0], True)] if operands else [])
+    if name == "find":
+        return _find_files(args, tool)
+    if name == "git":
+        return _git_files(args, tool)
+    # xargs: its options end at the command it runs, whose own files are named too
+    own = len(args) - len(_operands(args, tool, stop=True))
+    return _option_files(args[:own], tool) + (vector_files(args[own:]) if own < len(args) else [])
+
+
+def _find_files(args: Sequence[str], tool: Tool) -> list[tuple[str, bool]]:
+    """find's starting points (read: it lists them and what is below), and the files its actions
+    write (``-fprint``, ``-fls``) or read (``-files0-from``). The expression starts at the first
+    argument that begins with ``-``, ``(`` or ``!``; ``-H``/``-L``/``-P`` and ``-D``/``-O`` come before."""
+    index = 0
+    while index < len(args) and (args[index] in ("-H", "-L", "-P", "-D") or args[index][:2] == "-O"):
+        index += 2 if args[index] == "-D" else 1
+    found: list[tuple[str, bool]] = []
+    while index < len(args) and args[index][:1] not in ("-", "(", "!", ")", ","):
+        found.append((args[index], False))
+        index += 1
+    expression = args[index:]
+    for position, arg in enumerate(expression[:-1]):
+        if arg in tool.files and (position == 0 or expression[position - 1] not in tool.values):
+            found.append((expression[position + 1], tool.files[arg]))
+    return found
+
+
+def _git_files(args: Sequence[str], tool: Tool) -> list[tuple[str, bool]]:
+    """git's top-level ``-C``/``--git-dir``/``--work-tree``, the file options of its commands (``commit -F``,
+    ``archive -o``, ``format-patch -o``, ``clone --template``), and ``clone``'s local source and target
+    directory. Other operands are revisions and pathspecs, which git keeps inside the work tree."""
+    found = _option_files(args, tool)
+    operands = _operands(args, tool)
+    if operands[:1] == ["clone"] and len(operands) > 1:
+        source = operands[1]
+        if "://" not in source and ":" not in source.split("/", 1)[0]:  # a local repository
+            found.append((source, False))
+        if len(operands) > 2:
+            found.append((operands[2], True))
+    return found

@@ -1,4 +1,5 @@
-"""Program text in a command's arguments: an input that becomes code of awk, jq, sed, perl or python.
+"""Program text in a command's arguments: an input that becomes code of awk, jq, sed, perl, python,
+node, ruby or php.
 
 ``awk '$1 == "'"$q"'"'``, ``jq ".[] | select(.name == \\"$q\\")"``, ``sed "s/$q/x/"``, ``perl -e``
 and ``python -c`` read an argument as a program: no shell is involved, yet an input there can run
@@ -7,7 +8,10 @@ everything) or read the environment (awk's ``ENVIRON``, jq's ``env`` and ``$ENV`
 in program text only when it stays inside one string literal of the language (awk, jq, perl,
 python) or inside the pattern or replacement of one sed ``s`` command (or the pattern of an
 address): it must not open or close the literal, nor bring what interpolates code into it (perl's
-``$`` and ``@`` in double quotes, ``@{[ system "id" ]}``; ``{`` in a python f-string). Outside
+``$`` and ``@`` in double quotes, ``@{[ system "id" ]}``; ``{`` in a python f-string; ``$`` in a
+javascript template literal, ``#`` in ruby's and ``$``/``{`` in php's double quotes; ruby's and php's
+backticks run a shell, and are no literal here). ``node -e``/``-p``, ``ruby -e`` and ``php -r`` read
+their program from the option only. Outside
 literals a number, or a name that is none of the language's dangerous ones, is allowed (``awk '$3
 > 100'``, ``jq .items[2]``, ``jq .name``). Each language is read by a short scanner of its quoting
 only: regular-expression literals of awk and perl are taken as code, which errs on the side of a
@@ -22,7 +26,8 @@ from functools import cache, lru_cache
 # set means the first operand is the text (unless a file option gave it).
 _TEXT_OPTIONS = {"awk": ("-e", "--source"), "gawk": ("-e", "--source"), "mawk": (), "nawk": (),
                  "sed": ("-e", "--expression"), "jq": (), "perl": ("-e", "-E"), "python": ("-c",),
-                 "pypy": ("-c",)}
+                 "pypy": ("-c",), "node": ("-e", "--eval", "-p", "--print"),
+                 "nodejs": ("-e", "--eval", "-p", "--print"), "ruby": ("-e",), "php": ("-r",)}
 # Options whose presence means the program comes from a file: the first operand is then data.
 _FILE_OPTIONS = {"awk": ("-f", "--file"), "gawk": ("-f", "--file"), "mawk": ("-f",), "nawk": ("-f",),
                  "sed": ("-f", "--file"), "jq": ("-f", "--from-file")}
@@ -34,7 +39,13 @@ _VALUED = {"awk": ("-v", "-F", "--assign", "--field-separator"), "gawk": ("-v", 
 _JQ_TWO_VALUES = frozenset(("--arg", "--argjson", "--slurpfile", "--rawfile"))
 
 LANGUAGE = {"awk": "awk", "gawk": "awk", "mawk": "awk", "nawk": "awk", "jq": "jq", "sed": "sed",
-            "perl": "perl", "python": "python", "pypy": "python"}
+            "perl": "perl", "python": "python", "pypy": "python", "node": "javascript", "nodejs": "javascript",
+            "ruby": "ruby", "php": "php"}
+# Languages whose script comes from an option (-e, -c, -r) only: a first operand is a script file.
+_OPTION_ONLY = frozenset(("perl", "python", "pypy", "node", "nodejs", "ruby", "php"))
+# Per language, its quotes, and for each quote what starts code inside the string it opens.
+_QUOTES = {"perl": {'"': "$@", "'": ""}, "python": {'"': "", "'": ""}, "javascript": {'"': "", "'": "", "`": "$"},
+           "ruby": {'"': "#", "'": ""}, "php": {'"': "${", "'": ""}}
 # Names that run a command, read or write a file or read the environment, per language.
 _DANGEROUS_NAMES = {
     "awk": frozenset(("system", "getline", "close", "fflush", "ENVIRON", "PROCINFO")),
@@ -43,6 +54,13 @@ _DANGEROUS_NAMES = {
     "sed": frozenset(),
     "perl": frozenset(("system", "exec", "qx", "open", "eval", "require", "do", "ENV", "unlink", "kill", "fork")),
     "python": frozenset(("exec", "eval", "open", "compile", "breakpoint", "input", "help", "exit", "quit")),
+    "javascript": frozenset(("require", "process", "eval", "Function", "import", "globalThis", "global", "module",
+                             "constructor", "child_process", "Deno", "Bun")),
+    "ruby": frozenset(("system", "exec", "eval", "open", "spawn", "fork", "send", "public_send", "instance_eval",
+                       "class_eval", "ENV", "File", "IO", "Kernel", "require", "load", "syscall", "binding")),
+    "php": frozenset(("system", "exec", "shell_exec", "passthru", "popen", "proc_open", "eval", "assert", "include",
+                      "require", "file_get_contents", "file_put_contents", "fopen", "getenv", "putenv", "mail",
+                      "unlink", "call_user_func", "create_function")),
 }
 
 
@@ -83,7 +101,7 @@ def program_texts(name: str, arguments: list[str]) -> list[str]:
         elif name == "jq" and option in _JQ_TWO_VALUES:
             index += 2
         index += 1
-    if not texts and not from_file and name not in ("perl", "python", "pypy") and index < len(arguments):
+    if not texts and not from_file and name not in _OPTION_ONLY and index < len(arguments):
         texts.append(arguments[index])  # the first operand is the program
     return texts
 
@@ -100,7 +118,7 @@ def literal_mask(language: str, text: str) -> bytes:
     2 marks the characters that open or close a literal (quotes, delimiters)."""
     if language == "sed":
         return bytes(_sed_mask(text))
-    quotes = "\"'" if language in ("perl", "python") else '"'
+    quotes = "".join(_QUOTES[language]) if language in _QUOTES else '"'
     mask = bytearray(len(text))
     quote = ""
     interpolating = ""  # what starts code inside the open string: perl's "$@", a python f-string's "{"
@@ -130,8 +148,8 @@ def literal_mask(language: str, text: str) -> bytes:
         elif char in quotes:
             mask[i] = 2
             quote = char
-            if language == "perl":
-                interpolating = "$@" if char == '"' else ""
+            if language in ("perl", "javascript", "ruby", "php"):
+                interpolating = _QUOTES[language][char]
             elif language == "python":
                 prefix = text[max(0, i - 2):i].lower()
                 interpolating = "{}" if "f" in prefix and prefix.strip("rbf") == "" else ""

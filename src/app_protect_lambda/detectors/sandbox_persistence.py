@@ -146,18 +146,18 @@ Source = tuple[str, str]  # ("file", path) or ("text", script) on a program's st
 class Launch(Command):
     """A ``Command`` with what the child inherits that can choose the code it runs.
 
-    ``stdin``: the files and texts its standard input carries (a sink's ``stdin=`` file, the
+    ``stdin_sources``: the files and texts its standard input carries (a sink's ``stdin=`` file, the
     ``input=`` of ``subprocess.run``); ``env``: the code-loading variables (and ``PATH``) of the
     environment the sink passes, None when the child inherits ours (``code_environment``).
     """
 
-    __slots__ = ("env", "stdin")
+    __slots__ = ("env", "stdin_sources")
 
-    def __init__(self, argv: Sequence[str], *, stdin: tuple[Source, ...] = (), env: dict[str, str] | None = None,
-                 shell: bool = False, program: str | None = None, executable: str | None = None,
-                 cwd: str | None = None) -> None:
+    def __init__(self, argv: Sequence[str], *, stdin_sources: tuple[Source, ...] = (),
+                 env: dict[str, str] | None = None, shell: bool = False, program: str | None = None,
+                 executable: str | None = None, cwd: str | None = None) -> None:
         super().__init__(argv, shell=shell, program=program, executable=executable, cwd=cwd)
-        self.stdin = stdin
+        self.stdin_sources = stdin_sources
         self.env = env
 
 
@@ -288,7 +288,7 @@ class _Walk:
 
     def command(self, command: Command) -> Iterator[tuple[str, str]]:
         env: dict[str, str] | None = getattr(command, "env", None)
-        stdin: tuple[Source, ...] = getattr(command, "stdin", ())
+        stdin: tuple[Source, ...] = getattr(command, "stdin_sources", ())
         yield from _environment(code_environment(os.environ) or {} if env is None else env)
         if command.shell:
             if command.executable:
@@ -565,7 +565,7 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
     if command.cwd:
         texts.append(command.cwd)
     env: dict[str, str] | None = getattr(command, "env", None)
-    stdin: tuple[Source, ...] = getattr(command, "stdin", ())
+    stdin: tuple[Source, ...] = getattr(command, "stdin_sources", ())
     if stdin:
         texts.extend(value for _, value in stdin)
     if env:

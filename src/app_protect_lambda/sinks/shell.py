@@ -52,6 +52,8 @@ from ..guard import active, decide, failsafe, inspect
 from . import processes
 from .base import Instrumentor
 from .child_paths import check_child_paths
+from .child_stdin import SINK as STDIN_SINK
+from .child_stdin import check_stdin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -198,12 +200,12 @@ def _popen_command(args: tuple, kwargs: dict) -> Command:
     cwd = _text(cwd) if cwd is not None else None
     executable = _text(executable) if executable is not None else None
     if shell:
-        return Launch(_vector(command), shell=True, executable=executable, cwd=cwd, stdin=_stdin(stdin),
+        return Launch(_vector(command), shell=True, executable=executable, cwd=cwd, stdin_sources=_stdin(stdin),
                       env=code_environment(env))
     argv = _vector(command)
     if stdin is not None and not reads_commands(executable or (argv[0] if argv else "")):
         stdin = None  # sort < file: data, and no readlink for it
-    return Launch(argv, program=executable, cwd=cwd, stdin=_stdin(stdin), env=code_environment(env))
+    return Launch(argv, program=executable, cwd=cwd, stdin_sources=_stdin(stdin), env=code_environment(env))
 
 
 def _exec_v(args: tuple, kwargs: dict) -> Command:
@@ -248,7 +250,7 @@ def _pty_spawn(args: tuple, kwargs: dict) -> Command:
 def _asyncio_shell(args: tuple, kwargs: dict) -> Command:
     cwd = kwargs.get("cwd")
     return Launch([_text(args[0] if args else kwargs["cmd"])], shell=True,
-                  cwd=_text(cwd) if cwd is not None else None, stdin=_stdin(kwargs.get("stdin")),
+                  cwd=_text(cwd) if cwd is not None else None, stdin_sources=_stdin(kwargs.get("stdin")),
                   env=code_environment(kwargs.get("env")))
 
 
@@ -257,7 +259,7 @@ def _asyncio_exec(args: tuple, kwargs: dict) -> Command:
     program = args[0] if args else kwargs["program"]
     stdin = kwargs.get("stdin") if reads_commands(_text(program)) else None
     return Launch(_vector([program, *args[1:]]), cwd=_text(cwd) if cwd is not None else None,
-                  stdin=_stdin(stdin), env=code_environment(kwargs.get("env")))
+                  stdin_sources=_stdin(stdin), env=code_environment(kwargs.get("env")))
 
 
 def _spawn_pid(args: tuple, kwargs: dict, result: Any) -> int | None:
@@ -299,15 +301,17 @@ class Subprocess(Instrumentor):
                 instance._app_protect_command = command  # for communicate(input=...): the script it sends
 
         def communicate(wrapped, instance, args, kwargs):
-            command = getattr(instance, "_app_protect_command", None)
             text = args[0] if args else kwargs.get("input")
-            context = current() if command is not None and text else None
-            if context is not None and command is not None:
-                try:
-                    _judge_input(context, "subprocess.Popen.communicate", command, text)
-                except AttackBlocked:
-                    _stop(instance)  # the shell waiting for its script never gets it
-                    raise
+            context = current() if text else None
+            if context is not None:
+                check_stdin(context, STDIN_SINK, instance, text)  # the commands xargs or a shell builds from it
+                command = getattr(instance, "_app_protect_command", None)
+                if command is not None:
+                    try:
+                        _judge_input(context, STDIN_SINK, command, text)
+                    except AttackBlocked:
+                        _stop(instance)  # the shell waiting for its script never gets it
+                        raise
             return wrapped(*args, **kwargs)
 
         self.wrap(module.Popen, "__init__", init)
@@ -323,7 +327,7 @@ def _judge_input(context: RequestContext, sink: str, command: Command, text: Any
         return
     script = text if isinstance(text, str) else os.fsdecode(bytes(text))
     launch = Launch(command.argv, shell=command.shell, program=command.program, executable=command.executable,
-                    cwd=command.cwd, stdin=(("text", script),), env=getattr(command, "env", None))
+                    cwd=command.cwd, stdin_sources=(("text", script),), env=getattr(command, "env", None))
     if state.environ_loads or may_run_dropped_program(launch, state.persistence, state.path_reaches):
         inspect(PERSISTENCE, sink, launch, argument=script, context=context)
 
