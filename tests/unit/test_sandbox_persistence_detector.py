@@ -148,6 +148,11 @@ def test_fast_path_sees_descriptors_and_roots() -> None:
     ("python3 - < /tmp/x.py", "/tmp/x.py"),
     ("nohup sh < /tmp/x > /dev/null 2>&1 &", "/tmp/x"),
     ("sh <<EOF\n/tmp/x\nEOF", "/tmp/x"),
+    ("sh <<-EOF\n\t/tmp/x\n\tEOF", "/tmp/x"),                 # <<- ignores the tabs before the delimiter
+    ("bash << 'EOF'\n/tmp/x\nEOF\necho done", "/tmp/x"),
+    ("sh <<EOF\necho hi\nEOF\n/tmp/y", "/tmp/y"),                # after the body, commands again
+    ("python3 - <<EOF\nexec(open('/tmp/x.py').read())\nEOF", "/tmp/x.py"),
+    ("cat <<EOF\n/tmp/x\nEOF", None),                          # cat prints its stdin
     # benign: files read as data, descriptors other than stdin, output redirections
     ("sort < /tmp/in.txt > /tmp/out.txt", None),
     ("cat /tmp/in.txt | grep -c ok", None),

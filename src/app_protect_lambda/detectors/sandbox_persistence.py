@@ -245,6 +245,8 @@ def _simple_commands(text: str) -> list[_Simple]:
                 current.stdin.append(("file", word))
             elif target == "<<<":
                 current.stdin.append(("text", word))
+            elif target == "<<":
+                current.stdin.append(("text", _here_document_body(text, end, word)))
             target = None
         elif not current.words and _assignment(text, start, word):
             name, _, value = word.partition("=")
@@ -264,12 +266,31 @@ def _operator(operator: str, current: _Simple, commands: list[_Simple]) -> str:
             current.words.pop()  # the descriptor of 2>file (a space would make it an argument; close enough)
         if operator.startswith("<<<"):
             return "<<<" if descriptor in (None, "0") else "skip"
+        if operator == "<<":  # a here-document: its body (text to command_injection) is this command's stdin
+            return "<<" if descriptor in (None, "0") else "skip"
         if operator in ("<", "<>") and descriptor in (None, "0"):
             return "<"
         return "skip"  # output, a here-document's delimiter, a descriptor copy (2>&1)
     if current.words or current.assigned:
         commands.append(current)
     return "pipe" if operator in ("|", "|&") else "end"
+
+
+def _here_document_body(text: str, end: int, delimiter: str) -> str:
+    """The body of the here-document whose delimiter word ends at ``end``: the lines after that line up
+    to the delimiter's own line (``<<-WORD``: tabs before it are ignored), or to the end of the text."""
+    strip_tabs = delimiter.startswith("-")
+    if strip_tabs:
+        delimiter = delimiter[1:]
+    newline = text.find("\n", end)
+    if newline == -1:
+        return ""
+    body: list[str] = []
+    for line in text[newline + 1:].split("\n"):
+        if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+            break
+        body.append(line)
+    return "\n".join(body)
 
 
 def _assignment(text: str, start: int, word: str) -> bool:
