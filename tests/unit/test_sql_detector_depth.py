@@ -133,10 +133,8 @@ IDENTIFIER_ATTACKS = [
     (SQLITE, 'SELECT * FROM users WHERE name = "name" AND active = 1', ("name",)),
     (SQLITE, 'SELECT * FROM users WHERE owner IN ("owner")', ("owner",)),
     (SQLITE, "SELECT * FROM users WHERE owner = `owner`", ("owner",)),
-    # the safe reading's price: the detector does not know the table, so a word in "..." where a value
-    # belongs may be a column; code that writes its strings in "..." (SQLite's misfeature) sees word
-    # values judged, where '...' would have held them (see _NAME_QUOTES)
-    (SQLITE, 'SELECT * FROM users WHERE name = "bob"', ("bob",)),
+    (SQLITE, 'SELECT * FROM users WHERE id = "rowid"', ("rowid",)),      # implicit: every table has it
+    (SQLITE, 'SELECT * FROM users WHERE api_key = "API_KEY"', ("API_KEY",)),  # names are case-blind
     (POSTGRESQL, 'SELECT * FROM users WHERE owner = "owner"', ("owner",)),  # always a name in PostgreSQL
     (PARTIQL, 'SELECT * FROM "users" WHERE owner = "owner"', ("owner",)),
     (MYSQL, "SELECT * FROM users WHERE owner = `owner`", ("owner",)),
@@ -154,6 +152,10 @@ IDENTIFIER_BENIGN = [
     (SQLITE, 'SELECT * FROM t ORDER BY "Price Total" DESC', ("Price Total",)),
     # text no column is named like: SQLite's fallback, a string
     (SQLITE, 'SELECT * FROM users WHERE name = "john smith"', ("john smith",)),
+    # a word in "..." that the statement names nowhere else: code that writes its strings in "..."
+    # (SQLite's misfeature); the detector does not see the schema, the statement stands in for it
+    (SQLITE, 'SELECT * FROM users WHERE name = "bob"', ("bob",)),
+    (SQLITE, 'SELECT * FROM users WHERE name = "bob" AND kind = "admin"', ("bob", "admin")),
     (SQLITE, 'SELECT * FROM users WHERE name = "x_owner"', ("owner",)),  # part of the name only
     # MySQL reads "..." as a string; a qualified name's head is the code's
     (MYSQL, 'SELECT * FROM users WHERE name = "owner"', ("owner",)),

@@ -32,7 +32,8 @@ dialect (the RDS Data API's Aurora is MySQL or PostgreSQL) must be safe in both
 readings. A word where a value belongs names a column when it stands bare, and
 also when it is all of a quoted identifier: backticks, and "..." in SQLite,
 PostgreSQL and PartiQL (``_NAME_QUOTES``: SQLite falls back to a string only
-when no column has the name, and the detector does not see the schema).
+when no column has the name; the detector does not see the schema, so the
+statement stands in for it, ``_named_elsewhere``).
 
 One-character inputs (``Inputs.singles``: a quote, a backslash, ``;``, ``#``,
 never a letter or a digit) occur wherever the code wrote the same character, so
@@ -401,8 +402,7 @@ def single_may_matter(statement: str, singles: frozenset[str]) -> bool:
 
 
 # The quotes that make an identifier in each reading. SQLite reads "word" as a column when the table
-# has one of that name, and as a string only when it has none; the detector does not know the schema,
-# so it takes the reading that can change the statement: an identifier. PostgreSQL and PartiQL
+# has one of that name, and as a string only when it has none (``_named_elsewhere``). PostgreSQL and PartiQL
 # read "..." as a name always, MySQL as a string (ANSI_QUOTES aside); backticks quote names.
 _NAME_QUOTES = {SQLITE: '"`', POSTGRESQL: '"', PARTIQL: '"', MYSQL: "`", MYSQL_NO_BACKSLASH_ESCAPES: "`",
                 _UNKNOWN: '"`', _UNKNOWN_ESCAPED: '"`'}
@@ -412,9 +412,32 @@ def _quoted_name(statement: str, region: Region, match: re.Match[str], dialect: 
     """Whether the word ``match`` found is all of a quoted identifier (not a qualified name's head):
     ``WHERE password = "{q}"`` with q = ``password`` compares the column with itself in SQLite."""
     region_start, region_end, content_start, content_end, kind = region
-    return kind is None and statement[region_start] in _NAME_QUOTES.get(dialect, "") \
-        and content_start == match.start(1) and content_end == match.end(1) \
-        and statement[region_end:region_end + 1] != "."
+    if not (kind is None and statement[region_start] in _NAME_QUOTES.get(dialect, "")
+            and content_start == match.start(1) and content_end == match.end(1)
+            and statement[region_end:region_end + 1] != "."):
+        return False
+    if dialect == SQLITE and statement[region_start] == '"':
+        return _named_elsewhere(statement, match[1], region_start, region_end)
+    return True
+
+
+# The columns every SQLite table has without naming them (an INTEGER PRIMARY KEY is the rowid).
+_SQLITE_IMPLICIT_COLUMNS = frozenset(("rowid", "oid", "_rowid_"))
+
+
+def _named_elsewhere(statement: str, word: str, region_start: int, region_end: int) -> bool:
+    """SQLite's "word" is a column only if the table has one of that name. The schema is not seen, so
+    the statement stands in for it: the word is a column when the statement names it somewhere else
+    too (``WHERE password = "password"``, ``owner IN ("owner")``) or it is an implicit column; a
+    value in "..." that nothing else names (``name = "bob"``: code that writes its strings so) is
+    the string SQLite falls back to. A column the statement does not name makes a comparison
+    between two different columns, which selects no more than the rows where they agree."""
+    if word.lower() in _SQLITE_IMPLICIT_COLUMNS:
+        return True
+    for other in re.finditer(rf"(?<![\w$]){re.escape(word)}(?![\w$])", statement, re.IGNORECASE):
+        if other.start() < region_start or other.start() >= region_end:
+            return True
+    return False
 
 
 def _judge_singles(statement: str, inputs: Inputs, dialect: str | None) -> Finding | None:
