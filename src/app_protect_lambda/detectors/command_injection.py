@@ -853,13 +853,12 @@ class Prefilter:
     a wrapper that runs another program.
     """
 
-    __slots__ = ("_split", "every", "everything", "inputs", "lengths")
+    __slots__ = ("_split", "every", "everything", "inputs")
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self.every = inputs.values  # distinct, shared with the other families
         self.everything = frozenset(self.every)
-        self.lengths = frozenset(map(len, self.every))
         self._split: tuple[str, ...] | None = None
 
     def split(self) -> tuple[str, ...]:
@@ -879,9 +878,11 @@ class Prefilter:
         program = command.program
         if program in self.everything:
             return True
-        for length in self.lengths:  # an input that is the program's name after a "/"
-            if length < len(program) and program[-length - 1] == "/" and program[-length:] in self.everything:
+        slash = program.find("/")
+        while slash != -1:  # an input that is the program's path after a "/" (one look per "/", not per length)
+            if program[slash + 1:] in self.everything:
                 return True
+            slash = program.find("/", slash + 1)
         name = program_name(program)
         argv = command.argv
         split = self.split()
