@@ -853,12 +853,13 @@ class Prefilter:
     a wrapper that runs another program.
     """
 
-    __slots__ = ("_split", "every", "everything", "inputs")
+    __slots__ = ("_split", "every", "everything", "inputs", "lengths")
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self.every = inputs.values  # distinct, shared with the other families
         self.everything = frozenset(self.every)
+        self.lengths = frozenset(map(len, self.every))
         self._split: tuple[str, ...] | None = None
 
     def split(self) -> tuple[str, ...]:
@@ -878,9 +879,10 @@ class Prefilter:
         program = command.program
         if program in self.everything:
             return True
-        slash = program.find("/")
-        while slash != -1:  # an input that is the program's path after a "/" (one look per "/", not per length)
-            if program[slash + 1:] in self.everything:
+        slash, size = program.find("/"), len(program)
+        while slash != -1:  # an input that is the program's path after a "/": one look per "/", and a
+            # suffix is cut only at an input's length (each length once, so linear in the path)
+            if size - slash - 1 in self.lengths and program[slash + 1:] in self.everything:
                 return True
             slash = program.find("/", slash + 1)
         name = program_name(program)
