@@ -232,6 +232,20 @@ def test_environment_that_loads_code(launch: Command, rule: str | None, found: s
     assert ((finding.rule, finding.evidence) if finding else (None, None)) == (rule, found)
 
 
+def test_a_value_the_sandbox_started_with_is_configuration_not_a_choice(monkeypatch) -> None:
+    # PYTHONPATH=/tmp/vendor set at deploy time: every child inherits it, and none is judged for it
+    monkeypatch.setattr(sandbox_persistence, "_CONFIGURED", {"PYTHONPATH": "/tmp/vendor"})
+    monkeypatch.setenv("PYTHONPATH", "/tmp/vendor")
+    assert judge(sandbox_persistence.Launch(["ls"], env={"PYTHONPATH": "/tmp/vendor"})) is None
+    assert judge(Command(["ls"])) is None
+    assert not sandbox_persistence.environment_loads(("/tmp/",))
+    # the same variable pointed somewhere else at run time is the code's choice
+    changed = judge(sandbox_persistence.Launch(["ls"], env={"PYTHONPATH": "/tmp/dropped"}))
+    assert changed is not None and (changed.rule, changed.evidence) == ("sandbox.tmp-load", "/tmp/dropped")
+    monkeypatch.setenv("PYTHONPATH", "/tmp/dropped")
+    assert sandbox_persistence.environment_loads(("/tmp/",))
+
+
 def test_path_given_to_the_child_finds_a_dropped_program_first(tmp_path, monkeypatch) -> None:
     folder = tmp_path / "bin"
     folder.mkdir()

@@ -180,11 +180,22 @@ def code_environment(env: Any) -> dict[str, str] | None:
     return found
 
 
+# The code-loading variables the sandbox started with: the function's configuration (PYTHONPATH to a
+# vendor folder, LD_LIBRARY_PATH), set at deploy time, not chosen by code at run time. A child given
+# the same value is not loading code from a place the invocation chose.
+_CONFIGURED = code_environment(os.environ) or {}
+
+
+def _chosen_at_run_time(values: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in values.items() if _CONFIGURED.get(name) != value}
+
+
 def environment_loads(prefixes: tuple[str, ...]) -> bool:
-    """Whether our own environment makes every child load code from a denied place; once per invocation."""
+    """Whether our own environment makes every child load code from a denied place; once per invocation.
+    Only what changed since the sandbox started counts (``_CONFIGURED``)."""
     if not prefixes:
         return False
-    found = code_environment(os.environ) or {}
+    found = _chosen_at_run_time(code_environment(os.environ) or {})
     return any(prefix in value for name, value in found.items() if name != "PATH" for prefix in prefixes)
 
 
@@ -490,8 +501,9 @@ def _parse_python(code: str) -> Any:
 
 
 def _environment(values: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    """(role "env:NAME", path) for every file or directory a code-loading variable names."""
-    for name, value in values.items():
+    """(role "env:NAME", path) for every file or directory a code-loading variable names, unless the
+    sandbox started with that value (``_CONFIGURED``)."""
+    for name, value in _chosen_at_run_time(values).items():
         files = _CODE_VARIABLES.get(name)
         if files is None or not value:
             continue
