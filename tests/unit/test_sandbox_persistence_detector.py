@@ -296,3 +296,18 @@ def test_python_module_found_in_a_denied_working_directory(tmp_path, monkeypatch
 def test_native_libraries(name: str, rule: str | None) -> None:
     finding = judge(sandbox_persistence.Library(name))
     assert (finding.rule if finding else None) == rule
+
+
+def test_a_link_in_the_writable_space_runs_its_target(tmp_path) -> None:
+    # a virtualenv under /tmp: bin/python links to the system's interpreter, which is what runs
+    system = tmp_path / "python3"
+    system.symlink_to("/bin/true")
+    assert judge(Command([str(system), "-c", "pass"])) is None
+    # a link to a file written into the sandbox runs that file
+    dropped = tmp_path / "payload"
+    dropped.write_text("#!/bin/sh\n")
+    dropped.chmod(0o755)
+    link = tmp_path / "innocent"
+    link.symlink_to(dropped)
+    finding = judge(Command([str(link)]))
+    assert finding is not None and (finding.rule, finding.evidence) == ("sandbox.tmp-exec", str(link))

@@ -520,6 +520,8 @@ def _python_module(name: str, env: dict[str, str] | None, cwd: str | None) -> It
         here = posixpath.join(os.getcwd(), cwd) if cwd else os.getcwd()
     except OSError:
         return
+    if not all(part.isidentifier() for part in name.split(".")):  # no module: python only reports it
+        return
     relative = name.replace(".", "/")
     for folder in (here, *(env or {}).get("PYTHONPATH", "").split(":")):
         if not folder:
@@ -666,6 +668,8 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
                            "a program with no path left on disk)", item, path)
         if not path.startswith("/") or not deny.match((path,)) or (allow is not None and allow.match((path,))):
             continue
+        if variable is None and _links_out(path, deny):
+            continue
         item = next(iter(inputs.occurring_in(written, _any)), None)
         if variable is not None:
             return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-load",
@@ -675,6 +679,17 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
                        f"the invocation {what}, which lives in the sandbox's writable space "
                        "(a dropped binary)", item, path)
     return None
+
+
+def _links_out(path: str, deny: Any) -> bool:
+    """Whether ``path`` is a symbolic link to a file outside the denied places: what runs is the
+    target (a virtualenv's ``bin/python`` under /tmp links to the system's interpreter), not a
+    file written into the sandbox. Read only for a path already judged denied."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        return False
+    return real != path and not deny.match((real,))
 
 
 def _library(library: Library, inputs: Inputs, deny: Any, allow: Any) -> Finding | None:

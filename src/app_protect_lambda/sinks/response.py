@@ -127,14 +127,21 @@ def _strings(value: Any, found: list[str], depth: int = 0, limit: int = MAX_NODE
     """Every string (and the text of every other scalar) in a JSON-like value, keys included.
 
     Iterative, at any depth (a credential nested 20 levels down still leaves): a Lambda response
-    is at most 6 MB, so it holds fewer than ``MAX_NODES`` values; a Python object past that (or
-    one that contains itself) is read that far. ``depth`` is unused and kept for callers.
+    is at most 6 MB, so it holds fewer than ``MAX_NODES`` values; a Python object past that is read
+    that far. A container is read once: one that contains itself cost 2.9 s of CPU reading its
+    4M-value cap (the runtime's serializer then refuses it anyway). ``depth`` is unused and kept for
+    callers.
     """
     stack = [value]
     visited = 0
+    seen: set[int] = set()
     while stack and visited < limit:
         value = stack.pop()
         visited += 1
+        if isinstance(value, (dict, list, tuple)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
         if isinstance(value, dict):
             pending = []
             for key, item in value.items():
