@@ -282,3 +282,42 @@ def test_python_module_found_in_a_denied_working_directory(tmp_path, monkeypatch
 def test_native_libraries(name: str, rule: str | None) -> None:
     finding = judge(sandbox_persistence.Library(name))
     assert (finding.rule if finding else None) == rule
+
+
+# ---------------------------------------------------------------- round 2 of the informed attacker (issue 11)
+
+@pytest.mark.parametrize(("command", "found"), [
+    # programs that run other programs: find's -exec, xargs with its words from standard input
+    (Command(["find", "/tmp/d", "-name", "x", "-exec", "{}", ";"]), "/tmp/d/{}"),
+    (Command(["find", "/tmp/d", "-type", "f", "-exec", "sh", "{}", "+"]), "/tmp/d/{}"),
+    (sandbox_persistence.Launch(["xargs", "-0", "sh"], stdin_sources=(("text", "/tmp/d/x"),)), "/tmp/d/x"),
+    (Command(["echo /tmp/d/x | xargs sh"], shell=True), "/tmp/d/x"),
+    (Command(["echo /tmp/d/x | sh"], shell=True), "/tmp/d/x"),
+    # a variable or positional parameter the script itself sets
+    (Command(["D=/tmp/d; $D/x"], shell=True), "/tmp/d/x"),
+    (Command(["D=/tmp/d; ${D}/x --flag"], shell=True), "/tmp/d/x"),
+    (Command(["bash", "-c", '"$0"', "/tmp/d/x"]), "/tmp/d/x"),
+    (Command(["sh", "-c", "exec $1", "sh", "/tmp/d/x"]), "/tmp/d/x"),
+    # a script operand or /proc/self/cwd relative to the child's working directory
+    (Command(["sh", "x"], cwd="/tmp/d"), "/tmp/d/x"),
+    (Command(["python3", "job.py"], cwd="/tmp"), "/tmp/job.py"),
+    (Command(["/proc/self/cwd/x"], cwd="/tmp/d"), "/tmp/d/x"),
+    # benign: the same shapes over installed programs and data in /tmp
+    (Command(["find", "/tmp/out", "-name", "*.png", "-exec", "/opt/bin/convert", "{}", "{}.jpg", ";"]), None),
+    (Command(["find", "/tmp/out", "-mtime", "+1", "-delete"]), None),
+    (sandbox_persistence.Launch(["xargs", "rm", "-f"], stdin_sources=(("text", "/tmp/a /tmp/b"),)), None),
+    (Command(["D=/tmp/work; /opt/bin/magick $D/in.png $D/out.jpg"], shell=True), None),
+    (Command(["bash", "-c", 'ls -la "$0"', "/tmp/d"]), None),
+    (Command(["sh", "/var/task/run.sh"], cwd="/tmp"), None),
+    (Command(["/proc/self/cwd/bin/tool"], cwd="/var/task"), None),
+])
+def test_round_two_runners_variables_and_working_directories(command: Command, found: str | None) -> None:
+    assert evidence(command) == found
+
+
+def test_fast_path_sees_an_interpreters_relative_operand_in_a_denied_working_directory(monkeypatch) -> None:
+    options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
+    prefixes = sandbox_persistence.dropped_program_prefixes(options)
+    monkeypatch.chdir("/tmp")
+    assert sandbox_persistence.may_run_dropped_program(Command(["sh", "x"]), prefixes)
+    assert not sandbox_persistence.may_run_dropped_program(Command(["/usr/bin/git", "status"]), prefixes)

@@ -117,6 +117,36 @@ def _wrapped(argv: Sequence[str], options: frozenset[str], operands: int) -> lis
     return list(argv[index + operands:])
 
 
+# xargs's options that take a value as the next word; what follows them is the command it runs.
+_XARGS_VALUES = frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-e", "-I", "-i", "-L", "-l", "-n",
+                           "--max-args", "-P", "--max-procs", "-s", "--max-chars", "--process-slot-var"})
+_FIND_ACTIONS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
+def _find_commands(argv: Sequence[str]) -> list[list[str]]:
+    """The commands ``find ROOT... -exec CMD {} ;`` runs, each ``{}`` standing for a file under the first
+    root (``find /tmp/d -name x -exec {} \\;`` runs the files it finds there)."""
+    roots = []
+    for word in argv[1:]:
+        if word.startswith(("-", "(", "!")):
+            break
+        roots.append(word)
+    root = roots[0] if roots else "."
+    commands, index = [], 1
+    while index < len(argv):
+        if argv[index] not in _FIND_ACTIONS:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(argv) and argv[end] not in (";", "+"):
+            end += 1
+        command = [word.replace("{}", posixpath.join(root, "{}")) for word in argv[index + 1:end]]
+        if command:
+            commands.append(command)
+        index = end + 1
+    return commands
+
+
 # Environment variables through which the loader or an interpreter takes code from a file or a
 # directory: the variable -> whether its value lists files (True) or directories searched (False).
 _CODE_VARIABLES: dict[str, bool] = {
@@ -293,6 +323,22 @@ def _here_document_body(text: str, end: int, delimiter: str) -> str:
     return "\n".join(body)
 
 
+@cache
+def _variable() -> re.Pattern[str]:
+    return re.compile(r"^\$(?:\{(\w+)\}|(\w+))")
+
+
+def _expand(word: str, variables: Mapping[str, str]) -> str:
+    """``word`` with the variable it begins with replaced by its known value (else unchanged)."""
+    if not word.startswith("$"):
+        return word
+    match = _variable().match(word)
+    if match is None:
+        return word
+    value = variables.get(match.group(1) or match.group(2))
+    return word if value is None else value + word[match.end():]
+
+
 def _assignment(text: str, start: int, word: str) -> bool:
     name, equals, _ = word.partition("=")
     return bool(equals) and name.isidentifier() and text.startswith(f"{name}=", start)
@@ -318,22 +364,28 @@ class _Walk:
             return
         yield from self.vector(command.argv, command.program, env, stdin, command.cwd)
 
-    def script(self, text: str, env: dict[str, str] | None, stdin: Sequence[Source] = ()) -> Iterator[tuple[str, str]]:
+    def script(self, text: str, env: dict[str, str] | None, stdin: Sequence[Source] = (),
+               positional: Sequence[str] = ()) -> Iterator[tuple[str, str]]:
         """The programs and scripts of a shell script, a relative one joined to the folder an earlier ``cd``
         of the script moved to (``cd /tmp && ./x``); ``. file`` and ``source file`` run a script, and
-        ``export`` sets the environment of what follows."""
+        ``export`` sets the environment of what follows. A variable the script assigned (``D=/tmp/d;
+        $D/x``) or a positional parameter (``sh -c '"$0"' /tmp/x``) is expanded where a word begins."""
         if self.depth >= _MAX_DEPTH:
             return
         self.depth += 1
         try:
             folder: str | None = None
             exported = dict(env) if env else {}
+            variables = {str(index): value for index, value in enumerate(positional)}
             for simple in _simple_commands(text):
                 values = simple.words
                 if simple.assigned:
                     yield from _environment(simple.assigned)
+                    variables.update(simple.assigned)
                 if not values:
                     continue
+                if variables:
+                    values = [_expand(word, variables) for word in values]
                 if values[0] == "cd" and len(values) > 1 and not values[1].startswith("-"):
                     folder = posixpath.join(folder or "", values[1]) if folder else values[1]
                     continue
@@ -346,6 +398,9 @@ class _Walk:
                 sources: list[Source] = list(simple.stdin)
                 if simple.piped_from and program_name(simple.piped_from[0]) == "cat":
                     sources += [("file", word) for word in simple.piped_from[1:] if not word.startswith("-")]
+                elif simple.piped_from and program_name(simple.piped_from[0]) in ("echo", "printf"):
+                    echoed = [word for word in simple.piped_from[1:] if not word.startswith("-")]
+                    sources.append(("text", " ".join(echoed)))  # echo /tmp/x | sh, echo /tmp/x | xargs sh
                 elif not sources and simple.piped_from is None:
                     sources = list(stdin)  # the script's own standard input
                 found = [("script", values[1])] if values[0] in (".", "source") and len(values) > 1 \
@@ -381,6 +436,12 @@ class _Walk:
                         yield from self.vector(argv[index + 1].split(), None, env, stdin, cwd)
         elif name == "busybox" and len(argv) > 1:  # busybox APPLET ARGS...: the applet runs the rest
             yield from self.vector(argv[1:], None, env, stdin, cwd)
+        elif name == "xargs":  # xargs CMD ARGS: CMD runs with the words of its standard input appended
+            words = [word for kind, text in stdin if kind == "text" for word in text.replace("\0", " ").split()]
+            yield from self.vector([*(_wrapped(argv, _XARGS_VALUES, 0) or ["echo"]), *words], None, env, (), cwd)
+        elif name == "find":
+            for command in _find_commands(argv):
+                yield from self.vector(command, None, env, (), cwd)
         elif name in SHELLS:
             operand = shell_operand(argv)
             if operand is None:  # the commands come from standard input
@@ -390,7 +451,8 @@ class _Walk:
             if not inline:
                 yield "script", text
                 return
-            yield from self.script(text, env, stdin)
+            after = len(argv) - 1 - list(reversed(argv)).index(text) if text in argv else len(argv)
+            yield from self.script(text, env, stdin, argv[after + 1:])
         elif name in INTERPRETERS:
             yield from self.interpreter(argv, name, env, stdin, cwd)
 
@@ -522,13 +584,17 @@ def _python_module(name: str, env: dict[str, str] | None, cwd: str | None) -> It
 def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...], search: str | None = None) -> str:
     """The absolute path of a program, looking it up in PATH (``search``: the one the sink passes, else
     ours) only when PATH reaches a denied directory; ``/proc/self/root/tmp/x`` (and another process's
-    root, ours in Lambda's one-process sandbox) is ``/tmp/x``."""
+    root, ours in Lambda's one-process sandbox) is ``/tmp/x``, and ``/proc/self/cwd/x`` is ``x`` in the
+    child's working directory (the process that opens the path is the child, started in ``cwd``)."""
     if "/" in path:
         if cwd and not path.startswith("/"):
             path = posixpath.join(cwd, path)
         path = absolute(path)
         root = _proc_root().match(path)
-        return absolute("/" + path[root.end():]) if root else path
+        if root is None:
+            return path
+        base = posixpath.join(_here(), cwd or "") if root.group(1) == "cwd" else "/"
+        return absolute(posixpath.join(base, path[root.end():].lstrip("/")))
     ours = os.environ.get("PATH", "")
     search = ours if search is None else search.replace("${PATH}", ours).replace("$PATH", ours)
     if _path_reaches(search, deny_prefixes):
@@ -542,7 +608,7 @@ def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...], search:
 
 @cache
 def _proc_root() -> re.Pattern[str]:
-    return re.compile(r"/proc/(?:self|thread-self|\d+)/(?:task/\d+/)?(?:root|cwd)(?=/)")
+    return re.compile(r"/proc/(?:self|thread-self|\d+)/(?:task/\d+/)?(root|cwd)(?=/)")
 
 
 @cache
@@ -606,7 +672,8 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
         if through_path:
             return True
     if command.shell or (program and not program.startswith("/") and "/" in program) or \
-            (program_name(program) in INTERPRETERS and "-m" in command.argv):
+            (program_name(program) in INTERPRETERS and any(
+                arg == "-m" or arg[:1] not in ("-", "/") for arg in command.argv[1:])):
         try:
             return os.getcwd().startswith(prefixes)
         except OSError:
@@ -642,8 +709,10 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
         if not written or written.startswith(("$", "~")):
             continue
         variable = role[4:] if role.startswith("env:") else None
-        if variable is not None or role in ("stdin", "module"):  # a file or a folder, never looked up in PATH
-            path = absolute(written if written.startswith("/") else posixpath.join(cwd or _here(), written))
+        if variable is not None or role in ("stdin", "module", "script"):  # a file or a folder, never looked
+            # up in PATH: a relative one is opened in the child's working directory (cd /tmp/d; sh x)
+            path = _resolve(written if written.startswith("/") else posixpath.join(_here(), cwd or "", written),
+                            None, deny.prefixes)
         else:
             path = _resolve(written, cwd, deny.prefixes, search)
         what = f"loads code through {variable}={path}" if variable else f"{_WHAT[role]} {path}"
