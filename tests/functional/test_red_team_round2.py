@@ -135,3 +135,78 @@ def test_escaped_and_compressed_benign_bodies_reach_the_collector(collector: Loc
     assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
     assert [request["body"] for request in collector.requests] == bodies
     assert records.detections() == []
+
+
+MORE_LAUNCHES: dict[str, Callable[[Path], Callable[[], object]]] = {
+    "perl system()": lambda s: lambda: run(["perl", "-e", f'system("{s}")']),
+    "awk system()": lambda s: lambda: run(["awk", f'BEGIN{{system("{s}")}}']),
+}
+
+
+@pytest.mark.parametrize("how", MORE_LAUNCHES)
+def test_dropped_script_run_by_inline_code_is_blocked(how: str, dropped, records) -> None:
+    script, marker = dropped
+    reply = sandbox_handler(MORE_LAUNCHES[how](script))(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert not marker.exists()
+    assert [r["rule"] for r in records.detections()] == ["sandbox.tmp-exec"]
+
+
+def _import_from(folder: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(folder))
+    try:
+        __import__("dropped_module_r2")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("dropped_module_r2", None)
+
+
+def _spec_load(folder: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dropped_r2", folder / "dropped_module_r2.py")
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def _run_path(folder: Path) -> None:
+    import runpy
+
+    runpy.run_path(str(folder / "dropped_module_r2.py"))
+
+
+IN_PROCESS: dict[str, Callable[[Path], None]] = {
+    "sys.path.insert then import": _import_from,
+    "spec_from_file_location + exec_module": _spec_load,
+    "runpy.run_path": _run_path,
+}
+
+
+@pytest.mark.parametrize("how", IN_PROCESS)
+def test_python_code_dropped_in_tmp_never_runs_in_our_process(how: str, dropped, records) -> None:
+    script, marker = dropped
+    (script.parent / "dropped_module_r2.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    reply = sandbox_handler(lambda: IN_PROCESS[how](script.parent))(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert not marker.exists()
+    assert [r["rule"] for r in records.detections()] == ["sandbox.tmp-load"]
+
+
+def test_python_code_from_tmp_imported_at_init_or_allowed_passes(dropped, records) -> None:
+    script, marker = dropped
+    (script.parent / "dropped_module_r2.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+
+    @protect(policy={"mode": "off", "protections": {"sandbox_persistence": {
+        "mode": "block", "exec_allow_paths": [f"{script.parent}/**"]}}})
+    def handler(event, context):
+        _run_path(script.parent)  # a package unzipped to /tmp by the owner's choice, allowed
+        return {"statusCode": 200}
+
+    _spec_load(script.parent)  # outside an invocation (init): not judged
+    assert marker.exists()
+    marker.unlink()
+    assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
+    assert marker.exists()
+    assert records.detections() == []

@@ -321,3 +321,40 @@ def test_fast_path_sees_an_interpreters_relative_operand_in_a_denied_working_dir
     monkeypatch.chdir("/tmp")
     assert sandbox_persistence.may_run_dropped_program(Command(["sh", "x"]), prefixes)
     assert not sandbox_persistence.may_run_dropped_program(Command(["/usr/bin/git", "status"]), prefixes)
+
+
+@pytest.mark.parametrize(("vector", "found"), [
+    # inline code of other interpreters, and awk's program, that runs or loads a dropped file
+    (["perl", "-e", 'system("/tmp/x")'], "/tmp/x"),
+    (["perl", "-e", "print `/tmp/x`"], "/tmp/x"),
+    (["ruby", "-e", 'exec "/tmp/x --a"'], "/tmp/x"),
+    (["node", "-e", 'require("child_process").execSync("/tmp/x")'], "/tmp/x"),
+    (["awk", 'BEGIN{system("/tmp/x")}'], "/tmp/x"),
+    (["gawk", "-v", "n=1", 'BEGIN{while(("/tmp/x" | getline l) > 0) print l}'], "/tmp/x"),
+    (["awk", "-f", "/tmp/p.awk", "in.txt"], "/tmp/p.awk"),
+    (["perl", "-e", 'do "/tmp/x.pl"'], "/tmp/x.pl"),
+    (["lua", "-e", 'dofile("/tmp/x.lua")'], "/tmp/x.lua"),
+    (["php", "-r", 'include "/tmp/x.php";'], "/tmp/x.php"),
+    # benign: the same interpreters reading data in /tmp, or running installed programs on it
+    (["awk", "{print $1}", "/tmp/in.txt"], None),
+    (["perl", "-e", 'open(F, "/tmp/a"); print <F>'], None),
+    (["awk", 'BEGIN{system("cat /tmp/in.txt")}'], None),
+    (["node", "-e", 'require("fs").readFileSync("/tmp/a")'], None),
+    (["perl", "-e", 'system("/usr/bin/convert /tmp/a.png /tmp/b.jpg")'], None),
+    (["ruby", "-e", 'load "/var/task/x.rb"; File.read("/tmp/a")'], None),
+])
+def test_round_two_inline_code_of_other_interpreters(vector: list[str], found: str | None) -> None:
+    assert evidence(Command(vector)) == found
+
+
+@pytest.mark.parametrize(("name", "found"), [
+    ("/tmp/lib/evil.py", "/tmp/lib/evil.py"),
+    ("/tmp/x.zip/evil.py", "/tmp/x.zip/evil.py"),
+    ("/proc/self/root/tmp/x.py", "/tmp/x.py"),
+    ("/var/task/app.py", None),
+    ("/opt/python/lib/python3.12/site-packages/requests/api.py", None),
+])
+def test_python_code_from_a_file(name: str, found: str | None) -> None:
+    finding = judge(sandbox_persistence.PythonFile(name))
+    assert (finding.evidence if finding else None) == found
+    assert finding is None or finding.rule == "sandbox.tmp-load"

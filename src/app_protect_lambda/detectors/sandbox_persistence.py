@@ -230,6 +230,17 @@ class Library:
         return f"Library({self.name!r})"
 
 
+class PythonFile(Library):
+    """Python code about to run inside our own process, compiled from the file ``name`` (its
+    ``co_filename``): a module imported from a folder on ``sys.path``, ``runpy.run_path``, a loader's
+    ``exec_module``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"PythonFile({self.name!r})"
+
+
 class _Simple:
     """One simple command of a script: its words, leading assignments, standard input, and the command
     whose output its standard input is when it is piped."""
@@ -455,6 +466,8 @@ class _Walk:
             yield from self.script(text, env, stdin, argv[after + 1:])
         elif name in INTERPRETERS:
             yield from self.interpreter(argv, name, env, stdin, cwd)
+        elif name in _AWKS:
+            yield from self.awk(argv, env)
 
     def interpreter(self, argv: Sequence[str], name: str, env: dict[str, str] | None, stdin: Sequence[Source],
                     cwd: str | None) -> Iterator[tuple[str, str]]:
@@ -468,6 +481,8 @@ class _Walk:
                         yield from self.python(argv[index + 1], env)
                     elif arg == "-m":
                         yield from _python_module(argv[index + 1], env, cwd)
+                elif index + 1 < len(argv):
+                    yield from self.foreign(argv[index + 1], env)
                 return
             if arg == "-":
                 break
@@ -476,6 +491,42 @@ class _Walk:
                 return
             index += 2 if python and arg in _PYTHON_VALUES else 1
         yield from self.standard_input(stdin, env, shell=False, python=python)
+
+    def awk(self, argv: Sequence[str], env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        """awk's program: ``-f FILE`` is a script, else the first operand is the code itself."""
+        index = 1
+        while index < len(argv):
+            arg = argv[index]
+            if arg in ("-f", "--file") and index + 1 < len(argv):
+                yield "script", argv[index + 1]
+                return
+            if arg == "--":
+                index += 1
+                break
+            if not arg.startswith("-"):
+                break
+            index += 2 if arg in ("-v", "-F", "--assign", "--field-separator") else 1
+        if index < len(argv):
+            yield from self.foreign(argv[index], env)
+
+    def foreign(self, code: str, env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        """What inline code of perl, ruby, node, php, lua or awk runs from a denied place: a string
+        constant naming one that the code hands to a command runner (``system("/tmp/x")``, backticks,
+        ``"cmd" | getline``: read as a shell command) or a file loader (``require``, ``do``, ``dofile``)."""
+        if self.depth >= _MAX_DEPTH or not any(prefix in code for prefix in self.prefixes):
+            return
+        for match in _foreign_loads().finditer(code):  # the file right after the loader's name
+            yield "script", match.group(3)
+        if _foreign_runs().search(code) is None:
+            return
+        self.depth += 1
+        try:
+            for match in _string_literal().finditer(code):
+                literal = match.group(2)
+                if any(prefix in literal for prefix in self.prefixes):
+                    yield from self.script(literal, env)
+        finally:
+            self.depth -= 1
 
     def standard_input(self, stdin: Sequence[Source], env: dict[str, str] | None, *, shell: bool,
                        python: bool = False) -> Iterator[tuple[str, str]]:
@@ -534,6 +585,27 @@ class _Walk:
                         if words and len(words) == len(arg.elts):
                             yield from self.vector(words, None, env, (), None)
                         break
+
+
+_AWKS = frozenset(("awk", "gawk", "mawk", "nawk"))
+
+
+@cache
+def _foreign_runs() -> re.Pattern[str]:
+    """The command runners of perl, ruby, node, php, lua and awk (and backticks, and awk's pipes)."""
+    return re.compile(r"\b(?:system|exec|execSync|execFileSync|spawn|spawnSync|popen|qx|shell_exec|passthru|"
+                      r"proc_open|pcntl_exec|execute|getline)\b|`|\|\s*getline|open\s*\(?[^;]*\|")
+
+
+@cache
+def _foreign_loads() -> re.Pattern[str]:
+    return re.compile(r"\b(require|require_relative|load|do|dofile|loadfile|include|include_once|"
+                      r"require_once)\s*\(?\s*([\"'])(/[^\"']*)\2")
+
+
+@cache
+def _string_literal() -> re.Pattern[str]:
+    return re.compile(r"""(["'`])((?:\\.|(?!\1)[^\\])*)\1""")
 
 
 @cache
@@ -697,9 +769,9 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
     if deny is None:
         return None
     allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
-    if type(subject) is Library:
+    if isinstance(subject, Library):
         return _library(subject, inputs, deny, allow)
-    command: Command = subject  # type: ignore[assignment]
+    command: Command = subject
     if not runnable(command):  # a command execve refuses runs nothing
         return None
     cwd = command.cwd
@@ -745,12 +817,13 @@ def _library(library: Library, inputs: Inputs, deny: Any, allow: Any) -> Finding
     except OSError:
         return None
     item = next(iter(inputs.occurring_in(written, _any)), None)
+    what = "runs the Python code of" if type(library) is PythonFile else "loads the native library"
     if _descriptor().fullmatch(path):
         return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.fd-exec",
-                       f"the invocation loads the native library {path}, an open descriptor (a memfd or a "
+                       f"the invocation {what} {path}, an open descriptor (a memfd or a "
                        "deleted file: code with no path left on disk)", item, path)
     if not deny.match((path,)) or (allow is not None and allow.match((path,))):
         return None
     return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-load",
-                   f"the invocation loads the native library {path}, which lives in the sandbox's writable "
-                   "space (native code written at run time)", item, path)
+                   f"the invocation {what} {path}, which lives in the sandbox's writable "
+                   "space (code written at run time)", item, path)
