@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import base64
 import bz2
+import http.client
+import ipaddress
 import lzma
 import os
+import socket
+import struct
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -209,4 +213,43 @@ def test_python_code_from_tmp_imported_at_init_or_allowed_passes(dropped, record
     marker.unlink()
     assert handler(apigw_v1_event(), LambdaContext())["statusCode"] == 200
     assert marker.exists()
+    assert records.detections() == []
+
+
+CONVERSIONS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "inet_ntoa of an integer": ("2130706433", lambda v: socket.inet_ntoa(struct.pack("!I", int(v)))),
+    "ip_address of an integer": ("2130706433", lambda v: str(ipaddress.ip_address(int(v)))),
+    "hex bytes": ("7f000001", lambda v: socket.inet_ntoa(bytes.fromhex(v))),
+    "octets joined with dots": ("127,0,0,1", lambda v: ".".join(v.split(","))),
+    "ipv4_mapped": ("::ffff:7f00:1", lambda v: str(ipaddress.ip_address(v).ipv4_mapped)),
+}
+
+
+@pytest.mark.parametrize("how", CONVERSIONS)
+def test_an_address_converted_from_an_input_never_reaches_the_service(how: str, records) -> None:
+    value, convert = CONVERSIONS[how]
+    with LocalServer() as internal:
+        @protect(mode="block")
+        def handler(event, context):
+            connection = http.client.HTTPConnection(convert(event["queryStringParameters"]["ip"]), internal.port,
+                                                    timeout=TIMEOUT)
+            connection.request("GET", "/admin")
+            return {"statusCode": 200, "body": connection.getresponse().read().decode()}
+
+        reply = handler(apigw_v1_event(query={"ip": value}), LambdaContext())
+    assert reply["statusCode"] == 403
+    assert internal.untouched
+    assert [r["rule"] for r in records.detections()] == ["ssrf.internal"]
+
+
+def test_numbers_that_are_no_address_of_the_service_pass(records) -> None:
+    with LocalServer() as internal:
+        @protect(mode="block")
+        def handler(event, context):
+            connection = http.client.HTTPConnection("127.0.0.1", internal.port, timeout=TIMEOUT)
+            connection.request("GET", f"/items?page={event['queryStringParameters']['page']}")
+            return {"statusCode": 200, "body": connection.getresponse().read().decode()}
+
+        reply = handler(apigw_v1_event(query={"page": "2", "range": "10-1", "id": "deadbeef"}), LambdaContext())
+    assert reply["statusCode"] == 200 and reply["body"] == "internal-secret"
     assert records.detections() == []
