@@ -110,6 +110,7 @@ ENCODINGS: dict[str, Callable[[], bytes]] = {
     "xz": lambda: lzma.compress(b'{"k": "' + _secret() + b'"}'),
     "every byte percent-encoded": lambda: "".join(f"%{b:02X}" for b in _secret()).encode(),
     "HTML character references": lambda: "".join(f"&#{b};" for b in _secret()).encode(),
+    "UTF-16": lambda: _secret().decode().encode("utf-16"),
 }
 
 

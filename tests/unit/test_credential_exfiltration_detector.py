@@ -331,6 +331,8 @@ def _per_byte_percent(value: str) -> str:
     (lambda: "".join(f"&#{ord(ch)};" for ch in secret()), "escaped"),
     (lambda: '{"k": "' + "".join(f"\\u{ord(ch):04x}" for ch in token()) + '"}', "escaped"),
     (lambda: "".join(f"\\x{ord(ch):02x}" for ch in secret()), "escaped"),
+    (lambda: secret().encode("utf-16"), "escaped"),
+    (lambda: json.dumps({"t": token()}).encode("utf-32-be"), "escaped"),
 ])
 def test_round_two_encodings_are_found(make, form: str) -> None:
     finding = response(make())
@@ -356,6 +358,7 @@ def _xz(data: bytes) -> bytes:
     base64.b32encode(b"JBSWY3DPEHPK3PXP totp seed, not ours").decode(),
     "BZh9 is how a bzip2 stream starts; this is not one",
     "f" + "%41" * 2000,
+    "a UTF-16 note, none of ours".encode("utf-16"),
 ])
-def test_round_two_benign_escapes_pass(text: str) -> None:
+def test_round_two_benign_escapes_pass(text: str | bytes) -> None:
     assert response(text) is None

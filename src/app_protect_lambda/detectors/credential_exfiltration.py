@@ -393,7 +393,7 @@ def _unpacked(text: str) -> str | None:
         return None
 
 
-_ESCAPES = ("%", "\\u", "\\x", "&#")
+_ESCAPES = ("%", "\\u", "\\x", "&#", "\x00")
 
 
 @lru_cache(maxsize=1)
@@ -404,11 +404,13 @@ def _escape_pattern() -> Any:
 
 
 def _unescaped(text: str) -> str | None:
-    """``text`` with JSON/Python ``\\uXXXX``/``\\xXX`` escapes, HTML character references and
-    percent-escapes decoded, when it has any: code that escapes every character
+    """``text`` with NUL bytes dropped (UTF-16/32), JSON/Python ``\\uXXXX``/``\\xXX`` escapes, HTML
+    character references and percent-escapes decoded, when it has any: code that escapes every character
     (``"".join(f"%{b:02X}" ...)``) keeps no anchor run of the credential."""
     if not any(marker in text for marker in _ESCAPES):
         return None
+    if "\x00" in text:  # UTF-16 or UTF-32 of ASCII text: the characters with NUL bytes between them
+        text = text.replace("\x00", "")
     from urllib.parse import unquote
 
     if "\\" in text:
