@@ -313,3 +313,52 @@ def test_many_presigned_urls_and_one_leak_after_them() -> None:
     assert response(gallery) is None
     finding = response(gallery + f"\ndebug={token()}")
     assert finding is not None and "AWS_SESSION_TOKEN" in finding.evidence
+
+
+# ---------------------------------------------------------------- round 2 of the informed attacker (issue 11)
+
+def _per_byte_percent(value: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in value.encode())
+
+
+@pytest.mark.parametrize(("make", "form"), [
+    (lambda: base64.b32encode(secret().encode()).decode(), "base32-encoded"),
+    (lambda: base64.b32encode(f"k={secret()}".encode()).decode().lower() + ".evil.example", "base32-encoded"),
+    (lambda: base64.b32encode(token().encode()).decode(), "base32-encoded"),
+    (lambda: _bz2(secret().encode()), "as is"),
+    (lambda: _xz(json.dumps({"k": token()}).encode()), "as is"),
+    (lambda: f"data={_per_byte_percent(secret())}", "escaped"),
+    (lambda: "".join(f"&#{ord(ch)};" for ch in secret()), "escaped"),
+    (lambda: '{"k": "' + "".join(f"\\u{ord(ch):04x}" for ch in token()) + '"}', "escaped"),
+    (lambda: "".join(f"\\x{ord(ch):02x}" for ch in secret()), "escaped"),
+    (lambda: secret().encode("utf-16"), "escaped"),
+    (lambda: json.dumps({"t": token()}).encode("utf-32-be"), "escaped"),
+])
+def test_round_two_encodings_are_found(make, form: str) -> None:
+    finding = response(make())
+    assert finding is not None and finding.kind is AttackKind.CREDENTIAL_EXFILTRATION
+    assert form in finding.evidence or form == "as is"
+
+
+def _bz2(data: bytes) -> bytes:
+    import bz2
+
+    return bz2.compress(data)
+
+
+def _xz(data: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(data)
+
+
+@pytest.mark.parametrize("text", [
+    "name=%E6%9D%B1%E4%BA%AC&q=100%25+sure",  # a form body full of escapes, none of them a credential
+    '{"city": "\\u6771\\u4eac", "note": "&#169; 2026"}',
+    base64.b32encode(b"JBSWY3DPEHPK3PXP totp seed, not ours").decode(),
+    "BZh9 is how a bzip2 stream starts; this is not one",
+    "f" + "%41" * 2000,
+    "a UTF-16 note, none of ours".encode("utf-16"),
+])
+def test_round_two_benign_escapes_pass(text: str | bytes) -> None:
+    assert response(text) is None

@@ -311,3 +311,79 @@ def test_a_link_in_the_writable_space_runs_its_target(tmp_path) -> None:
     link.symlink_to(dropped)
     finding = judge(Command([str(link)]))
     assert finding is not None and (finding.rule, finding.evidence) == ("sandbox.tmp-exec", str(link))
+
+
+# ---------------------------------------------------------------- round 2 of the informed attacker (issue 11)
+
+@pytest.mark.parametrize(("command", "found"), [
+    # programs that run other programs: find's -exec, xargs with its words from standard input
+    (Command(["find", "/tmp/d", "-name", "x", "-exec", "{}", ";"]), "/tmp/d/{}"),
+    (Command(["find", "/tmp/d", "-type", "f", "-exec", "sh", "{}", "+"]), "/tmp/d/{}"),
+    (sandbox_persistence.Launch(["xargs", "-0", "sh"], stdin_sources=(("text", "/tmp/d/x"),)), "/tmp/d/x"),
+    (Command(["echo /tmp/d/x | xargs sh"], shell=True), "/tmp/d/x"),
+    (Command(["echo /tmp/d/x | sh"], shell=True), "/tmp/d/x"),
+    # a variable or positional parameter the script itself sets
+    (Command(["D=/tmp/d; $D/x"], shell=True), "/tmp/d/x"),
+    (Command(["D=/tmp/d; ${D}/x --flag"], shell=True), "/tmp/d/x"),
+    (Command(["bash", "-c", '"$0"', "/tmp/d/x"]), "/tmp/d/x"),
+    (Command(["sh", "-c", "exec $1", "sh", "/tmp/d/x"]), "/tmp/d/x"),
+    # a script operand or /proc/self/cwd relative to the child's working directory
+    (Command(["sh", "x"], cwd="/tmp/d"), "/tmp/d/x"),
+    (Command(["python3", "job.py"], cwd="/tmp"), "/tmp/job.py"),
+    (Command(["/proc/self/cwd/x"], cwd="/tmp/d"), "/tmp/d/x"),
+    # benign: the same shapes over installed programs and data in /tmp
+    (Command(["find", "/tmp/out", "-name", "*.png", "-exec", "/opt/bin/convert", "{}", "{}.jpg", ";"]), None),
+    (Command(["find", "/tmp/out", "-mtime", "+1", "-delete"]), None),
+    (sandbox_persistence.Launch(["xargs", "rm", "-f"], stdin_sources=(("text", "/tmp/a /tmp/b"),)), None),
+    (Command(["D=/tmp/work; /opt/bin/magick $D/in.png $D/out.jpg"], shell=True), None),
+    (Command(["bash", "-c", 'ls -la "$0"', "/tmp/d"]), None),
+    (Command(["sh", "/var/task/run.sh"], cwd="/tmp"), None),
+    (Command(["/proc/self/cwd/bin/tool"], cwd="/var/task"), None),
+])
+def test_round_two_runners_variables_and_working_directories(command: Command, found: str | None) -> None:
+    assert evidence(command) == found
+
+
+def test_fast_path_sees_an_interpreters_relative_operand_in_a_denied_working_directory(monkeypatch) -> None:
+    options = Policy.from_dict({}).options(AttackKind.SANDBOX_PERSISTENCE)
+    prefixes = sandbox_persistence.dropped_program_prefixes(options)
+    monkeypatch.chdir("/tmp")
+    assert sandbox_persistence.may_run_dropped_program(Command(["sh", "x"]), prefixes)
+    assert not sandbox_persistence.may_run_dropped_program(Command(["/usr/bin/git", "status"]), prefixes)
+
+
+@pytest.mark.parametrize(("vector", "found"), [
+    # inline code of other interpreters, and awk's program, that runs or loads a dropped file
+    (["perl", "-e", 'system("/tmp/x")'], "/tmp/x"),
+    (["perl", "-e", "print `/tmp/x`"], "/tmp/x"),
+    (["ruby", "-e", 'exec "/tmp/x --a"'], "/tmp/x"),
+    (["node", "-e", 'require("child_process").execSync("/tmp/x")'], "/tmp/x"),
+    (["awk", 'BEGIN{system("/tmp/x")}'], "/tmp/x"),
+    (["gawk", "-v", "n=1", 'BEGIN{while(("/tmp/x" | getline l) > 0) print l}'], "/tmp/x"),
+    (["awk", "-f", "/tmp/p.awk", "in.txt"], "/tmp/p.awk"),
+    (["perl", "-e", 'do "/tmp/x.pl"'], "/tmp/x.pl"),
+    (["lua", "-e", 'dofile("/tmp/x.lua")'], "/tmp/x.lua"),
+    (["php", "-r", 'include "/tmp/x.php";'], "/tmp/x.php"),
+    # benign: the same interpreters reading data in /tmp, or running installed programs on it
+    (["awk", "{print $1}", "/tmp/in.txt"], None),
+    (["perl", "-e", 'open(F, "/tmp/a"); print <F>'], None),
+    (["awk", 'BEGIN{system("cat /tmp/in.txt")}'], None),
+    (["node", "-e", 'require("fs").readFileSync("/tmp/a")'], None),
+    (["perl", "-e", 'system("/usr/bin/convert /tmp/a.png /tmp/b.jpg")'], None),
+    (["ruby", "-e", 'load "/var/task/x.rb"; File.read("/tmp/a")'], None),
+])
+def test_round_two_inline_code_of_other_interpreters(vector: list[str], found: str | None) -> None:
+    assert evidence(Command(vector)) == found
+
+
+@pytest.mark.parametrize(("name", "found"), [
+    ("/tmp/lib/evil.py", "/tmp/lib/evil.py"),
+    ("/tmp/x.zip/evil.py", "/tmp/x.zip/evil.py"),
+    ("/proc/self/root/tmp/x.py", "/tmp/x.py"),
+    ("/var/task/app.py", None),
+    ("/opt/python/lib/python3.12/site-packages/requests/api.py", None),
+])
+def test_python_code_from_a_file(name: str, found: str | None) -> None:
+    finding = judge(sandbox_persistence.PythonFile(name))
+    assert (finding.evidence if finding else None) == found
+    assert finding is None or finding.rule == "sandbox.tmp-load"

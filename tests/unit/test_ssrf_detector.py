@@ -323,3 +323,23 @@ def test_every_occurrence_is_read_in_linear_time(value: str) -> None:
     source_of("localhost", 2773, value_inputs)
     source_of("::1", 2773, value_inputs)
     assert time.process_time() - started < 3.0
+
+
+# ---------------------------------------------------------------- round 2 of the informed attacker (issue 11)
+
+@pytest.mark.parametrize(("value", "address", "found"), [
+    ("2130706433", "127.0.0.1", True),  # inet_ntoa(pack("!I", int(v))), ip_address(int(v))
+    ("2852039166", "169.254.169.254", True),
+    ("7f000001", "127.0.0.1", True),  # bytes.fromhex(v)
+    ("127,0,0,1", "127.0.0.1", True),  # ".".join(v.split(","))
+    ("10-0-0-5", "10.0.0.5", True),
+    ("::ffff:a9fe:a9fe", "169.254.169.254", True),  # ip_address(v).ipv4_mapped
+    # benign: numbers and ranges that are no address of this destination
+    ("10-1", "10.0.0.1", False),
+    ("2026-12-02", "10.0.0.1", False),
+    ("25", "10.0.0.25", False),
+    ("deadbeef", "10.0.0.1", False),
+])
+def test_an_address_the_code_converted_from_another_notation(value: str, address: str, found: bool) -> None:
+    finding = detect(Destination(address, 8080, (address,)), Inputs([Input("query.v", value)]), {})
+    assert (finding is not None) is found

@@ -117,6 +117,36 @@ def _wrapped(argv: Sequence[str], options: frozenset[str], operands: int) -> lis
     return list(argv[index + operands:])
 
 
+# xargs's options that take a value as the next word; what follows them is the command it runs.
+_XARGS_VALUES = frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-e", "-I", "-i", "-L", "-l", "-n",
+                           "--max-args", "-P", "--max-procs", "-s", "--max-chars", "--process-slot-var"})
+_FIND_ACTIONS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
+def _find_commands(argv: Sequence[str]) -> list[list[str]]:
+    """The commands ``find ROOT... -exec CMD {} ;`` runs, each ``{}`` standing for a file under the first
+    root (``find /tmp/d -name x -exec {} \\;`` runs the files it finds there)."""
+    roots = []
+    for word in argv[1:]:
+        if word.startswith(("-", "(", "!")):
+            break
+        roots.append(word)
+    root = roots[0] if roots else "."
+    commands, index = [], 1
+    while index < len(argv):
+        if argv[index] not in _FIND_ACTIONS:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(argv) and argv[end] not in (";", "+"):
+            end += 1
+        command = [word.replace("{}", posixpath.join(root, "{}")) for word in argv[index + 1:end]]
+        if command:
+            commands.append(command)
+        index = end + 1
+    return commands
+
+
 # Environment variables through which the loader or an interpreter takes code from a file or a
 # directory: the variable -> whether its value lists files (True) or directories searched (False).
 _CODE_VARIABLES: dict[str, bool] = {
@@ -209,6 +239,17 @@ class Library:
 
     def __repr__(self) -> str:
         return f"Library({self.name!r})"
+
+
+class PythonFile(Library):
+    """Python code about to run inside our own process, compiled from the file ``name`` (its
+    ``co_filename``): a module imported from a folder on ``sys.path``, ``runpy.run_path``, a loader's
+    ``exec_module``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"PythonFile({self.name!r})"
 
 
 class _Simple:
@@ -304,6 +345,22 @@ def _here_document_body(text: str, end: int, delimiter: str) -> str:
     return "\n".join(body)
 
 
+@cache
+def _variable() -> re.Pattern[str]:
+    return re.compile(r"^\$(?:\{(\w+)\}|(\w+))")
+
+
+def _expand(word: str, variables: Mapping[str, str]) -> str:
+    """``word`` with the variable it begins with replaced by its known value (else unchanged)."""
+    if not word.startswith("$"):
+        return word
+    match = _variable().match(word)
+    if match is None:
+        return word
+    value = variables.get(match.group(1) or match.group(2))
+    return word if value is None else value + word[match.end():]
+
+
 def _assignment(text: str, start: int, word: str) -> bool:
     name, equals, _ = word.partition("=")
     return bool(equals) and name.isidentifier() and text.startswith(f"{name}=", start)
@@ -329,22 +386,28 @@ class _Walk:
             return
         yield from self.vector(command.argv, command.program, env, stdin, command.cwd)
 
-    def script(self, text: str, env: dict[str, str] | None, stdin: Sequence[Source] = ()) -> Iterator[tuple[str, str]]:
+    def script(self, text: str, env: dict[str, str] | None, stdin: Sequence[Source] = (),
+               positional: Sequence[str] = ()) -> Iterator[tuple[str, str]]:
         """The programs and scripts of a shell script, a relative one joined to the folder an earlier ``cd``
         of the script moved to (``cd /tmp && ./x``); ``. file`` and ``source file`` run a script, and
-        ``export`` sets the environment of what follows."""
+        ``export`` sets the environment of what follows. A variable the script assigned (``D=/tmp/d;
+        $D/x``) or a positional parameter (``sh -c '"$0"' /tmp/x``) is expanded where a word begins."""
         if self.depth >= _MAX_DEPTH:
             return
         self.depth += 1
         try:
             folder: str | None = None
             exported = dict(env) if env else {}
+            variables = {str(index): value for index, value in enumerate(positional)}
             for simple in _simple_commands(text):
                 values = simple.words
                 if simple.assigned:
                     yield from _environment(simple.assigned)
+                    variables.update(simple.assigned)
                 if not values:
                     continue
+                if variables:
+                    values = [_expand(word, variables) for word in values]
                 if values[0] == "cd" and len(values) > 1 and not values[1].startswith("-"):
                     folder = posixpath.join(folder or "", values[1]) if folder else values[1]
                     continue
@@ -357,6 +420,9 @@ class _Walk:
                 sources: list[Source] = list(simple.stdin)
                 if simple.piped_from and program_name(simple.piped_from[0]) == "cat":
                     sources += [("file", word) for word in simple.piped_from[1:] if not word.startswith("-")]
+                elif simple.piped_from and program_name(simple.piped_from[0]) in ("echo", "printf"):
+                    echoed = [word for word in simple.piped_from[1:] if not word.startswith("-")]
+                    sources.append(("text", " ".join(echoed)))  # echo /tmp/x | sh, echo /tmp/x | xargs sh
                 elif not sources and simple.piped_from is None:
                     sources = list(stdin)  # the script's own standard input
                 found = [("script", values[1])] if values[0] in (".", "source") and len(values) > 1 \
@@ -392,6 +458,12 @@ class _Walk:
                         yield from self.vector(argv[index + 1].split(), None, env, stdin, cwd)
         elif name == "busybox" and len(argv) > 1:  # busybox APPLET ARGS...: the applet runs the rest
             yield from self.vector(argv[1:], None, env, stdin, cwd)
+        elif name == "xargs":  # xargs CMD ARGS: CMD runs with the words of its standard input appended
+            words = [word for kind, text in stdin if kind == "text" for word in text.replace("\0", " ").split()]
+            yield from self.vector([*(_wrapped(argv, _XARGS_VALUES, 0) or ["echo"]), *words], None, env, (), cwd)
+        elif name == "find":
+            for command in _find_commands(argv):
+                yield from self.vector(command, None, env, (), cwd)
         elif name in SHELLS:
             operand = shell_operand(argv)
             if operand is None:  # the commands come from standard input
@@ -401,9 +473,12 @@ class _Walk:
             if not inline:
                 yield "script", text
                 return
-            yield from self.script(text, env, stdin)
+            after = len(argv) - 1 - list(reversed(argv)).index(text) if text in argv else len(argv)
+            yield from self.script(text, env, stdin, argv[after + 1:])
         elif name in INTERPRETERS:
             yield from self.interpreter(argv, name, env, stdin, cwd)
+        elif name in _AWKS:
+            yield from self.awk(argv, env)
 
     def interpreter(self, argv: Sequence[str], name: str, env: dict[str, str] | None, stdin: Sequence[Source],
                     cwd: str | None) -> Iterator[tuple[str, str]]:
@@ -417,6 +492,8 @@ class _Walk:
                         yield from self.python(argv[index + 1], env)
                     elif arg == "-m":
                         yield from _python_module(argv[index + 1], env, cwd)
+                elif index + 1 < len(argv):
+                    yield from self.foreign(argv[index + 1], env)
                 return
             if arg == "-":
                 break
@@ -425,6 +502,42 @@ class _Walk:
                 return
             index += 2 if python and arg in _PYTHON_VALUES else 1
         yield from self.standard_input(stdin, env, shell=False, python=python)
+
+    def awk(self, argv: Sequence[str], env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        """awk's program: ``-f FILE`` is a script, else the first operand is the code itself."""
+        index = 1
+        while index < len(argv):
+            arg = argv[index]
+            if arg in ("-f", "--file") and index + 1 < len(argv):
+                yield "script", argv[index + 1]
+                return
+            if arg == "--":
+                index += 1
+                break
+            if not arg.startswith("-"):
+                break
+            index += 2 if arg in ("-v", "-F", "--assign", "--field-separator") else 1
+        if index < len(argv):
+            yield from self.foreign(argv[index], env)
+
+    def foreign(self, code: str, env: dict[str, str] | None) -> Iterator[tuple[str, str]]:
+        """What inline code of perl, ruby, node, php, lua or awk runs from a denied place: a string
+        constant naming one that the code hands to a command runner (``system("/tmp/x")``, backticks,
+        ``"cmd" | getline``: read as a shell command) or a file loader (``require``, ``do``, ``dofile``)."""
+        if self.depth >= _MAX_DEPTH or not any(prefix in code for prefix in self.prefixes):
+            return
+        for match in _foreign_loads().finditer(code):  # the file right after the loader's name
+            yield "script", match.group(3)
+        if _foreign_runs().search(code) is None:
+            return
+        self.depth += 1
+        try:
+            for match in _string_literal().finditer(code):
+                literal = match.group(2)
+                if any(prefix in literal for prefix in self.prefixes):
+                    yield from self.script(literal, env)
+        finally:
+            self.depth -= 1
 
     def standard_input(self, stdin: Sequence[Source], env: dict[str, str] | None, *, shell: bool,
                        python: bool = False) -> Iterator[tuple[str, str]]:
@@ -485,6 +598,27 @@ class _Walk:
                         break
 
 
+_AWKS = frozenset(("awk", "gawk", "mawk", "nawk"))
+
+
+@cache
+def _foreign_runs() -> re.Pattern[str]:
+    """The command runners of perl, ruby, node, php, lua and awk (and backticks, and awk's pipes)."""
+    return re.compile(r"\b(?:system|exec|execSync|execFileSync|spawn|spawnSync|popen|qx|shell_exec|passthru|"
+                      r"proc_open|pcntl_exec|execute|getline)\b|`|\|\s*getline|open\s*\(?[^;]*\|")
+
+
+@cache
+def _foreign_loads() -> re.Pattern[str]:
+    return re.compile(r"\b(require|require_relative|load|do|dofile|loadfile|include|include_once|"
+                      r"require_once)\s*\(?\s*([\"'])(/[^\"']*)\2")
+
+
+@cache
+def _string_literal() -> re.Pattern[str]:
+    return re.compile(r"""(["'`])((?:\\.|(?!\1)[^\\])*)\1""")
+
+
 @cache
 def _ast() -> Any:
     import ast  # only for Python code that names a denied place: ~3 ms once
@@ -536,13 +670,17 @@ def _python_module(name: str, env: dict[str, str] | None, cwd: str | None) -> It
 def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...], search: str | None = None) -> str:
     """The absolute path of a program, looking it up in PATH (``search``: the one the sink passes, else
     ours) only when PATH reaches a denied directory; ``/proc/self/root/tmp/x`` (and another process's
-    root, ours in Lambda's one-process sandbox) is ``/tmp/x``."""
+    root, ours in Lambda's one-process sandbox) is ``/tmp/x``, and ``/proc/self/cwd/x`` is ``x`` in the
+    child's working directory (the process that opens the path is the child, started in ``cwd``)."""
     if "/" in path:
         if cwd and not path.startswith("/"):
             path = posixpath.join(cwd, path)
         path = absolute(path)
         root = _proc_root().match(path)
-        return absolute("/" + path[root.end():]) if root else path
+        if root is None:
+            return path
+        base = posixpath.join(_here(), cwd or "") if root.group(1) == "cwd" else "/"
+        return absolute(posixpath.join(base, path[root.end():].lstrip("/")))
     ours = os.environ.get("PATH", "")
     search = ours if search is None else search.replace("${PATH}", ours).replace("$PATH", ours)
     if _path_reaches(search, deny_prefixes):
@@ -556,7 +694,7 @@ def _resolve(path: str, cwd: str | None, deny_prefixes: tuple[str, ...], search:
 
 @cache
 def _proc_root() -> re.Pattern[str]:
-    return re.compile(r"/proc/(?:self|thread-self|\d+)/(?:task/\d+/)?(?:root|cwd)(?=/)")
+    return re.compile(r"/proc/(?:self|thread-self|\d+)/(?:task/\d+/)?(root|cwd)(?=/)")
 
 
 @cache
@@ -620,7 +758,8 @@ def may_run_dropped_program(command: Command, prefixes: tuple[str, ...], through
         if through_path:
             return True
     if command.shell or (program and not program.startswith("/") and "/" in program) or \
-            (program_name(program) in INTERPRETERS and "-m" in command.argv):
+            (program_name(program) in INTERPRETERS and any(
+                arg == "-m" or arg[:1] not in ("-", "/") for arg in command.argv[1:])):
         try:
             return os.getcwd().startswith(prefixes)
         except OSError:
@@ -644,9 +783,9 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
     if deny is None:
         return None
     allow = compile_globs(tuple(options.get("exec_allow_paths", ())))
-    if type(subject) is Library:
+    if isinstance(subject, Library):
         return _library(subject, inputs, deny, allow)
-    command: Command = subject  # type: ignore[assignment]
+    command: Command = subject
     if not runnable(command):  # a command execve refuses runs nothing
         return None
     cwd = command.cwd
@@ -656,8 +795,10 @@ def detect(subject: Command | Library, inputs: Inputs, options: Mapping[str, Any
         if not written or written.startswith(("$", "~")):
             continue
         variable = role[4:] if role.startswith("env:") else None
-        if variable is not None or role in ("stdin", "module"):  # a file or a folder, never looked up in PATH
-            path = absolute(written if written.startswith("/") else posixpath.join(cwd or _here(), written))
+        if variable is not None or role in ("stdin", "module", "script"):  # a file or a folder, never looked
+            # up in PATH: a relative one is opened in the child's working directory (cd /tmp/d; sh x)
+            path = _resolve(written if written.startswith("/") else posixpath.join(_here(), cwd or "", written),
+                            None, deny.prefixes)
         else:
             path = _resolve(written, cwd, deny.prefixes, search)
         what = f"loads code through {variable}={path}" if variable else f"{_WHAT[role]} {path}"
@@ -703,12 +844,13 @@ def _library(library: Library, inputs: Inputs, deny: Any, allow: Any) -> Finding
     except OSError:
         return None
     item = next(iter(inputs.occurring_in(written, _any)), None)
+    what = "runs the Python code of" if type(library) is PythonFile else "loads the native library"
     if _descriptor().fullmatch(path):
         return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.fd-exec",
-                       f"the invocation loads the native library {path}, an open descriptor (a memfd or a "
+                       f"the invocation {what} {path}, an open descriptor (a memfd or a "
                        "deleted file: code with no path left on disk)", item, path)
     if not deny.match((path,)) or (allow is not None and allow.match((path,))):
         return None
     return Finding(AttackKind.SANDBOX_PERSISTENCE, "sandbox.tmp-load",
-                   f"the invocation loads the native library {path}, which lives in the sandbox's writable "
-                   "space (native code written at run time)", item, path)
+                   f"the invocation {what} {path}, which lives in the sandbox's writable "
+                   "space (code written at run time)", item, path)

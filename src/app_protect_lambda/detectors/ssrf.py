@@ -20,7 +20,10 @@ the socket will really reach.
   then uses; for loopback and link-local hosts, where the sandbox's own
   extensions listen, only at the port called), or when an input with a dot ends
   the host behind at most one label the code added (``api.{input}``). Every
-  occurrence of the host in an input is looked at, in linear time. A redirect followed from an
+  occurrence of the host in an input is looked at, in linear time. An input made of address
+  characters alone that is the destination's address in another notation (``2130706433``,
+  ``7f000001``, ``127,0,0,1``) chose it too: code converts such values before it connects
+  (``inet_ntoa``, ``ip_address(int(v))``). A redirect followed from an
   input-chosen URL carries that input to the next hop (the sink passes it as
   ``carried``).
 - A URL fetcher that reads a ``file:`` URL (urllib's ``FileHandler``) reads a
@@ -452,6 +455,41 @@ def source_of(host: str, port: int | None, inputs: Inputs) -> Input | None:
     return best
 
 
+@cache
+def _address_like() -> re.Pattern[str]:
+    return re.compile(r"\s*\[?[0-9a-fA-FxX:.,_ -]{1,45}\]?\s*\Z")
+
+
+def _address_source(effective: set[str], inputs: Inputs) -> Input | None:
+    """The input that is an internal destination's address in a notation the code converted before it
+    connected: ``2130706433`` through ``inet_ntoa(pack("!I", int(v)))`` or ``ip_address(int(v))``,
+    ``7f000001`` through ``bytes.fromhex``, ``127,0,0,1`` joined with dots, ``::ffff:7f00:1`` through
+    ``.ipv4_mapped``. Only inputs made of address characters alone are read (a regular expression over
+    the values, in C); a small number such as a page size stands for an address in 0.0.0.0/8, which
+    no benign code connects to.
+    """
+    if not effective:
+        return None
+    found = set(filter(_address_like().match, inputs.values))
+    if not found:
+        return None
+    for item in inputs.forms:
+        if item.value not in found:
+            continue
+        text = item.value.strip().strip("[]").lower()
+        forms = {text}
+        joined = text.replace(",", ".").replace("-", ".").replace("_", ".").replace(" ", ".")
+        if joined.count(".") == 3:  # four octets (10-1, a score, is no address)
+            forms.add(joined)
+        if len(text) == 8 and all(ch in "0123456789abcdef" for ch in text):
+            forms.add("0x" + text)
+        for form in forms:
+            literal = parse_literal(form)
+            if literal is not None and classify(str(literal)).effective in effective:
+                return item
+    return None
+
+
 # ---------------------------------------------------------------- the function's own configuration
 
 _HOST_HEADER = "header.host"
@@ -634,6 +672,8 @@ def detect(destination: Destination | LocalURL, inputs: Inputs, options: Mapping
     if source is None:  # an input the code unescaped or split before it connected
         source = source_of(destination.host, destination.port,
                            transformed_inputs(inputs, host_key(destination.host)))  # type: ignore[arg-type]
+    if source is None:  # an address the code converted from another notation (int -> dotted)
+        source = _address_source({c.effective for c in classes if c.endpoint or c.category}, inputs)
     if source is not None and source.location == _HOST_HEADER and special is None and destination.carried is None \
             and _configured(destination):
         source = _beyond_host_header(destination, inputs)
