@@ -254,3 +254,15 @@ def test_numbers_that_are_no_address_of_the_service_pass(records) -> None:
         reply = handler(apigw_v1_event(query={"page": "2", "range": "10-1", "id": "deadbeef"}), LambdaContext())
     assert reply["statusCode"] == 200 and reply["body"] == "internal-secret"
     assert records.detections() == []
+
+
+def test_python_code_on_the_disk_before_init_is_not_dropped_code(dropped, records) -> None:
+    # a checkout or a virtualenv under /tmp on a build machine: written before the sinks were instrumented
+    script, marker = dropped
+    module = script.parent / "dropped_module_r2.py"
+    module.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    os.utime(module, (0, 0))
+    reply = sandbox_handler(lambda: _run_path(script.parent))(apigw_v1_event(), LambdaContext())
+    assert reply["statusCode"] == 200
+    assert marker.exists()
+    assert records.detections() == []

@@ -18,7 +18,8 @@ then ``import evil``, ``importlib.util.spec_from_file_location("/tmp/x.py")`` an
 ``runpy.run_path("/tmp/x.py")``, a zip on ``sys.path``. Each of them ends in ``exec`` of a code object
 compiled from the file, and ``exec`` raises the audit event of that name, with the code object,
 whatever importer or loader got there: an audit hook reads its ``co_filename`` during an invocation
-(imports at init, such as a package unzipped to ``/tmp`` at cold start, are not judged). The hook
+(imports at init, such as a package unzipped to ``/tmp`` at cold start, are not judged, nor a file
+last written before the sinks were instrumented: a checkout under /tmp on a build machine). The hook
 looks at the event's name first (one comparison, ~0.2 µs on every other audit event, as
 ``sinks.sends`` measured for its own); a code object compiled from a file in the writable space is
 judged as a ``PythonFile``. Not covered: code compiled under a name the code chose
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from ..context import current
 from ..detectors.sandbox_persistence import Library, PythonFile, dropped_program_prefixes
@@ -72,12 +74,27 @@ _enabled = False
 _watching = False
 
 
+# When the sinks were instrumented (init): a file last written before then was not written by an invocation.
+_INSTRUMENTED_AT = time.time()
+
+
+def _written_before_init(filename: str) -> bool:
+    """A package that was on the disk before the function's init (a checkout or a virtualenv under /tmp on
+    a build machine, a file the image ships) is not code an invocation dropped. Read only for a file in a
+    denied place."""
+    try:
+        return os.stat(filename).st_mtime < _INSTRUMENTED_AT
+    except (OSError, ValueError):
+        return False
+
+
 @failsafe(KIND)
 def _check_code(context: RequestContext, filename: str) -> None:
     if not active(context, KIND):
         return
     prefixes = dropped_program_prefixes(context.policy.options(KIND))
-    if prefixes and ("" in prefixes or filename.startswith(prefixes) or filename.startswith("/proc/")):
+    if prefixes and ("" in prefixes or filename.startswith(prefixes) or filename.startswith("/proc/")) \
+            and not _written_before_init(filename):
         inspect(KIND, "exec", PythonFile(filename), argument=filename, context=context)
 
 
