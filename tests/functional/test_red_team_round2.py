@@ -192,8 +192,9 @@ IN_PROCESS: dict[str, Callable[[Path], None]] = {
 @pytest.mark.parametrize("how", IN_PROCESS)
 def test_python_code_dropped_in_tmp_never_runs_in_our_process(how: str, dropped, records) -> None:
     script, marker = dropped
+    handler = sandbox_handler(lambda: IN_PROCESS[how](script.parent))  # init first: the file comes after
     (script.parent / "dropped_module_r2.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    reply = sandbox_handler(lambda: IN_PROCESS[how](script.parent))(apigw_v1_event(), LambdaContext())
+    reply = handler(apigw_v1_event(), LambdaContext())
     assert reply["statusCode"] == 403
     assert not marker.exists()
     assert [r["rule"] for r in records.detections()] == ["sandbox.tmp-load"]
