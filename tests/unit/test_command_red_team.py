@@ -106,3 +106,30 @@ def test_pipes_are_told_from_or_lists() -> None:
     commands = ci.simple_commands("echo a | sh || echo b; cat x |& sh", None, piped)
     assert [words[0].value for words in commands] == ["echo", "sh", "echo", "cat", "sh"]
     assert piped == [0, 3]
+
+
+# The longest script that can run, read for what it feeds: linear, within test_worst_case's budget.
+SCRIPT = ci.longest_argument() - 64
+BUDGET = 2.0  # seconds of CPU per case, as tests/unit/test_worst_case.py
+
+
+def fill(unit: str, size: int = SCRIPT) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+WORST_CASES = {
+    "pipes into shells": "echo zz; " + fill("echo 'zz x' | sh -c cat | "),
+    "here-documents that share one body": fill("sh <<A; ", SCRIPT // 4) + "\n" + fill("zz x\n", SCRIPT // 2),
+    "here-strings": fill("bash <<< 'zz x'; "),
+    "here-documents, one per line": fill("sh <<A\nzz x\nA\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(WORST_CASES))
+def test_what_is_fed_is_read_in_bounded_time(name: str) -> None:
+    import time
+
+    command, found = Command([WORST_CASES[name]], shell=True), Inputs([Input("query.q", "zz")])
+    started = time.process_time()
+    ci.detect(command, found, {})
+    assert time.process_time() - started < BUDGET

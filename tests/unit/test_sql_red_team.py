@@ -101,3 +101,32 @@ def test_a_nested_comment_is_reported_on_the_input_that_opens_it() -> None:
     finding = judged(POSTGRESQL, "/* route=web/* */ SELECT body FROM notes WHERE body LIKE '%*/ SELECT 1 --%'",
                      "web/*", "*/ SELECT 1 --")
     assert "nested comment" in finding.message and finding.input.value == "web/*"
+
+
+MB = 1 << 20
+BUDGET = 2.0  # seconds of CPU per case, as tests/unit/test_worst_case.py
+
+
+def fill(unit: str, size: int = MB) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+WORST_CASES = {
+    "IN lists of words": ("SELECT 1 WHERE id IN (" + fill("1, id, ") + ")", "zz"),
+    "unclosed IN lists": ("SELECT 1 WHERE id " + fill("IN (a, b "), "zz"),
+    "names where values belong": ("SELECT 1 WHERE " + fill("a = t.b AND "), "t.b"),
+    "lists after many blanks": ("SELECT 1 WHERE a =" + fill(" ") + "t.b", "t.b"),
+    "block comments that nest": ("/*" + fill(" /* zz") + " */ SELECT 1", "/* zz"),
+}
+
+
+@pytest.mark.parametrize("name", list(WORST_CASES))
+def test_the_new_readings_are_linear(name: str) -> None:
+    import time
+
+    statement, value = WORST_CASES[name]
+    found = Inputs([Input("query.q", value), Input("query.w", "id")])
+    for dialect in (SQLITE, POSTGRESQL, None):
+        started = time.process_time()
+        detect(Statement(statement, dialect), found, {})
+        assert time.process_time() - started < BUDGET, dialect

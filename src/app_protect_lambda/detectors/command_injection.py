@@ -1101,8 +1101,11 @@ def _judge_fed(script: str, classes: bytearray, contexts: bytearray, commands: l
             data = _output(commands[index], fed.get(index))
             if data is not None:
                 fed[index + 1] = data
+    judged: set[tuple[str, ...]] = set()  # one body read by many (sh <<A; sh <<A; ...) is judged once per reader
     for index, data in sorted(fed.items()):
-        if program_name(commands[index][0].value) in _READS_STDIN:
+        key = (data, *(word.value for word in commands[index]))
+        if program_name(commands[index][0].value) in _READS_STDIN and key not in judged:
+            judged.add(key)
             finding = _judge_reading(commands[index], data, inputs, options, depth)
             if finding:
                 return finding
