@@ -35,6 +35,14 @@ PostgreSQL and PartiQL (``_NAME_QUOTES``: SQLite falls back to a string only
 when no column has the name; the detector does not see the schema, so the
 statement stands in for it, ``_named_elsewhere``).
 
+A list is whole operands only where the code asked for a list: where a value belongs (after a
+comparison, ``IN (``, ``LIKE``, ``IS``, ``BETWEEN``) a name is a column, and ``id IN (1, id)``,
+``owner = notes.owner``, ``= `owner```, ``= [owner]`` compare a column with itself, true of every
+row (``_names_a_value``); after an IN list's commas a bare word input counts as after ``=``
+(``?id=9&id=id`` joined by the code). PostgreSQL nests block comments: an input's ``/*`` inside a
+comment the code wrote (a route in an sqlcommenter tag) makes the code's ``*/`` close it, and the
+comment runs on over the code's SQL to the next ``*/``, another input's in a literal.
+
 One-character inputs (``Inputs.singles``: a quote, a backslash, ``;``, ``#``,
 never a letter or a digit) occur wherever the code wrote the same character, so
 they count only where the statement shows what one did (``_judge_singles``): a
