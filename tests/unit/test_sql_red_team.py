@@ -32,6 +32,9 @@ ATTACKS = [
     (POSTGRESQL, 'SELECT body FROM notes WHERE owner = "owner"', ('"owner"',)),
     (POSTGRESQL, "SELECT body FROM notes WHERE owner = notes.owner LIMIT 5", ("notes.owner",)),
     (None, "SELECT body FROM notes WHERE owner = `owner`", ("`owner`",)),
+    # the left-hand side of the comparison spells the column too: that is no list position
+    (SQLITE, "SELECT body FROM notes WHERE owner = owner ", ("owner ",)),
+    (SQLITE, "SELECT owner, body FROM notes WHERE id = notes.id", ("notes.id",)),
     # an IN list the code joins from several values (?id=1&id=id): a bare word after a comma
     (SQLITE, "SELECT body FROM notes WHERE id IN (1,id)", ("1", "id")),
     (SQLITE, "SELECT body FROM notes WHERE id IN (1, `id`)", ("1", "id")),
@@ -53,6 +56,11 @@ BENIGN = [
     (SQLITE, "SELECT body FROM notes WHERE kind = 'memo' AND t.owner = ?", ("t.owner",)),
     (MYSQL, "SELECT body FROM notes ORDER BY `price` DESC", ("`price` DESC",)),
     (POSTGRESQL, 'SELECT "id", "owner" FROM notes', ('"id", "owner"',)),
+    # a sort the request picked that the code's own join condition spells too
+    (SQLITE, "SELECT * FROM orders JOIN users ON orders.user_id = users.id ORDER BY users.id", ("users.id",)),
+    (POSTGRESQL, "SELECT * FROM orders o, users u WHERE o.user_id = u.id AND u.name = %s ORDER BY u.id",
+     ("u.id",)),
+    (MYSQL, "SELECT * FROM orders o JOIN users u ON o.user_id = `u`.`id` ORDER BY `u`.`id`", ("`u`.`id`",)),
     # values where values belong: numbers, strings, constants, prefixed literals
     (SQLITE, "SELECT body FROM notes WHERE id IN (1,2,3)", ("1,2,3",)),
     (SQLITE, "SELECT body FROM notes WHERE tag IN ('a','b')", ("'a','b'",)),

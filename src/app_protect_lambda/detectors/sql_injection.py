@@ -394,7 +394,8 @@ def _names_a_value(statement: str, value: str, start: int, dialect: str) -> str 
     (``id IN (1, id)``, ``id = notes.id``, ``id = `id```: true of every row), which no app splices
     there from an input. In an ORDER BY, a column list or GROUP BY, names are what the code asked for."""
     before = _value_place().search(statement, max(0, start - _LOOK_BACK), start)
-    if before is None or (before[2] is not None and before[2].upper() not in _VALUE_WORDS):
+    if before is None or (before[2] is not None and before[2].upper() not in _VALUE_WORDS) \
+            or _sorted_elsewhere(statement, value, start):
         return None
     for match in _operand_names().finditer(value):
         quoted, name, word = match.groups()
@@ -405,6 +406,27 @@ def _names_a_value(statement: str, value: str, start: int, dialect: str) -> str 
                 and (dialect != SQLITE or _named_elsewhere(statement, quoted[1:-1], start, start + len(value))):
             return "names a column where a value belongs"
     return None
+
+
+# The words after which a list of names is what the code asked for: ORDER BY, GROUP BY, a column list.
+_LIST_WORDS = frozenset(("BY", "SELECT", "DISTINCT"))
+_OTHER_OCCURRENCES = 16
+
+
+def _sorted_elsewhere(statement: str, value: str, start: int) -> bool:
+    """Whether the value also stands, as whole tokens, where the code asked for names (``ORDER BY u.id``):
+    ``?sort=u.id`` landed there, and the ``= u.id`` of the code's own join condition only coincides
+    with it. The price: a request may give a value position the very text the code's own ORDER BY or
+    column list spells (``owner = notes.owner ... ORDER BY notes.owner``)."""
+    index, looked = statement.find(value), 0
+    while index != -1 and looked < _OTHER_OCCURRENCES:
+        looked += 1
+        if index != start and not _word_at(statement, index - 1) and not _word_at(statement, index + len(value)):
+            before = _value_place().search(statement, max(0, index - _LOOK_BACK), index)
+            if before is not None and before[2] is not None and before[2].upper() in _LIST_WORDS:
+                return True
+        index = statement.find(value, index + 1)
+    return False
 
 
 def _escapes_the_quote(statement: str, region_start: int, content_start: int, end: int, dialect: str) -> bool:
