@@ -94,6 +94,8 @@ SQLITE_BENIGN = [
      ["x; #1 -- y"]),
     ("product name", lambda q: "SELECT owner FROM notes WHERE body = '{}'".format(q["b"]), {"b": "x; #1 -- y"},
      ["O'Brien"]),
+    ("sort that the join spells", lambda q: "SELECT n.body FROM notes n JOIN notes m ON m.id = n.id WHERE n.id < 3 "
+     f"ORDER BY {q['sort']}", {"sort": "n.id"}, ["hi", "alice secret"]),
     ("strings", lambda q: f"SELECT body FROM notes WHERE owner IN ({q['o']}) ORDER BY id", {"o": "'bob', 'alice'"},
      ["hi", "alice secret"]),
 ]
