@@ -45,6 +45,9 @@ The same holds for what a shell line feeds a shell, python, perl or xargs on its
 (``_judge_fed``, issue 11 round 2): a here-string (``sh <<< 'INPUT'``), a here-document's body
 (``sh <<EOF``), and what ``echo``, ``printf`` or ``cat <<EOF`` write into a pipe (``echo 'INPUT' | sh``);
 the quotes that keep an input one word of echo do not keep it data for the shell behind the pipe.
+Cost (best of 5 alternating runs of 7x2000 ``detect`` calls, 40 inputs, a loaded machine): a pipe
+from echo into ``sh -c`` holding an input 45 -> 60 µs, into ``base64`` 25 -> 29, a here-document to
+``cat`` 26 -> 30, a line without pipe or here-document unchanged (24-25, 36-37).
 An input that starts an assignment word and brings its ``=`` (``{} cmd``, ``env {} cmd``) chooses
 which variable of the command's environment it sets (``LD_PRELOAD``, ``BASH_ENV``,
 ``GIT_SSH_COMMAND``, ``PAGER`` load or run code): rule ``cmdi.environment``.
