@@ -35,6 +35,14 @@ PostgreSQL and PartiQL (``_NAME_QUOTES``: SQLite falls back to a string only
 when no column has the name; the detector does not see the schema, so the
 statement stands in for it, ``_named_elsewhere``).
 
+A list is whole operands only where the code asked for a list: where a value belongs (after a
+comparison, ``IN (``, ``LIKE``, ``IS``, ``BETWEEN``) a name is a column, and ``id IN (1, id)``,
+``owner = notes.owner``, ``= `owner```, ``= [owner]`` compare a column with itself, true of every
+row (``_names_a_value``); after an IN list's commas a bare word input counts as after ``=``
+(``?id=9&id=id`` joined by the code). PostgreSQL nests block comments: an input's ``/*`` inside a
+comment the code wrote (a route in an sqlcommenter tag) makes the code's ``*/`` close it, and the
+comment runs on over the code's SQL to the next ``*/``, another input's in a literal.
+
 One-character inputs (``Inputs.singles``: a quote, a backslash, ``;``, ``#``,
 never a letter or a digit) occur wherever the code wrote the same character, so
 they count only where the statement shows what one did (``_judge_singles``): a
@@ -127,6 +135,8 @@ _UNKNOWN_ESCAPED = "unknown, backslash escapes"
 _DIALECTS[_UNKNOWN_ESCAPED] = (_ESCAPED, *_PERMISSIVE[1:])
 _BACKSLASH_ESCAPES = frozenset((MYSQL, _UNKNOWN_ESCAPED))
 _E_STRINGS = frozenset((POSTGRESQL, _UNKNOWN))  # the readings that look for E'...' (the escaped one reads it so)
+# The readings whose block comments nest (PostgreSQL's; an unknown dialect may be PostgreSQL).
+_NESTED_COMMENTS = frozenset((POSTGRESQL, _UNKNOWN, _UNKNOWN_ESCAPED))
 _READINGS = {SQLITE: (SQLITE,), POSTGRESQL: (POSTGRESQL,), MYSQL: (MYSQL,), PARTIQL: (PARTIQL,),
              MYSQL_NO_BACKSLASH_ESCAPES: (MYSQL_NO_BACKSLASH_ESCAPES,), None: (_UNKNOWN_ESCAPED, _UNKNOWN)}
 
@@ -214,7 +224,30 @@ def _compared_words_of(statement: str) -> tuple[str, ...]:
 def _scan_compared_words(statement: str) -> tuple[str, ...]:
     lowered = statement.lower()
     keywords = " like" in lowered or " in" in lowered or " is" in lowered or ")in" in lowered
-    return tuple((_compared_word_pattern() if keywords else _operator_word_pattern()).findall(statement))
+    if not keywords:
+        return tuple(_operator_word_pattern().findall(statement))
+    return tuple(_compared_word_pattern().findall(statement)) + tuple(match[1] for match in _listed_words(statement))
+
+
+@cache
+def _in_list_pattern() -> re.Pattern[str]:
+    return re.compile(r"\b(?i:in)\s*\(([^()]*)\)")
+
+
+@cache
+def _listed_word_pattern() -> re.Pattern[str]:
+    # A bare (or backquoted, double-quoted) word after an IN list's comma: IN (1, id) with the
+    # values of ?id=1&id=id joined by the code holds for every row, as id = id does.
+    return re.compile(r"(?<=,)\s*[\"`]?([^\W\d]\w*)\b(?![.(])")
+
+
+def _listed_words(statement: str) -> list[re.Match[str]]:
+    """The words after the commas of each IN (...) list (the first item is ``_compared_word_pattern``'s)."""
+    found: list[re.Match[str]] = []
+    for listed in _in_list_pattern().finditer(statement):
+        if "," in listed[1]:
+            found.extend(_listed_word_pattern().finditer(statement, listed.start(1), listed.end(1)))
+    return found
 
 
 def _is_word(value: str) -> bool:
@@ -299,6 +332,11 @@ def _breaks_structure(statement: str, value: str, start: int, regions: list[Regi
         if content_start <= start and end <= content_end:
             if kind == _COMMENT and "*/" in value:  # a line comment holds no newline; a block comment may
                 return "ends a comment"
+            if kind == _COMMENT and "/*" in value and dialect in _NESTED_COMMENTS \
+                    and statement.startswith("/*", region_start):
+                # PostgreSQL nests block comments: the code's */ then closes the input's, and its own
+                # comment runs on over the code's SQL to the next */ (another input's, in a literal).
+                return "opens a nested comment"
             if value[-1] == "\\" and kind is None and _escapes_the_quote(statement, region_start, content_start, end,
                                                                      dialect):
                 return "escapes the closing quote"
@@ -307,18 +345,88 @@ def _breaks_structure(statement: str, value: str, start: int, regions: list[Regi
                 and not _doubles_a_quote(statement, region_start, region_end):
             # All of one literal's text and one or both of its quotes: the input adds no token, and a
             # value that only coincides with the code's own literal ('memo' for the bound value memo') is no attack.
+            # A quoted name (`id`) where a value belongs is a column, though: id = `id` holds for every row.
+            if statement[region_start] in _NAME_QUOTES.get(dialect, "") and content_end > content_start:
+                return _names_a_value(statement, statement[region_start:region_end], region_start, dialect)
             return None
         if kind is None and _is_list(statement, value, start, end, regions, index, dialect):
-            return None
+            return _names_a_value(statement, value, start, dialect)
         if kind is not None:
             return "opens a comment" if start < content_start else "reaches into a comment"
         return "breaks out of a quoted literal"
     nxt = index + 1
     if _is_list(statement, value, start, end, regions, nxt, dialect):
-        return None
+        return _names_a_value(statement, value, start, dialect)
     if nxt < len(regions) and regions[nxt][0] < end:
         return "opens a quoted literal or comment"
     return "adds tokens outside any literal"
+
+
+# The words after which an operand is the right-hand value of a comparison (or an IN list's first),
+# where a list or sort item is a column or a keyword. Only the first item's place is looked at:
+# IN (1, id) is found by its start; a list the code joins from two inputs is not followed. Not WHERE,
+# AND or OR: a filter on a column the request picks (WHERE {field} LIKE ?) names its left-hand side.
+_VALUE_WORDS = frozenset(("IN", "LIKE", "ILIKE", "GLOB", "REGEXP", "RLIKE", "MATCH", "IS", "BETWEEN"))
+# Names that are values: SQL's constants, and the words of a sort (which no value position takes).
+_CONSTANT_NAMES = frozenset(("NULL", "TRUE", "FALSE", "UNKNOWN", "DEFAULT", "CURRENT_DATE", "CURRENT_TIME",
+                             "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP", "ASC", "DESC", "NULLS", "FIRST",
+                             "LAST"))
+_LOOK_BACK = 64
+
+
+@cache
+def _value_place() -> re.Pattern[str]:
+    # What ends the text before an operand, read backwards as far as _LOOK_BACK: an operator, or a word.
+    return re.compile(r"(?:([=<>!])|([A-Za-z_]+))[\s(]*\Z")
+
+
+@cache
+def _operand_names() -> re.Pattern[str]:
+    # The tokens of a list's text: a string, a double-quoted word, a backquoted or bracketed name, a
+    # number (hex included), a word (a prefix letter right before a string is the string's: X'41').
+    return re.compile(r"'(?:[^']|'')*'|(\"(?:[^\"]|\"\")*\")|(`(?:[^`]|``)*`|\[[^\]]*\])|\d[\w.]*"
+                      r"|([^\W\d][\w$]*)(?!')", re.DOTALL)
+
+
+def _names_a_value(statement: str, value: str, start: int, dialect: str) -> str | None:
+    """Why a list of whole operands (or a whole quoted name) is structure after all: it stands where a
+    value belongs and one of its operands is a name, a column compared with itself or another column
+    (``id IN (1, id)``, ``id = notes.id``, ``id = `id```: true of every row), which no app splices
+    there from an input. In an ORDER BY, a column list or GROUP BY, names are what the code asked for."""
+    before = _value_place().search(statement, max(0, start - _LOOK_BACK), start)
+    if before is None or (before[2] is not None and before[2].upper() not in _VALUE_WORDS) \
+            or _sorted_elsewhere(statement, value, start):
+        return None
+    for match in _operand_names().finditer(value):
+        quoted, name, word = match.groups()
+        if name is not None or (word is not None and word.upper() not in _CONSTANT_NAMES):
+            return "names a column where a value belongs"
+        # "word" is a name where the dialect says so; SQLite's only when a column has it (_named_elsewhere)
+        if quoted is not None and quoted[1:-1] and '"' in _NAME_QUOTES.get(dialect, "") \
+                and (dialect != SQLITE or _named_elsewhere(statement, quoted[1:-1], start, start + len(value))):
+            return "names a column where a value belongs"
+    return None
+
+
+# The words after which a list of names is what the code asked for: ORDER BY, GROUP BY, a column list.
+_LIST_WORDS = frozenset(("BY", "SELECT", "DISTINCT"))
+_OTHER_OCCURRENCES = 16
+
+
+def _sorted_elsewhere(statement: str, value: str, start: int) -> bool:
+    """Whether the value also stands, as whole tokens, where the code asked for names (``ORDER BY u.id``):
+    ``?sort=u.id`` landed there, and the ``= u.id`` of the code's own join condition only coincides
+    with it. The price: a request may give a value position the very text the code's own ORDER BY or
+    column list spells (``owner = notes.owner ... ORDER BY notes.owner``)."""
+    index, looked = statement.find(value), 0
+    while index != -1 and looked < _OTHER_OCCURRENCES:
+        looked += 1
+        if index != start and not _word_at(statement, index - 1) and not _word_at(statement, index + len(value)):
+            before = _value_place().search(statement, max(0, index - _LOOK_BACK), index)
+            if before is not None and before[2] is not None and before[2].upper() in _LIST_WORDS:
+                return True
+        index = statement.find(value, index + 1)
+    return False
 
 
 def _escapes_the_quote(statement: str, region_start: int, content_start: int, end: int, dialect: str) -> bool:
@@ -557,7 +665,8 @@ def _first_word() -> re.Pattern[str]:
 def _judge_words(statement: str, inputs: Inputs, dialect: str | None) -> Finding | None:
     """An input of letters and digits that stands where a value belongs, bare (outside every literal)
     or as the whole of a quoted identifier (``_names_a_column``)."""
-    matches = [match for match in _compared_word_pattern().finditer(statement) if _is_word(match[1])]
+    matches = [*_compared_word_pattern().finditer(statement), *_listed_words(statement)]
+    matches = sorted((match for match in matches if _is_word(match[1])), key=lambda match: match.start(1))
     words = {match[1] for match in matches}
     items = {item.value: item for item in reversed(inputs.occurring_in(statement, words.__contains__))}
     matches = [match for match in matches if match[1] in items]
@@ -601,7 +710,7 @@ def _judge(statement: str, candidates: list[Input], dialect: str | None) -> Find
                     second_stages += 1
                     verdict = _second_stage(statement, item.value, index, regions, starts, reading)
                     if verdict is None:  # a list or sort after all: whole operands, commas, directions
-                        reason = None
+                        reason = _names_a_value(statement, item.value, index, reading)
                     else:
                         tokens = verdict
                 if reason:
