@@ -78,6 +78,10 @@ _watching = False
 _INSTRUMENTED_AT = time.time()
 
 
+# Our own modules, imported lazily on first need (a detector's second stage), are never the function's drop.
+_OWN_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _written_before_init(filename: str) -> bool:
     """A package that was on the disk before the function's init (a checkout or a virtualenv under /tmp on
     a build machine, a file the image ships) is not code an invocation dropped. Read only for a file in a
@@ -94,7 +98,7 @@ def _check_code(context: RequestContext, filename: str) -> None:
         return
     prefixes = dropped_program_prefixes(context.policy.options(KIND))
     if prefixes and ("" in prefixes or filename.startswith(prefixes) or filename.startswith("/proc/")) \
-            and not _written_before_init(filename):
+            and not filename.startswith(_OWN_PACKAGE) and not _written_before_init(filename):
         inspect(KIND, "exec", PythonFile(filename), argument=filename, context=context)
 
 
