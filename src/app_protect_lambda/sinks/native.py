@@ -30,17 +30,18 @@ Not covered: ``_ctypes.dlopen`` called directly, and cffi's ``ffi.dlopen``.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from ..context import current
 from ..detectors.sandbox_persistence import Library, PythonFile, dropped_program_prefixes
 from ..findings import AttackKind
 from ..guard import active, failsafe, inspect
+from .audit import AuditEvents
 from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ..context import RequestContext
@@ -70,8 +71,6 @@ class Ctypes(Instrumentor):
         self.wrap(module.CDLL, "__init__", init)
 
 
-_enabled = False
-_watching = False
 
 
 # When the sinks were instrumented (init): a file last written before then was not written by an invocation.
@@ -102,10 +101,7 @@ def _check_code(context: RequestContext, filename: str) -> None:
         inspect(KIND, "exec", PythonFile(filename), argument=filename, context=context)
 
 
-def _on_audit_event(event: str, args: tuple) -> None:
-    # Every audit event of the process comes here: the name is looked at first.
-    if event != "exec" or not _enabled:
-        return
+def _on_exec(event: str, args: tuple) -> None:
     filename = getattr(args[0], "co_filename", None) if args else None
     if type(filename) is not str or not filename.startswith("/"):
         return  # a string exec'd, or code compiled under a made-up name ("<string>")
@@ -114,22 +110,11 @@ def _on_audit_event(event: str, args: tuple) -> None:
         _check_code(context, filename)
 
 
-class DroppedPythonCode(Instrumentor):
-    """The ``exec`` audit hook, switched on with the other sinks and off by ``uninstrument``."""
+class DroppedPythonCode(AuditEvents):
+    """The ``exec`` audit event, read while the sinks are instrumented."""
 
-    module = "sys"
-
-    def patch(self, module: Any) -> None:
-        global _enabled, _watching
-        if not _watching:
-            sys.addaudithook(_on_audit_event)
-            _watching = True
-        _enabled = True
-
-    def uninstrument(self) -> None:
-        global _enabled
-        _enabled = False
-        super().uninstrument()
+    def handlers(self) -> dict[str, Callable[[str, tuple], None]]:
+        return {"exec": _on_exec}
 
 
 INSTRUMENTORS = [Ctypes, DroppedPythonCode]

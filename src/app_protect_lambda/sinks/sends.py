@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from functools import cache
 from threading import get_ident
 from weakref import ref
@@ -49,10 +48,12 @@ from weakref import ref
 from ..context import current
 from ..findings import AttackKind
 from ..guard import active, failsafe, inspect
+from .audit import AuditEvents
 from .base import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ..context import RequestContext
@@ -252,8 +253,6 @@ def layer(context: RequestContext, call: Any, args: tuple, kwargs: dict) -> Any:
 
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh", "mksh", "busybox"})
 _MAX_EXPANSIONS = 256
-_enabled = False
-_watching = False
 
 
 @cache
@@ -316,10 +315,7 @@ _last_popen: list[tuple[int, int]] = [(0, 0)]
 _CHILD_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"})
 
 
-def _on_audit_event(event: str, args: tuple) -> None:
-    # Every audit event of the process comes here: the name is looked at first.
-    if event not in _CHILD_EVENTS or not _enabled:
-        return
+def _on_child_event(event: str, args: tuple) -> None:
     context = current()
     if context is None:
         return
@@ -339,22 +335,11 @@ def _on_audit_event(event: str, args: tuple) -> None:
         _check_child(context, event, path, argv, env)
 
 
-class ChildCommandLines(Instrumentor):
-    """The audit hook, switched on with the other sinks and off by ``uninstrument``."""
+class ChildCommandLines(AuditEvents):
+    """The audit events of the calls that start a process, read while the sinks are instrumented."""
 
-    module = "sys"
-
-    def patch(self, module: Any) -> None:
-        global _enabled, _watching
-        if not _watching:
-            sys.addaudithook(_on_audit_event)
-            _watching = True
-        _enabled = True
-
-    def uninstrument(self) -> None:
-        global _enabled
-        _enabled = False
-        super().uninstrument()
+    def handlers(self) -> dict[str, Callable[[str, tuple], None]]:
+        return dict.fromkeys(_CHILD_EVENTS, _on_child_event)
 
 
 INSTRUMENTORS = [RawSends, TLSSends, ChildCommandLines]
