@@ -89,15 +89,8 @@ class _Secret(namedtuple("_Secret", "name forms anchor sigv4 aligned encoded hal
 
 
 def _anchor(value: str) -> str:
-    """The longest run of characters that percent-encoding and JSON escaping leave alone."""
-    best, run = "", []
-    for ch in value + "/":
-        if ch.isalnum() or ch in "-_.~":
-            run.append(ch)
-            continue
-        if len(run) > len(best):
-            best = "".join(run)
-        run = []
+    """The longest run of characters that percent-encoding and JSON escaping leave alone, if long enough."""
+    best = _safe_run(value)
     return best if len(best) >= MIN_ANCHOR else ""
 
 
