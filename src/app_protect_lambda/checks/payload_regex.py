@@ -373,8 +373,13 @@ def _required(items: list[tuple[Any, Any]]) -> set[str] | None:
         if inner:
             candidates.append(inner)
     candidates.append(run)
-    usable = [strings for strings in candidates if strings and "" not in strings]
+    usable = [_minimal(strings) for strings in candidates if strings and "" not in strings]
     return max(usable, key=_score) if usable else None
+
+
+def _minimal(strings: set[str]) -> set[str]:
+    """Without the strings that hold another of the set: a text holding ``;O:1`` holds ``O:1``."""
+    return {text for text in strings if not any(other != text and other in text for other in strings)}
 
 
 def anchors(pattern: str, flags: int = 0, *, lowercased: bool = False) -> frozenset[str] | None:

@@ -340,6 +340,16 @@ def why_active(rule: Rule) -> str | None:
     return f"{gate.distribution} {version} is installed ({gate.versions})" if admits(gate.clauses, version) else None
 
 
+def why_inactive(rule: Rule) -> str:
+    """What the function ships instead of the versions a gated rule is for."""
+    gate = rule.applies_to
+    if gate is None:
+        return "never"
+    version = installed_version(gate.distribution)
+    shipped = f"{gate.distribution} {version} is installed" if version else f"{gate.distribution} is not installed"
+    return f"{shipped}; the rule is for {gate.versions}"
+
+
 def forget_versions() -> None:
     """Look the distributions up again (tests that install a throwaway one)."""
     _installed.clear()
