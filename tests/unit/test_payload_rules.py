@@ -78,7 +78,7 @@ def test_a_match_never_spans_two_inputs() -> None:
     # Joined a line each, "<!entity x" and "system" are one declaration; each input alone holds none.
     event = apigw_v1_event(query={"a": ["<!ENTITY x", "SYSTEM 'y'"]})
     xxe = next(rule for rule in payload_rules.shipped() if rule.id == "payload.xxe")
-    joined = Subjects(RequestContext(event, LambdaContext(), Policy())).joined(xxe.targets, xxe.transforms)
+    joined = Subjects(RequestContext(event, LambdaContext(), Policy())).text("query", xxe.transforms)
     assert re.search(xxe.pattern, joined)
     assert "payload.xxe" not in triggered(event)
 
