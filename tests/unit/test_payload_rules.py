@@ -89,3 +89,23 @@ def test_the_shipped_pack_is_valid_as_a_users_file_would_be() -> None:
         checked = payload_rules.rules_from_text(pack.read(), "pack")
     assert [rule.id for rule in checked] == [rule.id for rule in payload_rules.shipped()]
     assert len(checked) >= 20
+
+
+def test_the_packs_stated_literals_are_what_its_patterns_give() -> None:
+    """The pack states each pattern's literals (a cold start does not parse 20 patterns); they must be the
+    patterns' own, or the scan could skip a rule that matches."""
+    from app_protect_lambda.checks.payload_regex import anchors
+
+    for rule in payload_rules.shipped():
+        if rule.regex is not None:
+            assert rule.literals is not None, rule.id
+            assert frozenset(rule.literals) == (anchors(rule.regex, lowercased="lowercase" in rule.transforms)
+                                                or frozenset()), rule.id
+
+
+def test_a_users_file_may_not_state_other_literals(tmp_path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\nrules:\n  - id: my.rule\n    name: mine\n    severity: low\n"
+                    "    targets: [all]\n    regex: 'abc\\\\s{0,3}def'\n    literals: [zzz]\n")
+    with pytest.raises(payload_rules.RuleError, match=r"line 8: rules\[0\].literals: the pattern's literals are"):
+        payload_rules.load_file(str(path))

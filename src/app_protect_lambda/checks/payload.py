@@ -94,10 +94,11 @@ class Scanner:
             by_char.setdefault(literal[index], []).append((index, literal))
         self.groups = []
         for char, items in by_char.items():
-            # From the rare character on, then the whole literal behind: re checks both, in C.
+            # From the rare character on, then the whole literal behind: re checks both, in C. Compiled
+            # when a text first holds the character (and once per process for the same pieces).
             pieces = [re.escape(literal[index:]) + (f"(?<={re.escape(literal)})" if index else "")
                       for index, literal in items]
-            self.groups.append((char, re.compile("|".join(pieces)), items))
+            self.groups.append((char, "|".join(pieces), items))
 
     def found(self, text: str) -> set[str] | None:
         """The literals that occur in ``text``; None past ``MAX_HITS`` places (then every rule runs)."""
@@ -108,7 +109,7 @@ class Scanner:
         for char, pattern, items in self.groups:
             if char not in text:
                 continue
-            search = pattern.search
+            search = _compiled(pattern).search
             position = 0
             while True:
                 match = search(text, position)

@@ -47,7 +47,7 @@ TARGETS = ("query", "path", "headers", "cookies", "body", "all")
 TRANSFORMS = ("url-decode", "html-entity-decode", "lowercase", "compress-whitespace", "nfkc", "base64")
 SEVERITIES = ("low", "medium", "high", "critical")
 _RULE_KEYS = {"id", "name", "severity", "tags", "targets", "transforms", "regex", "phrases", "words",
-              "applies_to", "description"}
+              "applies_to", "description", "literals"}
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _HEADER = re.compile(r"[a-z0-9_-]{1,64}")
 _CLAUSE = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*(\d{1,9}(?:\.\d{1,9}){0,5})\s*")
@@ -78,7 +78,8 @@ class Gate(namedtuple("Gate", "distribution versions clauses")):
     clauses: tuple[tuple[str, tuple[int, ...]], ...]
 
 
-class Rule(namedtuple("Rule", "id name severity tags targets transforms regex phrases words applies_to source")):
+class Rule(namedtuple("Rule", "id name severity tags targets transforms regex phrases words applies_to source literals",
+                      defaults=(None,))):
     __slots__ = ()
     id: str
     name: str
@@ -91,6 +92,7 @@ class Rule(namedtuple("Rule", "id name severity tags targets transforms regex ph
     words: bool
     applies_to: Gate | None
     source: str
+    literals: tuple[str, ...] | None  # as the file states them (the shipped pack); None: found from the pattern
 
     @property
     def pattern(self) -> str:
@@ -102,8 +104,14 @@ class Rule(namedtuple("Rule", "id name severity tags targets transforms regex ph
 
     @property
     def anchors(self) -> frozenset[str] | None:
+        """Literals one of which every match holds (``payload_regex.anchors``); None: the rule runs on every text.
+
+        The shipped pack states them (``literals``: parsing its 20 patterns cost ~2 ms of cold start), and
+        tests/unit/test_payload_redos.py checks they are what the patterns give."""
         if self.regex is None:
             return frozenset(self.phrases)
+        if self.literals is not None:
+            return frozenset(self.literals) or None
         return payload_regex.anchors(self.regex, lowercased="lowercase" in self.transforms)
 
 
@@ -210,8 +218,15 @@ def _rule(data: Any, path: str, source: str, *, checked: bool) -> Rule:
             raise _fail("expected {distribution: NAME, versions: RANGE}", f"{path}.applies_to")
         gate = Gate(applies["distribution"].strip(), applies["versions"],
                     _versions(applies["versions"], f"{path}.applies_to.versions"))
+    literals = None
+    if "literals" in data:
+        literals = _strings(data["literals"], f"{path}.literals", allow_empty=True)
+        if checked:  # a user's file: the literals must be the pattern's own, else the rule could be skipped
+            found = sorted(payload_regex.anchors(regex, lowercased=lowercased) or ()) if regex else sorted(phrases)
+            if sorted(literals) != found:
+                raise _fail(f"the pattern's literals are {found!r}: remove the key, or state those", f"{path}.literals")
     return Rule(rule_id, name.strip(), data["severity"], tags, targets, transforms, regex, phrases, words, gate,
-                source)
+                source, literals)
 
 
 def _check_pattern(regex: str, lowercased: bool, path: str) -> None:
