@@ -16,6 +16,7 @@ import pytest
 
 from app_protect_lambda import RequestBlocked, protect
 from app_protect_lambda.checks import payload_rules
+from app_protect_lambda.findings import AttackKind
 from app_protect_lambda.testing import LambdaContext, apigw_v2_event, sqs_event
 from tests.payload_rows import big_benign_json, body, q, ua
 
@@ -242,3 +243,21 @@ def test_rules_test_shows_what_an_event_triggers(tmp_path: Path) -> None:
     bad.write_text(USER_RULES.replace("severity: high", "severity: dire"))
     refused = run("rules", "test", str(bad), str(event))
     assert refused.returncode == 2 and f"rules {bad}, line 5: rules[0].severity" in refused.stderr
+
+
+def test_the_readmes_rules_and_policy_examples_are_valid(tmp_path: Path) -> None:
+    import re
+
+    from app_protect_lambda.policy_store import load
+
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    section = text[text.index("### Malicious payloads"):text.index("<!-- not-enforced:")]
+    policy_block, rules_block = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    rules = tmp_path / "acme.yaml"
+    rules.write_text(rules_block)
+    [rule] = payload_rules.load_file(str(rules))
+    assert rule.id == "acme.debug-switch" and rule.applies_to is not None
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\n" + policy_block.replace("/var/task/rules/acme.yaml", str(rules)))
+    options = load(str(policy)).options(AttackKind.MALICIOUS_PAYLOAD)
+    assert options["disabled_rules"] == ("payload.xss",)
