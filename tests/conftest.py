@@ -45,8 +45,12 @@ class Records:
                     self._seen.append(json.loads(line))
         return self._seen
 
-    def detections(self) -> list[dict]:
-        return [r for r in self.all() if r.get("schema") == "app-protect/detection/1"]
+    def detections(self, protection: str | None = None, *, without: str | None = None) -> list[dict]:
+        """The detection records, of one ``protection`` or ``without`` one (the payload rule pack reports
+        beside the sink protections by default: their tests ask for their own records)."""
+        return [r for r in self.all() if r.get("schema") == "app-protect/detection/1"
+                and (protection is None or r.get("protection") == protection)
+                and (without is None or r.get("protection") != without)]
 
     def internal_errors(self) -> list[dict]:
         return [r for r in self.all() if r.get("schema") == "app-protect/internal-error/1"]

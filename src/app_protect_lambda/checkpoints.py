@@ -47,6 +47,7 @@ class Checkpoint(namedtuple("Checkpoint", "kind module function")):
 
 PERIMETER: list[Checkpoint] = [
     Checkpoint(AttackKind.IP_FILTER, "app_protect_lambda.checks.ip_filter", "check"),
+    Checkpoint(AttackKind.MALICIOUS_PAYLOAD, "app_protect_lambda.checks.payload", "check"),
 ]
 RESPONSE: list[Checkpoint] = [
     Checkpoint(AttackKind.CREDENTIAL_EXFILTRATION, "app_protect_lambda.sinks.response", "check_credentials"),

@@ -48,6 +48,7 @@ ENFORCED: frozenset[AttackKind] = frozenset({
     AttackKind.CREDENTIAL_EXFILTRATION,
     AttackKind.SANDBOX_PERSISTENCE,
     AttackKind.IP_FILTER,
+    AttackKind.MALICIOUS_PAYLOAD,
 })
 
 
@@ -137,6 +138,35 @@ def _mode(path: str, value: Any) -> Mode:
         raise PolicyError(f"{value!r} is not one of off, report, block", key_path=path) from None
 
 
+def _rule_modes(path: str, value: Any) -> Mapping[str, Mode]:
+    """``rules: {payload.log4shell: block}``: a payload rule's mode by its id."""
+    if not isinstance(value, Mapping):
+        raise PolicyError(f"expected a mapping of rule id to off, report or block, got {value!r}", key_path=path)
+    return MappingProxyType({str(rule): _mode(f"{path}.{rule}", mode) for rule, mode in value.items()})
+
+
+def _rules_files(path: str, value: Any) -> tuple[str, ...]:
+    """Users' payload rules files, read and validated now: a bad rule fails the policy with its file and line."""
+    files = _string_list(path, value)
+    if files:
+        from .checks.payload_rules import rule_set
+
+        rule_set(files)
+    return files
+
+
+def _known_rules(path: str, options: Mapping[str, Any]) -> None:
+    """The payload rule ids a policy names must exist (the shipped pack and the policy's rules files)."""
+    from .checks.payload_rules import rule_set
+
+    known = {rule.id for rule in rule_set(options["rules_files"])}
+    for key in ("rules", "disabled_rules"):
+        for rule in options[key]:
+            if rule not in known:
+                raise PolicyError(f"no payload rule has the id {rule!r} (`app-protect rules` lists them)",
+                                  key_path=f"{path}.{key}")
+
+
 def _on_exceeded(path: str, value: Any) -> Mode:
     mode = _mode(path, value)
     if mode is Mode.OFF:  # an event past the caps unchecked is the bypass the caps must not be
@@ -175,7 +205,12 @@ PROTECTION_OPTIONS: dict[AttackKind, dict[str, tuple[Validator, Any]]] = {
     AttackKind.SSRF: {"allow_hosts": (_string_list, ())},
     AttackKind.OPEN_REDIRECT: {"allow_domains": (_string_list, ())},
     AttackKind.MALICIOUS_UPLOAD: {"max_bytes": (_positive_int, 10 * 1024 * 1024)},
-    AttackKind.MALICIOUS_PAYLOAD: {"disabled_rules": (_string_list, ())},
+    # checks/payload.py: the mode of each rule by id (beats the protection's), rules removed, users' rules files.
+    AttackKind.MALICIOUS_PAYLOAD: {
+        "rules": (_rule_modes, MappingProxyType({})),
+        "disabled_rules": (_string_list, ()),
+        "rules_files": (_rules_files, ()),
+    },
     # checks/ip_filter.py: deny wins; with any allow entry or list, everything outside them is refused.
     # lists/allow_lists: remote deny/allow lists; trusted_proxies: X-Forwarded-For hops from the right that
     # the owner's proxies appended; client_header: a header the proxy in front sets to the client's address.
@@ -371,6 +406,8 @@ def _protections(data: Any) -> dict[AttackKind, Protection]:
         if kind not in ENFORCED:
             _refuse_what_does_nothing(kind, path, mode_path, mode, settings)
             mode = Mode.OFF
+        elif kind is AttackKind.MALICIOUS_PAYLOAD and (options["rules"] or options["disabled_rules"]):
+            _known_rules(path, options)
         result[kind] = Protection(mode, MappingProxyType(options))
     return result
 

@@ -122,10 +122,10 @@ def test_dotted_package_handlers_are_imported_like_the_runtime_does(task_root: P
 
 def test_a_policy_that_promises_an_unenforced_protection_fails_the_init(task_root: Path, monkeypatch) -> None:
     policy = task_root / "policy.yaml"
-    policy.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_payload: block\n")
+    policy.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_upload: block\n")
     monkeypatch.setenv("APP_PROTECT_POLICY", f"file:{policy}")
     monkeypatch.setenv("APP_PROTECT_HANDLER", probe(task_root))
     with pytest.raises(PolicyError) as raised:
         fresh_bootstrap()
     assert str(raised.value).startswith(
-        f"policy {policy}, line 4: protections.malicious_payload: malicious_payload is not enforced")
+        f"policy {policy}, line 4: protections.malicious_upload: malicious_upload is not enforced")

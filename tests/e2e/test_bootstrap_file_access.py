@@ -120,7 +120,7 @@ def test_file_attacks_are_blocked_through_the_exec_wrapper(ask: dict, trigger: s
     assert answer == "blocked" if trigger == "sqs" else answer["statusCode"] == 403
     assert SECRET not in json.dumps(answer)
     assert not (root / "evil.txt").exists()
-    assert records.detections()[0]["protection"] == "file_access"
+    assert records.detections(without="malicious_payload")[0]["protection"] == "file_access"
 
 
 @pytest.mark.parametrize("trigger", ["http", "sqs"])

@@ -32,6 +32,7 @@ def check_layout(archive: Path) -> dict[str, zipfile.ZipInfo]:
     assert (entries["app-protect"].external_attr >> 16) & 0o777 == 0o755
     assert all(name == "app-protect" or name.startswith("python/") for name in entries)
     assert "python/app_protect_lambda/bootstrap.py" in entries
+    assert "python/app_protect_lambda/rules/payload.json" in entries  # package data: the payload rule pack
     if "PyYAML" in (ROOT / "pyproject.toml").read_text():  # a dependency the runtime lacks: it must ship
         assert "python/yaml/__init__.py" in entries
     assert not any(name.startswith(("python/bin/", "python/_yaml/")) for name in entries)

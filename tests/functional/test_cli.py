@@ -33,7 +33,8 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
     result = run("validate", str(good))
     assert result.returncode == 0
     assert json.loads(result.stdout)["protections"]["sql_injection"] == "block"
-    assert json.loads(result.stdout)["protections"]["malicious_payload"] == "off (not enforced by this build)"
+    assert json.loads(result.stdout)["protections"]["malicious_upload"] == "off (not enforced by this build)"
+    assert json.loads(result.stdout)["protections"]["malicious_payload"] == "report"
     assert json.loads(result.stdout)["protections"]["ip_filter"] == "report"
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nprotections:\n  sql_injection: {mode: sometimes}\n")
@@ -65,14 +66,15 @@ def test_validate_never_shows_an_unenforced_protection_as_on(tmp_path: Path) -> 
     shown = json.loads(run("validate", str(staged)).stdout)["protections"]
     assert shown["sql_injection"] == "block"
     assert {name for name, mode in shown.items() if mode == "off (not enforced by this build)"} == {
-        "malicious_upload", "malicious_payload", "code_injection", "unsafe_deserialization"}
+        "malicious_upload", "code_injection", "unsafe_deserialization"}
+    assert shown["malicious_payload"] == "report"  # a rule pack blocks only where its owner says so
 
     refused = tmp_path / "refused.yaml"
-    refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_payload:\n    mode: block\n")
+    refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_upload:\n    mode: block\n")
     result = run("validate", str(refused))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(
-        f"policy {refused}, line 5: protections.malicious_payload.mode: malicious_payload is not enforced")
+        f"policy {refused}, line 5: protections.malicious_upload.mode: malicious_upload is not enforced")
 
 
 SHELL_HANDLER = '''

@@ -199,7 +199,7 @@ def test_an_attack_inside_an_encoding_is_blocked_from_http(encoding: str, carrie
     answer = http_handler(sink, kind, decode, read)(build(wire), LambdaContext())
     assert answer["statusCode"] == 403
     assert not sink.harmed(kind)
-    assert records.detections()[0]["action"] == "blocked"
+    assert records.detections(without="malicious_payload")[0]["action"] == "blocked"
 
 
 @pytest.mark.parametrize(("encoding", "carrier", "kind"), sqs_cases())

@@ -87,4 +87,4 @@ def test_traversal_through_an_encoded_path_segment_is_blocked(tmp_path: Path, re
     assert handler(apigw_v2_event("GET", "/files/readme.txt"), LambdaContext())["body"] == "public"
     answer = handler(apigw_v2_event("GET", "/files/..%2Fsecret.txt"), LambdaContext())
     assert answer["statusCode"] == 403 and "secret" not in str(answer.get("body"))
-    assert records.detections()[0]["protection"] == "file_access"
+    assert records.detections(without="malicious_payload")[0]["protection"] == "file_access"

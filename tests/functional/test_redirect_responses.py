@@ -52,7 +52,7 @@ def test_tricks_are_blocked(target: str, records) -> None:
     reply = redirector()(apigw_v1_event(query={"next": target}, headers={"host": HOST}), LambdaContext())
     assert reply["statusCode"] == 403
     assert "Location" not in reply.get("headers", {})
-    [record] = records.detections()
+    [record] = records.detections(without="malicious_payload")
     assert record["protection"] == "open_redirect" and record["input"]["location"] == "query.next"
 
 
@@ -113,7 +113,7 @@ def test_input_locations_and_encodings(event: dict, pick, records) -> None:
         return {"statusCode": 302, "headers": {"Location": pick(event)}}
 
     assert handler(event, LambdaContext())["statusCode"] == 403
-    assert len(records.detections()) == 1
+    assert len(records.detections(without="malicious_payload")) == 1
 
 
 def test_code_built_locations(records) -> None:
@@ -295,7 +295,7 @@ def test_a_refresh_to_an_input_chosen_site_is_blocked(how: str, target: str, rec
     reply = refresher(how)(event, LambdaContext())
     assert reply.get("statusCode", reply.get("status")) in (403, "403")
     assert "evil.example" not in json.dumps(reply) and "javascript" not in json.dumps(reply)
-    [record] = records.detections()
+    [record] = records.detections(without="malicious_payload")
     assert record["protection"] == "open_redirect"
     assert record["sink"]["name"] in ("response.headers.Refresh", "response.body (meta refresh)")
 
