@@ -2,16 +2,21 @@
 
 The rules (``payload_rules``: the shipped pack ``rules/payload.json`` and the policy's ``rules_files``)
 each name their targets (query, path, headers or one header, cookies, body, or every input) and the
-transforms their text goes through. Rules that share targets and transforms form a *view*: its inputs
-are joined into one text (a line each), transformed once, and scanned once by one pattern of every
-literal its rules need (``payload_regex.anchors``); only rules whose literals occur run their own
-pattern, first on the joined text, then on each input to find which one (so a match never spans two
-inputs). Measured on a loaded 2-core machine (``python -m bench.payload``): with the protection off the
-perimeter adds ~2.3 µs; the whole pack ~190 µs on a browser's request (Python overhead of ~16 views over
-the request's parts) and ~280 µs on a benign 10 kB JSON body (of which ~160 µs are the two scans of the
-body, raw and lower-cased, ~5 µs for each rare character the body holds); the first request of a cold
-start ~19 ms more (reading the pack, building the scanners, compiling ~80 small patterns). Both are over
-the 150 µs and 5 ms targets; the next steps are fewer scan characters and scanners built at init.
+transforms their text goes through. Rules that share targets and transforms form a *view*. Each text a
+view looks at is scanned lower-cased (its chain, then ``lowercase``; a transform that changes nothing
+gives the same object, so a body without ``%`` or ``&`` is one text for every view) by one scanner of
+every literal its views need (``payload_regex.anchors``, lower-cased); only rules whose literals occur
+run their own pattern, on the view's own text (case kept), first joined, then on each input to find
+which one (so a match never spans two inputs). A version-gated rule looks its distribution up only
+once its pattern has matched. Measured on a loaded 2-core machine (``python -m bench.payload``): with the
+protection off the perimeter adds ~2 µs; the whole pack ~125 µs on a browser's request and ~185 µs on
+a benign 10 kB JSON body (was ~190 and ~270: the body was scanned twice, raw and lower-cased, with
+~20 keys present at ~5 µs each; now once, ~40 keys at ~3 µs each, most of them letter-only literals
+such as base64 forms and words), and the first request of a cold start ~8 ms more (was ~18: the
+``importlib.metadata`` look-up of a gated rule, ~10 ms, is gone; what remains is building the
+scanners, ~3 ms, and compiling ~36 small patterns, ~3.5 ms). Both are still over the 150 µs and 5 ms
+targets; the next steps are fewer letter-only keys (literals chosen by rarity in ``anchors``, base64
+forms at the one alignment a rule anchored at a run's start needs) and scanners built from a stored form.
 
 Modes: the protection's own mode when the policy sets one; otherwise ``off`` while the costs above are
 over their targets (the issue's default, ``report``, would put them on every function): a rule pack
@@ -35,7 +40,7 @@ from ..guard import decide
 from ..policy import Mode
 from ..sources.inputs import Input
 from . import payload_rules
-from .payload_transforms import TRANSFORMS, apply
+from .payload_transforms import TRANSFORMS, apply, has_base64_run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,7 +66,7 @@ Entry = tuple["Rule", Mode]
 
 def payload_mode(policy: Policy) -> Mode:
     """The protection's mode: the policy's setting, else ``off``. The pack is opt-in until it meets its
-    budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~280 µs and ~19 ms today): switched on
+    budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~185 µs and ~8 ms today): switched on
     for everyone, it would have added those to every function that never asked for it."""
     explicit = policy.protections[KIND].mode
     return Mode.OFF if explicit is None else explicit
@@ -72,31 +77,43 @@ def payload_mode(policy: Policy) -> Mode:
 _FREQUENT = ('\n "etaoinsr:,hldcum0123456789.fpg{}wyb-_v/k[]xjqzETAOINSRHLDCUMFPGWYBVKXJQZ'
              "=&?%+;()<>$#@!*\\'|^~`")
 _RANK = {char: rank for rank, char in enumerate(_FREQUENT)}
+_PUNCTUATION = frozenset(' \t\n":,./-')  # in nearly every JSON body or header: a key of their own scans it all
 
 
-def _rarest(literal: str) -> int:
-    """The index of the literal's rarest character (unknown characters are the rarest)."""
-    return max(range(len(literal)), key=lambda index: (_RANK.get(literal[index], len(_FREQUENT)), index))
+def _rank(char: str) -> int:
+    return _RANK.get(char, len(_FREQUENT))
 
 
-def _pivots(literals: frozenset[str]) -> dict[str, str]:
-    """The character each literal is looked for at: a rare one, and as few distinct ones as may be, since
-    each character present in a text costs one scan of it (~5 µs for 10 kB here). Literals with the fewest
-    rare characters choose first; later ones take a character chosen already when they hold one that is
-    rarer than the commonest letters, else their own rarest."""
-    common = _RANK["c"]  # letters up to this one are in nearly every text
+def _candidates(literal: str) -> list[str]:
+    """The keys a literal may be looked for at: a character absent from most benign texts (``$``, ``<``, ``_``,
+    ...); else a pair of characters around common punctuation (``:/`` of every ``scheme://``); else its first
+    two characters (a letter-only word: ``on`` of every ``onerror``, ``onload``, ...)."""
+    rare = [char for char in literal if not char.isalnum() and char not in _PUNCTUATION]
+    if rare:
+        return list(dict.fromkeys(rare))
+    pairs = [literal[index:index + 2] for index in range(len(literal) - 1)
+             if literal[index] in _PUNCTUATION or literal[index + 1] in _PUNCTUATION]
+    return list(dict.fromkeys(pairs)) or [literal[:2]]
+
+
+def _keys(literals: frozenset[str]) -> dict[str, str]:
+    """The key each literal is looked for at (``_candidates``), with as few distinct keys as may be, since each
+    key a text holds costs one scan of it (~3-5 µs for 10 kB here, whatever the key): the literals with the
+    fewest candidates choose first; each takes a key chosen already when it can, else the candidate most
+    literals share (the rarest character on a tie)."""
+    options = {literal: _candidates(literal) for literal in literals}
+    shared: dict[str, int] = {}
+    for keys in options.values():
+        for key in keys:
+            shared[key] = shared.get(key, 0) + 1
     chosen: dict[str, str] = {}
     picked: set[str] = set()
-
-    def rare(literal: str) -> list[str]:
-        return sorted({char for char in literal if _RANK.get(char, len(_FREQUENT)) > common},
-                      key=lambda char: -_RANK.get(char, len(_FREQUENT)))
-
-    for literal in sorted(literals, key=lambda literal: (len(rare(literal)), literal)):
-        shared = [char for char in rare(literal) if char in picked]
-        char = shared[0] if shared else literal[_rarest(literal)]
-        picked.add(char)
-        chosen[literal] = char
+    for literal in sorted(literals, key=lambda literal: (len(options[literal]), literal)):
+        keys = options[literal]
+        key = next((key for key in keys if key in picked), None) or max(
+            keys, key=lambda key: (shared[key], max(map(_rank, key))))
+        picked.add(key)
+        chosen[literal] = key
     return chosen
 
 
@@ -104,26 +121,28 @@ class Scanner:
     """Which of a set of literals occur in a text.
 
     ``re`` scans slowly for a set of characters (~9 ns a character here, 89 µs for a 10 kB body) and
-    fast for one literal character (a tight loop in C: ``c(?<=class)`` took 8 µs). So each literal is
-    looked for from its rarest character (``_FREQUENT``): the literals are grouped by that character,
-    a group is skipped when its character is absent (``in``: memchr), and otherwise one pattern that
-    starts with the character, with each literal checked behind it, finds the places where one occurs.
+    fast for a literal prefix (a tight loop in C, ~3 µs for 10 kB): so the literals are grouped by a key
+    (``_keys``: one rare character, or two characters), a group is skipped when the key's rarest character
+    is absent (``in``: memchr, ~0.1 µs), and otherwise one pattern that starts with the key, with each
+    literal checked behind it, finds the places where one occurs.
     """
 
     __slots__ = ("groups", "literals")
 
     def __init__(self, literals: frozenset[str]) -> None:
         self.literals = tuple(literals)
-        by_char: dict[str, list[tuple[int, str]]] = {}
-        for literal, char in _pivots(literals).items():
-            by_char.setdefault(char, []).append((literal.index(char), literal))
+        by_key: dict[str, list[tuple[int, str]]] = {}
+        for literal, key in _keys(literals).items():
+            by_key.setdefault(key, []).append((literal.index(key), literal))
         self.groups = []
-        for char, items in by_char.items():
-            # From the rare character on, then the whole literal behind: re checks both, in C. Compiled
-            # when a text first holds the character (and once per process for the same pieces).
-            pieces = [re.escape(literal[index:]) + (f"(?<={re.escape(literal)})" if index else "")
-                      for index, literal in items]
-            self.groups.append((char, "|".join(pieces), items))
+        for key, items in by_key.items():
+            # From the key on, then the whole literal behind: re checks both, in C. Compiled when a text
+            # first holds the key's rarest character (and once per process for the same pieces).
+            pieces = sorted({re.escape(literal[index + len(key):]) + (f"(?<={re.escape(literal)})" if index else "")
+                             for index, literal in items}, key=lambda piece: (-len(piece), piece))
+            rest = "" if pieces == [""] else f"(?:{'|'.join(pieces)})"
+            gate = max(key, key=_rank)
+            self.groups.append((gate, re.escape(key) + rest, items))
 
     def found(self, text: str) -> set[str] | None:
         """The literals that occur in ``text``; None past ``MAX_HITS`` places (then every rule runs)."""
@@ -214,13 +233,16 @@ class View:
             self.always.append((rule, mode))
             return
         for anchor in anchors:
-            self.anchored.setdefault(anchor, []).append((rule, mode))
+            # Keyed lower-case: every view's text is scanned lower-cased (``scan_chain``), so that a body's
+            # views share one scan; the rule's own pattern then runs on the view's text, case and all.
+            key = anchor.lower()
+            self.anchored.setdefault(key, []).append((rule, mode))
             if self.encoded is not None:
                 forms = _encoded(anchor)
                 if not forms:
                     self.encoded = None  # a literal base64 cannot show: decode every text
                 else:
-                    self.encoded.update(dict.fromkeys(forms, anchor))
+                    self.encoded.update(dict.fromkeys({form.lower() for form in forms}, key))
 
     def parts(self, is_http: bool) -> tuple[str, ...]:
         if is_http:
@@ -267,16 +289,24 @@ class Engine:
         # Each distinct text (a part through a chain; a transform that changes nothing gives the same
         # object) is scanned once for the literals of every view that looks at it.
         wanted: dict[int, tuple[str, list[int]]] = {}
+        runs: dict[int, bool] = {}  # id(text) -> whether base64 finds a run in it
         plans = []
         for number, view in enumerate(self.views):
             parts = [part for part in view.parts(is_http) if subjects.part(part)]
             if not parts:
                 continue
-            looked = view.before if view.encoded is not None else view.chain
+            looked = view.before if view.before is not None and view.encoded is not None else view.chain
+            if looked[-1:] != ("lowercase",):
+                looked = (*looked, "lowercase")
             scanned = view.http_scanned if is_http else parts
-            texts = [subjects.text(part, looked) for part in scanned]  # type: ignore[arg-type]
+            texts = [subjects.text(part, looked) for part in scanned]
             if view.anchored:
                 for text in texts:
+                    if view.encoded is not None:
+                        if id(text) not in runs:
+                            runs[id(text)] = has_base64_run(text)
+                        if not runs[id(text)]:
+                            continue  # no run to decode: the view's rules cannot match, its literals need no scan
                     group = wanted.get(id(text))
                     if group is None:
                         wanted[id(text)] = (text, [number])
@@ -302,10 +332,10 @@ class Engine:
             for rule, mode in candidates.values():
                 if rule.id in done or len(found) >= MAX_FINDINGS:
                     continue
-                if rule.applies_to is not None and payload_rules.why_active(rule) is None:
-                    continue
                 hit = self._confirm(rule, view, parts, subjects)
-                if hit is not None:
+                # The version gate is looked up only for a match: ``importlib.metadata`` costs ~5 ms of a
+                # cold start, and a gated rule without literals (python-multipart's) runs on every request.
+                if hit is not None and (rule.applies_to is None or payload_rules.why_active(rule) is not None):
                     done.add(rule.id)
                     found.append((rule, mode, *hit))
         return found
