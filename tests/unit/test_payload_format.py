@@ -95,7 +95,11 @@ def test_version_ranges(spec: str, version: str, admitted: bool) -> None:
 
 
 def test_literals_and_phrase_sets() -> None:
-    assert anchors(r"\$\{\s{0,8}jndi") == frozenset({"jndi"})
+    # Punctuation beats a longer letters-only word (a text without "{" skips it for one memchr); else the longest.
+    assert anchors(r"\$\{\s{0,8}jndi") == frozenset({"${"})
+    assert anchors(r"\{\{\s{0,16}(?:config|self)\b") == frozenset({"{{"})
+    assert anchors(r"abc\s{0,8}defg") == frozenset({"defg"})
+    assert anchors(r"on(?:error|load)\s{0,8}=") == frozenset({"onerror", "onload"})  # not "=" alone
     assert anchors(r"(?:^|[;{])O:[1-9]") == frozenset(f"O:{n}" for n in range(1, 10))
     assert anchors(r"[a-z]{1,3}") is None  # no literal: the rule runs on every text of its targets
     assert anchors(r"(?i)union\s{1,4}select") is None  # any case: literals only for lowercased text

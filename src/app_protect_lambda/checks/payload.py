@@ -77,7 +77,8 @@ def payload_mode(policy: Policy) -> Mode:
 _FREQUENT = ('\n "etaoinsr:,hldcum0123456789.fpg{}wyb-_v/k[]xjqzETAOINSRHLDCUMFPGWYBVKXJQZ'
              "=&?%+;()<>$#@!*\\'|^~`")
 _RANK = {char: rank for rank, char in enumerate(_FREQUENT)}
-_PUNCTUATION = frozenset(' \t\n":,./-')  # in nearly every JSON body or header: a key of their own scans it all
+_PUNCTUATION = frozenset(' \t\n":,./-')  # in nearly every JSON body or header
+_DENSE = frozenset(' \t\n":,')  # so dense (a few in every ten characters of JSON) that a key needs a neighbour
 
 
 def _rank(char: str) -> int:
@@ -86,11 +87,15 @@ def _rank(char: str) -> int:
 
 def _candidates(literal: str) -> list[str]:
     """The keys a literal may be looked for at: a character absent from most benign texts (``$``, ``<``, ``_``,
-    ...); else a pair of characters around common punctuation (``:/`` of every ``scheme://``); else its first
-    two characters (a letter-only word: ``on`` of every ``onerror``, ``onload``, ...)."""
+    ...); else ``.``, ``-`` or ``/`` (present, but a few times in a hundred characters: ``.`` of every
+    ``class.module`` and ``oast.fun``, one scan for all); else a pair around denser punctuation (``o:`` of
+    ``O:8``); else its first two characters (a letters-only word: ``on`` of ``onerror``, ``onload``, ...)."""
     rare = [char for char in literal if not char.isalnum() and char not in _PUNCTUATION]
     if rare:
         return list(dict.fromkeys(rare))
+    sparse = [char for char in literal if char in _PUNCTUATION and char not in _DENSE]
+    if sparse:
+        return list(dict.fromkeys(sparse))
     pairs = [literal[index:index + 2] for index in range(len(literal) - 1)
              if literal[index] in _PUNCTUATION or literal[index + 1] in _PUNCTUATION]
     return list(dict.fromkeys(pairs)) or [literal[:2]]
@@ -141,7 +146,9 @@ class Scanner:
             pieces = sorted({re.escape(literal[index + len(key):]) + (f"(?<={re.escape(literal)})" if index else "")
                              for index, literal in items}, key=lambda piece: (-len(piece), piece))
             rest = "" if pieces == [""] else f"(?:{'|'.join(pieces)})"
-            gate = max(key, key=_rank)
+            # The key's character a text is least likely to hold: punctuation first (the "\n" of "cos\n" is
+            # in no one-line body, though it joins a part's inputs), then the rarest letter.
+            gate = max(key, key=lambda char: (not char.isalnum(), _rank(char)))
             self.groups.append((gate, re.escape(key) + rest, items))
 
     def found(self, text: str) -> set[str] | None:
