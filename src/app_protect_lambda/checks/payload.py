@@ -39,7 +39,7 @@ from ..findings import AttackKind, Finding
 from ..guard import decide
 from ..policy import Mode
 from ..sources.inputs import Input
-from . import payload_rules
+from . import payload_regex, payload_rules
 from .payload_transforms import TRANSFORMS, apply, has_base64_run
 
 TYPE_CHECKING = False
@@ -132,24 +132,41 @@ class Scanner:
     literal checked behind it, finds the places where one occurs.
     """
 
-    __slots__ = ("groups", "literals")
+    __slots__ = ("_groups", "literals")
 
     def __init__(self, literals: frozenset[str]) -> None:
         self.literals = tuple(literals)
+        self._groups: list[tuple[str, str, list[tuple[int, str]]]] | None = None
+
+    @property
+    def groups(self) -> list[tuple[str, str, list[tuple[int, str]]]]:
+        """(gate character, pattern, [(index of the key, literal)]) by key; built for the first text longer
+        than ``SHORT`` (~1-2 ms for the pack's ~250 literals: a request of headers and small parameters never
+        pays it)."""
+        if self._groups is not None:
+            return self._groups
         by_key: dict[str, list[tuple[int, str]]] = {}
-        for literal, key in _keys(literals).items():
+        for literal, key in _keys(frozenset(self.literals)).items():
             by_key.setdefault(key, []).append((literal.index(key), literal))
-        self.groups = []
+        groups = []
         for key, items in by_key.items():
-            # From the key on, then the whole literal behind: re checks both, in C. Compiled when a text
-            # first holds the key's rarest character (and once per process for the same pieces).
-            pieces = sorted({re.escape(literal[index + len(key):]) + (f"(?<={re.escape(literal)})" if index else "")
-                             for index, literal in items}, key=lambda piece: (-len(piece), piece))
-            rest = "" if pieces == [""] else f"(?:{'|'.join(pieces)})"
+            # The key, then what follows it in one of the literals (a trie), or what precedes it for a
+            # literal that ends with it; the rest is checked on each place found (``found``). Small
+            # patterns: compiled when a text first holds the key's gate, ~0.1 ms each, on a cold start.
+            if any(literal == key for _, literal in items):
+                rest = ""
+            else:
+                rests = {literal[index + len(key):] for index, literal in items} - {""}
+                pieces = [payload_regex.phrase_pattern(rests)] if rests else []
+                pieces += sorted(f"(?<={re.escape(literal)})" for index, literal in items
+                                 if index + len(key) == len(literal))
+                rest = f"(?:{'|'.join(pieces)})"
             # The key's character a text is least likely to hold: punctuation first (the "\n" of "cos\n" is
             # in no one-line body, though it joins a part's inputs), then the rarest letter.
             gate = max(key, key=lambda char: (not char.isalnum(), _rank(char)))
-            self.groups.append((gate, re.escape(key) + rest, items))
+            groups.append((gate, re.escape(key) + rest, items))
+        self._groups = groups
+        return groups
 
     def found(self, text: str) -> set[str] | None:
         """The literals that occur in ``text``; None past ``MAX_HITS`` places (then every rule runs)."""
@@ -220,7 +237,8 @@ def _fewer(anchors: frozenset[str] | None) -> frozenset[str] | None:
 class View:
     """Rules that share targets and transforms: the literals they need, and the rules each one admits."""
 
-    __slots__ = ("always", "anchored", "before", "chain", "encoded", "http_parts", "http_scanned", "targets")
+    __slots__ = ("always", "anchored", "before", "chain", "encoded", "event_parts", "http_parts", "http_scanned",
+                 "scan", "targets")
 
     def __init__(self, targets: tuple[str, ...], chain: tuple[str, ...]) -> None:
         self.targets = targets
@@ -233,6 +251,14 @@ class View:
         self.http_parts = PARTS if "all" in targets else targets
         # Scanned for literals: the head (path, query, headers, cookies: small, one text) and the body.
         self.http_scanned = tuple(dict.fromkeys("body" if part == "body" else "head" for part in self.http_parts))
+        self.event_parts = ("all",) if "all" in targets else ()
+        self.scan = chain  # the chain of the texts scanned for literals: ``finish`` sets it
+
+    def finish(self) -> None:
+        """Once every rule is added: the texts are scanned before a last base64 (for the literals' base64
+        forms, when each has them), and lower-cased."""
+        looked = self.before if self.before is not None and self.encoded is not None else self.chain
+        self.scan = looked if looked[-1:] == ("lowercase",) else (*looked, "lowercase")
 
     def add(self, rule: Rule, mode: Mode) -> None:
         anchors = _fewer(rule.anchors)
@@ -250,11 +276,6 @@ class View:
                     self.encoded = None  # a literal base64 cannot show: decode every text
                 else:
                     self.encoded.update(dict.fromkeys({form.lower() for form in forms}, key))
-
-    def parts(self, is_http: bool) -> tuple[str, ...]:
-        if is_http:
-            return self.http_parts
-        return ("all",) if "all" in self.targets else ()
 
 
 PARTS = ("path", "query", "headers", "cookies", "body")
@@ -275,6 +296,8 @@ class Engine:
                 view = views[key] = View(*key)
             view.add(rule, mode)
         self.views = tuple(views.values())
+        for view in self.views:
+            view.finish()
         self.scanners: dict[tuple[int, ...], Scanner] = {}
 
     def _scanner(self, views: tuple[int, ...]) -> Scanner:
@@ -298,15 +321,13 @@ class Engine:
         wanted: dict[int, tuple[str, list[int]]] = {}
         runs: dict[int, bool] = {}  # id(text) -> whether base64 finds a run in it
         plans = []
+        part, text_of = subjects.part, subjects.text
         for number, view in enumerate(self.views):
-            parts = [part for part in view.parts(is_http) if subjects.part(part)]
+            parts = [name for name in (view.http_parts if is_http else view.event_parts) if part(name)]
             if not parts:
                 continue
-            looked = view.before if view.before is not None and view.encoded is not None else view.chain
-            if looked[-1:] != ("lowercase",):
-                looked = (*looked, "lowercase")
-            scanned = view.http_scanned if is_http else parts
-            texts = [subjects.text(part, looked) for part in scanned]
+            scan = view.scan
+            texts = [text_of(name, scan) for name in (view.http_scanned if is_http else parts)]
             if view.anchored:
                 for text in texts:
                     if view.encoded is not None:
