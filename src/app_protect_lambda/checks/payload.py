@@ -5,30 +5,33 @@ each name their targets (query, path, headers or one header, cookies, body, or e
 transforms their text goes through. Rules that share targets and transforms form a *view*. Each text a
 view looks at is scanned lower-cased (its chain, then ``lowercase``; a transform that changes nothing
 gives the same object, so a body without ``%`` or ``&`` is one text for every view) by one scanner of
-every literal its views need (``payload_regex.anchors``, lower-cased); only rules whose literals occur
-run their own pattern, on the view's own text (case kept), first joined, then on each input to find
-which one (so a match never spans two inputs). A version-gated rule looks its distribution up only
-once its pattern has matched. Measured on a loaded 2-core machine (``python -m bench.payload``): with the
-protection off the perimeter adds ~2 µs; the whole pack ~125 µs on a browser's request and ~185 µs on
-a benign 10 kB JSON body (was ~190 and ~270: the body was scanned twice, raw and lower-cased, with
-~20 keys present at ~5 µs each; now once, ~40 keys at ~3 µs each, most of them letter-only literals
-such as base64 forms and words), and the first request of a cold start ~8 ms more (was ~18: the
-``importlib.metadata`` look-up of a gated rule, ~10 ms, is gone; what remains is building the
-scanners, ~3 ms, and compiling ~36 small patterns, ~3.5 ms). Both are still over the 150 µs and 5 ms
-targets; the next steps are fewer letter-only keys (literals chosen by rarity in ``anchors``, base64
-forms at the one alignment a rule anchored at a run's start needs) and scanners built from a stored form.
+every literal its views need (``payload_regex.anchors``, lower-cased; ``Scanner``); only rules whose
+literals occur run their own pattern, on the view's own text (case kept), first joined, then on each
+input to find which one (so a match never spans two inputs). A view that ends with base64 scans for its
+literals' base64 forms only in a text with a run to decode (``has_base64_run``, ~3-8 µs for 10 kB).
 
-Modes: the protection's own mode when the policy sets one; otherwise ``off`` while the costs above are
-over their targets (the issue's default, ``report``, would put them on every function): a rule pack
-answers 403 only where its owner said so, by the protection's ``mode: block`` or per rule
-(``rules: {payload.log4shell: block}``, which needs the protection's mode set); per-rule modes beat the
+Cost, measured on a loaded 2-core machine (``python -m bench.payload``; CPU time, medians, which moved by
+up to 40% between runs): with the protection off the perimeter adds ~1.3-2 µs; the whole pack ~125-145 µs
+on a benign 10 kB JSON body (of which ~40 µs are the body's one scan: 11 keys at ~3-5 µs each, most of
+them absent characters skipped for a memchr; ~20 µs the headers' literals, tested one by one; the rest
+Python per view) and ~130-165 µs on a browser's request (its ~370 characters of headers are tested for
+~250 literals one by one, ~50 µs); the first request of a cold start ~3-4.7 ms more than with the pack
+off (reading the pack ~0.6 ms, building the views ~0.9 ms, compiling ~13 small patterns ~1-2 ms), with
+the package compiled to byte code as the layer ships it. The version a gated rule names is looked up
+(``importlib.metadata``, ~10 ms) only once its pattern has matched, never on benign traffic. Before this
+design the figures were ~270 µs and ~18 ms: the body was scanned twice (raw and lower-cased) for ~20
+keys each, most of them letters every text holds.
+
+Modes: the protection's own mode when the policy sets one; otherwise ``report`` (``off`` when the
+policy's default is ``off``): a rule pack answers 403 only where its owner said so, by the protection's
+``mode: block`` or per rule (``rules: {payload.log4shell: block}``); per-rule modes beat the
 protection's, and ``disabled_rules`` removes rules. Every matching rule is recorded (report mode
 first); the first in block mode then blocks. Version-gated rules (``applies_to``) are looked up when
-their literals first occur.
+their pattern first matches.
 
 The engine is built once per policy version (the compiled rules kept beside the options they came
 from, as the IP filter keeps its tables); each rule's pattern is compiled the first time a request
-holds its literals, so a cold start compiles one pattern per view, not one per rule.
+holds its literals, and a scanner's patterns when it first meets a text longer than ``SHORT``.
 """
 from __future__ import annotations
 
@@ -65,11 +68,13 @@ Entry = tuple["Rule", Mode]
 
 
 def payload_mode(policy: Policy) -> Mode:
-    """The protection's mode: the policy's setting, else ``off``. The pack is opt-in until it meets its
-    budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~185 µs and ~8 ms today): switched on
-    for everyone, it would have added those to every function that never asked for it."""
+    """The protection's mode: the policy's setting, else ``report`` (``off`` under a default ``off``): within
+    its budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~125 µs and ~3 ms here), it is on for
+    every function, and answers 403 only where its owner said so."""
     explicit = policy.protections[KIND].mode
-    return Mode.OFF if explicit is None else explicit
+    if explicit is not None:
+        return explicit
+    return Mode.OFF if policy.mode is Mode.OFF else Mode.REPORT
 
 
 # Characters from the most to the least frequent in benign requests (JSON, text, headers; "\n" joins the inputs
