@@ -65,6 +65,7 @@ _JSON_ESCAPE = re.compile(r'\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])')
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 Entry = tuple["Rule", Mode]
+_NOTHING: frozenset[str] = frozenset()
 
 
 def payload_mode(policy: Policy) -> Mode:
@@ -137,11 +138,23 @@ class Scanner:
     literal checked behind it, finds the places where one occurs.
     """
 
-    __slots__ = ("_groups", "literals")
+    __slots__ = ("_groups", "literals", "plain", "rare")
 
     def __init__(self, literals: frozenset[str]) -> None:
         self.literals = tuple(literals)
         self._groups: list[tuple[str, str, list[tuple[int, str]]]] | None = None
+        # For short texts: the literals holding a character most texts lack, by that character (skipped for
+        # one memchr when the text lacks it), and the others, each tested.
+        by_char: dict[str, list[str]] = {}
+        plain = []
+        for literal in self.literals:
+            rare = [char for char in literal if not char.isalnum() and char not in _PUNCTUATION]
+            if rare:
+                by_char.setdefault(rare[0], []).append(literal)
+            else:
+                plain.append(literal)
+        self.plain = tuple(plain)
+        self.rare = tuple((char, tuple(items)) for char, items in by_char.items())
 
     @property
     def groups(self) -> list[tuple[str, str, list[tuple[int, str]]]]:
@@ -175,9 +188,13 @@ class Scanner:
 
     def found(self, text: str) -> set[str] | None:
         """The literals that occur in ``text``; None past ``MAX_HITS`` places (then every rule runs)."""
-        if len(text) <= SHORT:  # a header, a parameter: testing each literal in C is cheaper than any scan
-            return set(filter(text.__contains__, self.literals))
         hits: set[str] = set()
+        if len(text) <= SHORT:  # a header, a parameter: testing each literal in C is cheaper than any scan
+            hits.update(filter(text.__contains__, self.plain))
+            for char, literals in self.rare:
+                if char in text:
+                    hits.update(filter(text.__contains__, literals))
+            return hits
         places = 0
         for char, pattern, items in self.groups:
             if char not in text:
@@ -346,14 +363,16 @@ class Engine:
                     elif group[1][-1] != number:
                         group[1].append(number)
             plans.append((view, parts, texts))
-        hits: dict[int, set[str] | None] = {
+        hits: dict[int, set[str] | frozenset[str] | None] = {
             key: self._scanner(tuple(views)).found(text) for key, (text, views) in wanted.items()}
         found: list[tuple[Rule, Mode, Input, str]] = []
         done: set[str] = set()
         for view, parts, texts in plans:
             candidates = {rule.id: (rule, mode) for rule, mode in view.always}
             for text in texts:
-                seen = hits.get(id(text), set())
+                seen = hits.get(id(text), _NOTHING)  # not scanned: nothing to look up
+                if not seen and seen is not None:
+                    continue
                 if seen is None:
                     for entries in view.anchored.values():
                         candidates.update((rule.id, (rule, mode)) for rule, mode in entries)
