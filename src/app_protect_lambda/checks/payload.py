@@ -10,17 +10,16 @@ literals occur run their own pattern, on the view's own text (case kept), first 
 input to find which one (so a match never spans two inputs). A view that ends with base64 scans for its
 literals' base64 forms only in a text with a run to decode (``has_base64_run``, ~3-8 µs for 10 kB).
 
-Cost, measured on a loaded 2-core machine (``python -m bench.payload``; CPU time, medians, which moved by
-up to 40% between runs): with the protection off the perimeter adds ~1.3-2 µs; the whole pack ~125-145 µs
-on a benign 10 kB JSON body (of which ~40 µs are the body's one scan: 11 keys at ~3-5 µs each, most of
-them absent characters skipped for a memchr; ~20 µs the headers' literals, tested one by one; the rest
-Python per view) and ~130-165 µs on a browser's request (its ~370 characters of headers are tested for
-~250 literals one by one, ~50 µs); the first request of a cold start ~3-4.7 ms more than with the pack
-off (reading the pack ~0.6 ms, building the views ~0.9 ms, compiling ~13 small patterns ~1-2 ms), with
-the package compiled to byte code as the layer ships it. The version a gated rule names is looked up
-(``importlib.metadata``, ~10 ms) only once its pattern has matched, never on benign traffic. Before this
-design the figures were ~270 µs and ~18 ms: the body was scanned twice (raw and lower-cased) for ~20
-keys each, most of them letters every text holds.
+Cost, measured on a loaded 2-core machine (``python -m bench.payload``; CPU time, medians, which moved
+by up to 40% between runs): with the protection off the perimeter adds ~1.3-2 µs; the whole pack
+~110-145 µs on a benign 10 kB JSON body (of which ~40 µs are the body's one scan: 11 keys at ~3-5 µs
+each; ~6 µs the headers' ~250 literals, tested one by one but for those holding a character the text
+lacks; the rest Python per view) and ~100-165 µs on a browser's request; the first request of a cold
+start ~3-5 ms more than with the pack off (reading the pack ~0.6 ms, building the views ~0.9 ms,
+compiling ~13 small patterns ~1-2 ms), with the package compiled to byte code as the layer ships it. The
+version a gated rule names is looked up (``importlib.metadata``, ~10 ms) only once its pattern has
+matched, never on benign traffic. Before this design the figures were ~270 µs and ~18 ms: the body was
+scanned twice (raw and lower-cased) for ~20 keys each, most of them letters every text holds.
 
 Modes: the protection's own mode when the policy sets one; otherwise ``report`` (``off`` when the
 policy's default is ``off``): a rule pack answers 403 only where its owner said so, by the protection's
