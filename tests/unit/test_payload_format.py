@@ -95,7 +95,11 @@ def test_version_ranges(spec: str, version: str, admitted: bool) -> None:
 
 
 def test_literals_and_phrase_sets() -> None:
-    assert anchors(r"\$\{\s{0,8}jndi") == frozenset({"jndi"})
+    # Punctuation beats a longer letters-only word (a text without "{" skips it for one memchr); else the longest.
+    assert anchors(r"\$\{\s{0,8}jndi") == frozenset({"${"})
+    assert anchors(r"\{\{\s{0,16}(?:config|self)\b") == frozenset({"{{"})
+    assert anchors(r"abc\s{0,8}defg") == frozenset({"defg"})
+    assert anchors(r"on(?:error|load)\s{0,8}=") == frozenset({"onerror", "onload"})  # not "=" alone
     assert anchors(r"(?:^|[;{])O:[1-9]") == frozenset(f"O:{n}" for n in range(1, 10))
     assert anchors(r"[a-z]{1,3}") is None  # no literal: the rule runs on every text of its targets
     assert anchors(r"(?i)union\s{1,4}select") is None  # any case: literals only for lowercased text
@@ -129,12 +133,11 @@ def test_a_policy_naming_an_unknown_rule_or_a_bad_rules_file_fails_with_its_line
         load(policy)
 
 
-def test_the_pack_is_off_unless_the_policy_names_a_mode() -> None:
+def test_default_mode_is_report_unless_everything_is_off() -> None:
     from app_protect_lambda.checks.payload import payload_mode
 
-    assert payload_mode(Policy()) is Mode.OFF
-    assert payload_mode(Policy(mode=Mode.BLOCK)) is Mode.OFF  # opt-in while over its cost budgets
+    assert payload_mode(Policy()) is Mode.REPORT
+    assert payload_mode(Policy(mode=Mode.BLOCK)) is Mode.REPORT  # a rule pack blocks where its owner says so
     assert payload_mode(Policy(mode=Mode.OFF)) is Mode.OFF
-    assert payload_mode(Policy.from_dict({"protections": {"malicious_payload": "report"}})) is Mode.REPORT
     assert payload_mode(Policy.from_dict({"mode": "report", "protections": {"malicious_payload": "block"}})) \
         is Mode.BLOCK

@@ -2,28 +2,35 @@
 
 The rules (``payload_rules``: the shipped pack ``rules/payload.json`` and the policy's ``rules_files``)
 each name their targets (query, path, headers or one header, cookies, body, or every input) and the
-transforms their text goes through. Rules that share targets and transforms form a *view*: its inputs
-are joined into one text (a line each), transformed once, and scanned once by one pattern of every
-literal its rules need (``payload_regex.anchors``); only rules whose literals occur run their own
-pattern, first on the joined text, then on each input to find which one (so a match never spans two
-inputs). Measured on a loaded 2-core machine (``python -m bench.payload``): with the protection off the
-perimeter adds ~2.3 µs; the whole pack ~190 µs on a browser's request (Python overhead of ~16 views over
-the request's parts) and ~280 µs on a benign 10 kB JSON body (of which ~160 µs are the two scans of the
-body, raw and lower-cased, ~5 µs for each rare character the body holds); the first request of a cold
-start ~19 ms more (reading the pack, building the scanners, compiling ~80 small patterns). Both are over
-the 150 µs and 5 ms targets; the next steps are fewer scan characters and scanners built at init.
+transforms their text goes through. Rules that share targets and transforms form a *view*. Each text a
+view looks at is scanned lower-cased (its chain, then ``lowercase``; a transform that changes nothing
+gives the same object, so a body without ``%`` or ``&`` is one text for every view) by one scanner of
+every literal its views need (``payload_regex.anchors``, lower-cased; ``Scanner``); only rules whose
+literals occur run their own pattern, on the view's own text (case kept), first joined, then on each
+input to find which one (so a match never spans two inputs). A view that ends with base64 scans for its
+literals' base64 forms only in a text with a run to decode (``has_base64_run``, ~3-8 µs for 10 kB).
 
-Modes: the protection's own mode when the policy sets one; otherwise ``off`` while the costs above are
-over their targets (the issue's default, ``report``, would put them on every function): a rule pack
-answers 403 only where its owner said so, by the protection's ``mode: block`` or per rule
-(``rules: {payload.log4shell: block}``, which needs the protection's mode set); per-rule modes beat the
+Cost, measured on a loaded 2-core machine (``python -m bench.payload``; CPU time, medians, which moved
+by up to 40% between runs): with the protection off the perimeter adds ~1.3-2 µs; the whole pack
+~110-145 µs on a benign 10 kB JSON body (of which ~40 µs are the body's one scan: 11 keys at ~3-5 µs
+each; ~6 µs the headers' ~250 literals, tested one by one but for those holding a character the text
+lacks; the rest Python per view) and ~100-165 µs on a browser's request; the first request of a cold
+start ~3-5 ms more than with the pack off (reading the pack ~0.6 ms, building the views ~0.9 ms,
+compiling ~13 small patterns ~1-2 ms), with the package compiled to byte code as the layer ships it. The
+version a gated rule names is looked up (``importlib.metadata``, ~10 ms) only once its pattern has
+matched, never on benign traffic. Before this design the figures were ~270 µs and ~18 ms: the body was
+scanned twice (raw and lower-cased) for ~20 keys each, most of them letters every text holds.
+
+Modes: the protection's own mode when the policy sets one; otherwise ``report`` (``off`` when the
+policy's default is ``off``): a rule pack answers 403 only where its owner said so, by the protection's
+``mode: block`` or per rule (``rules: {payload.log4shell: block}``); per-rule modes beat the
 protection's, and ``disabled_rules`` removes rules. Every matching rule is recorded (report mode
 first); the first in block mode then blocks. Version-gated rules (``applies_to``) are looked up when
-their literals first occur.
+their pattern first matches.
 
 The engine is built once per policy version (the compiled rules kept beside the options they came
 from, as the IP filter keeps its tables); each rule's pattern is compiled the first time a request
-holds its literals, so a cold start compiles one pattern per view, not one per rule.
+holds its literals, and a scanner's patterns when it first meets a text longer than ``SHORT``.
 """
 from __future__ import annotations
 
@@ -34,8 +41,8 @@ from ..findings import AttackKind, Finding
 from ..guard import decide
 from ..policy import Mode
 from ..sources.inputs import Input
-from . import payload_rules
-from .payload_transforms import TRANSFORMS, apply
+from . import payload_regex, payload_rules
+from .payload_transforms import TRANSFORMS, apply, has_base64_run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,14 +64,17 @@ _JSON_ESCAPE = re.compile(r'\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])')
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 Entry = tuple["Rule", Mode]
+_NOTHING: frozenset[str] = frozenset()
 
 
 def payload_mode(policy: Policy) -> Mode:
-    """The protection's mode: the policy's setting, else ``off``. The pack is opt-in until it meets its
-    budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~280 µs and ~19 ms today): switched on
-    for everyone, it would have added those to every function that never asked for it."""
+    """The protection's mode: the policy's setting, else ``report`` (``off`` under a default ``off``): within
+    its budgets (150 µs on a 10 kB JSON request, 5 ms of cold start; ~125 µs and ~3 ms here), it is on for
+    every function, and answers 403 only where its owner said so."""
     explicit = policy.protections[KIND].mode
-    return Mode.OFF if explicit is None else explicit
+    if explicit is not None:
+        return explicit
+    return Mode.OFF if policy.mode is Mode.OFF else Mode.REPORT
 
 
 # Characters from the most to the least frequent in benign requests (JSON, text, headers; "\n" joins the inputs
@@ -72,31 +82,48 @@ def payload_mode(policy: Policy) -> Mode:
 _FREQUENT = ('\n "etaoinsr:,hldcum0123456789.fpg{}wyb-_v/k[]xjqzETAOINSRHLDCUMFPGWYBVKXJQZ'
              "=&?%+;()<>$#@!*\\'|^~`")
 _RANK = {char: rank for rank, char in enumerate(_FREQUENT)}
+_PUNCTUATION = frozenset(' \t\n":,./-')  # in nearly every JSON body or header
+_DENSE = frozenset(' \t\n":,')  # so dense (a few in every ten characters of JSON) that a key needs a neighbour
 
 
-def _rarest(literal: str) -> int:
-    """The index of the literal's rarest character (unknown characters are the rarest)."""
-    return max(range(len(literal)), key=lambda index: (_RANK.get(literal[index], len(_FREQUENT)), index))
+def _rank(char: str) -> int:
+    return _RANK.get(char, len(_FREQUENT))
 
 
-def _pivots(literals: frozenset[str]) -> dict[str, str]:
-    """The character each literal is looked for at: a rare one, and as few distinct ones as may be, since
-    each character present in a text costs one scan of it (~5 µs for 10 kB here). Literals with the fewest
-    rare characters choose first; later ones take a character chosen already when they hold one that is
-    rarer than the commonest letters, else their own rarest."""
-    common = _RANK["c"]  # letters up to this one are in nearly every text
+def _candidates(literal: str) -> list[str]:
+    """The keys a literal may be looked for at: a character absent from most benign texts (``$``, ``<``, ``_``,
+    ...); else ``.``, ``-`` or ``/`` (present, but a few times in a hundred characters: ``.`` of every
+    ``class.module`` and ``oast.fun``, one scan for all); else a pair around denser punctuation (``o:`` of
+    ``O:8``); else its first two characters (a letters-only word: ``on`` of ``onerror``, ``onload``, ...)."""
+    rare = [char for char in literal if not char.isalnum() and char not in _PUNCTUATION]
+    if rare:
+        return list(dict.fromkeys(rare))
+    sparse = [char for char in literal if char in _PUNCTUATION and char not in _DENSE]
+    if sparse:
+        return list(dict.fromkeys(sparse))
+    pairs = [literal[index:index + 2] for index in range(len(literal) - 1)
+             if literal[index] in _PUNCTUATION or literal[index + 1] in _PUNCTUATION]
+    return list(dict.fromkeys(pairs)) or [literal[:2]]
+
+
+def _keys(literals: frozenset[str]) -> dict[str, str]:
+    """The key each literal is looked for at (``_candidates``), with as few distinct keys as may be, since each
+    key a text holds costs one scan of it (~3-5 µs for 10 kB here, whatever the key): the literals with the
+    fewest candidates choose first; each takes a key chosen already when it can, else the candidate most
+    literals share (the rarest character on a tie)."""
+    options = {literal: _candidates(literal) for literal in literals}
+    shared: dict[str, int] = {}
+    for keys in options.values():
+        for key in keys:
+            shared[key] = shared.get(key, 0) + 1
     chosen: dict[str, str] = {}
     picked: set[str] = set()
-
-    def rare(literal: str) -> list[str]:
-        return sorted({char for char in literal if _RANK.get(char, len(_FREQUENT)) > common},
-                      key=lambda char: -_RANK.get(char, len(_FREQUENT)))
-
-    for literal in sorted(literals, key=lambda literal: (len(rare(literal)), literal)):
-        shared = [char for char in rare(literal) if char in picked]
-        char = shared[0] if shared else literal[_rarest(literal)]
-        picked.add(char)
-        chosen[literal] = char
+    for literal in sorted(literals, key=lambda literal: (len(options[literal]), literal)):
+        keys = options[literal]
+        key = next((key for key in keys if key in picked), None) or max(
+            keys, key=lambda key: (shared[key], max(map(_rank, key))))
+        picked.add(key)
+        chosen[literal] = key
     return chosen
 
 
@@ -104,32 +131,69 @@ class Scanner:
     """Which of a set of literals occur in a text.
 
     ``re`` scans slowly for a set of characters (~9 ns a character here, 89 µs for a 10 kB body) and
-    fast for one literal character (a tight loop in C: ``c(?<=class)`` took 8 µs). So each literal is
-    looked for from its rarest character (``_FREQUENT``): the literals are grouped by that character,
-    a group is skipped when its character is absent (``in``: memchr), and otherwise one pattern that
-    starts with the character, with each literal checked behind it, finds the places where one occurs.
+    fast for a literal prefix (a tight loop in C, ~3 µs for 10 kB): so the literals are grouped by a key
+    (``_keys``: one rare character, or two characters), a group is skipped when the key's rarest character
+    is absent (``in``: memchr, ~0.1 µs), and otherwise one pattern that starts with the key, with each
+    literal checked behind it, finds the places where one occurs.
     """
 
-    __slots__ = ("groups", "literals")
+    __slots__ = ("_groups", "literals", "plain", "rare")
 
     def __init__(self, literals: frozenset[str]) -> None:
         self.literals = tuple(literals)
-        by_char: dict[str, list[tuple[int, str]]] = {}
-        for literal, char in _pivots(literals).items():
-            by_char.setdefault(char, []).append((literal.index(char), literal))
-        self.groups = []
-        for char, items in by_char.items():
-            # From the rare character on, then the whole literal behind: re checks both, in C. Compiled
-            # when a text first holds the character (and once per process for the same pieces).
-            pieces = [re.escape(literal[index:]) + (f"(?<={re.escape(literal)})" if index else "")
-                      for index, literal in items]
-            self.groups.append((char, "|".join(pieces), items))
+        self._groups: list[tuple[str, str, list[tuple[int, str]]]] | None = None
+        # For short texts: the literals holding a character most texts lack, by that character (skipped for
+        # one memchr when the text lacks it), and the others, each tested.
+        by_char: dict[str, list[str]] = {}
+        plain = []
+        for literal in self.literals:
+            rare = [char for char in literal if not char.isalnum() and char not in _PUNCTUATION]
+            if rare:
+                by_char.setdefault(rare[0], []).append(literal)
+            else:
+                plain.append(literal)
+        self.plain = tuple(plain)
+        self.rare = tuple((char, tuple(items)) for char, items in by_char.items())
+
+    @property
+    def groups(self) -> list[tuple[str, str, list[tuple[int, str]]]]:
+        """(gate character, pattern, [(index of the key, literal)]) by key; built for the first text longer
+        than ``SHORT`` (~1-2 ms for the pack's ~250 literals: a request of headers and small parameters never
+        pays it)."""
+        if self._groups is not None:
+            return self._groups
+        by_key: dict[str, list[tuple[int, str]]] = {}
+        for literal, key in _keys(frozenset(self.literals)).items():
+            by_key.setdefault(key, []).append((literal.index(key), literal))
+        groups = []
+        for key, items in by_key.items():
+            # The key, then what follows it in one of the literals (a trie), or what precedes it for a
+            # literal that ends with it; the rest is checked on each place found (``found``). Small
+            # patterns: compiled when a text first holds the key's gate, ~0.1 ms each, on a cold start.
+            if any(literal == key for _, literal in items):
+                rest = ""
+            else:
+                rests = {literal[index + len(key):] for index, literal in items} - {""}
+                pieces = [payload_regex.phrase_pattern(rests)] if rests else []
+                pieces += sorted(f"(?<={re.escape(literal)})" for index, literal in items
+                                 if index + len(key) == len(literal))
+                rest = f"(?:{'|'.join(pieces)})"
+            # The key's character a text is least likely to hold: punctuation first (the "\n" of "cos\n" is
+            # in no one-line body, though it joins a part's inputs), then the rarest letter.
+            gate = max(key, key=lambda char: (not char.isalnum(), _rank(char)))
+            groups.append((gate, re.escape(key) + rest, items))
+        self._groups = groups
+        return groups
 
     def found(self, text: str) -> set[str] | None:
         """The literals that occur in ``text``; None past ``MAX_HITS`` places (then every rule runs)."""
-        if len(text) <= SHORT:  # a header, a parameter: testing each literal in C is cheaper than any scan
-            return set(filter(text.__contains__, self.literals))
         hits: set[str] = set()
+        if len(text) <= SHORT:  # a header, a parameter: testing each literal in C is cheaper than any scan
+            hits.update(filter(text.__contains__, self.plain))
+            for char, literals in self.rare:
+                if char in text:
+                    hits.update(filter(text.__contains__, literals))
+            return hits
         places = 0
         for char, pattern, items in self.groups:
             if char not in text:
@@ -155,12 +219,12 @@ def _encoded(literal: str) -> set[str]:
     """What base64 text holding ``literal`` (bytes as latin-1) holds, at each of the three alignments and in
     both alphabets: the characters only the literal's bits decide. Empty when one alignment decides fewer
     than three (a text must then be decoded to know)."""
-    import base64
+    import binascii  # not base64: its import (struct, ...) was ~0.6 ms more of a cold start
 
     data = literal.encode("latin-1")
     found = set()
     for offset in range(3):
-        text = base64.b64encode(bytes(offset) + data).decode("ascii")
+        text = binascii.b2a_base64(bytes(offset) + data, newline=False).decode("ascii")
         low, high = -(-8 * offset // 6), (8 * offset + 8 * len(data)) // 6
         if high - low < 3:
             return set()
@@ -194,7 +258,8 @@ def _fewer(anchors: frozenset[str] | None) -> frozenset[str] | None:
 class View:
     """Rules that share targets and transforms: the literals they need, and the rules each one admits."""
 
-    __slots__ = ("always", "anchored", "before", "chain", "encoded", "http_parts", "http_scanned", "targets")
+    __slots__ = ("always", "anchored", "before", "chain", "encoded", "event_parts", "http_parts", "http_scanned",
+                 "scan", "targets")
 
     def __init__(self, targets: tuple[str, ...], chain: tuple[str, ...]) -> None:
         self.targets = targets
@@ -207,6 +272,14 @@ class View:
         self.http_parts = PARTS if "all" in targets else targets
         # Scanned for literals: the head (path, query, headers, cookies: small, one text) and the body.
         self.http_scanned = tuple(dict.fromkeys("body" if part == "body" else "head" for part in self.http_parts))
+        self.event_parts = ("all",) if "all" in targets else ()
+        self.scan = chain  # the chain of the texts scanned for literals: ``finish`` sets it
+
+    def finish(self) -> None:
+        """Once every rule is added: the texts are scanned before a last base64 (for the literals' base64
+        forms, when each has them), and lower-cased."""
+        looked = self.before if self.before is not None and self.encoded is not None else self.chain
+        self.scan = looked if looked[-1:] == ("lowercase",) else (*looked, "lowercase")
 
     def add(self, rule: Rule, mode: Mode) -> None:
         anchors = _fewer(rule.anchors)
@@ -214,18 +287,16 @@ class View:
             self.always.append((rule, mode))
             return
         for anchor in anchors:
-            self.anchored.setdefault(anchor, []).append((rule, mode))
+            # Keyed lower-case: every view's text is scanned lower-cased (``scan_chain``), so that a body's
+            # views share one scan; the rule's own pattern then runs on the view's text, case and all.
+            key = anchor.lower()
+            self.anchored.setdefault(key, []).append((rule, mode))
             if self.encoded is not None:
                 forms = _encoded(anchor)
                 if not forms:
                     self.encoded = None  # a literal base64 cannot show: decode every text
                 else:
-                    self.encoded.update(dict.fromkeys(forms, anchor))
-
-    def parts(self, is_http: bool) -> tuple[str, ...]:
-        if is_http:
-            return self.http_parts
-        return ("all",) if "all" in self.targets else ()
+                    self.encoded.update(dict.fromkeys({form.lower() for form in forms}, key))
 
 
 PARTS = ("path", "query", "headers", "cookies", "body")
@@ -246,6 +317,8 @@ class Engine:
                 view = views[key] = View(*key)
             view.add(rule, mode)
         self.views = tuple(views.values())
+        for view in self.views:
+            view.finish()
         self.scanners: dict[tuple[int, ...], Scanner] = {}
 
     def _scanner(self, views: tuple[int, ...]) -> Scanner:
@@ -267,30 +340,38 @@ class Engine:
         # Each distinct text (a part through a chain; a transform that changes nothing gives the same
         # object) is scanned once for the literals of every view that looks at it.
         wanted: dict[int, tuple[str, list[int]]] = {}
+        runs: dict[int, bool] = {}  # id(text) -> whether base64 finds a run in it
         plans = []
+        part, text_of = subjects.part, subjects.text
         for number, view in enumerate(self.views):
-            parts = [part for part in view.parts(is_http) if subjects.part(part)]
+            parts = [name for name in (view.http_parts if is_http else view.event_parts) if part(name)]
             if not parts:
                 continue
-            looked = view.before if view.encoded is not None else view.chain
-            scanned = view.http_scanned if is_http else parts
-            texts = [subjects.text(part, looked) for part in scanned]  # type: ignore[arg-type]
+            scan = view.scan
+            texts = [text_of(name, scan) for name in (view.http_scanned if is_http else parts)]
             if view.anchored:
                 for text in texts:
+                    if view.encoded is not None:
+                        if id(text) not in runs:
+                            runs[id(text)] = has_base64_run(text)
+                        if not runs[id(text)]:
+                            continue  # no run to decode: the view's rules cannot match, its literals need no scan
                     group = wanted.get(id(text))
                     if group is None:
                         wanted[id(text)] = (text, [number])
                     elif group[1][-1] != number:
                         group[1].append(number)
             plans.append((view, parts, texts))
-        hits: dict[int, set[str] | None] = {
+        hits: dict[int, set[str] | frozenset[str] | None] = {
             key: self._scanner(tuple(views)).found(text) for key, (text, views) in wanted.items()}
         found: list[tuple[Rule, Mode, Input, str]] = []
         done: set[str] = set()
         for view, parts, texts in plans:
             candidates = {rule.id: (rule, mode) for rule, mode in view.always}
             for text in texts:
-                seen = hits.get(id(text), set())
+                seen = hits.get(id(text), _NOTHING)  # not scanned: nothing to look up
+                if not seen and seen is not None:
+                    continue
                 if seen is None:
                     for entries in view.anchored.values():
                         candidates.update((rule.id, (rule, mode)) for rule, mode in entries)
@@ -302,10 +383,10 @@ class Engine:
             for rule, mode in candidates.values():
                 if rule.id in done or len(found) >= MAX_FINDINGS:
                     continue
-                if rule.applies_to is not None and payload_rules.why_active(rule) is None:
-                    continue
                 hit = self._confirm(rule, view, parts, subjects)
-                if hit is not None:
+                # The version gate is looked up only for a match: ``importlib.metadata`` costs ~5 ms of a
+                # cold start, and a gated rule without literals (python-multipart's) runs on every request.
+                if hit is not None and (rule.applies_to is None or payload_rules.why_active(rule) is not None):
                     done.add(rule.id)
                     found.append((rule, mode, *hit))
         return found

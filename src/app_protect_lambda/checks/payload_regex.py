@@ -332,8 +332,12 @@ def _exact_sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
     return found
 
 
-def _score(strings: set[str]) -> tuple[int, int]:
-    return min(map(len, strings)), -len(strings)
+def _score(strings: set[str]) -> tuple[bool, int, int]:
+    """Sets of two characters or more, none of them letters and digits alone, first (``{{`` before
+    ``config``: the scanner looks for a letters-only literal by its first two letters, one scan of the
+    text per pair, where ``{{`` costs a text without ``{`` one memchr), then the longest, then the fewest."""
+    shortest = min(map(len, strings))
+    return shortest >= 2 and not any(text.isalnum() for text in strings), shortest, -len(strings)
 
 
 def _required(items: list[tuple[Any, Any]]) -> set[str] | None:
