@@ -45,7 +45,7 @@ def _validate(options: argparse.Namespace) -> int:
         return 2
     modes = {kind.value: policy.mode_for(kind).value if kind in ENFORCED else NOT_ENFORCED
              for kind in policy.protections}
-    modes[AttackKind.MALICIOUS_PAYLOAD.value] = payload_mode(policy).value  # report unless the policy says
+    modes[AttackKind.MALICIOUS_PAYLOAD.value] = payload_mode(policy).value  # off unless the policy says
     print(json.dumps({"valid": True, "source": policy.source, "default_mode": policy.mode.value,
                       "fail": policy.fail, "protections": modes}, indent=2))
     return 0

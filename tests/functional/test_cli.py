@@ -34,7 +34,7 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert json.loads(result.stdout)["protections"]["sql_injection"] == "block"
     assert json.loads(result.stdout)["protections"]["malicious_upload"] == "off (not enforced by this build)"
-    assert json.loads(result.stdout)["protections"]["malicious_payload"] == "report"
+    assert json.loads(result.stdout)["protections"]["malicious_payload"] == "off"  # opt-in (checks/payload.py)
     assert json.loads(result.stdout)["protections"]["ip_filter"] == "report"
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nprotections:\n  sql_injection: {mode: sometimes}\n")
@@ -67,7 +67,7 @@ def test_validate_never_shows_an_unenforced_protection_as_on(tmp_path: Path) -> 
     assert shown["sql_injection"] == "block"
     assert {name for name, mode in shown.items() if mode == "off (not enforced by this build)"} == {
         "malicious_upload", "code_injection", "unsafe_deserialization"}
-    assert shown["malicious_payload"] == "report"  # a rule pack blocks only where its owner says so
+    assert shown["malicious_payload"] == "off"  # enforced, and opt-in
 
     refused = tmp_path / "refused.yaml"
     refused.write_text("version: 1\nprotections:\n  sql_injection: block\n  malicious_upload:\n    mode: block\n")

@@ -133,11 +133,12 @@ def test_a_policy_naming_an_unknown_rule_or_a_bad_rules_file_fails_with_its_line
         load(policy)
 
 
-def test_default_mode_is_report_unless_everything_is_off() -> None:
+def test_the_pack_is_off_unless_the_policy_names_a_mode() -> None:
     from app_protect_lambda.checks.payload import payload_mode
 
-    assert payload_mode(Policy()) is Mode.REPORT
-    assert payload_mode(Policy(mode=Mode.BLOCK)) is Mode.REPORT  # a rule pack blocks where its owner says so
+    assert payload_mode(Policy()) is Mode.OFF
+    assert payload_mode(Policy(mode=Mode.BLOCK)) is Mode.OFF  # opt-in, whatever the default mode
     assert payload_mode(Policy(mode=Mode.OFF)) is Mode.OFF
+    assert payload_mode(Policy.from_dict({"protections": {"malicious_payload": "report"}})) is Mode.REPORT
     assert payload_mode(Policy.from_dict({"mode": "report", "protections": {"malicious_payload": "block"}})) \
         is Mode.BLOCK
