@@ -10,18 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from app_protect_lambda.detectors.credential_exfiltration import Command, Payload, detect, may_hold, scan
-from app_protect_lambda.sources import Inputs
-
-NO_INPUTS = Inputs([])
-OPTIONS = {"outbound": True}
-
-
-def secret() -> str:
-    return os.environ["AWS_SECRET_ACCESS_KEY"]
-
-
-def token() -> str:
-    return os.environ["AWS_SESSION_TOKEN"]
+from tests.unit.test_credential_exfiltration_detector import NO_INPUTS, OPTIONS, secret, token
 
 
 def b64(data: str, urlsafe: bool = False) -> str:
